@@ -1,0 +1,133 @@
+#include "store/blob_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/util.h"
+
+namespace trainyard {
+namespace fs = std::filesystem;
+
+bool IsSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+BlobStore::BlobStore(fs::path root) : root_(std::move(root)) { fs::create_directories(root_); }
+
+fs::path BlobStore::PathOf(const std::string& sha) const {
+  if (!IsSha256Hex(sha)) throw InvalidInput("invalid blob id '" + sha + "': expected 64 hex digits");
+  return root_ / sha.substr(0, 2) / sha.substr(2);
+}
+
+bool BlobStore::Has(const std::string& sha) const {
+  return IsSha256Hex(sha) && fs::exists(PathOf(sha));
+}
+
+std::string BlobStore::Put(std::string_view data) {
+  std::string sha = Sha256Hex(data);
+  fs::path dest = PathOf(sha);
+  if (fs::exists(dest)) return sha;
+  fs::create_directories(dest.parent_path());
+  WriteFileAtomic(dest, data, 0444);
+  return sha;
+}
+
+namespace {
+// Copies src into a temp file in dir, hashing as it goes. Returns the temp path.
+fs::path CopyToTemp(const fs::path& src, const fs::path& dir, std::string* sha, uint64_t* size) {
+  int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) ThrowErrno("open " + src.string());
+  fs::path tmp = dir / ("tmp-" + RandomHex(8));
+  int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (out < 0) {
+    ::close(in);
+    ThrowErrno("open " + tmp.string());
+  }
+  Sha256 h;
+  uint64_t total = 0;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t r = ::read(in, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      ::close(in);
+      ::close(out);
+      ::unlink(tmp.c_str());
+      ThrowErrno("read " + src.string());
+    }
+    if (r == 0) break;
+    h.Update(buf, static_cast<size_t>(r));
+    total += static_cast<uint64_t>(r);
+    for (ssize_t off = 0; off < r;) {
+      ssize_t w = ::write(out, buf + off, static_cast<size_t>(r - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        ::close(in);
+        ::close(out);
+        ::unlink(tmp.c_str());
+        ThrowErrno("write " + tmp.string());
+      }
+      off += w;
+    }
+  }
+  ::close(in);
+  if (::fsync(out) != 0 || ::close(out) != 0) {
+    ::unlink(tmp.c_str());
+    ThrowErrno("fsync " + tmp.string());
+  }
+  *sha = h.FinalHex();
+  if (size) *size = total;
+  return tmp;
+}
+}  // namespace
+
+std::string BlobStore::PutFile(const fs::path& src, uint64_t* size) {
+  std::string sha;
+  fs::path tmpdir = root_ / "tmp";
+  fs::create_directories(tmpdir);
+  fs::path tmp = CopyToTemp(src, tmpdir, &sha, size);
+  fs::path dest = PathOf(sha);
+  if (fs::exists(dest)) {
+    ::unlink(tmp.c_str());
+    return sha;
+  }
+  fs::create_directories(dest.parent_path());
+  if (::rename(tmp.c_str(), dest.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    ThrowErrno("rename " + dest.string());
+  }
+  FsyncDir(dest.parent_path());
+  return sha;
+}
+
+void BlobStore::PutFileWithHash(const fs::path& src, const std::string& sha256) {
+  if (Has(sha256)) return;
+  std::string actual = PutFile(src);
+  if (actual != sha256) {
+    throw InvalidInput("file " + src.string() + " changed while it was being stored (hash " +
+                       actual + ", expected " + sha256 + ")");
+  }
+}
+
+std::string BlobStore::Get(const std::string& sha) const {
+  fs::path p = PathOf(sha);
+  if (!fs::exists(p)) throw NotFound("blob " + sha + " not found");
+  return ReadFile(p);
+}
+
+void BlobStore::CopyTo(const std::string& sha, const fs::path& dest, bool executable) const {
+  fs::path p = PathOf(sha);
+  if (!fs::exists(p)) throw NotFound("blob " + sha + " not found");
+  if (dest.has_parent_path()) fs::create_directories(dest.parent_path());
+  std::error_code ec;
+  fs::remove(dest, ec);
+  fs::copy_file(p, dest, fs::copy_options::overwrite_existing);
+  fs::permissions(dest, executable ? fs::perms(0755) : fs::perms(0644));
+}
+
+}  // namespace trainyard
