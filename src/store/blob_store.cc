@@ -17,7 +17,9 @@ bool IsSha256Hex(std::string_view s) {
   return true;
 }
 
-BlobStore::BlobStore(fs::path root) : root_(std::move(root)) { fs::create_directories(root_); }
+BlobStore::BlobStore(fs::path root) : root_(std::move(root)) {
+  fs::create_directories(root_ / "tmp");
+}
 
 fs::path BlobStore::PathOf(const std::string& sha) const {
   if (!IsSha256Hex(sha)) throw InvalidInput("invalid blob id '" + sha + "': expected 64 hex digits");
@@ -101,6 +103,39 @@ std::string BlobStore::PutFile(const fs::path& src, uint64_t* size) {
     ::unlink(tmp.c_str());
     ThrowErrno("rename " + dest.string());
   }
+  FsyncDir(dest.parent_path());
+  return sha;
+}
+
+std::string BlobStore::PutOwnedFile(const fs::path& src, uint64_t* size) {
+  int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) ThrowErrno("open " + src.string());
+  Sha256 h;
+  uint64_t total = 0;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t r = ::read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      ::close(fd);
+      ThrowErrno("read " + src.string());
+    }
+    if (r == 0) break;
+    h.Update(buf, static_cast<size_t>(r));
+    total += static_cast<uint64_t>(r);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (size) *size = total;
+  std::string sha = h.FinalHex();
+  fs::path dest = PathOf(sha);
+  if (fs::exists(dest)) {
+    ::unlink(src.c_str());
+    return sha;
+  }
+  fs::create_directories(dest.parent_path());
+  ::chmod(src.c_str(), 0444);
+  if (::rename(src.c_str(), dest.c_str()) != 0) ThrowErrno("rename " + dest.string());
   FsyncDir(dest.parent_path());
   return sha;
 }

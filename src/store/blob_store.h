@@ -21,6 +21,11 @@ class BlobStore {
   // Streams a file into the store (hashing while copying). Returns the SHA-256 hex and sets
   // *size when given.
   std::string PutFile(const std::filesystem::path& src, uint64_t* size = nullptr);
+  // Moves a file the caller owns (e.g. an upload temp file on the same filesystem) into the
+  // store: hashes it, then renames it into place. Returns the SHA-256 hex.
+  std::string PutOwnedFile(const std::filesystem::path& src, uint64_t* size = nullptr);
+  // Directory for temp files that PutOwnedFile can rename from.
+  std::filesystem::path TempDir() const { return root_ / "tmp"; }
   // Stores a file whose hash the caller already computed (skips the copy if present).
   void PutFileWithHash(const std::filesystem::path& src, const std::string& sha256);
 

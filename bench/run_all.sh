@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs the three benchmarks (P1, P2, P3) and prints their RESULT lines at the end.
+#   bash bench/run_all.sh           full sizes (minutes)
+#   bash bench/run_all.sh --quick   small sizes: a smoke test that the benchmarks still work
+# P2 needs MLflow: bench/setup.sh installs it into bench/.venv (run here when missing).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+QUICK=()
+[ "${1:-}" = "--quick" ] && QUICK=(--quick)
+export TRAINYARD_BIN="${TRAINYARD_BIN:-$ROOT/build/trainyard}"
+export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+export BENCH_RESULTS="$(mktemp)"
+trap 'rm -f "$BENCH_RESULTS"' EXIT
+
+cd "$HERE"
+python3 p1_submit_overhead.py "${QUICK[@]}"
+python3 p3_ingest_vs_sqlite.py "${QUICK[@]}"
+bash setup.sh
+.venv/bin/python p2_metrics_vs_mlflow.py "${QUICK[@]}"
+
+echo
+echo "== results ($(date -u +%Y-%m-%d), $(nproc) cores) =="
+cat "$BENCH_RESULTS"

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds and runs every test suite:
+#   1. C++ unit tests (GoogleTest via ctest) in a Debug + AddressSanitizer/UBSan build (build-asan/)
+#   2. the same tests against the release build (build/), which the e2e suite also uses
+#   3. pytest: tests/e2e (a real `trainyard server` on a loopback port) and python/tests
+#   4. with BENCH_SMOKE=1: the benchmarks in --quick mode
+#
+# Environment:  SKIP_ASAN=1  skip step 1;  PYTEST_ARGS="-k cancel"  extra pytest arguments;
+#               BUILD_DIR (default build) is the release build that step 2/3 use.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BUILD_DIR="${BUILD_DIR:-build}"
+PYTHON="${PYTHON:-python3}"
+JOBS="$(nproc 2>/dev/null || echo 2)"
+
+step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+
+if [ "${SKIP_ASAN:-0}" != "1" ]; then
+  step "C++ unit tests: Debug + ASan/UBSan (build-asan)"
+  if [ ! -f build-asan/build.ninja ]; then
+    cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTRAINYARD_SANITIZE=ON
+  fi
+  cmake --build build-asan
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
+  UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+    ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+fi
+
+step "release build ($BUILD_DIR) + its C++ unit tests"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+cmake --build "$BUILD_DIR"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+
+step "pytest: end-to-end against a real server, and the SDK's own tests"
+export TRAINYARD_BIN="${TRAINYARD_BIN:-$ROOT/$BUILD_DIR/trainyard}"
+export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+PYTEST_DIRS=(tests/e2e)
+[ -d python/tests ] && PYTEST_DIRS+=(python/tests)
+# No `|| true`: any failure, and pytest's exit 5 (no test collected), fails this script.
+# shellcheck disable=SC2086
+"$PYTHON" -m pytest -q -p no:cacheprovider "${PYTEST_DIRS[@]}" ${PYTEST_ARGS:-}
+
+if [ "${BENCH_SMOKE:-0}" = "1" ]; then
+  step "benchmarks (--quick smoke)"
+  bash bench/run_all.sh --quick
+fi

@@ -1,0 +1,33 @@
+// A small command-line parser: flags (--name value, --name=value, boolean --flag, short -f)
+// and positionals. Unknown flags are errors that list the known ones.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace trainyard::cli {
+
+class Args {
+ public:
+  // value_flags take a value; bool_flags don't. Names without leading dashes; a one-letter
+  // name is also accepted as -x.
+  Args(const std::vector<std::string>& argv, std::set<std::string> value_flags,
+       std::set<std::string> bool_flags);
+
+  bool Has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string Get(const std::string& name, const std::string& def = "") const;
+  int GetInt(const std::string& name, int def) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+  // The i-th positional or an InvalidInput naming `what`.
+  const std::string& Positional(size_t i, const std::string& what) const;
+  // Arguments after a literal "--".
+  const std::vector<std::string>& rest() const { return rest_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positional_, rest_;
+};
+
+}  // namespace trainyard::cli

@@ -1,0 +1,475 @@
+#include "cli/commands.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "common/error.h"
+#include "common/util.h"
+#include "common/validation.h"
+#include "common/workspace_config.h"
+#include "runner/agent.h"
+#include "server/http_client.h"
+#include "server/http_types.h"
+#include "server/server_main.h"
+
+extern char** environ;
+
+namespace trainyard::cli {
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+const char* kUsage = R"(usage: trainyard <command> [options]
+
+Workspace:
+  init [--name NAME] [--dir DIR] [--port N]   create DIR/.trainyard/config.json
+  up [--dir DIR]                             start the workspace server in the background
+  down [--dir DIR]                           stop it
+  status [--dir DIR]                         show the server and workspace state
+  server --data DIR [--host H] [--port N] [--max-concurrent-runs N]
+                                             run a server in the foreground
+Runs:
+  run list [--experiment E] [--status S] [--limit N] [--json]
+  run show ID [--json]
+  run logs [-f] ID                           print (and follow) a run's output
+  run download ID [--prefix P] [--dest DIR]
+  run cancel ID
+  experiment list [--json]
+Models:
+  model list [--name NAME] [--json]
+  model show NAME[:VERSION] [--json]
+  model download NAME[:VERSION] [--dest DIR]
+
+Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 conflict, 5 auth.
+)";
+
+struct Workspace {
+  WorkspaceConfig cfg;
+  fs::path config_path;
+};
+
+Workspace LoadWorkspace(const std::string& dir) {
+  auto path = FindWorkspaceConfig(dir.empty() ? fs::current_path() : fs::path(dir));
+  if (!path) {
+    throw NotFound("no Trainyard workspace here: no .trainyard/config.json in " +
+                   (dir.empty() ? fs::current_path().string() : dir) +
+                   " or its parents. Run `trainyard init` first.");
+  }
+  return {WorkspaceConfig::Load(*path), *path};
+}
+
+bool Healthy(const std::string& url) {
+  try {
+    HttpClient c(url, "");
+    return c.Request("GET", "/healthz", "", "application/json", 1000).status == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    ThrowErrno("finding a free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string Str(const Json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "";
+  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
+}
+
+// Prints rows as an aligned table.
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> w(header.size());
+  for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
+  for (auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      std::cout << std::left << std::setw(static_cast<int>(i + 1 < r.size() ? w[i] + 2 : 0)) << r[i];
+    }
+    std::cout << "\n";
+  };
+  line(header);
+  for (auto& r : rows) line(r);
+}
+
+// --- workspace commands ---
+
+int CmdInit(const std::vector<std::string>& a) {
+  Args args(a, {"name", "dir", "port"}, {});
+  fs::path dir = fs::absolute(args.Get("dir", fs::current_path().string()));
+  fs::path cfg_path = dir / ".trainyard" / "config.json";
+  if (fs::exists(cfg_path)) {
+    std::cout << "workspace already initialized: " << cfg_path.string() << "\n";
+    return 0;
+  }
+  std::string name = args.Get("name");
+  if (name.empty()) {
+    for (char c : dir.filename().string()) {
+      name.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-');
+    }
+    if (name.empty() || !std::isalnum(static_cast<unsigned char>(name[0]))) name = "ws" + name;
+  }
+  ValidateName("workspace name", name);
+  int port = args.GetInt("port", 0);
+  if (port < 0 || port > 65535) throw InvalidInput("--port must be 0-65535");
+  WorkspaceConfig cfg;
+  cfg.name = name;
+  cfg.token = RandomHex(24);
+  cfg.data_dir = (dir / ".trainyard").string();
+  cfg.server_url = "http://127.0.0.1:" + std::to_string(port ? port : FreePort());
+  cfg.Save(cfg_path);
+  std::cout << "initialized workspace '" << name << "' in " << cfg.data_dir
+            << "\nnext: trainyard up\n";
+  return 0;
+}
+
+int CmdUp(const std::vector<std::string>& a) {
+  Args args(a, {"dir", "max-concurrent-runs"}, {});
+  Workspace ws = LoadWorkspace(args.Get("dir"));
+  if (Healthy(ws.cfg.server_url)) {
+    std::cout << "server already running at " << ws.cfg.server_url << "\n";
+    return 0;
+  }
+  std::string exe = SelfExe().string();
+  std::vector<std::string> argv = {exe, "server", "--data", ws.cfg.data_dir};
+  if (args.Has("max-concurrent-runs")) {
+    argv.push_back("--max-concurrent-runs");
+    argv.push_back(args.Get("max-concurrent-runs"));
+  }
+  std::vector<char*> av;
+  for (auto& s : argv) av.push_back(s.data());
+  av.push_back(nullptr);
+  std::string log = (fs::path(ws.cfg.data_dir) / "server.log").string();
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  pid_t pid;
+  int rc = posix_spawn(&pid, exe.c_str(), &fa, &attr, av.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw InternalError("cannot start the server: " + std::string(strerror(rc)));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Healthy(ws.cfg.server_url)) {
+      std::cout << "server started at " << ws.cfg.server_url << " (pid " << pid << ", log "
+                << log << ")\n";
+      return 0;
+    }
+    if (::kill(pid, 0) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw InternalError("the server did not come up; see " + log);
+}
+
+int ServerPid(const Workspace& ws) {
+  try {
+    return std::stoi(ReadFile(fs::path(ws.cfg.data_dir) / "server.pid"));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+int CmdDown(const std::vector<std::string>& a) {
+  Args args(a, {"dir"}, {});
+  Workspace ws = LoadWorkspace(args.Get("dir"));
+  int pid = ServerPid(ws);
+  if (pid <= 0 || ::kill(pid, SIGTERM) != 0) {
+    std::cout << "server is not running\n";
+    return 0;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (::kill(pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cout << "server stopped\n";
+  return 0;
+}
+
+int CmdStatus(const std::vector<std::string>& a) {
+  Args args(a, {"dir"}, {"json"});
+  Workspace ws = LoadWorkspace(args.Get("dir"));
+  bool up = Healthy(ws.cfg.server_url);
+  Json out = {{"workspace", ws.cfg.name}, {"server_url", ws.cfg.server_url},
+              {"data_dir", ws.cfg.data_dir}, {"running", up}};
+  if (up) {
+    HttpClient c(ws.cfg.server_url, ws.cfg.token);
+    Json exps = c.Call("GET", "/api/v1/experiments")["experiments"];
+    out["experiments"] = exps.size();
+  }
+  if (args.Has("json")) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "workspace  " << ws.cfg.name << "\nserver     " << ws.cfg.server_url
+              << (up ? " (running)" : " (not running; start it with `trainyard up`)")
+              << "\ndata       " << ws.cfg.data_dir << "\n";
+  }
+  return up ? 0 : 1;
+}
+
+int CmdServer(const std::vector<std::string>& a) {
+  Args args(a, {"data", "host", "port", "max-concurrent-runs", "name"}, {});
+  ServerOptions o;
+  o.data_dir = args.Get("data");
+  if (o.data_dir.empty()) {
+    auto path = FindWorkspaceConfig(fs::current_path());
+    if (!path) throw InvalidInput("--data DIR is required outside a workspace");
+    o.data_dir = path->parent_path().string();
+  }
+  o.host = args.Get("host", "127.0.0.1");
+  o.port = args.GetInt("port", -1);
+  o.max_concurrent_runs = args.GetInt("max-concurrent-runs", 0);
+  o.name = args.Get("name");
+  return RunServer(o);
+}
+
+int CmdAgent(const std::vector<std::string>& a) {
+  Args args(a, {"run", "server", "data"}, {});
+  AgentOptions o;
+  o.run_id = args.Get("run");
+  o.server_url = args.Get("server");
+  o.data_dir = args.Get("data");
+  const char* tok = std::getenv("TRAINYARD_TOKEN");
+  o.token = tok ? tok : "";
+  if (o.run_id.empty() || o.server_url.empty() || o.data_dir.empty()) {
+    throw InvalidInput("agent needs --run, --server and --data (and TRAINYARD_TOKEN)");
+  }
+  return RunAgent(o);
+}
+
+// --- client commands ---
+
+struct Client {
+  Workspace ws;
+  HttpClient http;
+  Client() : ws(LoadWorkspace("")), http(ws.cfg.server_url, ws.cfg.token) {}
+};
+
+std::string RunUrl(const std::string& id) {
+  ValidateRunId("run id", id);
+  return "/api/v1/runs/" + UrlEncode(id, false);
+}
+
+int CmdRun(const std::vector<std::string>& a) {
+  if (a.empty()) throw InvalidInput("usage: trainyard run list|show|logs|download|cancel ...");
+  std::string sub = a[0];
+  std::vector<std::string> rest(a.begin() + 1, a.end());
+  Client c;
+  if (sub == "list") {
+    Args args(rest, {"experiment", "status", "limit"}, {"json"});
+    std::vector<std::string> exps;
+    if (args.Has("experiment")) {
+      exps.push_back(args.Get("experiment"));
+    } else {
+      for (auto& e : c.http.Call("GET", "/api/v1/experiments")["experiments"]) exps.push_back(e["name"]);
+    }
+    Json runs = Json::array();
+    for (auto& e : exps) {
+      std::string q = "/api/v1/experiments/" + UrlEncode(e, false) + "/runs?limit=" +
+                      std::to_string(args.GetInt("limit", 0));
+      if (args.Has("status")) q += "&status=" + UrlEncode(args.Get("status"), false);
+      for (auto& r : c.http.Call("GET", q)["runs"]) runs.push_back(r);
+    }
+    if (args.Has("json")) {
+      std::cout << runs.dump(2) << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (auto& r : runs) {
+      rows.push_back({Str(r, "id"), Str(r, "experiment"), Str(r, "number"), Str(r, "status"),
+                      Str(r, "created_utc"), Str(r, "script")});
+    }
+    PrintTable({"RUN ID", "EXPERIMENT", "NUMBER", "STATUS", "CREATED", "SCRIPT"}, rows);
+    return 0;
+  }
+  if (sub == "show") {
+    Args args(rest, {}, {"json"});
+    Json r = c.http.Call("GET", RunUrl(args.Positional(0, "run id")));
+    if (args.Has("json")) {
+      std::cout << r.dump(2) << "\n";
+      return 0;
+    }
+    Json m = c.http.Call("GET", RunUrl(r["id"]) + "/metrics")["metrics"];
+    std::cout << "run         " << Str(r, "id") << "\nexperiment  " << Str(r, "experiment")
+              << "\nstatus      " << Str(r, "status") << "\nstarted     " << Str(r, "start_time_utc")
+              << "\nended       " << Str(r, "end_time_utc") << "\nscript      " << Str(r, "script")
+              << "\nportal      " << Str(r, "portal_url") << "\n";
+    if (!r["error"].is_null()) std::cout << "error       " << Str(r["error"], "message") << "\n";
+    if (!m.empty()) {
+      std::cout << "metrics\n";
+      for (auto& [k, v] : m.items()) std::cout << "  " << k << " = " << v.dump() << "\n";
+    }
+    return 0;
+  }
+  if (sub == "logs") {
+    Args args(rest, {"name"}, {"f", "follow"});
+    std::string id = args.Positional(0, "run id");
+    bool follow = args.Has("f") || args.Has("follow");
+    std::string name = args.Get("name", "azureml-logs/70_driver_log.txt");
+    uint64_t offset = 0;
+    for (;;) {
+      std::string q = RunUrl(id) + "/logs/" + UrlEncode(name, true) +
+                      "?offset=" + std::to_string(offset) + (follow ? "&wait_ms=20000" : "");
+      ClientResponse r = c.http.Request("GET", q);
+      if (r.status == 404 && r.body.find("NotFound") != std::string::npos) ThrowHttpError(r);
+      if (r.status / 100 != 2) ThrowHttpError(r);
+      std::cout << r.body << std::flush;
+      offset += r.body.size();
+      std::string status = r.headers["x-run-status"];
+      uint64_t size = std::stoull(r.headers.count("x-log-size") ? r.headers["x-log-size"] : "0");
+      if (!follow) return 0;
+      if ((status == "Completed" || status == "Failed" || status == "Canceled") && offset >= size) {
+        return 0;
+      }
+    }
+  }
+  if (sub == "download") {
+    Args args(rest, {"prefix", "dest"}, {});
+    std::string id = args.Positional(0, "run id");
+    fs::path dest = args.Get("dest", ".");
+    std::string prefix = args.Get("prefix");
+    int n = 0;
+    for (auto& f : c.http.Call("GET", RunUrl(id) + "/artifacts")["files"]) {
+      std::string path = f["path"];
+      if (!prefix.empty() && path.rfind(prefix, 0) != 0) continue;
+      ValidateRelativePath("artifact path", path);
+      ClientResponse r = c.http.DownloadToFile(RunUrl(id) + "/artifacts/" + UrlEncode(path, true),
+                                               (dest / path).string());
+      if (r.status / 100 != 2) ThrowHttpError(r);
+      ++n;
+    }
+    std::cout << "downloaded " << n << " file(s) to " << dest.string() << "\n";
+    return 0;
+  }
+  if (sub == "cancel") {
+    Args args(rest, {}, {});
+    Json r = c.http.Call("POST", RunUrl(args.Positional(0, "run id")) + "/cancel");
+    std::cout << Str(r, "id") << ": " << Str(r, "status") << "\n";
+    return 0;
+  }
+  throw InvalidInput("unknown run command '" + sub + "'; use list, show, logs, download, cancel");
+}
+
+std::string ModelUrl(const std::string& spec) {
+  auto colon = spec.find(':');
+  std::string name = spec.substr(0, colon);
+  ValidateName("model name", name);
+  if (colon == std::string::npos) return "/api/v1/models/" + name;
+  return "/api/v1/models/" + name + "/versions/" + UrlEncode(spec.substr(colon + 1), false);
+}
+
+int CmdModel(const std::vector<std::string>& a) {
+  if (a.empty()) throw InvalidInput("usage: trainyard model list|show|download ...");
+  std::string sub = a[0];
+  std::vector<std::string> rest(a.begin() + 1, a.end());
+  Client c;
+  if (sub == "list") {
+    Args args(rest, {"name"}, {"json", "latest"});
+    std::string q = "/api/v1/models?name=" + UrlEncode(args.Get("name"), false) +
+                    (args.Has("latest") ? "&latest=true" : "");
+    Json models = c.http.Call("GET", q)["models"];
+    if (args.Has("json")) {
+      std::cout << models.dump(2) << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (auto& m : models) {
+      rows.push_back({Str(m, "name"), Str(m, "version"), Str(m, "model_framework"),
+                      Str(m, "run_id"), Str(m, "created_utc")});
+    }
+    PrintTable({"NAME", "VERSION", "FRAMEWORK", "RUN", "CREATED"}, rows);
+    return 0;
+  }
+  if (sub == "show") {
+    Args args(rest, {}, {"json"});
+    std::cout << c.http.Call("GET", ModelUrl(args.Positional(0, "model NAME[:VERSION]"))).dump(2)
+              << "\n";
+    return 0;
+  }
+  if (sub == "download") {
+    Args args(rest, {"dest"}, {});
+    Json m = c.http.Call("GET", ModelUrl(args.Positional(0, "model NAME[:VERSION]")));
+    fs::path dest = args.Get("dest", ".");
+    for (auto& f : m["files"]) {
+      std::string path = ValidateRelativePath("model file", f["path"].get<std::string>());
+      ClientResponse r = c.http.DownloadToFile("/api/v1/blobs/" + f["sha256"].get<std::string>(),
+                                               (dest / path).string());
+      if (r.status / 100 != 2) ThrowHttpError(r);
+    }
+    std::cout << (dest / Str(m, "path")).string() << "\n";
+    return 0;
+  }
+  throw InvalidInput("unknown model command '" + sub + "'; use list, show, download");
+}
+
+int CmdExperiment(const std::vector<std::string>& a) {
+  Args args(a.empty() ? a : std::vector<std::string>(a.begin() + 1, a.end()), {}, {"json"});
+  if (a.empty() || a[0] != "list") throw InvalidInput("usage: trainyard experiment list [--json]");
+  Client c;
+  Json exps = c.http.Call("GET", "/api/v1/experiments")["experiments"];
+  if (args.Has("json")) {
+    std::cout << exps.dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (auto& e : exps) rows.push_back({Str(e, "name"), Str(e, "created_utc")});
+  PrintTable({"EXPERIMENT", "CREATED"}, rows);
+  return 0;
+}
+
+}  // namespace
+
+int Dispatch(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    std::cout << "trainyard " << TRAINYARD_VERSION << "\n";
+    return 0;
+  }
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  const std::string& cmd = args[0];
+  if (cmd == "init") return CmdInit(rest);
+  if (cmd == "up") return CmdUp(rest);
+  if (cmd == "down") return CmdDown(rest);
+  if (cmd == "status") return CmdStatus(rest);
+  if (cmd == "server") return CmdServer(rest);
+  if (cmd == "agent") return CmdAgent(rest);
+  if (cmd == "run") return CmdRun(rest);
+  if (cmd == "model") return CmdModel(rest);
+  if (cmd == "experiment") return CmdExperiment(rest);
+  throw InvalidInput("unknown command '" + cmd + "'; run `trainyard --help`");
+}
+
+}  // namespace trainyard::cli

@@ -1,0 +1,248 @@
+#include "compute/run_scheduler.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <cstring>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/util.h"
+
+extern char** environ;
+
+namespace trainyard {
+namespace fs = std::filesystem;
+
+namespace {
+const char* const kActiveStatuses[] = {"Preparing", "Provisioning", "Starting", "Running",
+                                       "Finalizing", "CancelRequested"};
+
+std::string TailOfFile(const fs::path& p, size_t max_bytes) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<size_t>(in.tellg());
+  size_t start = size > max_bytes ? size - max_bytes : 0;
+  in.seekg(static_cast<std::streamoff>(start));
+  std::string out(size - start, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  return out;
+}
+}  // namespace
+
+bool IsAgentAlive(int pid, const std::string& run_id) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (cmd.find("agent") == std::string::npos || cmd.find(run_id) == std::string::npos) return false;
+  std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+  auto rp = stat.rfind(')');
+  return rp == std::string::npos || rp + 2 >= stat.size() || stat[rp + 2] != 'Z';
+}
+
+RunScheduler::RunScheduler(SchedulerOptions opts, MetadataStore& store, ChangeNotifier& notifier)
+    : opts_(std::move(opts)), store_(store), notifier_(notifier) {}
+
+RunScheduler::~RunScheduler() { Stop(); }
+
+void RunScheduler::Start() {
+  // Reconcile what a previous server left behind.
+  RunFilter active;
+  active.include_children = true;
+  for (const char* s : kActiveStatuses) active.statuses.push_back(s);
+  for (auto& r : store_.ListRuns(active)) {
+    if (r.kind != "script") continue;
+    if (IsAgentAlive(static_cast<int>(r.agent_pid), r.id)) {
+      std::lock_guard lk(mu_);
+      running_[r.id] = static_cast<int>(-r.agent_pid);  // negative: adopted, not our child
+      continue;
+    }
+    store_.UpdateRunStatus(
+        r.id, r.status == "CancelRequested" ? "Canceled" : "Failed",
+        {{"message",
+          "The run's agent process is gone: the Trainyard server or the machine stopped while "
+          "the run was active. Logs written until then are kept."}},
+        std::nullopt);
+  }
+  RunFilter queued;
+  queued.include_children = true;
+  queued.statuses = {"Queued"};
+  auto runs = store_.ListRuns(queued);
+  std::sort(runs.begin(), runs.end(),
+            [](const RunRecord& a, const RunRecord& b) { return a.created < b.created; });
+  {
+    std::lock_guard lk(mu_);
+    for (auto& r : runs)
+      if (r.kind == "script") queue_.push_back(r.id);
+  }
+  dispatcher_ = std::thread([this] { DispatchLoop(); });
+}
+
+void RunScheduler::Stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (dispatcher_.joinable()) dispatcher_.join();
+}
+
+void RunScheduler::Enqueue(const std::string& run_id) {
+  {
+    std::lock_guard lk(mu_);
+    queue_.push_back(run_id);
+  }
+  cv_.notify_all();
+}
+
+int RunScheduler::Running() const {
+  std::lock_guard lk(mu_);
+  return static_cast<int>(running_.size());
+}
+
+void RunScheduler::Cancel(const std::string& run_id) {
+  auto run = store_.GetRun(run_id);
+  if (!run) throw NotFound("run '" + run_id + "' not found");
+  if (IsTerminalStatus(run->status)) return;
+  int pid = 0;
+  {
+    std::lock_guard lk(mu_);
+    auto q = std::find(queue_.begin(), queue_.end(), run_id);
+    if (q != queue_.end()) queue_.erase(q);
+    auto it = running_.find(run_id);
+    if (it != running_.end()) {
+      pid = std::abs(it->second);
+      cancel_requested_.insert(run_id);
+    }
+  }
+  if (pid > 0) {
+    store_.UpdateRunStatus(run_id, "CancelRequested", nullptr, std::nullopt);
+    ::kill(pid, SIGTERM);
+  } else {
+    store_.UpdateRunStatus(run_id, "Canceled", nullptr, std::nullopt);
+  }
+  notifier_.Notify();
+}
+
+void RunScheduler::DispatchLoop() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    // Reap agents that ended.
+    std::vector<std::pair<std::string, std::string>> ended;
+    for (auto it = running_.begin(); it != running_.end();) {
+      int pid = it->second;
+      bool gone = false;
+      std::string why;
+      if (pid > 0) {
+        int status = 0;
+        pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD)) {
+          gone = true;
+          why = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                    : "exit code " + std::to_string(WEXITSTATUS(status));
+        }
+      } else if (!IsAgentAlive(-pid, it->first)) {
+        gone = true;
+        why = "agent process ended";
+      }
+      if (gone) {
+        ended.emplace_back(it->first, why);
+        it = running_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!ended.empty()) {
+      lk.unlock();
+      for (auto& [id, why] : ended) AgentExited(id, why);
+      lk.lock();
+      continue;
+    }
+    while (!queue_.empty() && static_cast<int>(running_.size()) < opts_.max_concurrent) {
+      std::string id = queue_.front();
+      queue_.pop_front();
+      lk.unlock();
+      try {
+        Launch(id);
+      } catch (const std::exception& e) {
+        store_.UpdateRunStatus(id, "Failed", {{"message", std::string("cannot start the run: ") + e.what()}},
+                               std::nullopt);
+        notifier_.Notify();
+      }
+      lk.lock();
+    }
+    cv_.wait_for(lk, std::chrono::milliseconds(running_.empty() ? 500 : 20));
+  }
+}
+
+void RunScheduler::Launch(const std::string& run_id) {
+  auto run = store_.GetRun(run_id);
+  if (!run || run->status != "Queued") return;  // canceled meanwhile
+  fs::path run_dir = fs::path(opts_.data_dir) / "runs" / run_id;
+  fs::create_directories(run_dir);
+  std::string agent_log = (run_dir / "agent.log").string();
+
+  std::vector<std::string> args = {opts_.agent_exe, "agent",  "--run",  run_id,
+                                   "--server",      opts_.server_url, "--data", opts_.data_dir};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // The token travels in the environment, not on the command line (ps would show it).
+  std::vector<std::string> env_store;
+  for (char** e = environ; *e; ++e) {
+    if (std::string_view(*e).rfind("TRAINYARD_TOKEN=", 0) != 0) env_store.emplace_back(*e);
+  }
+  env_store.push_back("TRAINYARD_TOKEN=" + opts_.token);
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, opts_.agent_exe.c_str(), &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw InternalError("posix_spawn " + opts_.agent_exe + ": " + std::strerror(rc));
+  store_.SetAgentPid(run_id, pid);
+  std::lock_guard lk(mu_);
+  running_[run_id] = pid;
+}
+
+void RunScheduler::AgentExited(const std::string& run_id, const std::string& why) {
+  auto run = store_.GetRun(run_id);
+  bool canceled;
+  {
+    std::lock_guard lk(mu_);
+    canceled = cancel_requested_.erase(run_id) > 0;
+  }
+  if (run && !IsTerminalStatus(run->status)) {
+    if (canceled || run->status == "CancelRequested") {
+      store_.UpdateRunStatus(run_id, "Canceled", nullptr, std::nullopt);
+    } else {
+      fs::path agent_log = fs::path(opts_.data_dir) / "runs" / run_id / "agent.log";
+      store_.UpdateRunStatus(run_id, "Failed",
+                             {{"message", "the run's agent stopped unexpectedly (" + why + ")"},
+                              {"traceback", TailOfFile(agent_log, 4000)}},
+                             std::nullopt);
+    }
+  }
+  notifier_.Notify();
+}
+
+}  // namespace trainyard

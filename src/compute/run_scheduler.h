@@ -1,0 +1,69 @@
+// RunScheduler: the queue and slots of the local compute target. Queued runs are started in
+// submission order while fewer than max_concurrent agents run; each run gets its own agent
+// process (`trainyard agent --run ID`), started in a new session so that it outlives a server
+// crash. On start-up the scheduler reconciles: queued runs are queued again, runs whose agent
+// is still alive are adopted, runs whose agent is gone are marked Failed.
+//
+// Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "common/change_notifier.h"
+#include "store/metadata_store.h"
+
+namespace trainyard {
+
+struct SchedulerOptions {
+  int max_concurrent = 2;       // slots on the local machine
+  std::string agent_exe;        // path of the trainyard binary
+  std::string server_url;
+  std::string token;
+  std::string data_dir;
+};
+
+class RunScheduler {
+ public:
+  RunScheduler(SchedulerOptions opts, MetadataStore& store, ChangeNotifier& notifier);
+  ~RunScheduler();
+
+  // Reconciles persisted runs and starts the dispatcher thread.
+  void Start();
+  void Stop();
+  // Adds a Queued run to the local queue.
+  void Enqueue(const std::string& run_id);
+  // Cancels a queued run at once (Canceled) or asks a running one's agent to stop
+  // (CancelRequested, then the agent reports Canceled).
+  void Cancel(const std::string& run_id);
+
+  // For tests and status: how many agents run now.
+  int Running() const;
+
+ private:
+  void DispatchLoop();
+  void Launch(const std::string& run_id);
+  void Watch(const std::string& run_id, int pid, bool own_child);
+  void AgentExited(const std::string& run_id, const std::string& why);
+
+  SchedulerOptions opts_;
+  MetadataStore& store_;
+  ChangeNotifier& notifier_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::map<std::string, int> running_;  // run id -> agent pid
+  std::set<std::string> cancel_requested_;
+  bool stopping_ = false;
+  std::thread dispatcher_;
+};
+
+// True when `pid` is alive and its command line names `run_id` (guards against pid reuse).
+bool IsAgentAlive(int pid, const std::string& run_id);
+
+}  // namespace trainyard

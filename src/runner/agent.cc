@@ -1,0 +1,538 @@
+#include "runner/agent.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "runner/run_environment.h"
+#include "runner/snapshot_builder.h"
+#include "server/http_client.h"
+#include "server/http_types.h"
+#include "store/blob_store.h"
+
+extern char** environ;
+
+namespace trainyard {
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kDriverLog = "azureml-logs/70_driver_log.txt";
+constexpr const char* kBuildLog = "azureml-logs/20_image_build_log.txt";
+constexpr auto kServerRetryBudget = std::chrono::minutes(15);
+
+std::atomic<int> g_signal{0};
+void OnSignal(int sig) { g_signal = sig; }
+
+void Log(const std::string& msg) {
+  std::cerr << FormatIsoTime(NowMillis()) << " agent: " << msg << std::endl;
+}
+
+// HTTP calls to the server that survive server restarts: connection failures and 5xx answers
+// are retried with backoff for up to kServerRetryBudget; 4xx answers are thrown at once.
+class ServerLink {
+ public:
+  ServerLink(const std::string& url, const std::string& token) : client_(url, token) {}
+
+  ClientResponse Send(const std::string& method, const std::string& target,
+                      const std::string& body, const std::string& content_type) {
+    return Retry([&] { return client_.Request(method, target, body, content_type); });
+  }
+  Json Call(const std::string& method, const std::string& target, const Json& body = nullptr) {
+    ClientResponse r = Send(method, target, body.is_null() ? "" : body.dump(), "application/json");
+    return r.body.empty() ? Json() : r.Json();
+  }
+  ClientResponse Upload(const std::string& target, const std::string& path) {
+    return Retry([&] { return client_.UploadFile("PUT", target, path); });
+  }
+
+ private:
+  template <class F>
+  ClientResponse Retry(F&& f) {
+    auto deadline = Clock::now() + kServerRetryBudget;
+    int delay_ms = 50;
+    for (;;) {
+      try {
+        ClientResponse r = f();
+        if (r.status / 100 == 2) return r;
+        if (r.status < 500) ThrowHttpError(r);
+        if (Clock::now() > deadline) ThrowHttpError(r);
+      } catch (const Unavailable& e) {
+        if (Clock::now() > deadline) throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      delay_ms = std::min(delay_ms * 2, 2000);
+    }
+  }
+  HttpClient client_;
+};
+
+std::string RunPath(const std::string& run_id) { return "/api/v1/runs/" + UrlEncode(run_id, false); }
+
+// Ships logs, the metric spool and the run's logs/ folder to the server from its own thread,
+// so a slow or restarting server never blocks the script's output pipe.
+class Shipper {
+ public:
+  Shipper(const AgentOptions& o, fs::path spool, fs::path workdir)
+      : opts_(o), link_(o.server_url, o.token), spool_(std::move(spool)), workdir_(std::move(workdir)) {}
+
+  void Start() { thread_ = std::thread([this] { Loop(); }); }
+  // Drains everything and stops the thread.
+  void Finish() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void AppendLog(const std::string& name, std::string_view data) {
+    {
+      std::lock_guard lk(mu_);
+      logs_[name].append(data);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      bool done;
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait_for(lk, std::chrono::milliseconds(100));
+        done = done_;
+      }
+      ShipLogs();
+      ShipMetrics();
+      if (done || Clock::now() - last_logs_scan_ > std::chrono::seconds(2)) ShipLogsFolder();
+      if (done) {
+        ShipLogs();
+        ShipMetrics();
+        return;
+      }
+    }
+  }
+
+  void ShipLogs() {
+    std::map<std::string, std::string> batch;
+    {
+      std::lock_guard lk(mu_);
+      batch.swap(logs_);
+    }
+    for (auto& [name, data] : batch) {
+      if (data.empty()) continue;
+      link_.Send("POST", RunPath(opts_.run_id) + "/logs/" + UrlEncode(name, true), data,
+                 "application/octet-stream");
+    }
+  }
+
+  // Reads complete new lines of the spool and posts them as metrics, seq = line number.
+  void ShipMetrics() {
+    int fd = ::open(spool_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    if (::lseek(fd, static_cast<off_t>(spool_offset_), SEEK_SET) < 0) {
+      ::close(fd);
+      return;
+    }
+    std::string data;
+    char buf[1 << 16];
+    for (;;) {
+      ssize_t r = ::read(fd, buf, sizeof buf);
+      if (r <= 0) break;
+      data.append(buf, static_cast<size_t>(r));
+    }
+    ::close(fd);
+    size_t end = data.rfind('\n');
+    if (end == std::string::npos) return;
+    Json batch = Json::array();
+    std::vector<std::string> acks;
+    size_t pos = 0;
+    auto post = [&] {
+      if (batch.empty()) return;
+      link_.Call("POST", RunPath(opts_.run_id) + "/metrics", Json{{"metrics", batch}});
+      batch = Json::array();
+    };
+    while (pos <= end) {
+      size_t nl = data.find('\n', pos);
+      std::string_view line(data.data() + pos, nl - pos);
+      pos = nl + 1;
+      int64_t seq = spool_line_++;
+      if (line.empty()) continue;
+      Json j = Json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) {
+        Log("skipping malformed spool line " + std::to_string(seq));
+        continue;
+      }
+      if (j.contains("flush")) {
+        post();
+        acks.push_back(j["flush"].is_string() ? j["flush"].get<std::string>() : j["flush"].dump());
+        continue;
+      }
+      Json m = {{"run_id", j.value("r", opts_.run_id)},
+                {"name", j.value("n", "")},
+                {"kind", j.value("k", "scalar")},
+                {"value", j.contains("v") ? j["v"] : Json(nullptr)},
+                {"time", j.value("t", NowMillis())},
+                {"seq", seq}};
+      if (j.contains("s")) m["step"] = j["s"];
+      if (j.contains("d")) m["description"] = j["d"];
+      batch.push_back(std::move(m));
+      if (batch.size() >= 20000) post();
+    }
+    post();
+    spool_offset_ += end + 1;
+    if (!acks.empty()) {
+      std::ofstream ack(spool_.string() + ".ack", std::ios::app);
+      for (auto& a : acks) ack << a << "\n";
+    }
+  }
+
+  // Uploads files under ./logs that are new or changed since the last scan.
+  void ShipLogsFolder() {
+    last_logs_scan_ = Clock::now();
+    fs::path dir = workdir_ / "logs";
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return;
+    for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
+      if (!e.is_regular_file(ec)) continue;
+      auto stamp = std::make_pair(static_cast<int64_t>(e.file_size(ec)),
+                                  e.last_write_time(ec).time_since_epoch().count());
+      std::string rel = fs::relative(e.path(), workdir_).string();
+      if (uploaded_[rel] == stamp) continue;
+      uploaded_[rel] = stamp;
+      link_.Upload(RunPath(opts_.run_id) + "/artifacts/" + UrlEncode(rel, true), e.path().string());
+    }
+  }
+
+  const AgentOptions& opts_;
+  ServerLink link_;
+  fs::path spool_, workdir_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, std::string> logs_;
+  bool done_ = false;
+  std::thread thread_;
+  uint64_t spool_offset_ = 0;
+  int64_t spool_line_ = 0;
+  Clock::time_point last_logs_scan_{};
+  std::map<std::string, std::pair<int64_t, int64_t>> uploaded_;
+};
+
+std::vector<std::string> BuildArgv(const Json& def, const std::string& python) {
+  std::vector<std::string> argv;
+  if (def.contains("command") && !def["command"].is_null()) {
+    const Json& c = def["command"];
+    if (c.is_string()) {
+      argv = {"/bin/sh", "-c", c.get<std::string>()};
+    } else {
+      for (auto& a : c) argv.push_back(a.is_string() ? a.get<std::string>() : a.dump());
+    }
+    // "python" at the start of a command means the run's interpreter, as in Azure ML.
+    if (!argv.empty() && (argv[0] == "python" || argv[0] == "python3")) argv[0] = python;
+    return argv;
+  }
+  argv = {python, def.at("script").get<std::string>()};
+  for (auto& a : def.value("arguments", Json::array())) {
+    argv.push_back(a.is_string() ? a.get<std::string>() : a.dump());
+  }
+  return argv;
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+            const fs::path& cwd, int out_fd) {
+  std::vector<char*> av, ev;
+  for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+  av.push_back(nullptr);
+  for (auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
+  ev.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) ThrowErrno("fork");
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::signal(SIGTERM, SIG_DFL);
+    ::signal(SIGINT, SIG_DFL);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(out_fd, 2);
+    if (::chdir(cwd.c_str()) != 0) _exit(126);
+    ::execve(av[0], av.data(), ev.data());
+    // execve only returns on failure: try PATH lookup for bare names.
+    ::execvpe(av[0], av.data(), ev.data());
+    std::string msg = std::string("trainyard: cannot execute ") + av[0] + ": " + strerror(errno) + "\n";
+    (void)!::write(1, msg.data(), msg.size());
+    _exit(127);
+  }
+  return pid;
+}
+
+}  // namespace
+
+std::string FindSdkPythonDir() {
+  if (const char* e = std::getenv("TRAINYARD_PYTHON_DIR"); e && *e) return e;
+  std::error_code ec;
+  fs::path exe = SelfExe();
+  for (fs::path cand : {exe.parent_path().parent_path() / "share/trainyard/python",
+                        exe.parent_path().parent_path() / "python",
+                        fs::path(TRAINYARD_SOURCE_PYTHON_DIR)}) {
+    if (fs::exists(cand / "trainyard" / "__init__.py", ec)) return cand.string();
+  }
+  return TRAINYARD_SOURCE_PYTHON_DIR;
+}
+
+ScriptError ExtractScriptError(const std::string& tail) {
+  ScriptError out;
+  size_t tb = tail.rfind("Traceback (most recent call last):");
+  if (tb == std::string::npos) return out;
+  std::string block = tail.substr(tb);
+  // The exception line: the last non-empty line that does not start with whitespace.
+  size_t end = block.size();
+  while (end > 0) {
+    size_t start = block.rfind('\n', end - 1);
+    start = start == std::string::npos ? 0 : start + 1;
+    std::string line = block.substr(start, end - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty() && line[0] != ' ' && line.rfind("Traceback", 0) != 0) {
+      out.message = line;
+      block = block.substr(0, end);
+      break;
+    }
+    if (start == 0) break;
+    end = start - 1;
+  }
+  out.traceback = block;
+  return out;
+}
+
+int RunAgent(const AgentOptions& opts) {
+  ::signal(SIGTERM, OnSignal);
+  ::signal(SIGINT, OnSignal);
+  ::signal(SIGPIPE, SIG_IGN);
+  ServerLink link(opts.server_url, opts.token);
+  const std::string base = RunPath(opts.run_id);
+  auto set_status = [&](const std::string& s, const Json& error = nullptr,
+                        std::optional<int> exit_code = std::nullopt) {
+    Json body = {{"status", s}};
+    if (!error.is_null()) body["error"] = error;
+    if (exit_code) body["exit_code"] = *exit_code;
+    try {
+      link.Call("POST", base + "/status", body);
+    } catch (const Error& e) {
+      Log("cannot set status " + s + ": " + e.what());
+    }
+  };
+
+  Json run;
+  try {
+    run = link.Call("GET", base);
+  } catch (const std::exception& e) {
+    Log(std::string("cannot fetch the run: ") + e.what());
+    return 1;
+  }
+  const Json def = run.value("definition", Json::object());
+  fs::path run_dir = fs::path(opts.data_dir) / "runs" / opts.run_id;
+  fs::path workdir = run_dir / "wd";
+  fs::path spool = run_dir / "metrics.spool";
+  fs::create_directories(run_dir);
+
+  Shipper shipper(opts, spool, workdir);
+  shipper.Start();
+  auto fail = [&](const std::string& msg, const std::string& tb = "") {
+    shipper.AppendLog(kDriverLog, "trainyard: " + msg + "\n");
+    shipper.Finish();
+    set_status("Failed", {{"message", msg}, {"traceback", tb}});
+    return 0;
+  };
+
+  // Preparing: snapshot and environment.
+  set_status("Preparing");
+  MaterializedRunEnv env;
+  try {
+    fs::remove_all(workdir);
+    fs::create_directories(workdir);
+    BlobStore blobs(fs::path(opts.data_dir) / "objects");
+    if (run.contains("snapshot_id") && run["snapshot_id"].is_string()) {
+      RestoreSnapshotInto(blobs, run["snapshot_id"].get<std::string>(), workdir);
+    }
+    fs::create_directories(workdir / "outputs");
+    fs::create_directories(workdir / "logs");
+    env = MaterializeRunEnvironment(
+        def.value("environment", Json(nullptr)), fs::path(opts.data_dir) / "envs",
+        FindSdkPythonDir(),
+        [&](std::string_view line) { shipper.AppendLog(kBuildLog, std::string(line) + "\n"); });
+  } catch (const Error& e) {
+    return fail(e.what());
+  } catch (const std::exception& e) {
+    return fail(std::string("preparing the run failed: ") + e.what());
+  }
+  if (g_signal) {
+    shipper.Finish();
+    set_status("Canceled");
+    return 0;
+  }
+
+  // Starting: launch the script in its own process group.
+  set_status("Starting");
+  std::vector<std::string> envv;
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e; ++e) {
+    std::string s(*e);
+    auto eq = s.find('=');
+    if (eq != std::string::npos) vars[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  for (auto& [k, v] : env.variables) vars[k] = v;
+  vars["TRAINYARD_RUN_ID"] = opts.run_id;
+  vars["TRAINYARD_EXPERIMENT"] = run.value("experiment", "");
+  vars["TRAINYARD_SERVER_URL"] = opts.server_url;
+  vars["TRAINYARD_TOKEN"] = opts.token;
+  vars["TRAINYARD_SPOOL"] = spool.string();
+  vars["TRAINYARD_OUTPUTS_DIR"] = (workdir / "outputs").string();
+  vars["TRAINYARD_DATA_DIR"] = opts.data_dir;
+  vars["AZUREML_RUN_ID"] = opts.run_id;
+  vars["AZUREML_EXPERIMENT_NAME"] = run.value("experiment", "");
+  vars["PYTHONUNBUFFERED"] = "1";
+  for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
+  if (vars.count("TRAINYARD_WORKSPACE") == 0) {
+    try {
+      Json ws = link.Call("GET", "/api/v1/workspace");
+      envv.push_back("TRAINYARD_WORKSPACE=" + ws.value("name", ""));
+      envv.push_back("AZUREML_ARM_WORKSPACE_NAME=" + ws.value("name", ""));
+    } catch (const std::exception&) {
+    }
+  }
+
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail("pipe failed");
+  pid_t child;
+  try {
+    child = Spawn(BuildArgv(def, env.python), envv, workdir, pipefd[1]);
+  } catch (const std::exception& e) {
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    return fail(e.what());
+  }
+  ::close(pipefd[1]);
+  set_status("Running");
+
+  // Running: pump output until the child exits; handle cancel and the run's time limit.
+  std::optional<Clock::time_point> deadline;
+  if (def.contains("max_run_duration_seconds") && def["max_run_duration_seconds"].is_number()) {
+    deadline = Clock::now() + std::chrono::seconds(def["max_run_duration_seconds"].get<int64_t>());
+  }
+  std::string tail;  // last 64 KiB of output for error details
+  bool canceled = false, timed_out = false;
+  bool kill_pending = false;
+  Clock::time_point kill_at{};
+  int status = 0;
+  bool exited = false;
+  char buf[65536];
+  for (;;) {
+    pollfd pfd{pipefd[0], POLLIN, 0};
+    int pr = ::poll(&pfd, 1, 100);
+    if (pr > 0) {
+      ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+      if (n > 0) {
+        std::string_view chunk(buf, static_cast<size_t>(n));
+        shipper.AppendLog(kDriverLog, chunk);
+        tail.append(chunk);
+        if (tail.size() > 65536) tail.erase(0, tail.size() - 65536);
+        continue;
+      }
+      if (n == 0) {
+        if (exited) break;
+        // EOF before the exit status: wait for the child without spinning on POLLHUP.
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (!exited) {
+      pid_t w = ::waitpid(child, &status, WNOHANG);
+      if (w == child) exited = true;
+    }
+    if (exited && pr <= 0) {
+      // Drain whatever is left (grandchildren may still hold the pipe: stop after a quiet poll).
+      break;
+    }
+    bool stop_now = (g_signal && !canceled) || (deadline && Clock::now() > *deadline && !timed_out);
+    if (stop_now && !exited) {
+      if (g_signal) canceled = true;
+      else timed_out = true;
+      ::killpg(child, SIGTERM);
+      kill_at = Clock::now() + std::chrono::seconds(5);
+      kill_pending = true;
+    }
+    if (kill_pending && Clock::now() > kill_at && !exited) {
+      ::killpg(child, SIGKILL);
+      kill_pending = false;
+    }
+  }
+  ::close(pipefd[0]);
+  if (!exited) ::waitpid(child, &status, 0);
+  ::killpg(child, SIGKILL);  // leftovers of the process group
+
+  // Finalizing: outputs, logs, metrics.
+  set_status("Finalizing");
+  std::string upload_error;
+  std::error_code ec;
+  fs::path outputs = workdir / "outputs";
+  if (fs::is_directory(outputs, ec)) {
+    for (auto& e : fs::recursive_directory_iterator(outputs, ec)) {
+      if (!e.is_regular_file(ec)) continue;
+      std::string rel = fs::relative(e.path(), workdir).string();
+      try {
+        link.Upload(base + "/artifacts/" + UrlEncode(rel, true), e.path().string());
+      } catch (const std::exception& ex) {
+        upload_error += rel + ": " + ex.what() + "\n";
+      }
+    }
+  }
+  shipper.Finish();
+
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (canceled) {
+    set_status("Canceled", nullptr, code);
+  } else if (timed_out) {
+    set_status("Failed",
+               {{"message", "the run exceeded max_run_duration_seconds=" +
+                                std::to_string(def["max_run_duration_seconds"].get<int64_t>()) +
+                                " and was stopped"}},
+               code);
+  } else if (code != 0) {
+    ScriptError se = ExtractScriptError(tail);
+    std::string msg = se.message.empty()
+                          ? "User program failed with exit code " + std::to_string(code)
+                          : "User program failed with " + se.message;
+    std::string tb = se.traceback.empty() ? tail.substr(tail.size() > 4000 ? tail.size() - 4000 : 0)
+                                          : se.traceback;
+    set_status("Failed", {{"message", msg}, {"traceback", tb}}, code);
+  } else if (!upload_error.empty()) {
+    set_status("Failed", {{"message", "uploading outputs failed:\n" + upload_error}}, code);
+  } else {
+    set_status("Completed", nullptr, code);
+  }
+  // The working directory is kept for inspection only when the run failed.
+  if (code == 0 && !canceled) fs::remove_all(workdir, ec);
+  return 0;
+}
+
+}  // namespace trainyard

@@ -1,0 +1,128 @@
+#include "runner/submission.h"
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/validation.h"
+#include "runner/run_environment.h"
+#include "runner/snapshot_builder.h"
+
+namespace trainyard {
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+namespace {
+
+fs::path RequireSourceDir(const Json& v, const char* field) {
+  if (!v.is_string() || v.get<std::string>().empty()) {
+    throw InvalidInput(std::string(field) + " must be a directory path");
+  }
+  fs::path p(v.get<std::string>());
+  if (!p.is_absolute()) {
+    throw InvalidInput(std::string(field) + " '" + p.string() +
+                       "' must be absolute (the SDK resolves it against the caller's cwd)");
+  }
+  std::error_code ec;
+  if (!fs::is_directory(p, ec)) {
+    throw InvalidInput(std::string(field) + " '" + p.string() + "' does not exist or is not a directory");
+  }
+  return p;
+}
+
+}  // namespace
+
+SnapshotRef SnapshotDirectory(const Json& dir, BlobStore& blobs, const SubmissionLimits& limits) {
+  fs::path src = RequireSourceDir(dir, "source_directory");
+  SnapshotOptions opts;
+  opts.max_total_bytes = limits.max_bytes;
+  opts.max_files = limits.max_files;
+  SnapshotResult snap = SnapshotBuilder(blobs, opts).Build(src);
+  SnapshotRef out;
+  out.snapshot_id = snap.snapshot_id;
+  if (auto git = DetectGit(src)) out.git = git->ToJson();
+  return out;
+}
+
+PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
+                                     const SubmissionLimits& limits) {
+  PreparedSubmission out;
+  fs::path src = RequireSourceDir(config.value("source_directory", Json(nullptr)), "source_directory");
+
+  // What to run: a script inside the source directory, or a command.
+  Json def = Json::object();
+  def["source_directory"] = src.string();
+  bool has_script = config.contains("script") && !config["script"].is_null();
+  bool has_command = config.contains("command") && !config["command"].is_null();
+  if (!has_script && !has_command) {
+    throw InvalidInput("ScriptRunConfig needs script (a file in source_directory) or command");
+  }
+  if (has_script) {
+    if (!config["script"].is_string()) throw InvalidInput("script must be a string");
+    std::string script = ValidateRelativePath("script", config["script"].get<std::string>());
+    std::error_code ec;
+    if (!fs::is_regular_file(src / script, ec)) {
+      throw InvalidInput("script '" + script + "' was not found in source_directory '" +
+                         src.string() + "'");
+    }
+    def["script"] = script;
+  }
+  if (has_command) {
+    const Json& c = config["command"];
+    bool ok = c.is_string() && !c.get<std::string>().empty();
+    if (c.is_array() && !c.empty()) {
+      ok = true;
+      for (auto& a : c) ok = ok && a.is_primitive() && !a.is_null();
+    }
+    if (!ok) throw InvalidInput("command must be a non-empty string or list of strings");
+    def["command"] = c;
+  }
+  Json args = Json::array();
+  if (config.contains("arguments") && !config["arguments"].is_null()) {
+    if (!config["arguments"].is_array()) throw InvalidInput("arguments must be a list");
+    for (auto& a : config["arguments"]) {
+      if (a.is_string()) {
+        args.push_back(a);
+      } else if (a.is_primitive() && !a.is_null()) {
+        args.push_back(a.dump());
+      } else {
+        throw InvalidInput("arguments must be strings or numbers, got " + a.dump());
+      }
+    }
+  }
+  def["arguments"] = args;
+
+  std::string target = "local";
+  if (config.contains("compute_target") && !config["compute_target"].is_null()) {
+    if (!config["compute_target"].is_string()) throw InvalidInput("compute_target must be a name");
+    target = config["compute_target"].get<std::string>();
+  }
+  if (target != "local") {
+    throw InvalidInput("unknown compute target '" + target +
+                       "': this workspace has 'local' (attach others with ComputeTarget.attach)",
+                       "UnknownComputeTarget");
+  }
+  out.compute_target = target;
+
+  Json env = config.value("environment", Json(nullptr));
+  def["environment"] = ValidateEnvironmentSpec(env);
+
+  if (config.contains("max_run_duration_seconds") && !config["max_run_duration_seconds"].is_null()) {
+    const Json& m = config["max_run_duration_seconds"];
+    if (!m.is_number_integer() || m.get<int64_t>() <= 0) {
+      throw InvalidInput("max_run_duration_seconds must be a positive integer");
+    }
+    def["max_run_duration_seconds"] = m;
+  }
+  for (const char* k : {"distributed_job_config", "node_count", "process_count_per_node"}) {
+    if (config.contains(k) && !config[k].is_null()) def[k] = config[k];
+  }
+
+  // Last, because it writes blobs: everything above must have been accepted first.
+  SnapshotRef snap = SnapshotDirectory(Json(src.string()), blobs, limits);
+  out.snapshot_id = snap.snapshot_id;
+  out.git = snap.git;
+  out.definition = std::move(def);
+  return out;
+}
+
+}  // namespace trainyard

@@ -1,0 +1,818 @@
+#include "server/api.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <regex>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "common/validation.h"
+#include "runner/submission.h"
+
+namespace trainyard {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Params = std::vector<std::string>;  // captured path segments, in order
+
+struct Route {
+  std::string method;
+  std::vector<std::string> parts;  // literal, ":x" one segment, "*x" rest of path
+  std::function<void(HttpRequest&, HttpResponse&, const Params&)> fn;
+};
+
+std::vector<std::string> SplitPath(const std::string& p) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < p.size()) {
+    while (i < p.size() && p[i] == '/') ++i;
+    size_t j = p.find('/', i);
+    if (j == std::string::npos) j = p.size();
+    if (j > i) out.push_back(p.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+// Splits the raw (still percent-encoded) path so that an encoded '/' in a name stays inside
+// its segment; each segment is decoded afterwards.
+std::vector<std::string> SplitRawPath(const std::string& target) {
+  std::string raw = target.substr(0, target.find('?'));
+  auto parts = SplitPath(raw);
+  for (auto& s : parts) s = UrlDecode(s, false);
+  return parts;
+}
+
+bool Match(const Route& r, const std::vector<std::string>& segs, Params& out) {
+  out.clear();
+  size_t i = 0;
+  for (size_t k = 0; k < r.parts.size(); ++k) {
+    const std::string& p = r.parts[k];
+    if (p[0] == '*') {
+      if (i >= segs.size()) return false;
+      std::string rest;
+      for (size_t j = i; j < segs.size(); ++j) rest += (j > i ? "/" : "") + segs[j];
+      out.push_back(rest);
+      return true;
+    }
+    if (i >= segs.size()) return false;
+    if (p[0] == ':') {
+      out.push_back(segs[i]);
+    } else if (p != segs[i]) {
+      return false;
+    }
+    ++i;
+  }
+  return i == segs.size();
+}
+
+Json ParseBody(const HttpRequest& req) {
+  if (req.body.empty()) return Json::object();
+  try {
+    return Json::parse(req.body);
+  } catch (const Json::parse_error& e) {
+    throw InvalidInput(std::string("request body is not valid JSON: ") + e.what(), "InvalidJson");
+  }
+}
+
+void SendJson(HttpResponse& res, const Json& j, int status = 200) {
+  res.status = status;
+  res.content_type = "application/json";
+  res.body = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Json TimeOrNull(int64_t ms) { return ms > 0 ? Json(FormatIsoTime(ms)) : Json(nullptr); }
+
+// "k=v" or "k" filters from repeated query parameters.
+std::vector<std::pair<std::string, std::optional<std::string>>> KvFilters(
+    const std::vector<std::string>& raw) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> out;
+  for (const auto& s : raw) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos) {
+      out.emplace_back(s, std::nullopt);
+    } else {
+      out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+    }
+  }
+  return out;
+}
+
+// Tag/property values are strings; numbers and booleans are converted as Azure does.
+Json StringValues(const Json& in, const char* what) {
+  if (!in.is_object()) throw InvalidInput(std::string(what) + " must be a JSON object");
+  Json out = Json::object();
+  for (auto& [k, v] : in.items()) {
+    ValidateKey(std::string(what) + " key", k);
+    if (v.is_string()) {
+      out[k] = v;
+    } else if (v.is_null()) {
+      out[k] = "";
+    } else if (v.is_primitive()) {
+      out[k] = v.dump();
+    } else {
+      throw InvalidInput(std::string(what) + " '" + k + "' must be a string, number or boolean");
+    }
+  }
+  return out;
+}
+
+bool ParseBool(const std::string& s) { return s == "1" || s == "true" || s == "True"; }
+
+}  // namespace
+
+struct Api::Impl {
+  ApiContext ctx;
+  std::vector<Route> routes;
+
+  explicit Impl(ApiContext c) : ctx(std::move(c)) { Register(); }
+
+  fs::path LogPath(const std::string& run_id, const std::string& name) const {
+    return ctx.data_dir / "logs" / run_id / name;
+  }
+
+  RunRecord RequireRun(const std::string& id) {
+    ValidateRunId("run id", id);
+    auto r = ctx.store->GetRun(id);
+    if (!r) throw NotFound("run '" + id + "' not found");
+    return *r;
+  }
+
+  Json RunJson(const RunRecord& r) {
+    Json j = {{"id", r.id},
+              {"number", r.number},
+              {"experiment", r.experiment},
+              {"parent_id", r.parent_id.empty() ? Json(nullptr) : Json(r.parent_id)},
+              {"kind", r.kind},
+              {"display_name", r.display_name},
+              {"status", r.status},
+              {"created_utc", TimeOrNull(r.created)},
+              {"start_time_utc", TimeOrNull(r.started)},
+              {"end_time_utc", TimeOrNull(r.ended)},
+              {"tags", r.tags},
+              {"properties", r.properties},
+              {"compute_target", r.compute_target},
+              {"script", r.definition.value("script", Json(nullptr))},
+              {"command", r.definition.value("command", Json(nullptr))},
+              {"arguments", r.definition.value("arguments", Json::array())},
+              {"environment", r.definition.value("environment", Json(nullptr))},
+              {"definition", r.definition},
+              {"snapshot_id", r.snapshot_id.empty() ? Json(nullptr) : Json(r.snapshot_id)},
+              {"git", r.git},
+              {"error", r.error},
+              {"exit_code", r.exit_code ? Json(*r.exit_code) : Json(nullptr)},
+              {"portal_url", ctx.server_url + "/runs/" + r.id}};
+    Json logs = Json::object();
+    std::error_code ec;
+    fs::path dir = ctx.data_dir / "logs" / r.id;
+    if (fs::is_directory(dir, ec)) {
+      for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
+        if (!e.is_regular_file()) continue;
+        std::string rel = fs::relative(e.path(), dir).string();
+        logs[rel] = ctx.server_url + "/api/v1/runs/" + r.id + "/logs/" + UrlEncode(rel, true);
+      }
+    }
+    j["log_files"] = logs;
+    return j;
+  }
+
+  void Register();
+  void Add(std::string method, const std::string& pattern,
+           std::function<void(HttpRequest&, HttpResponse&, const Params&)> fn) {
+    routes.push_back({std::move(method), SplitPath(pattern), std::move(fn)});
+  }
+
+  // ----- runs -----
+  void CreateRun(HttpRequest& req, HttpResponse& res, const Params& p) {
+    const std::string& exp = p[0];
+    ValidateName("experiment name", exp);
+    Json body = ParseBody(req);
+    if (!body.is_object()) throw InvalidInput("request body must be a JSON object");
+    std::string kind = body.value("kind", "interactive");
+    RunRecord r;
+    r.experiment = exp;
+    r.kind = kind;
+    r.created = NowMillis();
+    if (body.contains("run_id") && !body["run_id"].is_null()) {
+      r.id = body["run_id"].get<std::string>();
+      ValidateRunId("run_id", r.id);
+    } else {
+      r.id = exp + "_" + std::to_string(r.created / 1000) + "_" + RandomHex(4);
+    }
+    if (body.contains("parent_id") && !body["parent_id"].is_null()) {
+      r.parent_id = body["parent_id"].get<std::string>();
+      auto parent = RequireRun(r.parent_id);
+      r.experiment = parent.experiment;
+    }
+    if (body.contains("display_name") && body["display_name"].is_string()) {
+      r.display_name = body["display_name"];
+    }
+    r.tags = StringValues(body.value("tags", Json::object()), "tag");
+    r.properties = StringValues(body.value("properties", Json::object()), "property");
+
+    if (kind == "script") {
+      if (!body.contains("config") || !body["config"].is_object()) {
+        throw InvalidInput("a script run needs 'config' (source_directory, script or command)");
+      }
+      SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
+      PreparedSubmission sub = PrepareSubmission(body["config"], *ctx.blobs, limits);
+      r.definition = sub.definition;
+      r.compute_target = sub.compute_target;
+      r.snapshot_id = sub.snapshot_id;
+      r.git = sub.git;
+      r.status = "Queued";
+      ctx.store->CreateRun(r);
+      ctx.scheduler->Enqueue(r.id);
+    } else if (kind == "interactive" || kind == "child" || kind == "automl" ||
+               kind == "hyperdrive") {
+      std::string status = body.contains("status") && body["status"].is_string()
+                               ? body["status"].get<std::string>()
+                               : "Running";
+      if (!IsKnownStatus(status)) throw InvalidInput("unknown run status '" + status + "'");
+      r.status = status;
+      if (status == "Running") r.started = r.created;
+      r.compute_target = body.value("compute_target", "local");
+      if (body.contains("snapshot_directory") && body["snapshot_directory"].is_string()) {
+        SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
+        SnapshotRef snap = SnapshotDirectory(body["snapshot_directory"], *ctx.blobs, limits);
+        r.snapshot_id = snap.snapshot_id;
+        r.git = snap.git;
+      }
+      if (body.contains("definition") && body["definition"].is_object()) {
+        r.definition = body["definition"];
+      }
+      ctx.store->CreateRun(r);
+    } else {
+      throw InvalidInput("unknown run kind '" + kind +
+                         "': use script, interactive, child, automl or hyperdrive");
+    }
+    ctx.notifier->Notify();
+    SendJson(res, RunJson(*ctx.store->GetRun(r.id)), 201);
+  }
+
+  void GetRun(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    std::string wait_ms = req.Query("wait_ms");
+    if (!wait_ms.empty()) {
+      std::string seen = req.Query("status", r.status);
+      int ms = std::clamp(std::atoi(wait_ms.c_str()), 0, 60000);
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+      ctx.notifier->WaitUntil(deadline, [&] {
+        r = *ctx.store->GetRun(p[0]);
+        return r.status != seen;
+      });
+    }
+    SendJson(res, RunJson(r));
+  }
+
+  RunFilter FilterFromQuery(const HttpRequest& req) {
+    RunFilter f;
+    f.tags = KvFilters(req.QueryAll("tag"));
+    f.properties = KvFilters(req.QueryAll("property"));
+    f.include_children = ParseBool(req.Query("include_children"));
+    f.recursive = ParseBool(req.Query("recursive"));
+    f.kind = req.Query("type");
+    for (auto& s : req.QueryAll("status")) f.statuses.push_back(s);
+    f.limit = std::atoi(req.Query("limit", "0").c_str());
+    return f;
+  }
+
+  void ListRuns(HttpRequest& req, HttpResponse& res, const Params& p) {
+    ValidateName("experiment name", p[0]);
+    if (!ctx.store->GetExperiment(p[0])) throw NotFound("experiment '" + p[0] + "' not found");
+    RunFilter f = FilterFromQuery(req);
+    f.experiment = p[0];
+    Json runs = Json::array();
+    for (auto& r : ctx.store->ListRuns(f)) runs.push_back(RunJson(r));
+    SendJson(res, {{"runs", runs}});
+  }
+
+  void ListChildren(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RequireRun(p[0]);
+    RunFilter f = FilterFromQuery(req);
+    f.parent_id = p[0];
+    Json runs = Json::array();
+    for (auto& r : ctx.store->ListRuns(f)) runs.push_back(RunJson(r));
+    SendJson(res, {{"runs", runs}});
+  }
+
+  void SetStatus(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    Json body = ParseBody(req);
+    std::string status = body.at("status").get<std::string>();
+    if (!IsKnownStatus(status)) {
+      throw InvalidInput("unknown status '" + status +
+                         "'; use one of NotStarted, Queued, Preparing, Starting, Running, "
+                         "Finalizing, CancelRequested, Completed, Failed, Canceled");
+    }
+    Json error = body.value("error", Json(nullptr));
+    if (!error.is_null() && !error.is_object()) error = {{"message", error.dump()}};
+    std::optional<int> exit_code;
+    if (body.contains("exit_code") && body["exit_code"].is_number_integer()) {
+      exit_code = body["exit_code"].get<int>();
+    }
+    if (!ctx.store->UpdateRunStatus(r.id, status, error, exit_code)) {
+      throw Conflict("run '" + r.id + "' is already " + r.status +
+                     "; a finished run's status cannot change");
+    }
+    ctx.notifier->Notify();
+    SendJson(res, RunJson(*ctx.store->GetRun(r.id)));
+  }
+
+  void Cancel(HttpRequest&, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    if (r.kind == "script") {
+      ctx.scheduler->Cancel(r.id);
+    } else if (!IsTerminalStatus(r.status)) {
+      ctx.store->UpdateRunStatus(r.id, "Canceled", nullptr, std::nullopt);
+      ctx.notifier->Notify();
+    }
+    SendJson(res, RunJson(*ctx.store->GetRun(r.id)));
+  }
+
+  void PatchTags(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    ctx.store->SetTags(r.id, StringValues(ParseBody(req), "tag"));
+    SendJson(res, {{"tags", ctx.store->GetRun(r.id)->tags}});
+  }
+
+  void PatchProperties(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    ctx.store->AddProperties(r.id, StringValues(ParseBody(req), "property"));
+    SendJson(res, {{"properties", ctx.store->GetRun(r.id)->properties}});
+  }
+
+  // ----- metrics -----
+  void PostMetrics(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    Json body = ParseBody(req);
+    if (!body.contains("metrics") || !body["metrics"].is_array()) {
+      throw InvalidInput("body must be {\"metrics\": [ {name, kind, value, ...}, ... ]}");
+    }
+    std::vector<MetricPoint> points;
+    points.reserve(body["metrics"].size());
+    std::set<std::string> other_runs;
+    int64_t now = NowMillis();
+    for (auto& m : body["metrics"]) {
+      MetricPoint pt;
+      pt.run_id = m.contains("run_id") && m["run_id"].is_string() ? m["run_id"].get<std::string>()
+                                                                  : r.id;
+      if (pt.run_id != r.id) other_runs.insert(pt.run_id);
+      pt.name = m.at("name").get<std::string>();
+      ValidateKey("metric name", pt.name);
+      pt.kind = m.value("kind", "scalar");
+      if (pt.kind != "scalar" && pt.kind != "list" && pt.kind != "row" && pt.kind != "table" &&
+          pt.kind != "image") {
+        throw InvalidInput("metric '" + pt.name + "' has unknown kind '" + pt.kind +
+                           "': use scalar, list, row, table or image");
+      }
+      pt.value = m.contains("value") ? m["value"] : Json(nullptr);
+      if (m.contains("step") && m["step"].is_number_integer()) pt.step = m["step"].get<int64_t>();
+      pt.time = m.contains("time") && m["time"].is_number() ? m["time"].get<int64_t>() : now;
+      if (m.contains("seq") && m["seq"].is_number_integer()) pt.seq = m["seq"].get<int64_t>();
+      if (m.contains("description") && m["description"].is_string()) {
+        pt.description = m["description"];
+      }
+      points.push_back(std::move(pt));
+    }
+    for (const auto& id : other_runs) RequireRun(id);
+    size_t n = ctx.store->InsertMetrics(points);
+    ctx.notifier->Notify();
+    SendJson(res, {{"accepted", n}});
+  }
+
+  Json ShapeMetrics(const std::vector<MetricPoint>& pts, const std::string& run_id) {
+    // Group in first-logged order per name.
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const MetricPoint*>> by;
+    for (auto& p : pts) {
+      auto [it, fresh] = by.try_emplace(p.name);
+      if (fresh) order.push_back(p.name);
+      it->second.push_back(&p);
+    }
+    Json out = Json::object();
+    for (auto& name : order) {
+      auto& v = by[name];
+      const std::string& kind = v.front()->kind;
+      if (kind == "scalar") {
+        if (v.size() == 1) {
+          out[name] = v.front()->value;
+        } else {
+          Json arr = Json::array();
+          for (auto* p : v) arr.push_back(p->value);
+          out[name] = arr;
+        }
+      } else if (kind == "row") {
+        Json d = Json::object();
+        for (auto* p : v) {
+          if (!p->value.is_object()) continue;
+          for (auto& [k, val] : p->value.items()) {
+            if (!d.contains(k)) d[k] = Json::array();
+            d[k].push_back(val);
+          }
+        }
+        out[name] = d;
+      } else if (kind == "image") {
+        const Json& val = v.back()->value;
+        std::string path = val.is_object() ? val.value("artifact", "") : val.dump();
+        out[name] = "aml://artifactId/ExperimentRun/dcid." + run_id + "/" + path;
+      } else {  // list, table: the last logged value
+        out[name] = v.back()->value;
+      }
+    }
+    return out;
+  }
+
+  void GetMetrics(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    std::string name = req.Query("name");
+    if (ParseBool(req.Query("recursive"))) {
+      Json all = Json::object();
+      all[r.id] = ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id);
+      RunFilter f;
+      f.parent_id = r.id;
+      f.recursive = true;
+      for (auto& c : ctx.store->ListRuns(f)) {
+        all[c.id] = ShapeMetrics(ctx.store->GetMetrics(c.id, name), c.id);
+      }
+      SendJson(res, {{"metrics", all}});
+      return;
+    }
+    SendJson(res, {{"metrics", ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id)}});
+  }
+
+  void GetRawMetrics(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    Json pts = Json::array();
+    for (auto& m : ctx.store->GetMetrics(r.id, req.Query("name"))) {
+      pts.push_back({{"name", m.name},
+                     {"kind", m.kind},
+                     {"value", m.value},
+                     {"step", m.step ? Json(*m.step) : Json(nullptr)},
+                     {"time", m.time}});
+    }
+    SendJson(res, {{"points", pts}});
+  }
+
+  // ----- artifacts and logs -----
+  void PutArtifact(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    std::string path = ValidateRelativePath("artifact path", p[1]);
+    uint64_t size = 0;
+    std::string sha = ctx.blobs->PutOwnedFile(req.body_file, &size);
+    ctx.store->PutArtifact(r.id, {path, sha, size});
+    SendJson(res, {{"path", path}, {"size", size}, {"sha256", sha}}, 201);
+  }
+
+  void ListArtifacts(HttpRequest&, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    std::map<std::string, Json> files;
+    for (auto& a : ctx.store->ListArtifacts(r.id)) {
+      files[a.path] = {{"path", a.path}, {"size", a.size}, {"sha256", a.sha256}};
+    }
+    std::error_code ec;
+    fs::path dir = ctx.data_dir / "logs" / r.id;
+    if (fs::is_directory(dir, ec)) {
+      for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
+        if (!e.is_regular_file()) continue;
+        std::string rel = fs::relative(e.path(), dir).string();
+        if (!files.count(rel)) {
+          files[rel] = {{"path", rel}, {"size", e.file_size()}, {"sha256", nullptr}};
+        }
+      }
+    }
+    Json arr = Json::array();
+    for (auto& [k, v] : files) arr.push_back(v);
+    SendJson(res, {{"files", arr}});
+  }
+
+  void GetArtifact(HttpRequest&, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    std::string path = ValidateRelativePath("artifact path", p[1]);
+    if (auto a = ctx.store->GetArtifact(r.id, path)) {
+      res.file_path = ctx.blobs->PathOf(a->sha256).string();
+      res.content_type = "application/octet-stream";
+      return;
+    }
+    fs::path log = LogPath(r.id, path);
+    if (fs::is_regular_file(log)) {
+      res.file_path = log.string();
+      res.content_type = "application/octet-stream";
+      return;
+    }
+    throw NotFound("run '" + r.id + "' has no file '" + path + "'; list them with get_file_names()");
+  }
+
+  void AppendLog(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    std::string name = ValidateRelativePath("log name", p[1]);
+    fs::path path = LogPath(r.id, name);
+    fs::create_directories(path.parent_path());
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) ThrowErrno("open " + path.string());
+    size_t off = 0;
+    while (off < req.body.size()) {
+      ssize_t w = ::write(fd, req.body.data() + off, req.body.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        ::close(fd);
+        ThrowErrno("write " + path.string());
+      }
+      off += static_cast<size_t>(w);
+    }
+    ::close(fd);
+    ctx.notifier->Notify();
+    SendJson(res, {{"size", fs::file_size(path)}});
+  }
+
+  void ReadLog(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    std::string name = ValidateRelativePath("log name", p[1]);
+    fs::path path = LogPath(r.id, name);
+    uint64_t offset = std::strtoull(req.Query("offset", "0").c_str(), nullptr, 10);
+    int wait_ms = std::clamp(std::atoi(req.Query("wait_ms", "0").c_str()), 0, 60000);
+    auto size_of = [&]() -> uint64_t {
+      std::error_code ec;
+      auto s = fs::file_size(path, ec);
+      return ec ? 0 : s;
+    };
+    std::string status = r.status;
+    if (wait_ms > 0) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+      ctx.notifier->WaitUntil(deadline, [&] {
+        status = ctx.store->GetRun(r.id)->status;
+        return size_of() > offset || IsTerminalStatus(status);
+      });
+    }
+    uint64_t size = size_of();
+    std::string data;
+    if (size > offset) {
+      std::ifstream in(path, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(offset));
+      uint64_t n = std::min<uint64_t>(size - offset, 8ull << 20);
+      data.resize(n);
+      in.read(data.data(), static_cast<std::streamsize>(n));
+      data.resize(static_cast<size_t>(in.gcount()));
+    }
+    res.status = 200;
+    res.content_type = "text/plain; charset=utf-8";
+    res.headers["X-Log-Size"] = std::to_string(size);
+    res.headers["X-Run-Status"] = status;
+    res.body = std::move(data);
+  }
+
+  void GetSnapshot(HttpRequest&, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    if (r.snapshot_id.empty()) throw NotFound("run '" + r.id + "' has no snapshot");
+    Json manifest = Json::parse(ctx.blobs->Get(r.snapshot_id));
+    SendJson(res, {{"snapshot_id", r.snapshot_id}, {"files", manifest.value("files", manifest)}});
+  }
+
+  // ----- blobs -----
+  void PutBlob(HttpRequest& req, HttpResponse& res, const Params& p) {
+    if (!IsSha256Hex(p[0])) throw InvalidInput("blob id must be 64 lowercase hex digits (SHA-256)");
+    uint64_t size = 0;
+    // Hash into a private temp first so a wrong hash never lands under the claimed name.
+    std::string sha = ctx.blobs->PutOwnedFile(req.body_file, &size);
+    if (sha != p[0]) {
+      throw InvalidInput("uploaded content has SHA-256 " + sha + ", not the " + p[0] +
+                         " named in the URL");
+    }
+    SendJson(res, {{"sha256", sha}, {"size", size}}, 201);
+  }
+
+  void MissingBlobs(HttpRequest& req, HttpResponse& res, const Params&) {
+    Json body = ParseBody(req);
+    Json missing = Json::array();
+    for (auto& s : body.at("sha256")) {
+      std::string sha = s.get<std::string>();
+      if (!ctx.blobs->Has(sha)) missing.push_back(sha);
+    }
+    SendJson(res, {{"missing", missing}});
+  }
+
+  void GetBlob(HttpRequest&, HttpResponse& res, const Params& p) {
+    if (!ctx.blobs->Has(p[0])) throw NotFound("blob '" + p[0] + "' not found");
+    res.file_path = ctx.blobs->PathOf(p[0]).string();
+    res.content_type = "application/octet-stream";
+  }
+
+  // ----- models -----
+  Json ModelJson(const ModelRecord& m) {
+    return {{"id", m.name + ":" + std::to_string(m.version)},
+            {"name", m.name},
+            {"version", m.version},
+            {"created_utc", TimeOrNull(m.created)},
+            {"run_id", m.run_id.empty() ? Json(nullptr) : Json(m.run_id)},
+            {"experiment", m.experiment.empty() ? Json(nullptr) : Json(m.experiment)},
+            {"description", m.description},
+            {"tags", m.tags},
+            {"properties", m.properties},
+            {"model_framework", m.framework.empty() ? Json(nullptr) : Json(m.framework)},
+            {"model_framework_version",
+             m.framework_version.empty() ? Json(nullptr) : Json(m.framework_version)},
+            {"resource_configuration", m.resource_configuration},
+            {"path", m.path},
+            {"files", m.files},
+            {"datasets", m.datasets}};
+  }
+
+  void CreateModel(HttpRequest& req, HttpResponse& res, const Params&) {
+    Json body = ParseBody(req);
+    ModelRecord m;
+    m.name = body.at("name").get<std::string>();
+    ValidateName("model name", m.name);
+    m.description = body.value("description", Json("")).is_string()
+                        ? body.value("description", "")
+                        : "";
+    m.tags = StringValues(body.value("tags", Json::object()), "tag");
+    m.properties = StringValues(body.value("properties", Json::object()), "property");
+    auto opt_str = [&](const char* k) {
+      return body.contains(k) && body[k].is_string() ? body[k].get<std::string>() : "";
+    };
+    m.framework = opt_str("model_framework");
+    m.framework_version = opt_str("model_framework_version");
+    if (body.contains("resource_configuration") && body["resource_configuration"].is_object()) {
+      m.resource_configuration = body["resource_configuration"];
+    }
+    if (body.contains("datasets") && body["datasets"].is_array()) m.datasets = body["datasets"];
+
+    if (body.contains("run_id") && body["run_id"].is_string()) {
+      RunRecord r = RequireRun(body["run_id"]);
+      m.run_id = r.id;
+      m.experiment = r.experiment;
+      std::string mp = body.contains("model_path") && body["model_path"].is_string()
+                           ? body["model_path"].get<std::string>()
+                           : "outputs";
+      std::string model_path = ValidateRelativePath("model_path", mp);
+      auto slash = model_path.rfind('/');
+      std::string root = slash == std::string::npos ? model_path : model_path.substr(slash + 1);
+      std::string base = slash == std::string::npos ? "" : model_path.substr(0, slash + 1);
+      for (auto& a : ctx.store->ListArtifacts(r.id)) {
+        if (a.path == model_path || a.path.rfind(model_path + "/", 0) == 0) {
+          m.files.push_back({{"path", a.path.substr(base.size())},
+                             {"sha256", a.sha256},
+                             {"size", a.size}});
+        }
+      }
+      if (m.files.empty()) {
+        std::string names;
+        for (auto& a : ctx.store->ListArtifacts(r.id)) names += (names.empty() ? "" : ", ") + a.path;
+        throw InvalidInput("model_path '" + model_path + "' matches no file of run '" + r.id +
+                           "'. The run has: " + (names.empty() ? "(no files)" : names));
+      }
+      m.path = root;
+    } else if (body.contains("files") && body["files"].is_array()) {
+      if (body["files"].empty()) throw InvalidInput("'files' must list at least one file");
+      for (auto& f : body["files"]) {
+        std::string path = ValidateRelativePath("files[].path", f.at("path").get<std::string>());
+        std::string sha = f.at("sha256").get<std::string>();
+        if (!ctx.blobs->Has(sha)) {
+          throw InvalidInput("file '" + path + "' (blob " + sha +
+                             ") was not uploaded; PUT /api/v1/blobs/{sha256} first");
+        }
+        uint64_t size = fs::file_size(ctx.blobs->PathOf(sha));
+        m.files.push_back({{"path", path}, {"sha256", sha}, {"size", size}});
+      }
+      std::string first = m.files[0]["path"];
+      m.path = body.contains("path") && body["path"].is_string()
+                   ? ValidateRelativePath("path", body["path"].get<std::string>())
+                   : first.substr(0, first.find('/'));
+    } else {
+      throw InvalidInput("a model needs either run_id with model_path, or files");
+    }
+    ctx.store->CreateModel(m);
+    SendJson(res, ModelJson(m), 201);
+  }
+
+  void ListModels(HttpRequest& req, HttpResponse& res, const Params&) {
+    ModelFilter f;
+    f.name = req.Query("name");
+    f.tags = KvFilters(req.QueryAll("tag"));
+    f.properties = KvFilters(req.QueryAll("property"));
+    f.latest = ParseBool(req.Query("latest"));
+    Json arr = Json::array();
+    for (auto& m : ctx.store->ListModels(f)) arr.push_back(ModelJson(m));
+    SendJson(res, {{"models", arr}});
+  }
+
+  void GetModel(HttpRequest&, HttpResponse& res, const Params& p) {
+    ValidateName("model name", p[0]);
+    int64_t version = 0;
+    if (p.size() > 1 && p[1] != "latest") {
+      char* end = nullptr;
+      version = std::strtoll(p[1].c_str(), &end, 10);
+      if (*end != '\0' || version <= 0) {
+        throw InvalidInput("model version must be a positive integer or 'latest'");
+      }
+    }
+    auto m = ctx.store->GetModel(p[0], version);
+    if (!m) {
+      throw NotFound("model '" + p[0] + "'" +
+                     (version ? " version " + std::to_string(version) : std::string()) +
+                     " not found");
+    }
+    SendJson(res, ModelJson(*m));
+  }
+};
+
+void Api::Impl::Register() {
+  using namespace std::placeholders;
+  auto bind = [this](void (Impl::*fn)(HttpRequest&, HttpResponse&, const Params&)) {
+    return [this, fn](HttpRequest& q, HttpResponse& s, const Params& p) { (this->*fn)(q, s, p); };
+  };
+  Add("GET", "/api/v1/workspace", [this](HttpRequest&, HttpResponse& res, const Params&) {
+    SendJson(res, {{"name", ctx.workspace_name},
+                   {"id", ctx.workspace_name},
+                   {"data_dir", ctx.data_dir.string()},
+                   {"server_url", ctx.server_url},
+                   {"compute_targets", Json::array({"local"})}});
+  });
+  Add("PUT", "/api/v1/experiments/:name", [this](HttpRequest&, HttpResponse& res, const Params& p) {
+    ValidateName("experiment name", p[0]);
+    Experiment e = ctx.store->EnsureExperiment(p[0]);
+    SendJson(res, {{"name", e.name}, {"id", e.id}, {"created_utc", TimeOrNull(e.created)}});
+  });
+  Add("GET", "/api/v1/experiments/:name", [this](HttpRequest&, HttpResponse& res, const Params& p) {
+    ValidateName("experiment name", p[0]);
+    auto e = ctx.store->GetExperiment(p[0]);
+    if (!e) throw NotFound("experiment '" + p[0] + "' not found");
+    SendJson(res, {{"name", e->name}, {"id", e->id}, {"created_utc", TimeOrNull(e->created)}});
+  });
+  Add("GET", "/api/v1/experiments", [this](HttpRequest&, HttpResponse& res, const Params&) {
+    Json arr = Json::array();
+    for (auto& e : ctx.store->ListExperiments()) {
+      arr.push_back({{"name", e.name}, {"id", e.id}, {"created_utc", TimeOrNull(e.created)}});
+    }
+    SendJson(res, {{"experiments", arr}});
+  });
+  Add("POST", "/api/v1/experiments/:name/runs", bind(&Impl::CreateRun));
+  Add("GET", "/api/v1/experiments/:name/runs", bind(&Impl::ListRuns));
+  Add("GET", "/api/v1/runs/:id", bind(&Impl::GetRun));
+  Add("GET", "/runs/:id", bind(&Impl::GetRun));  // portal URL (a page comes with the UI)
+  Add("GET", "/api/v1/runs/:id/children", bind(&Impl::ListChildren));
+  Add("POST", "/api/v1/runs/:id/status", bind(&Impl::SetStatus));
+  Add("POST", "/api/v1/runs/:id/cancel", bind(&Impl::Cancel));
+  Add("PATCH", "/api/v1/runs/:id/tags", bind(&Impl::PatchTags));
+  Add("PATCH", "/api/v1/runs/:id/properties", bind(&Impl::PatchProperties));
+  Add("POST", "/api/v1/runs/:id/metrics", bind(&Impl::PostMetrics));
+  Add("GET", "/api/v1/runs/:id/metrics", bind(&Impl::GetMetrics));
+  Add("GET", "/api/v1/runs/:id/metrics/raw", bind(&Impl::GetRawMetrics));
+  Add("PUT", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::PutArtifact));
+  Add("GET", "/api/v1/runs/:id/artifacts", bind(&Impl::ListArtifacts));
+  Add("GET", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::GetArtifact));
+  Add("POST", "/api/v1/runs/:id/logs/*name", bind(&Impl::AppendLog));
+  Add("GET", "/api/v1/runs/:id/logs/*name", bind(&Impl::ReadLog));
+  Add("GET", "/api/v1/runs/:id/snapshot", bind(&Impl::GetSnapshot));
+  Add("POST", "/api/v1/blobs/missing", bind(&Impl::MissingBlobs));
+  Add("PUT", "/api/v1/blobs/:sha", bind(&Impl::PutBlob));
+  Add("GET", "/api/v1/blobs/:sha", bind(&Impl::GetBlob));
+  Add("POST", "/api/v1/models", bind(&Impl::CreateModel));
+  Add("GET", "/api/v1/models", bind(&Impl::ListModels));
+  Add("GET", "/api/v1/models/:name", bind(&Impl::GetModel));
+  Add("GET", "/api/v1/models/:name/versions/:version", bind(&Impl::GetModel));
+}
+
+Api::Api(ApiContext ctx) : impl_(std::make_shared<Impl>(std::move(ctx))) {}
+
+bool Api::StreamsBody(const std::string& method, const std::string& path) {
+  if (method != "PUT") return false;
+  if (path.rfind("/api/v1/blobs/", 0) == 0) return true;
+  return path.rfind("/api/v1/runs/", 0) == 0 && path.find("/artifacts/") != std::string::npos;
+}
+
+void Api::Handle(HttpRequest& req, HttpResponse& res) {
+  if (req.path == "/healthz") {
+    SendJson(res, {{"status", "ok"}, {"version", TRAINYARD_VERSION}});
+    return;
+  }
+  std::string auth = req.Header("authorization");
+  const std::string want = "Bearer " + impl_->ctx.token;
+  if (auth.size() != want.size() || CRYPTO_memcmp(auth.data(), want.data(), want.size()) != 0) {
+    throw Unauthorized(auth.empty() ? "missing 'Authorization: Bearer <token>' header; the token "
+                                      "is in .trainyard/config.json"
+                                    : "invalid token");
+  }
+  auto segs = SplitRawPath(req.target);
+  Params params;
+  bool path_matched = false;
+  for (auto& r : impl_->routes) {
+    if (!Match(r, segs, params)) continue;
+    path_matched = true;
+    if (r.method != req.method) continue;
+    r.fn(req, res, params);
+    return;
+  }
+  if (path_matched) {
+    throw Error("MethodNotAllowed", "method " + req.method + " is not allowed on " + req.path, 405);
+  }
+  throw NotFound("no route " + req.method + " " + req.path + " (see docs/REST.md)");
+}
+
+}  // namespace trainyard

@@ -1,0 +1,42 @@
+// The REST API of a workspace server (docs/REST.md): routes requests to the metadata store,
+// the blob store, the run logs and the scheduler. Handlers throw trainyard::Error; the HTTP
+// layer turns those into {"error": {code, message}} answers.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "common/change_notifier.h"
+#include "compute/run_scheduler.h"
+#include "server/http_types.h"
+#include "store/blob_store.h"
+#include "store/metadata_store.h"
+
+namespace trainyard {
+
+struct ApiContext {
+  std::filesystem::path data_dir;
+  std::string workspace_name;
+  std::string token;
+  std::string server_url;
+  MetadataStore* store = nullptr;
+  BlobStore* blobs = nullptr;
+  ChangeNotifier* notifier = nullptr;
+  RunScheduler* scheduler = nullptr;
+  uint64_t snapshot_max_bytes = 300ull * 1024 * 1024;
+  uint64_t snapshot_max_files = 2000;
+};
+
+class Api {
+ public:
+  explicit Api(ApiContext ctx);
+  void Handle(HttpRequest& req, HttpResponse& res);
+  // Routes whose request bodies are streamed to a temp file (artifact and blob uploads).
+  static bool StreamsBody(const std::string& method, const std::string& path);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace trainyard

@@ -1,0 +1,109 @@
+#include "server/server_main.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/change_notifier.h"
+#include "common/error.h"
+#include "common/util.h"
+#include "common/workspace_config.h"
+#include "compute/run_scheduler.h"
+#include "server/api.h"
+#include "server/http_server.h"
+
+namespace trainyard {
+namespace fs = std::filesystem;
+
+int RunServer(const ServerOptions& opts) {
+  fs::path data = fs::absolute(opts.data_dir);
+  fs::create_directories(data);
+  fs::path cfg_path = data / "config.json";
+  WorkspaceConfig cfg;
+  if (fs::exists(cfg_path)) {
+    cfg = WorkspaceConfig::Load(cfg_path);
+  } else {
+    cfg.name = opts.name.empty() ? data.parent_path().filename().string() : opts.name;
+    cfg.token = RandomHex(24);
+  }
+  if (cfg.name.empty()) cfg.name = "workspace";
+  cfg.data_dir = data.string();
+
+  int port = opts.port;
+  if (port < 0) {
+    auto colon = cfg.server_url.rfind(':');
+    port = colon == std::string::npos ? 0 : std::atoi(cfg.server_url.c_str() + colon + 1);
+  }
+
+  // Block termination signals in all threads; one thread waits for them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto store = OpenSqliteMetadataStore((data / "meta.db").string());
+  BlobStore blobs(data / "objects");
+  ChangeNotifier notifier;
+
+  HttpServerOptions hopts;
+  hopts.host = opts.host;
+  hopts.port = static_cast<uint16_t>(port);
+  hopts.upload_tmp_dir = blobs.TempDir().string();
+  std::unique_ptr<Api> api;
+  HttpServer http(
+      hopts, [&](HttpRequest& q, HttpResponse& s) { api->Handle(q, s); }, &Api::StreamsBody);
+  uint16_t bound = http.Listen();
+  std::string host_for_url = opts.host == "0.0.0.0" ? "127.0.0.1" : opts.host;
+  cfg.server_url = "http://" + host_for_url + ":" + std::to_string(bound);
+  cfg.Save(cfg_path);
+
+  SchedulerOptions sopts;
+  sopts.max_concurrent = opts.max_concurrent_runs > 0
+                             ? opts.max_concurrent_runs
+                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  sopts.agent_exe = SelfExe().string();
+  sopts.server_url = cfg.server_url;
+  sopts.token = cfg.token;
+  sopts.data_dir = data.string();
+  RunScheduler scheduler(sopts, *store, notifier);
+
+  ApiContext ctx;
+  ctx.data_dir = data;
+  ctx.workspace_name = cfg.name;
+  ctx.token = cfg.token;
+  ctx.server_url = cfg.server_url;
+  ctx.store = store.get();
+  ctx.blobs = &blobs;
+  ctx.notifier = &notifier;
+  ctx.scheduler = &scheduler;
+  api = std::make_unique<Api>(ctx);
+  scheduler.Start();
+
+  std::ofstream(data / "server.pid") << ::getpid() << "\n";
+  std::cout << "trainyard server for workspace '" << cfg.name << "' (data " << data.string()
+            << ")\nlistening on " << cfg.server_url << std::endl;
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    http.Stop();
+  });
+  http.Serve();
+  scheduler.Stop();
+  std::error_code ec;
+  fs::remove(data / "server.pid", ec);
+  if (waiter.joinable()) {
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+  }
+  std::cout << "trainyard server stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace trainyard

@@ -1,0 +1,140 @@
+// MetadataStore: the workspace's durable metadata (experiments, runs, metrics, artifacts index,
+// models). An interface so that a PostgreSQL implementation can follow the SQLite one.
+//
+// Thread-safety: implementations are safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace trainyard {
+
+using Json = nlohmann::json;
+
+struct Experiment {
+  int64_t id = 0;
+  std::string name;
+  int64_t created = 0;  // millis
+};
+
+// One run. JSON-valued fields hold what is not queried by column.
+struct RunRecord {
+  std::string id;
+  int64_t number = 0;
+  std::string experiment;
+  std::string parent_id;  // "" for top-level runs
+  std::string kind;       // script | interactive | child | automl | hyperdrive
+  std::string display_name;
+  std::string status;
+  int64_t created = 0, started = 0, ended = 0;  // millis, 0 = not set
+  std::string compute_target;
+  Json definition = Json::object();  // script, command, arguments, environment, ...
+  std::string snapshot_id;
+  Json git;    // null or {repository, branch, commit, dirty}
+  Json error;  // null or {message, traceback}
+  std::optional<int> exit_code;
+  int64_t agent_pid = 0;
+  Json tags = Json::object();
+  Json properties = Json::object();
+};
+
+struct RunFilter {
+  std::string experiment;         // "" = any
+  std::optional<std::string> parent_id;  // set: children of this run only
+  bool include_children = false;  // with experiment: also runs that have a parent
+  bool recursive = false;         // with parent_id: all descendants
+  std::vector<std::string> statuses;     // empty = any
+  std::string kind;               // "" = any
+  std::vector<std::pair<std::string, std::optional<std::string>>> tags;        // key[=value]
+  std::vector<std::pair<std::string, std::optional<std::string>>> properties;  // key[=value]
+  int limit = 0;                  // 0 = no limit
+};
+
+struct MetricPoint {
+  std::string run_id;
+  std::string name;
+  std::string kind;  // scalar | list | row | table | image
+  Json value;
+  std::optional<int64_t> step;
+  int64_t time = 0;
+  std::optional<int64_t> seq;  // idempotency key within a run
+  std::string description;
+};
+
+struct ArtifactRecord {
+  std::string path;
+  std::string sha256;
+  uint64_t size = 0;
+};
+
+struct ModelRecord {
+  std::string name;
+  int64_t version = 0;
+  int64_t created = 0;
+  std::string run_id, experiment, description, framework, framework_version, path;
+  Json tags = Json::object();
+  Json properties = Json::object();
+  Json resource_configuration;  // null or object
+  Json files = Json::array();   // [{path, sha256, size}]
+  Json datasets = Json::array();
+};
+
+struct ModelFilter {
+  std::string name;
+  std::vector<std::pair<std::string, std::optional<std::string>>> tags, properties;
+  bool latest = false;
+};
+
+class MetadataStore {
+ public:
+  virtual ~MetadataStore() = default;
+
+  virtual Experiment EnsureExperiment(const std::string& name) = 0;
+  virtual std::optional<Experiment> GetExperiment(const std::string& name) = 0;
+  virtual std::vector<Experiment> ListExperiments() = 0;
+
+  // Inserts a run (assigning run.number); creates the experiment if absent. Conflict if the
+  // id exists.
+  virtual void CreateRun(RunRecord& run) = 0;
+  virtual std::optional<RunRecord> GetRun(const std::string& id) = 0;
+  virtual std::vector<RunRecord> ListRuns(const RunFilter& filter) = 0;
+  // Sets status (and started/ended times as the status implies), optionally error and exit
+  // code. Returns false when the run is already terminal with another status (nothing changed).
+  virtual bool UpdateRunStatus(const std::string& id, const std::string& status, const Json& error,
+                               std::optional<int> exit_code) = 0;
+  virtual void SetAgentPid(const std::string& id, int64_t pid) = 0;
+  virtual void SetTags(const std::string& id, const Json& tags) = 0;
+  // Adds properties; Conflict (nothing written) when a key exists with another value.
+  virtual void AddProperties(const std::string& id, const Json& properties) = 0;
+
+  // Inserts points in one transaction; points whose (run_id, seq) exists are skipped.
+  // Returns how many were inserted.
+  virtual size_t InsertMetrics(const std::vector<MetricPoint>& points) = 0;
+  virtual std::vector<MetricPoint> GetMetrics(const std::string& run_id,
+                                              const std::string& name) = 0;
+
+  virtual void PutArtifact(const std::string& run_id, const ArtifactRecord& a) = 0;
+  virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;
+  virtual std::optional<ArtifactRecord> GetArtifact(const std::string& run_id,
+                                                    const std::string& path) = 0;
+
+  // Inserts a model with the next version for its name (assigned into m.version).
+  virtual void CreateModel(ModelRecord& m) = 0;
+  // version 0 = latest.
+  virtual std::optional<ModelRecord> GetModel(const std::string& name, int64_t version) = 0;
+  virtual std::vector<ModelRecord> ListModels(const ModelFilter& filter) = 0;
+};
+
+// Opens (creating and migrating as needed) the SQLite store at `path` in WAL mode.
+std::unique_ptr<MetadataStore> OpenSqliteMetadataStore(const std::string& path);
+
+// Azure ML run statuses.
+bool IsTerminalStatus(const std::string& status);
+bool IsKnownStatus(const std::string& status);
+
+}  // namespace trainyard
