@@ -39,6 +39,9 @@ def main():
             run = exp.submit(cfg)
             run.wait_for_completion(show_output=False)
             dt = time.perf_counter() - t0
+            # untimed: the run really finished (wait_for_completion returns once the run has
+            # left the running states, as in Azure ML)
+            run.wait_for_completion(wait_post_processing=True)
             assert run.get_status() == "Completed", run.get_details()
             return dt, run
 

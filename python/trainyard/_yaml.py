@@ -141,6 +141,9 @@ class _Parser:
         value = self.block(first[1])
         if self.pos < len(self.lines):
             number, indent, _ = self.lines[self.pos]
+            if indent == first[1]:
+                raise YamlError(number, "list items and 'key: value' entries are mixed at "
+                                        "the same level")
             raise YamlError(number, "unexpected indentation (column {})".format(indent + 1))
         return value
 

@@ -35,6 +35,9 @@
 
 namespace trainyard {
 
+// Receives the build log, one line per call (venv/pip output included).
+using LogSink = LineSink;
+
 struct MaterializedEnv {
   std::filesystem::path python_path;    // run scripts with this
   std::filesystem::path site_packages;  // of the venv; "" for a user-managed environment

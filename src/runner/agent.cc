@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -433,6 +434,9 @@ int RunAgent(const AgentOptions& opts) {
     return fail(e.what());
   }
   ::close(pipefd[1]);
+  // A pidfd becomes readable when the child exits, so exit is noticed at once even when a
+  // grandchild keeps the output pipe open.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   set_status("Running");
 
   // Running: pump output until the child exits; handle cancel and the run's time limit.
@@ -448,9 +452,9 @@ int RunAgent(const AgentOptions& opts) {
   bool exited = false;
   char buf[65536];
   for (;;) {
-    pollfd pfd{pipefd[0], POLLIN, 0};
-    int pr = ::poll(&pfd, 1, 100);
-    if (pr > 0) {
+    pollfd pfds[2] = {{pipefd[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int pr = ::poll(pfds, pidfd >= 0 && !exited ? 2 : 1, exited ? 20 : 100);
+    if (pr > 0 && pfds[0].revents != 0) {
       ssize_t n = ::read(pipefd[0], buf, sizeof buf);
       if (n > 0) {
         std::string_view chunk(buf, static_cast<size_t>(n));
@@ -469,7 +473,7 @@ int RunAgent(const AgentOptions& opts) {
       pid_t w = ::waitpid(child, &status, WNOHANG);
       if (w == child) exited = true;
     }
-    if (exited && pr <= 0) {
+    if (exited && (pr <= 0 || pfds[0].revents == 0)) {
       // Drain whatever is left (grandchildren may still hold the pipe: stop after a quiet poll).
       break;
     }
@@ -487,6 +491,7 @@ int RunAgent(const AgentOptions& opts) {
     }
   }
   ::close(pipefd[0]);
+  if (pidfd >= 0) ::close(pidfd);
   if (!exited) ::waitpid(child, &status, 0);
   ::killpg(child, SIGKILL);  // leftovers of the process group
 

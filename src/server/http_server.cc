@@ -90,8 +90,26 @@ bool HttpServer::Impl::HandleOne(tcp::socket& sock, beast::flat_buffer& buf) {
   std::string tmp_file;
   bool read_ok = true;
   bool too_large = false;
+  const bool streamed = stream_upload && stream_upload(method, path);
+  const uint64_t limit = streamed ? opts.upload_limit : opts.body_limit;
 
-  if (stream_upload && stream_upload(method, path)) {
+  if (hp.content_length() && *hp.content_length() > limit) {
+    // Refuse without storing the body. Bodies up to 256 MiB are drained first so the client
+    // reads the 413 instead of a connection reset; the connection is closed after the answer.
+    too_large = true;
+    FillRequest(hp.get(), req);
+    uint64_t remaining = *hp.content_length();
+    if (remaining <= (256ull << 20)) {
+      remaining -= std::min<uint64_t>(remaining, buf.size());
+      buf.consume(buf.size());
+      char scratch[65536];
+      while (remaining > 0) {
+        size_t n = sock.read_some(asio::buffer(scratch, std::min<uint64_t>(remaining, sizeof scratch)), ec);
+        if (ec) break;
+        remaining -= n;
+      }
+    }
+  } else if (streamed) {
     http::request_parser<http::file_body> fp(std::move(hp));
     fp.body_limit(opts.upload_limit);
     tmp_file = (std::filesystem::path(opts.upload_tmp_dir) / ("upload-" + RandomHex(8))).string();
@@ -120,11 +138,8 @@ bool HttpServer::Impl::HandleOne(tcp::socket& sock, beast::flat_buffer& buf) {
 
   if (too_large) {
     res.status = 413;
-    res.body = ErrorJson("PayloadTooLarge",
-                         "request body exceeds the limit of " +
-                             std::to_string((req.body_file.empty() ? opts.body_limit
-                                                                   : opts.upload_limit) >> 20) +
-                             " MiB");
+    res.body = ErrorJson("PayloadTooLarge", "request body exceeds the limit of " +
+                                                std::to_string(limit >> 20) + " MiB");
     keep_alive = false;
   } else {
     try {

@@ -112,6 +112,6 @@ def completed_run(server, plain_env, tmp_path_factory):
     ws = Workspace.from_config()
     cfg = ScriptRunConfig(source_directory=str(src), script="job.py", environment=plain_env)
     run = Experiment(ws, "e2e-completed").submit(cfg)
-    run.wait_for_completion(show_output=False)
+    run.wait_for_completion(show_output=False, wait_post_processing=True)
     assert run.get_status() == "Completed", run.get_details()
     return run

@@ -1,5 +1,5 @@
 """REST-level checks with plain urllib/http.client: auth and malformed requests."""
-import http.client
+import http.client as httpclient
 import json
 
 import pytest
@@ -69,7 +69,7 @@ def interactive_run_id(server):
 
 
 def raw_request(server, method, path, body=b""):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         conn.request(method, path, body=body,
                      headers={"Authorization": "Bearer " + server.token})
@@ -111,7 +111,7 @@ def test_artifact_roundtrip_and_listing(server, interactive_run_id):
 
 def test_oversized_body_is_413(server, interactive_run_id):
     limit = 64 * 1024 * 1024
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    conn = httpclient.HTTPConnection("127.0.0.1", server.port, timeout=60)
     try:
         conn.putrequest("POST", "/api/v1/runs/%s/metrics" % interactive_run_id)
         conn.putheader("Authorization", "Bearer " + server.token)

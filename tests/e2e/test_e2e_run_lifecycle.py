@@ -25,7 +25,7 @@ def test_failing_script_is_failed_with_traceback(ws, plain_env, tmp_path):
     with pytest.raises(Exception) as ei:
         run.wait_for_completion(show_output=False)  # raise_on_error=True by default
     assert "boom" in str(ei.value) or "Failed" in str(ei.value), str(ei.value)
-    assert run.get_status() == "Failed"
+    assert wait_status(run) == "Failed"
 
     details = run.get_details()
     err = json.dumps(details.get("error"))
@@ -39,7 +39,8 @@ def test_failing_script_is_failed_with_traceback(ws, plain_env, tmp_path):
     assert "Traceback" in driver[0] and "ValueError: boom" in driver[0]
 
     # raise_on_error=False returns the details instead of raising
-    d = run.wait_for_completion(show_output=False, raise_on_error=False)
+    d = run.wait_for_completion(show_output=False, wait_post_processing=True,
+                                raise_on_error=False)
     assert d["status"] == "Failed"
 
 

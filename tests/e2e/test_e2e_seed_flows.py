@@ -4,7 +4,7 @@ import shutil
 import subprocess
 import sys
 
-from e2e_util import REPO
+from e2e_util import REPO, wait_status
 
 
 def run_driver(server, workdir, timeout=900):
@@ -32,7 +32,7 @@ def test_seed_sklearn_iris(server, ws, tmp_path):
     assert re.search(r"^Model ID: sklearn-iris:1$", out, re.M), out[-4000:]
 
     run = Run(Experiment(ws, "train-sklearn"), run_id)
-    assert run.get_status() == "Completed"
+    assert wait_status(run) == "Completed"
     metrics = run.get_metrics()
     assert metrics["Kernel type"] == "linear"
     assert metrics["Penalty"] == 1.0
@@ -68,7 +68,7 @@ def test_estimator_flow(server, ws, tmp_path):
     assert "Accuracy is" in out, out[-4000:]
 
     run = Run(Experiment(ws, "estimator-sklearn"), run_id)
-    assert run.get_status() == "Completed"
+    assert wait_status(run) == "Completed"
     metrics = run.get_metrics()
     assert metrics["regularization rate"] == 0.8
     assert 0.8 < metrics["accuracy"] <= 1.0

@@ -140,16 +140,20 @@ class SpoolSink:
 
     def log(self, run_id, name, kind, value, step=None, description=None):
         v = dumps_scalar(value) if kind == SCALAR else None
-        if v is None:
+        if v is None or type(name) is not str or not name:
             v = dumps(normalize(name, kind, value))
-        else:
-            if type(name) is not str or not name:
-                normalize(name, kind, value)  # raises the naming error
+        self._append(run_id, name, kind, v, step, description)
+
+    def log_json(self, run_id, name, kind, value, description=None, label=None):
+        """Logs an already validated JSON value (Azure's chart metrics)."""
+        self._append(run_id, name, kind, dumps(value), None, description)
+
+    def _append(self, run_id, name, kind, value_json, step, description):
         n = self._names.get(name)
         if n is None:
             n = self._names[name] = encode_str(name)
         line = '{"r":%s,"n":%s,"k":"%s","v":%s,"t":%d' % (
-            encode_str(run_id), n, kind, v, _now_ms())
+            encode_str(run_id), n, kind, value_json, _now_ms())
         if step is not None:
             line += ',"s":%d' % _check_step(step)
         if description:
@@ -208,9 +212,16 @@ class PosterSink:
         self._seq = time.time_ns() // 1000 * 1000
 
     def log(self, run_id, name, kind, value, step=None, description=None):
-        point = {"run_id": run_id, "name": name, "kind": kind,
-                 "value": normalize(name, kind, value), "time": _now_ms()}
-        step = _check_step(step)
+        self._enqueue(run_id, name, kind, normalize(name, kind, value), _check_step(step),
+                      description)
+
+    def log_json(self, run_id, name, kind, value, description=None, label=None):
+        """Logs an already validated JSON value (Azure's chart metrics)."""
+        self._enqueue(run_id, name, kind, value, None, description)
+
+    def _enqueue(self, run_id, name, kind, value, step, description):
+        point = {"run_id": run_id, "name": name, "kind": kind, "value": value,
+                 "time": _now_ms()}
         if step is not None:
             point["step"] = step
         if description:
@@ -298,6 +309,9 @@ class OfflineSink:
         except TypeError:
             stored = value
         self.points.setdefault(run_id, []).append((name, kind, stored))
+
+    def log_json(self, run_id, name, kind, value, description=None, label=None):
+        self.log(run_id, name, kind, value, None, description, label)
 
     def flush(self):
         pass

@@ -1,0 +1,158 @@
+"""Python environments of runs (``azureml.core.environment``).
+
+An :class:`Environment` is sent with a submission as the JSON "Environment spec" of
+docs/REST.md; the server materializes it (cached by the spec's hash) before the script runs.
+"""
+
+import json
+
+from trainyard.core.conda_dependencies import CondaDependencies
+from trainyard.exceptions import UserErrorException
+
+DEFAULT_ENVIRONMENT_NAME = "default-environment"
+
+_REGISTRY_MESSAGE = ("The Trainyard environment registry is not available yet (it comes with "
+                     "the datasets/environments issue). Build the environment in code, e.g. "
+                     "Environment.from_conda_specification(name, 'env.yml'), and pass it to "
+                     "ScriptRunConfig(environment=...).")
+
+
+class PythonSection:
+    """How the run's Python is provided.
+
+    - ``user_managed_dependencies``: when True nothing is installed and ``interpreter_path``
+      (default ``python3``) runs the script.
+    - ``conda_dependencies``: the packages to install (:class:`CondaDependencies`).
+    """
+
+    def __init__(self, user_managed_dependencies=False, interpreter_path=None,
+                 conda_dependencies=None):
+        self.user_managed_dependencies = user_managed_dependencies
+        self.interpreter_path = interpreter_path
+        self.conda_dependencies = conda_dependencies if conda_dependencies is not None \
+            else CondaDependencies()
+
+    def __repr__(self):
+        return "PythonSection(user_managed_dependencies={!r}, interpreter_path={!r})".format(
+            self.user_managed_dependencies, self.interpreter_path)
+
+
+class DockerSection:
+    """Container settings: ``enabled`` and ``base_image``."""
+
+    def __init__(self, enabled=False, base_image=None):
+        self.enabled = enabled
+        self.base_image = base_image
+
+    def __repr__(self):
+        return "DockerSection(enabled={!r}, base_image={!r})".format(self.enabled,
+                                                                      self.base_image)
+
+
+class Environment:
+    """A named, versioned description of a run's Python environment."""
+
+    def __init__(self, name, **kwargs):
+        if not isinstance(name, str) or not name:
+            raise UserErrorException("Environment name must be a non-empty string, got "
+                                     "{!r}".format(name))
+        self.name = name
+        self.version = kwargs.get("version")
+        self.python = PythonSection()
+        self.docker = DockerSection()
+        self.environment_variables = {}
+        self.inferencing_stack_version = None
+        self._pip_requirements = None
+
+    # -- constructors --------------------------------------------------------------------
+
+    @staticmethod
+    def from_conda_specification(name, file_path):
+        """An environment whose packages come from a conda environment YAML file."""
+        env = Environment(name)
+        env.python.conda_dependencies = CondaDependencies(
+            conda_dependencies_file_path=file_path)
+        return env
+
+    @staticmethod
+    def from_pip_requirements(name, file_path, pip_version=None):
+        """An environment whose packages come from a pip requirements file (sent as text)."""
+        try:
+            with open(file_path, "r", encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise UserErrorException("Cannot read pip requirements {}: {}".format(
+                file_path, exc.strerror or exc)) from None
+        env = Environment(name)
+        env._pip_requirements = text
+        if pip_version:
+            env.python.conda_dependencies.add_conda_package("pip={}".format(pip_version))
+        return env
+
+    # -- registry (not served yet) -------------------------------------------------------
+
+    @staticmethod
+    def get(workspace, name, version=None, label=None):
+        raise UserErrorException(_REGISTRY_MESSAGE)
+
+    @staticmethod
+    def list(workspace):
+        raise UserErrorException(_REGISTRY_MESSAGE)
+
+    def register(self, workspace):
+        raise UserErrorException(_REGISTRY_MESSAGE)
+
+    def build_local(self, workspace, platform=None, **kwargs):
+        raise UserErrorException(_REGISTRY_MESSAGE)
+
+    # -- serialization -------------------------------------------------------------------
+
+    def _to_spec(self):
+        """The JSON "Environment spec" of REST.md."""
+        conda = self.python.conda_dependencies
+        if conda is not None and not isinstance(conda, CondaDependencies):
+            raise UserErrorException(
+                "Environment {!r}: python.conda_dependencies must be a CondaDependencies "
+                "object, got {}".format(self.name, type(conda).__name__))
+        env_vars = self.environment_variables or {}
+        if not isinstance(env_vars, dict):
+            raise UserErrorException("Environment {!r}: environment_variables must be a "
+                                     "dict".format(self.name))
+        return {
+            "name": self.name,
+            "version": None if self.version is None else str(self.version),
+            "python": {
+                "user_managed_dependencies": bool(self.python.user_managed_dependencies),
+                "interpreter_path": self.python.interpreter_path,
+                "conda_dependencies": None if conda is None or conda._is_empty()
+                else conda.as_dict(),
+            },
+            "pip_requirements": self._pip_requirements,
+            "environment_variables": {str(k): str(v) for k, v in env_vars.items()},
+            "docker": {"enabled": bool(self.docker.enabled),
+                       "base_image": self.docker.base_image},
+        }
+
+    @staticmethod
+    def _from_spec(spec):
+        """Rebuilds an Environment from its JSON spec (as stored with a run)."""
+        env = Environment(spec.get("name") or DEFAULT_ENVIRONMENT_NAME)
+        env.version = spec.get("version")
+        python = spec.get("python") or {}
+        env.python.user_managed_dependencies = bool(python.get("user_managed_dependencies"))
+        env.python.interpreter_path = python.get("interpreter_path")
+        if python.get("conda_dependencies"):
+            env.python.conda_dependencies = CondaDependencies(
+                _underlying_structure=python["conda_dependencies"])
+        env._pip_requirements = spec.get("pip_requirements")
+        env.environment_variables = dict(spec.get("environment_variables") or {})
+        docker = spec.get("docker") or {}
+        env.docker.enabled = bool(docker.get("enabled"))
+        env.docker.base_image = docker.get("base_image")
+        return env
+
+    def __eq__(self, other):
+        return isinstance(other, Environment) and self._to_spec() == other._to_spec()
+
+    def __repr__(self):
+        return json.dumps(self._to_spec(), indent=4)

@@ -1,0 +1,124 @@
+"""Experiments: named groups of runs (``azureml.core.experiment``)."""
+
+import os
+
+from trainyard._http import quote_path
+from trainyard.exceptions import UserErrorException
+
+# Azure run type names accepted wherever a run type filters runs, mapped to Trainyard kinds.
+_AZURE_RUN_TYPES = {"azureml.scriptrun": "script", "experimentrun": "interactive",
+                    "azureml.childrun": "child"}
+
+
+def run_kind(run_type):
+    """The server's run kind for an Azure run type name (or a kind) used as a filter."""
+    if run_type is None:
+        return None
+    return _AZURE_RUN_TYPES.get(run_type, run_type)
+
+
+def filter_params(tags=None, properties=None):
+    """Query parameters ``tag``/``property`` for a tags/properties filter: a key (str), a
+    list of keys, or a dict (``{k: v}`` matches the value, ``{k: None}`` the key)."""
+
+    def encode(spec):
+        if spec is None:
+            return None
+        if isinstance(spec, str):
+            return [spec]
+        if isinstance(spec, dict):
+            return [k if v is None else "{}={}".format(k, v) for k, v in spec.items()]
+        return [str(k) for k in spec]
+
+    return {"tag": encode(tags), "property": encode(properties)}
+
+
+class Experiment:
+    """A named collection of runs in a workspace. Creating the object creates the
+    experiment on the server if it does not exist yet."""
+
+    def __init__(self, workspace, name, _skip_name_validation=False, _id=None,
+                 _archived_time=None, _create_in_cloud=True, _experiment_dto=None, **kwargs):
+        if not isinstance(name, str) or not name:
+            raise UserErrorException("Experiment name must be a non-empty string, got "
+                                     "{!r}".format(name))
+        self._workspace = workspace
+        self._name = name
+        self._dto = _experiment_dto
+        if _create_in_cloud:
+            self._dto = workspace._client.put(self._path())
+
+    def _path(self):
+        return "/api/v1/experiments/{}".format(quote_path(self._name))
+
+    @property
+    def workspace(self):
+        return self._workspace
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def id(self):
+        return (self._dto or {}).get("id")
+
+    @staticmethod
+    def list(workspace, experiment_name=None, view_type=None, tags=None):
+        """All experiments of ``workspace`` (optionally only the one named)."""
+        experiments = list(workspace.experiments.values())
+        if experiment_name is not None:
+            experiments = [e for e in experiments if e.name == experiment_name]
+        return experiments
+
+    def submit(self, config, tags=None, **kwargs):
+        """Submits ``config`` (ScriptRunConfig, Estimator, and later AutoMLConfig or
+        HyperDriveConfig) and returns the new Run, already queued on the server."""
+        submit = getattr(config, "_submit_to_experiment", None)
+        if submit is None:
+            raise UserErrorException(
+                "Experiment.submit expects a ScriptRunConfig or an Estimator, got "
+                "{}".format(type(config).__name__))
+        return submit(self, tags=tags, **kwargs)
+
+    def start_logging(self, snapshot_directory=None, outputs=None, display_name=None,
+                      tags=None, **kwargs):
+        """Starts an interactive run (status Running) and returns it. Files written to
+        ``outputs`` (default ``./outputs``) are uploaded when the run completes. Also a
+        context manager: ``with exp.start_logging() as run:`` completes the run, or fails
+        it when the block raises."""
+        body = {"kind": "interactive", "run_id": kwargs.get("run_id"), "parent_id": None,
+                "display_name": display_name,
+                "tags": {str(k): "" if v is None else str(v) for k, v in (tags or {}).items()},
+                "properties": {}, "status": None,
+                "snapshot_directory": os.path.abspath(snapshot_directory)
+                if snapshot_directory else None}
+        run = self._create_run(body)
+        run._outputs_dir = os.path.abspath(outputs or "outputs")
+        return run
+
+    def get_runs(self, type=None, tags=None, properties=None, include_children=False):
+        """Yields the experiment's runs, newest first, filtered by type, tags and
+        properties (see :func:`filter_params`)."""
+        from trainyard.core.run import Run
+        params = filter_params(tags, properties)
+        params["type"] = run_kind(type)
+        params["include_children"] = True if include_children else None
+        answer = self._workspace._client.get(self._path() + "/runs", params=params)
+        for dto in answer.get("runs", []):
+            yield Run._rehydrate(self, dto)
+
+    def _create_run(self, body, sink=None):
+        from trainyard.core.run import Run
+        dto = self._workspace._client.post(self._path() + "/runs", body)
+        return Run._rehydrate(self, dto, sink=sink)
+
+    def __eq__(self, other):
+        return isinstance(other, Experiment) and other._name == self._name and \
+            other._workspace == self._workspace
+
+    def __hash__(self):
+        return hash(self._name)
+
+    def __repr__(self):
+        return "Experiment(Name: {},\nWorkspace: {})".format(self._name, self._workspace.name)

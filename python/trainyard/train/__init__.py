@@ -1,0 +1,1 @@
+"""Training configurations (``azureml.train``)."""

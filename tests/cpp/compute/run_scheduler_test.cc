@@ -1,0 +1,131 @@
+// RunScheduler with a stand-in agent (a shell script) so that slots, queue order, cancel and
+// reconciliation are tested without Python.
+#include "compute/run_scheduler.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/util.h"
+
+namespace trainyard {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("schedtest-" + RandomHex(6));
+    fs::create_directories(dir_);
+    store_ = OpenSqliteMetadataStore((dir_ / "meta.db").string());
+    // The fake agent records start/end and marks its run Completed through a marker file the
+    // test turns into a status (no server in this test).
+    agent_ = dir_ / "fake-agent.sh";
+    std::ofstream(agent_) << "#!/bin/sh\n"
+                             "# args: agent --run ID --server URL --data DIR\n"
+                             "echo start $(date +%s%N) >> \"$7/$3.times\"\n"
+                             "sleep 0.3\n"
+                             "echo end $(date +%s%N) >> \"$7/$3.times\"\n";
+    fs::permissions(agent_, fs::perms(0755));
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Queue(const std::string& id) {
+    RunRecord r;
+    r.id = id;
+    r.experiment = "e";
+    r.kind = "script";
+    r.status = "Queued";
+    r.created = NowMillis();
+    store_->CreateRun(r);
+    return id;
+  }
+  std::unique_ptr<RunScheduler> Make(int slots) {
+    SchedulerOptions o;
+    o.max_concurrent = slots;
+    o.agent_exe = agent_.string();
+    o.server_url = "http://127.0.0.1:1";
+    o.data_dir = dir_.string();
+    return std::make_unique<RunScheduler>(o, *store_, notifier_);
+  }
+  // Waits until the run has a final status.
+  std::string WaitFinal(const std::string& id) {
+    for (int i = 0; i < 200; ++i) {
+      auto r = store_->GetRun(id);
+      if (IsTerminalStatus(r->status)) return r->status;
+      std::this_thread::sleep_for(25ms);
+    }
+    return store_->GetRun(id)->status;
+  }
+  std::pair<int64_t, int64_t> Times(const std::string& id) {
+    std::ifstream in(dir_ / (id + ".times"));
+    std::string word;
+    int64_t start = 0, end = 0, t;
+    while (in >> word >> t) (word == "start" ? start : end) = t;
+    return {start, end};
+  }
+
+  fs::path dir_, agent_;
+  std::unique_ptr<MetadataStore> store_;
+  ChangeNotifier notifier_;
+};
+
+TEST_F(SchedulerTest, OneSlotRunsOneAtATimeInOrder) {
+  auto s = Make(1);
+  s->Start();
+  for (auto id : {"a", "b", "c"}) s->Enqueue(Queue(id));
+  // The fake agent never reports a status, so the scheduler marks each Failed ("agent stopped").
+  for (auto id : {"a", "b", "c"}) EXPECT_EQ(WaitFinal(id), "Failed");
+  auto a = Times("a"), b = Times("b"), c = Times("c");
+  EXPECT_LE(a.second, b.first);
+  EXPECT_LE(b.second, c.first);
+  EXPECT_NE(store_->GetRun("a")->error["message"].get<std::string>().find("agent stopped"),
+            std::string::npos);
+}
+
+TEST_F(SchedulerTest, TwoSlotsOverlap) {
+  auto s = Make(2);
+  s->Start();
+  s->Enqueue(Queue("a"));
+  s->Enqueue(Queue("b"));
+  WaitFinal("a");
+  WaitFinal("b");
+  auto a = Times("a"), b = Times("b");
+  EXPECT_LT(b.first, a.second);  // b started before a ended
+}
+
+TEST_F(SchedulerTest, CancelQueuedAndRunning) {
+  auto s = Make(1);
+  s->Start();
+  s->Enqueue(Queue("a"));
+  s->Enqueue(Queue("b"));
+  std::this_thread::sleep_for(100ms);
+  s->Cancel("b");  // still queued
+  EXPECT_EQ(store_->GetRun("b")->status, "Canceled");
+  s->Cancel("a");  // running: SIGTERM to the agent
+  EXPECT_EQ(WaitFinal("a"), "Canceled");
+  EXPECT_FALSE(fs::exists(dir_ / "b.times"));  // never started
+}
+
+TEST_F(SchedulerTest, ReconcileFailsRunsWhoseAgentIsGoneAndRequeuesQueued) {
+  Queue("lost");
+  store_->UpdateRunStatus("lost", "Running", nullptr, std::nullopt);
+  store_->SetAgentPid("lost", 999999);  // no such process
+  Queue("waiting");
+  auto s = Make(1);
+  s->Start();
+  auto lost = store_->GetRun("lost");
+  EXPECT_EQ(lost->status, "Failed");
+  EXPECT_NE(lost->error["message"].get<std::string>().find("agent process is gone"),
+            std::string::npos);
+  WaitFinal("waiting");
+  EXPECT_TRUE(fs::exists(dir_ / "waiting.times"));  // it was started after the restart
+}
+
+}  // namespace
+}  // namespace trainyard
