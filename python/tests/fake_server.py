@@ -76,6 +76,7 @@ def _execute(state, run_id, script_text):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     state = None
 
     def log_message(self, *args):
