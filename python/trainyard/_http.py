@@ -44,6 +44,11 @@ def quote_path(path):
     return quote(path, safe="/")
 
 
+def _is_stale(exc, http):
+    return isinstance(exc, (http.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
+                            ConnectionAbortedError))
+
+
 class Response:
     """A finished HTTP response: ``status``, ``data`` (bytes, or None when streamed) and
     ``header(name)``."""
@@ -184,28 +189,43 @@ class RestClient:
                 resp = conn.getresponse()
             except (OSError, http.HTTPException) as exc:
                 self._drop_connection()
-                retry = False
-                if reused and not stale_retry_done and isinstance(
-                        exc, (http.RemoteDisconnected, BrokenPipeError,
-                              ConnectionResetError, ConnectionAbortedError)):
-                    stale_retry_done = True
-                    retry = True
-                elif idempotent and attempt < len(_RETRY_DELAYS_S) and isinstance(
-                        exc, (ConnectionRefusedError, ConnectionResetError,
-                              ConnectionAbortedError, BrokenPipeError,
-                              http.RemoteDisconnected)):
-                    time.sleep(_RETRY_DELAYS_S[attempt])
-                    attempt += 1
-                    retry = True
-                if retry:
+                if self._should_retry(exc, reused, idempotent, attempt, stale_retry_done):
+                    if reused and not stale_retry_done and _is_stale(exc, http):
+                        stale_retry_done = True  # the server had closed the idle connection
+                    else:
+                        time.sleep(_RETRY_DELAYS_S[attempt])
+                        attempt += 1
                     if start_pos is not None:
                         data.seek(start_pos)
                     continue
-                raise ServiceException(
-                    "Cannot reach the Trainyard server at {} ({}: {}). Is it running? Start "
-                    "it with `trainyard up` in the project folder.".format(
-                        self.server_url, type(exc).__name__, exc), inner_exception=exc) from None
+                raise self._unreachable(exc) from None
             return self._finish(resp, method, target, stream_to)
+
+    @staticmethod
+    def _should_retry(exc, reused, idempotent, attempt, stale_retry_done):
+        """Refused connections never reached the server: retried for every method. A reused
+        connection the server had closed is retried once at once. Other connection losses
+        are retried only for idempotent requests."""
+        http = _http_module()
+        if reused and not stale_retry_done and _is_stale(exc, http):
+            return True
+        if attempt >= len(_RETRY_DELAYS_S):
+            return False
+        if isinstance(exc, ConnectionRefusedError):
+            return True
+        return idempotent and isinstance(exc, (ConnectionResetError, ConnectionAbortedError,
+                                               BrokenPipeError, http.RemoteDisconnected))
+
+    def _unreachable(self, exc):
+        import socket
+        if isinstance(exc, socket.timeout):
+            message = "The Trainyard server at {} did not answer in time ({}).".format(
+                self.server_url, exc)
+        else:
+            message = ("Cannot reach the Trainyard server at {} ({}: {}). Is it running? Start "
+                       "it with `trainyard up` in the project folder.".format(
+                           self.server_url, type(exc).__name__, exc))
+        return ServiceException(message, inner_exception=exc)
 
     def _finish(self, resp, method, target, stream_to):
         try:
