@@ -61,6 +61,11 @@ def _execute(state, run_id, script_text):
     for status in ("Preparing", "Starting", "Running"):
         time.sleep(0.01)
         state.set_status(run_id, status)
+        if status == "Preparing" and "# build" in script_text:
+            state.append_log(run_id, "azureml-logs/20_image_build_log.txt", b"building env\n")
+            time.sleep(0.05)
+            state.append_log(run_id, "azureml-logs/20_image_build_log.txt", b"built\n")
+            time.sleep(0.05)
     state.append_log(run_id, "azureml-logs/70_driver_log.txt", b"hello from the script\n")
     time.sleep(0.02)
     state.append_log(run_id, "azureml-logs/70_driver_log.txt", "second line \u00e9\n".encode())

@@ -67,8 +67,10 @@ def test_failed_run_raises(workspace, project, capsys):
     with pytest.raises(ActivityFailedException) as info:
         run.wait_for_completion(show_output=True)
     assert "Script exited with code 3" in str(info.value)
-    assert "Execution Summary" in capsys.readouterr().out
-    details = run.wait_for_completion(raise_on_error=False)
+    out = capsys.readouterr().out
+    assert "Execution Summary" in out and "Error:" not in out  # raised, not printed twice
+    details = run.wait_for_completion(show_output=True, raise_on_error=False)
+    assert "\nError:\n{\n    \"error\": {" in capsys.readouterr().out
     assert details["status"] == "Failed"
     assert details["error"] == {"error": {"message": "Script exited with code 3",
                                           "traceback": "Traceback: boom"}}
@@ -261,3 +263,56 @@ def test_experiments_listing(workspace):
     Experiment(workspace, "one")
     Experiment(workspace, "two")
     assert sorted(workspace.experiments) == ["one", "two"]
+
+
+def test_show_output_streams_the_build_log_first(workspace, project, capsys):
+    (project / "build.py").write_text("# build\nprint(1)\n")
+    run = Experiment(workspace, "exp").submit(ScriptRunConfig(str(project), "build.py"))
+    run.wait_for_completion(show_output=True)
+    out = capsys.readouterr().out
+    build = "azureml-logs/20_image_build_log.txt"
+    assert ("\nStreaming {}\n{}\n\nbuilding env\nbuilt\n"
+            "\nStreaming azureml-logs/70_driver_log.txt\n").format(
+                build, "=" * (len(build) + 10)) in out
+    details = run.get_details_with_logs()
+    assert details["logFiles"] == {
+        "azureml-logs/20_image_build_log.txt": "building env\nbuilt\n",
+        "azureml-logs/70_driver_log.txt": "hello from the script\nsecond line \u00e9\n"}
+
+
+class FakePlot:
+    def savefig(self, buffer, format=None):
+        assert format == "png"
+        buffer.write(b"\x89PNG fake")
+
+
+def test_log_image(workspace, tmp_path):
+    run = Experiment(workspace, "exp").start_logging()
+    run.log_image("curve", plot=FakePlot())
+    (tmp_path / "pic.jpg").write_bytes(b"JPG")
+    run.log_image("photo", path=str(tmp_path / "pic.jpg"))
+    metrics = run.get_metrics()
+    assert metrics["curve"].startswith("curve_") and metrics["curve"].endswith(".png")
+    assert metrics["photo"].endswith(".jpg")
+    assert sorted(run.get_file_names()) == sorted([metrics["curve"], metrics["photo"]])
+
+
+def test_agent_run_children_log_into_the_spool(server, tmp_path, monkeypatch):
+    from trainyard.core import _metrics
+    parent = Experiment(Workspace(workspace_name="ws", server_url=server.url,
+                                  token=server.token), "exp").start_logging()
+    spool = tmp_path / "spool"
+    monkeypatch.setattr(_metrics, "_spool_sinks", {})
+    for name, value in (("TRAINYARD_RUN_ID", parent.id), ("TRAINYARD_EXPERIMENT", "exp"),
+                        ("TRAINYARD_WORKSPACE", "ws"), ("TRAINYARD_SERVER_URL", server.url),
+                        ("TRAINYARD_TOKEN", server.token), ("TRAINYARD_SPOOL", str(spool))):
+        monkeypatch.setenv(name, value)
+    run = Run.get_context()
+    assert run.get_status() == "Running"
+    child = run.child_run(name="fold-1")
+    child.log("auc", 0.8)
+    run.log("acc", 0.9)
+    lines = [json.loads(l) for l in spool.read_text().splitlines()]
+    assert [(l["r"], l["n"]) for l in lines] == [(child.id, "auc"), (parent.id, "acc")]
+    assert server.state.metrics == {}  # nothing posted: the agent ships the spool
+    assert child.parent.id == parent.id

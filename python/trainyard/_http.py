@@ -241,6 +241,9 @@ class RestClient:
                 data = None
             else:
                 data = resp.read()
+        except (OSError, _http_module().HTTPException) as exc:
+            self._drop_connection()
+            raise self._unreachable(exc) from None
         except BaseException:
             self._drop_connection()
             raise

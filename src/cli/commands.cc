@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "common/validation.h"
 #include "common/workspace_config.h"
+#include "env/env_spec.h"
 #include "runner/agent.h"
 #include "server/http_client.h"
 #include "server/http_types.h"
@@ -48,6 +49,9 @@ Runs:
   run logs [-f] ID                           print (and follow) a run's output
   run download ID [--prefix P] [--dest DIR]
   run cancel ID
+  run submit --experiment E [--source-dir DIR] (--script FILE | --command CMD)
+             [--conda-file YML | --pip-requirements TXT | --python INTERPRETER]
+             [--max-duration SECONDS] [--wait] [--json] [-- ARGS...]
   experiment list [--json]
 Models:
   model list [--name NAME] [--json]
@@ -291,14 +295,16 @@ int CmdRun(const std::vector<std::string>& a) {
     if (args.Has("experiment")) {
       exps.push_back(args.Get("experiment"));
     } else {
-      for (auto& e : c.http.Call("GET", "/api/v1/experiments")["experiments"]) exps.push_back(e["name"]);
+      Json all = c.http.Call("GET", "/api/v1/experiments");
+      for (auto& e : all["experiments"]) exps.push_back(e["name"]);
     }
     Json runs = Json::array();
     for (auto& e : exps) {
       std::string q = "/api/v1/experiments/" + UrlEncode(e, false) + "/runs?limit=" +
                       std::to_string(args.GetInt("limit", 0));
       if (args.Has("status")) q += "&status=" + UrlEncode(args.Get("status"), false);
-      for (auto& r : c.http.Call("GET", q)["runs"]) runs.push_back(r);
+      Json page = c.http.Call("GET", q);
+      for (auto& r : page["runs"]) runs.push_back(r);
     }
     if (args.Has("json")) {
       std::cout << runs.dump(2) << "\n";
@@ -359,7 +365,8 @@ int CmdRun(const std::vector<std::string>& a) {
     fs::path dest = args.Get("dest", ".");
     std::string prefix = args.Get("prefix");
     int n = 0;
-    for (auto& f : c.http.Call("GET", RunUrl(id) + "/artifacts")["files"]) {
+    Json listing = c.http.Call("GET", RunUrl(id) + "/artifacts");
+    for (auto& f : listing["files"]) {
       std::string path = f["path"];
       if (!prefix.empty() && path.rfind(prefix, 0) != 0) continue;
       ValidateRelativePath("artifact path", path);
@@ -371,13 +378,54 @@ int CmdRun(const std::vector<std::string>& a) {
     std::cout << "downloaded " << n << " file(s) to " << dest.string() << "\n";
     return 0;
   }
+  if (sub == "submit") {
+    Args args(rest, {"experiment", "source-dir", "script", "command", "conda-file",
+                     "pip-requirements", "compute-target", "python", "max-duration"},
+              {"wait", "json"});
+    std::string exp = args.Get("experiment");
+    if (exp.empty()) throw InvalidInput("--experiment NAME is required");
+    ValidateName("experiment name", exp);
+    Json cfg = {{"source_directory", fs::absolute(args.Get("source-dir", ".")).string()},
+                {"arguments", args.rest()},
+                {"compute_target", args.Get("compute-target", "local")}};
+    if (args.Has("script")) cfg["script"] = args.Get("script");
+    if (args.Has("command")) cfg["command"] = args.Get("command");
+    if (args.Has("max-duration")) cfg["max_run_duration_seconds"] = args.GetInt("max-duration", 0);
+    if (args.Has("conda-file")) {
+      cfg["environment"] = EnvSpec::FromCondaYaml(ReadFile(args.Get("conda-file")), "cli-env").ToJson();
+    } else if (args.Has("pip-requirements")) {
+      cfg["environment"] = {{"name", "cli-env"},
+                            {"pip_requirements", ReadFile(args.Get("pip-requirements"))}};
+    } else if (args.Has("python")) {
+      cfg["environment"] = {{"name", "cli-env"},
+                            {"python", {{"user_managed_dependencies", true},
+                                        {"interpreter_path", args.Get("python")}}}};
+    }
+    Json r = c.http.Call("POST", "/api/v1/experiments/" + exp + "/runs",
+                         {{"kind", "script"}, {"config", cfg}});
+    std::string id = r["id"];
+    if (args.Has("wait")) {
+      std::string status = r["status"];
+      while (status != "Completed" && status != "Failed" && status != "Canceled") {
+        r = c.http.Call("GET", RunUrl(id) + "?wait_ms=30000&status=" + status);
+        status = r["status"];
+      }
+    }
+    if (args.Has("json")) {
+      std::cout << r.dump(2) << "\n";
+    } else {
+      std::cout << id << ": " << Str(r, "status") << "\n";
+    }
+    return Str(r, "status") == "Failed" ? 1 : 0;
+  }
   if (sub == "cancel") {
     Args args(rest, {}, {});
     Json r = c.http.Call("POST", RunUrl(args.Positional(0, "run id")) + "/cancel");
     std::cout << Str(r, "id") << ": " << Str(r, "status") << "\n";
     return 0;
   }
-  throw InvalidInput("unknown run command '" + sub + "'; use list, show, logs, download, cancel");
+  throw InvalidInput("unknown run command '" + sub +
+                     "'; use list, show, logs, download, cancel, submit");
 }
 
 std::string ModelUrl(const std::string& spec) {

@@ -321,7 +321,8 @@ std::vector<SnapshotFile> ParseManifest(const json& manifest) {
       throw InvalidInput(where + ".sha256: must be 64 lowercase hex digits");
     }
     f.sha256 = sha->get<std::string>();
-    if (size == e.end() || !size->is_number_unsigned()) {
+    if (size == e.end() || !size->is_number_integer() ||
+        (!size->is_number_unsigned() && size->get<int64_t>() < 0)) {
       throw InvalidInput(where + ".size: must be a non-negative integer");
     }
     f.size = size->get<uint64_t>();

@@ -134,6 +134,7 @@ class Server:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        kill_agents_of(self.data_dir)
 
     def restart(self, timeout=60):
         self.stop()
@@ -155,6 +156,46 @@ class Server:
     def workspace(self):
         from trainyard.core import Workspace
         return Workspace.from_config(path=str(self.config_path))
+
+
+def _proc_table():
+    """{pid: (ppid, sid, cmdline)} of the processes we can see."""
+    table = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        table[int(d)] = (int(fields[1]), int(fields[3]), cmd)
+    return table
+
+
+def kill_agents_of(data_dir):
+    """SIGKILL the agents a test server started for `data_dir` (they run in sessions of their
+    own, so they outlive the server's process group) and everything below them."""
+    table = _proc_table()
+    needle = " %s" % data_dir
+    agents = [pid for pid, (_, _, cmd) in table.items()
+              if " agent " in cmd and (needle + " ") in (cmd + " ")]
+    doomed = set(agents)
+    sids = {table[p][1] for p in agents}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, sid, _) in table.items():
+            if pid not in doomed and (ppid in doomed or (sid in sids and sid != os.getsid(0))):
+                doomed.add(pid)
+                changed = True
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def write_script(directory, name, body):

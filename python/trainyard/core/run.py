@@ -476,12 +476,17 @@ class Run:
 
     def wait_for_completion(self, show_output=False, wait_post_processing=False,
                             raise_on_error=True):
-        """Waits until the run leaves the running states (and the post-processing ones with
-        ``wait_post_processing``) and returns ``get_details()``. With ``show_output`` the
-        run's logs are streamed to stdout followed by an execution summary. Raises
-        ActivityFailedException for a failed run when ``raise_on_error``."""
-        states = RUNNING_STATES | POST_PROCESSING_STATES if wait_post_processing \
-            else RUNNING_STATES
+        """Waits until the run has finished and returns ``get_details()``.
+
+        A run is waited through Finalizing (its outputs are uploaded then, so files and
+        models can be used as soon as this returns); ``wait_post_processing`` also waits
+        through CancelRequested. With ``show_output`` the run's logs are streamed to stdout,
+        followed by an execution summary. A Failed run raises ActivityFailedException when
+        ``raise_on_error`` (otherwise the error is printed with the summary).
+        """
+        states = RUNNING_STATES | {"Finalizing"}
+        if wait_post_processing:
+            states = states | POST_PROCESSING_STATES
         if show_output:
             try:
                 dto = self._stream_run_output(sys.stdout, states)
@@ -493,13 +498,14 @@ class Run:
         else:
             dto = self._wait(states)
         details = _details_from_dto(dto)
-        error = details.get("error")
-        if error and raise_on_error:
+        if details["status"] == "Failed":
+            error = details.get("error") or ("Detailed error not set on the Run. Please check "
+                                             "the logs for details.")
             text = json.dumps(error, indent=4)
+            if raise_on_error:
+                raise ActivityFailedException(error_details=text)
             if show_output:
                 sys.stdout.write("\nError:\n{}\n".format(text))
-                sys.stdout.flush()
-            raise ActivityFailedException(error_details=text)
         if show_output:
             sys.stdout.write("\n")
             sys.stdout.flush()
@@ -559,6 +565,7 @@ class Run:
         offset = 0
         decoder = None
         banner = False
+        idle_delay = 0.05
         while True:
             if current is None:
                 if status in ("NotStarted", "Unapproved", "Queued"):
@@ -575,7 +582,14 @@ class Run:
                 decoder = codecs.getincrementaldecoder("utf-8")("replace")
             running = status in states
             wait_ms = (1000 if current == BUILD_LOG else 2000) if running else 0
+            asked = time.monotonic()
             chunk = self._read_log(current, offset, wait_ms)
+            if running and (chunk is None or not chunk[0]) and \
+                    time.monotonic() - asked < 0.05:
+                time.sleep(idle_delay)  # the server did not wait: do not spin
+                idle_delay = min(idle_delay * 2, 1.0)
+            else:
+                idle_delay = 0.05
             if chunk is None:  # this log does not exist (yet)
                 if current == BUILD_LOG:
                     current, build_done = None, True

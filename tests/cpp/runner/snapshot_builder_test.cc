@@ -188,7 +188,7 @@ TEST_F(SnapshotTest, UnchangedFilesAreStoredOnce) {
 
 TEST_F(SnapshotTest, RestoreRoundTrip) {
   std::string big;
-  for (int i = 0; i < 700000; ++i) big.push_back(static_cast<char>((i * 7919) % 251));
+  for (uint32_t i = 0; i < 700000; ++i) big.push_back(static_cast<char>((i * 7919u) % 251u));
   Write("big.bin", big);  // larger than the hashing buffer: streamed path
   Write("bin/tool", "#!/bin/sh\n", /*exec=*/true);
   Write("deep/er/x.txt", "x");
