@@ -101,8 +101,39 @@ class TrainyardServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        kill_agents_of(self.data_dir)
         os.environ.pop("TRAINYARD_CONFIG", None)
         self.tmp.cleanup()
+
+
+def kill_agents_of(data_dir):
+    """SIGKILL the agents (own sessions, so they outlive the server) that a bench server started
+    for `data_dir`, and their process trees."""
+    procs = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace") + " "
+                procs[int(d)] = (ppid, cmd)
+            except OSError:
+                pass
+    doomed = {p for p, (_, cmd) in procs.items()
+              if " agent " in cmd and " %s " % data_dir in cmd}
+    grew = True
+    while grew:
+        grew = False
+        for p, (ppid, _) in procs.items():
+            if ppid in doomed and p not in doomed:
+                doomed.add(p)
+                grew = True
+    for p in doomed:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def median(xs):

@@ -61,7 +61,7 @@ def bench_trainyard(n):
 
 
 def bench_mlflow(n, chunk=1000):
-    import mlflow  # noqa: F401  (bench/.venv)
+    import mlflow  # noqa: F401  (from bench/.venv)
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
 

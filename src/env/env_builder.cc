@@ -78,11 +78,11 @@ class FileLock {
 
 // Environment for venv and pip: nothing from an outer Python setup leaks in.
 std::map<std::string, std::optional<std::string>> BuildEnv() {
-  return {{"PYTHONPATH", std::nullopt},     {"PYTHONHOME", std::nullopt},
-          {"PYTHONSTARTUP", std::nullopt},  {"VIRTUAL_ENV", std::nullopt},
-          {"PIP_USER", std::nullopt},       {"PIP_TARGET", std::nullopt},
-          {"PIP_PREFIX", std::nullopt},     {"PIP_REQUIRE_VIRTUALENV", std::nullopt},
-          {"PYTHONUNBUFFERED", "1"},        {"PIP_NO_INPUT", "1"}};
+  return {{"PYTHONPATH", std::nullopt},    {"PYTHONHOME", std::nullopt},
+          {"PYTHONSTARTUP", std::nullopt}, {"VIRTUAL_ENV", std::nullopt},
+          {"PIP_USER", std::nullopt},      {"PIP_TARGET", std::nullopt},
+          {"PIP_PREFIX", std::nullopt},    {"PIP_REQUIRE_VIRTUALENV", std::nullopt},
+          {"PYTHONUNBUFFERED", "1"},       {"PIP_NO_INPUT", "1"}};
 }
 
 // Scripts in bin/ (pip's console scripts, activate*) and pyvenv.cfg name the temp directory;
@@ -142,8 +142,9 @@ MaterializedEnv EnvBuilder::Materialize(const EnvSpec& spec, const LogSink& log)
       options_.pythons.empty() ? InstalledPythons() : options_.pythons;
   std::optional<PythonChoice> choice = SelectPython(env.plan.python, pythons);
   if (!choice) {
-    throw BuildFailed("no Python 3 interpreter was found on this machine (searched PATH for "
-                      "python3, python3.N and pyenv versions)");
+    throw BuildFailed(
+        "no Python 3 interpreter was found on this machine (searched PATH for "
+        "python3, python3.N and pyenv versions)");
   }
   if (!choice->warning.empty()) env.warnings.push_back(choice->warning);
   env.spec_hash = EnvironmentHash(env.plan, choice->interpreter);
@@ -193,8 +194,8 @@ void EnvBuilder::Build(const EnvSpec& spec, const MaterializedEnv& env,
   const fs::path tmp = cache_root_ / (tmp_prefix + RandomHex(4));
   const InstallPlan& plan = env.plan;
 
-  say("Building environment " + (spec.name.empty() ? std::string("(unnamed)") : spec.name) +
-      " (" + env.spec_hash + ")");
+  say("Building environment " + (spec.name.empty() ? std::string("(unnamed)") : spec.name) + " (" +
+      env.spec_hash + ")");
   say("Python " + python.version.ToString() + " (" + python.path.string() + ")");
   for (const std::string& n : plan.notes) say(n);
   try {
@@ -215,14 +216,8 @@ void EnvBuilder::Build(const EnvSpec& spec, const MaterializedEnv& env,
       const fs::path req = tmp / kRequirements;
       WriteFileAtomic(req, plan.RequirementsText());
       ProcessOptions pip;
-      pip.argv = {(tmp / "bin" / "python").string(),
-                  "-m",
-                  "pip",
-                  "install",
-                  "--disable-pip-version-check",
-                  "--no-input",
-                  "-r",
-                  req.string()};
+      pip.argv = {(tmp / "bin" / "python").string(), "-m",         "pip", "install",
+                  "--disable-pip-version-check",     "--no-input", "-r",  req.string()};
       pip.env = BuildEnv();
       pip.timeout = options_.pip_timeout;
       pip.tail_lines = 25;

@@ -43,7 +43,7 @@ struct MaterializedEnv {
   std::filesystem::path site_packages;  // of the venv; "" for a user-managed environment
   std::filesystem::path env_dir;        // the venv; "" for a user-managed environment
   std::string spec_hash;
-  bool built_now = false;     // this call built it (false: cached, or built by a concurrent call)
+  bool built_now = false;  // this call built it (false: cached, or built by a concurrent call)
   bool user_managed = false;
   PythonVersion python_version;       // 0.0.0 for a user-managed environment
   std::vector<std::string> warnings;  // also written to the log: pin not available, docker...
@@ -94,8 +94,7 @@ class EnvBuilder {
 };
 
 // EnvBuilder(cache_root).Materialize(spec, log).
-MaterializedEnv MaterializeEnvironment(const EnvSpec& spec,
-                                       const std::filesystem::path& cache_root,
+MaterializedEnv MaterializeEnvironment(const EnvSpec& spec, const std::filesystem::path& cache_root,
                                        const LogSink& log = {});
 
 }  // namespace trainyard

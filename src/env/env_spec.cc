@@ -82,15 +82,16 @@ struct PipOption {
   bool takes_value;
 };
 constexpr PipOption kPipOptions[] = {
-    {"-i", "--index-url", true},     {"", "--extra-index-url", true},
-    {"-f", "--find-links", true},    {"", "--trusted-host", true},
-    {"", "--pre", false},            {"", "--prefer-binary", false},
-    {"", "--only-binary", true},     {"", "--no-binary", true},
+    {"-i", "--index-url", true},  {"", "--extra-index-url", true},
+    {"-f", "--find-links", true}, {"", "--trusted-host", true},
+    {"", "--pre", false},         {"", "--prefer-binary", false},
+    {"", "--only-binary", true},  {"", "--no-binary", true},
 };
 
 void ValidatePipOption(std::string_view where, std::string_view entry) {
   size_t end = 0;
-  while (end < entry.size() && entry[end] != '=' && !std::isspace(static_cast<unsigned char>(entry[end]))) {
+  while (end < entry.size() && entry[end] != '=' &&
+         !std::isspace(static_cast<unsigned char>(entry[end]))) {
     ++end;
   }
   std::string_view name = entry.substr(0, end);
@@ -358,7 +359,8 @@ void ValidateCondaSpec(std::string_view where, std::string_view spec) {
     rest = rest.substr(colons + 2);
   }
   size_t n = 0;
-  while (n < rest.size() && (IsAlnum(rest[n]) || rest[n] == '.' || rest[n] == '_' || rest[n] == '-')) {
+  while (n < rest.size() &&
+         (IsAlnum(rest[n]) || rest[n] == '.' || rest[n] == '_' || rest[n] == '-')) {
     ++n;
   }
   if (n == 0 || rest[0] == '.' || rest[0] == '-') {
@@ -366,7 +368,8 @@ void ValidateCondaSpec(std::string_view where, std::string_view spec) {
   }
   char bad = 0;
   if (!AllOf(rest.substr(n), ".*+!=<>~,|_ ", &bad)) {
-    Bad(where, spec, "contains " + CharName(bad) + ", which is not allowed in a conda package spec");
+    Bad(where, spec,
+        "contains " + CharName(bad) + ", which is not allowed in a conda package spec");
   }
   if (rest.substr(0, n) == "python") {
     PythonPin::Parse(rest, where);  // throws for a malformed version
@@ -410,7 +413,8 @@ PipRequirements ParsePipRequirements(std::string_view text, std::string_view whe
     }
     // Comments: '#' at the start or after whitespace.
     for (size_t i = 0; i < logical.size(); ++i) {
-      if (logical[i] == '#' && (i == 0 || std::isspace(static_cast<unsigned char>(logical[i - 1])))) {
+      if (logical[i] == '#' &&
+          (i == 0 || std::isspace(static_cast<unsigned char>(logical[i - 1])))) {
         logical.resize(i);
         break;
       }

@@ -36,17 +36,17 @@ constexpr Rename kRenames[] = {
 // Packages the venv already has.
 constexpr std::string_view kProvidedByVenv[] = {"pip", "setuptools", "wheel"};
 
-// Conda packages of native libraries and tools with no pip counterpart.
+// Conda packages of native libraries and tools with no pip counterpart (PEP 503-normalized
+// names, so "_libgcc_mutex" appears as "-libgcc-mutex").
+// clang-format off
 constexpr std::string_view kCondaOnly[] = {
-    "cudatoolkit", "cudnn",        "cuda-toolkit", "cuda-version",  "cuda-nvcc",
-    "pytorch-cuda", "cpuonly",     "nccl",         "mkl",           "mkl-include",
-    "nomkl",       "blas",         "libblas",      "libcblas",      "liblapack",
-    "openblas",    "libopenblas",  "libgcc-ng",    "libstdcxx-ng",  "libgfortran-ng",
-    "-libgcc-mutex", "-openmp-mutex", "ca-certificates", "openssl", "libffi",
-    "zlib",        "xz",           "sqlite",       "readline",      "tk",
-    "ncurses",     "graphviz",     "git",          "gcc",           "gxx",
-    "compilers",   "libxgboost",   "intel-openmp", "llvm-openmp",   "libopencv",
-};
+    "cudatoolkit", "cudnn", "cuda-toolkit", "cuda-version", "cuda-nvcc", "pytorch-cuda",
+    "cpuonly", "nccl", "mkl", "mkl-include", "nomkl", "blas", "libblas", "libcblas", "liblapack",
+    "openblas", "libopenblas", "libgcc-ng", "libstdcxx-ng", "libgfortran-ng", "-libgcc-mutex",
+    "-openmp-mutex", "ca-certificates", "openssl", "libffi", "zlib", "xz", "sqlite", "readline",
+    "tk", "ncurses", "graphviz", "git", "gcc", "gxx", "compilers", "libxgboost", "intel-openmp",
+    "llvm-openmp", "libopencv", "python-abi"};
+// clang-format on
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -104,7 +104,8 @@ std::string ConvertVersion(std::string_view conda_spec, std::string_view rest) {
   std::string version(v);
   if (version.empty()) return "";
   if (version.back() == '*') {
-    if (version.size() >= 2 && version[version.size() - 2] != '.') version.insert(version.size() - 1, ".");
+    if (version.size() >= 2 && version[version.size() - 2] != '.')
+      version.insert(version.size() - 1, ".");
     return "==" + version;
   }
   // conda's "=1.19" means any 1.19.x; a full "=1.19.2" is taken as exactly that version.

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <thread>
 
 #include "common/error.h"
 
@@ -90,14 +91,37 @@ class LineSplitter {
   std::deque<std::string> tail_;
 };
 
+int DecodeStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
 int WaitExit(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return -1;
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
+  return DecodeStatus(status);
+}
+
+// Waits for the child until `deadline` (it may have closed its output and kept running);
+// past it the process group is killed. Returns the exit code and sets *timed_out.
+int WaitExitUntil(pid_t pid, std::chrono::steady_clock::time_point deadline, bool* timed_out) {
+  auto pause = std::chrono::microseconds(200);
+  for (;;) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return DecodeStatus(status);
+    if (r < 0 && errno != EINTR) return -1;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      *timed_out = true;
+      ::kill(-pid, SIGKILL);
+      return WaitExit(pid);
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(20'000));
+  }
 }
 
 class SpawnSetup {
@@ -169,7 +193,9 @@ ProcessResult RunProcess(const ProcessOptions& options, const LineSink& on_line)
   ::close(fds[1]);
   if (rc != 0) {
     ::close(fds[0]);
-    throw Error("SpawnFailed", "cannot run '" + options.argv[0] + "': " + std::strerror(rc), 500);
+    std::string in_dir = options.cwd.empty() ? "" : " in " + options.cwd.string();
+    throw Error("SpawnFailed",
+                "cannot run '" + options.argv[0] + "'" + in_dir + ": " + std::strerror(rc), 500);
   }
 
   ProcessResult result;
@@ -209,7 +235,11 @@ ProcessResult RunProcess(const ProcessOptions& options, const LineSink& on_line)
   }
   ::close(fds[0]);
   lines.Finish();
-  result.exit_code = WaitExit(pid);
+  if (options.timeout.count() > 0 && !result.timed_out) {
+    result.exit_code = WaitExitUntil(pid, deadline, &result.timed_out);
+  } else {
+    result.exit_code = WaitExit(pid);
+  }
   return result;
 }
 

@@ -250,10 +250,9 @@ std::vector<PythonInterpreter> FindPythons(const PythonSearchPaths& paths) {
     if (!v || v->major != 3) continue;
     found.push_back({real, *v});
   }
-  std::stable_sort(found.begin(), found.end(),
-                   [](const PythonInterpreter& a, const PythonInterpreter& b) {
-                     return a.version > b.version;
-                   });
+  std::stable_sort(
+      found.begin(), found.end(),
+      [](const PythonInterpreter& a, const PythonInterpreter& b) { return a.version > b.version; });
   return found;
 }
 
@@ -284,8 +283,8 @@ std::optional<PythonChoice> SelectPython(const PythonPin& pin,
   }
   if (fallback == nullptr) fallback = newest([](const auto&) { return true; });
   return PythonChoice{*fallback, pin.text() + " is not available here; using Python " +
-                                     fallback->version.ToString() + " (" +
-                                     fallback->path.string() + ")"};
+                                     fallback->version.ToString() + " (" + fallback->path.string() +
+                                     ")"};
 }
 
 }  // namespace trainyard

@@ -315,7 +315,8 @@ std::vector<SnapshotFile> ParseManifest(const json& manifest) {
     auto sha = e.find("sha256");
     auto size = e.find("size");
     auto exec = e.find("executable");
-    if (path == e.end() || !path->is_string()) throw InvalidInput(where + ".path: must be a string");
+    if (path == e.end() || !path->is_string())
+      throw InvalidInput(where + ".path: must be a string");
     f.path = ValidateRelativePath(where + ".path", path->get<std::string>());
     if (sha == e.end() || !sha->is_string() || !IsSha256Hex(sha->get<std::string>())) {
       throw InvalidInput(where + ".sha256: must be 64 lowercase hex digits");

@@ -42,7 +42,7 @@ struct SnapshotOptions {
 };
 
 struct SnapshotResult {
-  std::string snapshot_id;  // SHA-256 of the manifest JSON (also its blob id)
+  std::string snapshot_id;          // SHA-256 of the manifest JSON (also its blob id)
   std::vector<SnapshotFile> files;  // sorted by path
   uint64_t total_bytes = 0;
   // Blobs this call added to the store (file contents and the manifest); 0 when the same

@@ -121,13 +121,18 @@ def _details_from_dto(dto):
     details["properties"] = properties
     details["inputDatasets"] = []
     details["outputDatasets"] = []
+    definition = dto.get("definition") or {}
     details["runDefinition"] = {
         "script": dto.get("script"),
         "command": dto.get("command"),
         "arguments": list(dto.get("arguments") or []),
         "target": dto.get("compute_target") or "local",
         "environment": dto.get("environment"),
+        "maxRunDurationSeconds": definition.get("max_run_duration_seconds"),
+        "nodeCount": definition.get("node_count") or 1,
     }
+    if definition.get("distributed_job_config"):
+        details["runDefinition"]["distributedJobConfig"] = definition["distributed_job_config"]
     details["logFiles"] = dict(dto.get("log_files") or {})
     error = dto.get("error")
     if error:
@@ -431,12 +436,14 @@ class Run:
 
     def complete(self, _set_status=True):
         """Sends pending metrics, uploads the tracked outputs folder (interactive runs) and
-        marks the run Completed. Inside a submitted run the agent finishes the run after the
-        script exits, so there only the metrics are flushed."""
+        marks the run Completed. Inside a submitted run this does nothing: the agent ships the
+        metrics and outputs and finishes the run when the script exits."""
+        if self._agent_owned:
+            return  # the agent ships every metric, then finishes the run when the script exits
         self._metric_sink().flush()
         if self._outputs_dir and os.path.isdir(self._outputs_dir):
             self.upload_folder("outputs", self._outputs_dir)
-        if _set_status and not self._agent_owned:
+        if _set_status:
             self._set_status("Completed")
 
     def fail(self, error_details=None, error_code=None, _set_status=True):
@@ -552,15 +559,16 @@ class Run:
         return response.data or b"", response.header("X-Run-Status")
 
     def _stream_run_output(self, out, states):
-        """Prints the image build log (if any) and the driver log as they grow, until the
-        run leaves ``states``; then the execution summary. Returns the final run object."""
+        """Prints the image build log (when the run has one) and then the driver log as they
+        grow, until the run leaves ``states``; then the execution summary. Returns the final
+        run object."""
         import codecs
         dto = self._refresh()
         portal_url = dto.get("portal_url")
         out.write("RunId: {}\nWeb View: {}\n".format(self._id, portal_url))
         out.flush()
         status = dto["status"]
-        current = None
+        current = None  # the log being streamed
         build_done = False
         offset = 0
         decoder = None
@@ -568,56 +576,47 @@ class Run:
         idle_delay = 0.05
         while True:
             if current is None:
-                if status in ("NotStarted", "Unapproved", "Queued"):
-                    if status not in states:
-                        break
-                    status = self._long_poll(status, _LONG_POLL_MS)["status"]
-                    continue
-                if not build_done and status in _PRE_SCRIPT_STATES:
+                if not build_done and BUILD_LOG in (dto.get("log_files") or {}):
                     current = BUILD_LOG
+                elif status in _PRE_SCRIPT_STATES and status in states:
+                    # Wait for the environment build's log or for the script to start.
+                    dto = self._long_poll(status, 1000 if status == "Preparing"
+                                          else _LONG_POLL_MS)
+                    status = dto["status"]
+                    continue
                 else:
-                    current = DRIVER_LOG
-                    build_done = True
+                    current, build_done = DRIVER_LOG, True
                 offset, banner = 0, False
                 decoder = codecs.getincrementaldecoder("utf-8")("replace")
             running = status in states
             wait_ms = (1000 if current == BUILD_LOG else 2000) if running else 0
             asked = time.monotonic()
             chunk = self._read_log(current, offset, wait_ms)
-            if running and (chunk is None or not chunk[0]) and \
-                    time.monotonic() - asked < 0.05:
-                time.sleep(idle_delay)  # the server did not wait: do not spin
-                idle_delay = min(idle_delay * 2, 1.0)
-            else:
-                idle_delay = 0.05
-            if chunk is None:  # this log does not exist (yet)
-                if current == BUILD_LOG:
-                    current, build_done = None, True
-                    continue
-                if not running:
-                    break
-                status = self._long_poll(status, 1000)["status"]
-                continue
-            data, log_status = chunk
-            if not banner and (data or current == DRIVER_LOG):
+            data, log_status = chunk if chunk is not None else (b"", None)
+            if not banner and (data or (current == DRIVER_LOG and chunk is not None)):
                 out.write("\nStreaming {}\n{}\n\n".format(current, "=" * (len(current) + 10)))
                 banner = True
             if data:
                 out.write(decoder.decode(data))
                 out.flush()
                 offset += len(data)
+                continue
             if log_status:
                 status = log_status
-            elif not data:
-                status = self._refresh()["status"]
-            if data:
-                continue
+            else:
+                dto = self._refresh()
+                status = dto["status"]
             if current == BUILD_LOG and status not in _PRE_SCRIPT_STATES:
                 out.write(decoder.decode(b"", True))
                 current, build_done = None, True
                 continue
             if not running and status not in states:
-                break
+                break  # finished and drained
+            if status in states and time.monotonic() - asked < 0.05:
+                time.sleep(idle_delay)  # the server did not wait: do not spin
+                idle_delay = min(idle_delay * 2, 1.0)
+            else:
+                idle_delay = 0.05
         if decoder is not None:
             out.write(decoder.decode(b"", True))
         dto = self._refresh()

@@ -52,8 +52,7 @@ TEST(EnvSpecTest, ParsesRestExample) {
   EXPECT_EQ(spec.conda_dependencies->channels, std::vector<std::string>{"conda-forge"});
   EXPECT_EQ(spec.conda_dependencies->conda_packages,
             (std::vector<std::string>{"python=3.6.2", "scikit-learn", "numpy"}));
-  EXPECT_EQ(spec.conda_dependencies->pip_packages,
-            std::vector<std::string>{"azureml-defaults"});
+  EXPECT_EQ(spec.conda_dependencies->pip_packages, std::vector<std::string>{"azureml-defaults"});
   EXPECT_EQ(spec.environment_variables.at("K"), "V");
   EXPECT_EQ(EnvSpec::FromJson(spec.ToJson()), spec);  // round trip
 }
@@ -95,8 +94,9 @@ TEST(EnvSpecTest, ErrorsNameTheField) {
             "string or {\"pip\": [...]}, got 5");
   EXPECT_NE(ErrorOf(WithDeps({{{"conda", {"x"}}}})).find("dependencies[0]: must be a package"),
             std::string::npos);
-  EXPECT_EQ(ErrorOf(WithDeps({"numpy", {{"pip", {"requests", 3}}}})),
-            "environment.python.conda_dependencies.dependencies[1].pip[1]: must be a string, got 3");
+  EXPECT_EQ(
+      ErrorOf(WithDeps({"numpy", {{"pip", {"requests", 3}}}})),
+      "environment.python.conda_dependencies.dependencies[1].pip[1]: must be a string, got 3");
   EXPECT_EQ(ErrorOf(WithDeps({{{"pip", "requests"}}})),
             "environment.python.conda_dependencies.dependencies[0].pip: must be a list of strings");
   EXPECT_EQ(ErrorOf({{"python", {{"conda_dependencies", {{"dependencies", "numpy"}}}}}}),
@@ -107,8 +107,7 @@ TEST(EnvSpecTest, ErrorsNameTheField) {
             "environment.environment_variables: invalid environment variable name '1BAD': must "
             "start with a letter or '_' and contain only letters, digits and '_' (at most 255 "
             "characters)");
-  EXPECT_NE(ErrorOf({{"environment_variables", {{"A-B", "x"}}}}).find("'A-B'"),
-            std::string::npos);
+  EXPECT_NE(ErrorOf({{"environment_variables", {{"A-B", "x"}}}}).find("'A-B'"), std::string::npos);
   EXPECT_EQ(ErrorOf({{"environment_variables", {{"A", {1, 2}}}}}),
             "environment.environment_variables.A: must be a string");
   EXPECT_EQ(ErrorOf({{"environment_variables", "A=1"}}),
@@ -117,9 +116,7 @@ TEST(EnvSpecTest, ErrorsNameTheField) {
 
 TEST(EnvSpecTest, PackageSpecValidation) {
   const std::string pip0 = "environment.python.conda_dependencies.dependencies[0].pip[0]";
-  auto pip_error = [](const std::string& entry) {
-    return ErrorOf(WithDeps({{{"pip", {entry}}}}));
-  };
+  auto pip_error = [](const std::string& entry) { return ErrorOf(WithDeps({{{"pip", {entry}}}})); };
   for (const char* ok :
        {"numpy", "numpy==1.19.2", "numpy>=1.1,<2", "scikit-learn~=1.3", "torch[cuda] >= 2.0",
         "requests[security,socks]==2.31", "pkg ; python_version < \"3.8\"",
@@ -148,9 +145,9 @@ TEST(EnvSpecTest, PackageSpecValidation) {
   EXPECT_NE(pip_error("").find("must not be empty"), std::string::npos);
 
   auto conda_error = [](const std::string& entry) { return ErrorOf(WithDeps({entry})); };
-  for (const char* ok : {"python=3.6.2", "numpy", "numpy=1.19", "numpy>=1.1,<2",
-                         "conda-forge::py-xgboost=1.3", "numpy 1.19.*", "pytorch=1.7=py3.8_0",
-                         "_libgcc_mutex", "python>=3.8|<3.0"}) {
+  for (const char* ok :
+       {"python=3.6.2", "numpy", "numpy=1.19", "numpy>=1.1,<2", "conda-forge::py-xgboost=1.3",
+        "numpy 1.19.*", "pytorch=1.7=py3.8_0", "_libgcc_mutex", "python>=3.8|<3.0"}) {
     EXPECT_EQ(conda_error(ok), "") << ok;
   }
   EXPECT_NE(conda_error("numpy[version='>=1.0']").find("bracket match specs"), std::string::npos);
@@ -167,10 +164,9 @@ TEST(EnvSpecTest, PipRequirementsText) {
       "--extra-index-url https://example.com/simple\r\npandas ; python_version >= \"3.8\"\n"
       "pkg==1.0 \\\n    --hash=sha256:0123abcd\n",
       "environment.pip_requirements");
-  EXPECT_EQ(r.requirements,
-            (std::vector<std::string>{"numpy==1.26.4", "scikit-learn>=1.3",
-                                      "pandas ; python_version >= \"3.8\"",
-                                      "pkg==1.0     --hash=sha256:0123abcd"}));
+  EXPECT_EQ(r.requirements, (std::vector<std::string>{"numpy==1.26.4", "scikit-learn>=1.3",
+                                                      "pandas ; python_version >= \"3.8\"",
+                                                      "pkg==1.0     --hash=sha256:0123abcd"}));
   EXPECT_EQ(r.options, std::vector<std::string>{"--extra-index-url https://example.com/simple"});
 
   std::string msg = ErrorOf({{"pip_requirements", "numpy\n\n-r other.txt\n"}});
@@ -211,8 +207,8 @@ variables:
 }
 
 TEST(EnvSpecTest, CondaYamlErrorsNameTheLine) {
-  EXPECT_EQ(YamlErrorOf("name: x\ndependencies:\n  - numpy\n  - [unclosed\n").rfind(
-                "conda environment file, line ", 0),
+  EXPECT_EQ(YamlErrorOf("name: x\ndependencies:\n  - numpy\n  - [unclosed\n")
+                .rfind("conda environment file, line ", 0),
             0u);
   std::string msg = YamlErrorOf("name: x\ndependencies:\n  - numpy\n    bad: indent\n");
   EXPECT_NE(msg.find("line "), std::string::npos) << msg;

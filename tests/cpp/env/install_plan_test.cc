@@ -45,12 +45,12 @@ INSTANTIATE_TEST_SUITE_P(
         Mapping{"py-xgboost", "xgboost"}, Mapping{"conda-forge::py-xgboost=1.3", "xgboost==1.3.*"},
         Mapping{"matplotlib-base", "matplotlib"}, Mapping{"opencv", "opencv-python"},
         Mapping{"py-opencv=4.5", "opencv-python==4.5.*"}, Mapping{"pytables", "tables"},
-        Mapping{"tensorflow-gpu=2.4", "tensorflow==2.4.*"},
-        Mapping{"python-graphviz", "graphviz"}, Mapping{"msgpack-python", "msgpack"},
-        Mapping{"pip", nullptr}, Mapping{"pip=20.2.4", nullptr}, Mapping{"setuptools", nullptr},
-        Mapping{"wheel", nullptr}, Mapping{"cudatoolkit=11.3", nullptr},
-        Mapping{"cudnn", nullptr}, Mapping{"mkl", nullptr}, Mapping{"_libgcc_mutex", nullptr},
-        Mapping{"cpuonly", nullptr}));
+        Mapping{"tensorflow-gpu=2.4", "tensorflow==2.4.*"}, Mapping{"python-graphviz", "graphviz"},
+        Mapping{"msgpack-python", "msgpack"}, Mapping{"pip", nullptr},
+        Mapping{"pip=20.2.4", nullptr}, Mapping{"setuptools", nullptr}, Mapping{"wheel", nullptr},
+        Mapping{"cudatoolkit=11.3", nullptr}, Mapping{"cudnn", nullptr}, Mapping{"mkl", nullptr},
+        Mapping{"_libgcc_mutex", nullptr}, Mapping{"cpuonly", nullptr},
+        Mapping{"python_abi=3.8=2_cp38", nullptr}));
 
 TEST(InstallPlanTest, RestExample) {
   EnvSpec spec = EnvSpec::FromJson(json::parse(R"({"name": "myenv",
@@ -69,12 +69,12 @@ TEST(InstallPlanTest, RestExample) {
 
 TEST(InstallPlanTest, OrderOptionsAndRequirementsText) {
   EnvSpec spec;
-  spec.conda_dependencies = CondaDependencies{
-      "e",
-      {},
-      {"python>=3.8", "pip", "pytorch=2.1", "azureml-core", "pandas"},
-      {"--extra-index-url https://download.pytorch.org/whl/cpu", "azureml-sdk[automl]==1.0",
-       "requests==2.31.0"}};
+  spec.conda_dependencies =
+      CondaDependencies{"e",
+                        {},
+                        {"python>=3.8", "pip", "pytorch=2.1", "azureml-core", "pandas"},
+                        {"--extra-index-url https://download.pytorch.org/whl/cpu",
+                         "azureml-sdk[automl]==1.0", "requests==2.31.0"}};
   spec.pip_requirements = "# comment\nAzureML_Core>=1\nrich\n--pre\n";
   spec.docker_enabled = true;
   InstallPlan plan = MakeInstallPlan(spec);
@@ -84,9 +84,9 @@ TEST(InstallPlanTest, OrderOptionsAndRequirementsText) {
   EXPECT_EQ(plan.pip_options,
             (std::vector<std::string>{"--extra-index-url https://download.pytorch.org/whl/cpu",
                                       "--pre"}));
-  EXPECT_EQ(plan.satisfied_by_trainyard,
-            (std::vector<std::string>{"azureml-core", "azureml-sdk[automl]==1.0",
-                                      "AzureML_Core>=1"}));
+  EXPECT_EQ(
+      plan.satisfied_by_trainyard,
+      (std::vector<std::string>{"azureml-core", "azureml-sdk[automl]==1.0", "AzureML_Core>=1"}));
   EXPECT_EQ(plan.RequirementsText(),
             "--extra-index-url https://download.pytorch.org/whl/cpu\n--pre\ntorch==2.1.*\n"
             "pandas\nrequests==2.31.0\nrich\n");
@@ -138,7 +138,8 @@ TEST(EnvironmentHashTest, StableAndSensitiveToWhatMatters) {
             EnvironmentHash(plan, PythonInterpreter{"/usr/bin/python3.11", {3, 11, 8}}));
   EXPECT_NE(EnvironmentHash(plan, py), UserManagedEnvironmentHash("python3"));
   EXPECT_EQ(UserManagedEnvironmentHash(""), UserManagedEnvironmentHash("python3"));
-  EXPECT_NE(UserManagedEnvironmentHash("python3"), UserManagedEnvironmentHash("/opt/py/bin/python"));
+  EXPECT_NE(UserManagedEnvironmentHash("python3"),
+            UserManagedEnvironmentHash("/opt/py/bin/python"));
 }
 
 }  // namespace

@@ -79,6 +79,16 @@ TEST(ProcessTest, TimeoutKillsTheProcessGroup) {
   EXPECT_LT(secs, 5.0);
 }
 
+TEST(ProcessTest, TimeoutAppliesAfterOutputIsClosed) {
+  ProcessOptions o;
+  o.argv = {"/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 30"};
+  o.timeout = std::chrono::milliseconds(300);
+  auto t0 = std::chrono::steady_clock::now();
+  ProcessResult r = RunProcess(o);
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+}
+
 TEST(ProcessTest, MissingProgramThrowsSpawnFailed) {
   ProcessOptions o;
   o.argv = {"trainyard-no-such-program-xyz"};

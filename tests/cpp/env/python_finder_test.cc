@@ -70,7 +70,8 @@ TEST(SelectPythonTest, PicksNewestMatchingElseFallsBackWithWarning) {
   EXPECT_EQ(any->interpreter.path, "/p/3.13");
   EXPECT_EQ(any->warning, "");
 
-  std::optional<PythonChoice> range = SelectPython(PythonPin::Parse("python>=3.8,<3.12"), available);
+  std::optional<PythonChoice> range =
+      SelectPython(PythonPin::Parse("python>=3.8,<3.12"), available);
   EXPECT_EQ(range->interpreter.path, "/p/3.11");
   EXPECT_EQ(range->warning, "");
 
@@ -85,7 +86,8 @@ TEST(SelectPythonTest, PicksNewestMatchingElseFallsBackWithWarning) {
 
   std::optional<PythonChoice> impossible = SelectPython(PythonPin::Parse("python=3.99"), available);
   EXPECT_EQ(impossible->interpreter.path, "/p/3.13");
-  EXPECT_EQ(impossible->warning, "python=3.99 is not available here; using Python 3.13.0 (/p/3.13)");
+  EXPECT_EQ(impossible->warning,
+            "python=3.99 is not available here; using Python 3.13.0 (/p/3.13)");
 
   EXPECT_FALSE(SelectPython(PythonPin(), {}).has_value());
 }

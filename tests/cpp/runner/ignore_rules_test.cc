@@ -68,7 +68,7 @@ TEST(GlobMatchPathTest, Basics) {
   EXPECT_FALSE(GlobMatchPath("a/**/b", "a/xb"));
   EXPECT_TRUE(GlobMatchPath("a/*/b", "a/x/b"));
   EXPECT_FALSE(GlobMatchPath("a/*/b", "a/x/y/b"));
-  EXPECT_TRUE(GlobMatchPath("a**b", "axxb"));     // not a whole segment: like '*'
+  EXPECT_TRUE(GlobMatchPath("a**b", "axxb"));  // not a whole segment: like '*'
   EXPECT_FALSE(GlobMatchPath("a**b", "ax/xb"));
   EXPECT_TRUE(GlobMatchPath("**", "any/thing/at/all"));
   EXPECT_TRUE(GlobMatchPath("*", ""));
@@ -90,7 +90,8 @@ TEST_P(IgnoreCaseTest, Matches) {
   const Case& c = GetParam();
   IgnoreRules rules = IgnoreRules::FromText(c.rules);
   EXPECT_EQ(rules.IsIgnored(c.path, c.is_dir), c.ignored)
-      << "rules:\n" << c.rules << "\npath: " << c.path << (c.is_dir ? " (dir)" : "");
+      << "rules:\n"
+      << c.rules << "\npath: " << c.path << (c.is_dir ? " (dir)" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -100,11 +101,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"*.log", "a.logx", false, false}, Case{"*.log", "a.log/x.txt", false, true},
         // comments, blank lines, escapes, trailing spaces
         Case{"# comment\n\n*.tmp\n", "x.tmp", false, true},
-        Case{"# comment\n", "# comment", false, false},
-        Case{"\\#file", "#file", false, true}, Case{"\\!imp", "!imp", false, true},
-        Case{"foo   ", "foo", false, true}, Case{"foo   ", "foo   ", false, false},
-        Case{"foo\\ ", "foo ", false, true}, Case{"foo\\ ", "foo", false, false},
-        Case{"*.log\r\n", "a.log", false, true},
+        Case{"# comment\n", "# comment", false, false}, Case{"\\#file", "#file", false, true},
+        Case{"\\!imp", "!imp", false, true}, Case{"foo   ", "foo", false, true},
+        Case{"foo   ", "foo   ", false, false}, Case{"foo\\ ", "foo ", false, true},
+        Case{"foo\\ ", "foo", false, false}, Case{"*.log\r\n", "a.log", false, true},
         Case{"\xEF\xBB\xBF*.log", "a.log", false, true},
         // directory-only
         Case{"build/", "build", true, true}, Case{"build/", "build", false, false},
@@ -139,8 +139,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"*.py[co]", "x.pyc", false, true}, Case{"*.py[co]", "x.py", false, false},
         Case{"[a-c]*.dat", "b1.dat", false, true}, Case{"[a-c]*.dat", "d1.dat", false, false},
         Case{"[!a]*.dat", "b.dat", false, true}, Case{"[!a]*.dat", "a.dat", false, false},
-        Case{"file?.txt", "file1.txt", false, true},
-        Case{"file?.txt", "file10.txt", false, false},
+        Case{"file?.txt", "file1.txt", false, true}, Case{"file?.txt", "file10.txt", false, false},
         // built-ins: .git and .trainyard always; __pycache__ only by rule
         Case{"", ".git", true, true}, Case{"", ".git/config", false, true},
         Case{"", "sub/.git", false, true}, Case{"!.git\n!.git/", ".git/HEAD", false, true},
@@ -203,16 +202,46 @@ TEST(IgnoreRulesTest, AgreesWithGitOnATree) {
             "doc/*.html\n[Tt]emp*\n*.sw[a-p]\nnotes\\ draft.txt\n/top-only.txt\n"
             "outputs/\n*~\n");
   dir.Write("models/.gitignore", "*.bin\n!small.bin\n/local/\n");
-  for (const char* f :
-       {"a.py", "a.pyc", "pkg/__pycache__/m.pyc", "pkg/m.py", "build/out.o", "src/build/keep.c",
-        "data/big.csv", "data/README.md", "data/sub/x.csv", "run/checkpoints/c1.pt",
-        "checkpoints/c2.pt", "checkpointsx/c3.pt", "logs/a.log", "logs/x/y/b.log",
-        "logs/keep/c.log", "logs/keep/c.txt", "x.tmp", "important.tmp", "dir/important.tmp",
-        "doc/index.html", "doc/sub/index.html", "Temp1.txt", "temp2.txt", "xtemp.txt",
-        "file.swp", "file.swz", "notes draft.txt", "notes.txt", "top-only.txt",
-        "sub/top-only.txt", "outputs/model.pkl", "sub/outputs/m.pkl", "backup.py~",
-        "models/a.bin", "models/small.bin", "models/local/x.py", "models/sub/local/y.py",
-        "models/b.bin.txt", "weird [name].txt", "sp ace/f.py"}) {
+  for (const char* f : {"a.py",
+                        "a.pyc",
+                        "pkg/__pycache__/m.pyc",
+                        "pkg/m.py",
+                        "build/out.o",
+                        "src/build/keep.c",
+                        "data/big.csv",
+                        "data/README.md",
+                        "data/sub/x.csv",
+                        "run/checkpoints/c1.pt",
+                        "checkpoints/c2.pt",
+                        "checkpointsx/c3.pt",
+                        "logs/a.log",
+                        "logs/x/y/b.log",
+                        "logs/keep/c.log",
+                        "logs/keep/c.txt",
+                        "x.tmp",
+                        "important.tmp",
+                        "dir/important.tmp",
+                        "doc/index.html",
+                        "doc/sub/index.html",
+                        "Temp1.txt",
+                        "temp2.txt",
+                        "xtemp.txt",
+                        "file.swp",
+                        "file.swz",
+                        "notes draft.txt",
+                        "notes.txt",
+                        "top-only.txt",
+                        "sub/top-only.txt",
+                        "outputs/model.pkl",
+                        "sub/outputs/m.pkl",
+                        "backup.py~",
+                        "models/a.bin",
+                        "models/small.bin",
+                        "models/local/x.py",
+                        "models/sub/local/y.py",
+                        "models/b.bin.txt",
+                        "weird [name].txt",
+                        "sp ace/f.py"}) {
     dir.Write(f);
   }
   ProcessOptions init;

@@ -99,9 +99,9 @@ TEST_F(SnapshotTest, IgnoreRulesAndGitDirectory) {
   Write("pkg/mod.py", "x");
   Write("pkg/__pycache__/mod.cpython-311.pyc", "x");
   SnapshotResult r = SnapshotBuilder(store_).Build(src_);
-  EXPECT_EQ(Paths(r), (std::vector<std::string>{".amlignore", ".gitignore", "keep.ckpt",
-                                                  "pkg/.gitignore", "pkg/__pycache__/mod.cpython-311.pyc",
-                                                  "pkg/mod.py", "train.py"}));
+  EXPECT_EQ(Paths(r), (std::vector<std::string>{
+                          ".amlignore", ".gitignore", "keep.ckpt", "pkg/.gitignore",
+                          "pkg/__pycache__/mod.cpython-311.pyc", "pkg/mod.py", "train.py"}));
   std::vector<std::string> sources = r.ignore_files;
   std::sort(sources.begin(), sources.end());
   EXPECT_EQ(sources, (std::vector<std::string>{".amlignore", "pkg/.gitignore"}));
@@ -132,9 +132,7 @@ TEST_F(SnapshotTest, SizeLimitThrowsBeforeWritingAnything) {
 
 TEST_F(SnapshotTest, DefaultSizeLimitIs300MbWithAzureText) {
   Write("small.py", "x");
-  {
-    std::ofstream(src_ / "huge.bin");
-  }
+  { std::ofstream(src_ / "huge.bin"); }
   fs::resize_file(src_ / "huge.bin", 301ull * 1024 * 1024);  // sparse: no real disk use
   try {
     SnapshotBuilder(store_).Build(src_);
@@ -260,8 +258,9 @@ TEST_F(SnapshotTest, SmallDirectoryIsFast) {
 
 TEST(ManifestTest, ParseValidates) {
   std::string sha(64, 'a');
-  json ok = {{"files", {{{"path", "b.py"}, {"sha256", sha}, {"size", 1}},
-                        {{"path", "a/x.py"}, {"sha256", sha}, {"size", 2}, {"executable", true}}}}};
+  json ok = {{"files",
+              {{{"path", "b.py"}, {"sha256", sha}, {"size", 1}},
+               {{"path", "a/x.py"}, {"sha256", sha}, {"size", 2}, {"executable", true}}}}};
   std::vector<SnapshotFile> files = ParseManifest(ok);
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].path, "a/x.py");  // sorted
@@ -269,19 +268,19 @@ TEST(ManifestTest, ParseValidates) {
   EXPECT_EQ(ParseManifest(ok["files"]).size(), 2u);  // bare array
   EXPECT_EQ(ParseManifest(ManifestToJson(files)), files);
 
-  auto bad = [&](json entry) {
-    return ParseManifest(json{{"files", json::array({entry})}});
-  };
+  auto bad = [&](json entry) { return ParseManifest(json{{"files", json::array({entry})}}); };
   EXPECT_THROW(bad({{"path", "../x"}, {"sha256", sha}, {"size", 1}}), InvalidInput);
   EXPECT_THROW(bad({{"path", "/etc/passwd"}, {"sha256", sha}, {"size", 1}}), InvalidInput);
   EXPECT_THROW(bad({{"path", "x"}, {"sha256", "abc"}, {"size", 1}}), InvalidInput);
   EXPECT_THROW(bad({{"path", "x"}, {"sha256", sha}, {"size", -1}}), InvalidInput);
   EXPECT_THROW(bad({{"path", "x"}, {"sha256", sha}}), InvalidInput);
-  EXPECT_THROW(ParseManifest(json{{"files", {{{"path", "x"}, {"sha256", sha}, {"size", 1}},
-                                             {{"path", "x"}, {"sha256", sha}, {"size", 1}}}}}),
+  EXPECT_THROW(ParseManifest(json{{"files",
+                                   {{{"path", "x"}, {"sha256", sha}, {"size", 1}},
+                                    {{"path", "x"}, {"sha256", sha}, {"size", 1}}}}}),
                InvalidInput);
-  EXPECT_THROW(ParseManifest(json{{"files", {{{"path", "x"}, {"sha256", sha}, {"size", 1}},
-                                             {{"path", "x/y"}, {"sha256", sha}, {"size", 1}}}}}),
+  EXPECT_THROW(ParseManifest(json{{"files",
+                                   {{{"path", "x"}, {"sha256", sha}, {"size", 1}},
+                                    {{"path", "x/y"}, {"sha256", sha}, {"size", 1}}}}}),
                InvalidInput);
   EXPECT_THROW(ParseManifest(json{{"nofiles", 1}}), InvalidInput);
 }
