@@ -21,7 +21,8 @@ BUILD_DIR="${BUILD_DIR:-build}"
 BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
 PYTHON="${PYTHON:-python3}"
 
-log() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
+if [ -t 1 ]; then log() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
+else log() { printf '[install] %s\n' "$*"; }; fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -15,7 +15,8 @@ BUILD_DIR="${BUILD_DIR:-build}"
 PYTHON="${PYTHON:-python3}"
 JOBS="$(nproc 2>/dev/null || echo 2)"
 
-step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+if [ -t 1 ]; then step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+else step() { printf '\n== %s ==\n' "$*"; }; fi
 
 if [ "${SKIP_ASAN:-0}" != "1" ]; then
   step "C++ unit tests: Debug + ASan/UBSan (build-asan)"
@@ -42,7 +43,7 @@ PYTEST_DIRS=(tests/e2e)
 [ -d python/tests ] && PYTEST_DIRS+=(python/tests)
 # No `|| true`: any failure, and pytest's exit 5 (no test collected), fails this script.
 # shellcheck disable=SC2086
-"$PYTHON" -m pytest -q -p no:cacheprovider "${PYTEST_DIRS[@]}" ${PYTEST_ARGS:-}
+"$PYTHON" -m pytest -q -p no:cacheprovider --rootdir "$ROOT" "${PYTEST_DIRS[@]}" ${PYTEST_ARGS:-}
 
 if [ "${BENCH_SMOKE:-0}" = "1" ]; then
   step "benchmarks (--quick smoke)"

@@ -275,13 +275,8 @@ std::optional<PythonChoice> SelectPython(const PythonPin& pin,
   if (const PythonInterpreter* p = newest([&](const auto& i) { return pin.Matches(i.version); })) {
     return PythonChoice{*p, ""};
   }
-  const PythonInterpreter* fallback = nullptr;
-  if (std::optional<PythonVersion> want = pin.wanted()) {
-    fallback = newest([&](const auto& i) {
-      return i.version.major == want->major && i.version.minor == want->minor;
-    });
-  }
-  if (fallback == nullptr) fallback = newest([](const auto&) { return true; });
+  // As the issue asks: a pin nothing here satisfies runs on the newest Python 3, with a warning.
+  const PythonInterpreter* fallback = newest([](const auto&) { return true; });
   return PythonChoice{*fallback, pin.text() + " is not available here; using Python " +
                                      fallback->version.ToString() + " (" + fallback->path.string() +
                                      ")"};

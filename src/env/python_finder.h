@@ -82,12 +82,11 @@ const std::vector<PythonInterpreter>& InstalledPythons();
 struct PythonChoice {
   PythonInterpreter interpreter;
   // "" when the pin was satisfied; otherwise a line for the build log, e.g.
-  // "python=3.6.2 is not available here; using Python 3.6.15 (/root/.pyenv/.../python3.6)".
+  // "python=3.6.2 is not available here; using Python 3.13.0 (/root/.pyenv/.../python3.13)".
   std::string warning;
 };
 
-// The newest interpreter matching `pin`; else the newest with the major.minor the pin wants;
-// else the newest of all (both with a warning). nullopt when `available` is empty.
+// The newest interpreter matching `pin`; else the newest of all, with a warning. nullopt when `available` is empty.
 std::optional<PythonChoice> SelectPython(const PythonPin& pin,
                                          const std::vector<PythonInterpreter>& available);
 

@@ -80,9 +80,10 @@ TEST(SelectPythonTest, PicksNewestMatchingElseFallsBackWithWarning) {
 
   std::optional<PythonChoice> same_minor =
       SelectPython(PythonPin::Parse("python=3.6.2"), available);
-  EXPECT_EQ(same_minor->interpreter.path, "/p/3.6");
+  // 3.6.15 does not satisfy python=3.6.2: the newest Python 3 is used, with a warning.
+  EXPECT_EQ(same_minor->interpreter.path, "/p/3.13");
   EXPECT_EQ(same_minor->warning,
-            "python=3.6.2 is not available here; using Python 3.6.15 (/p/3.6)");
+            "python=3.6.2 is not available here; using Python 3.13.0 (/p/3.13)");
 
   std::optional<PythonChoice> impossible = SelectPython(PythonPin::Parse("python=3.99"), available);
   EXPECT_EQ(impossible->interpreter.path, "/p/3.13");
