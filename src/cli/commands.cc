@@ -148,6 +148,8 @@ int CmdInit(const std::vector<std::string>& a) {
   cfg.data_dir = (dir / ".trainyard").string();
   cfg.server_url = "http://127.0.0.1:" + std::to_string(port ? port : FreePort());
   cfg.Save(cfg_path);
+  // Keep the workspace store out of the user's git status.
+  WriteFileAtomic(dir / ".trainyard" / ".gitignore", "*\n");
   std::cout << "initialized workspace '" << name << "' in " << cfg.data_dir
             << "\nnext: trainyard up\n";
   return 0;
