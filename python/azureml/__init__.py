@@ -10,8 +10,9 @@ import importlib
 import sys
 from importlib.machinery import ModuleSpec
 
-from trainyard import __version__
+import trainyard
 
+__version__ = trainyard.__version__
 _PREFIX = "azureml."
 _TARGET = "trainyard."
 

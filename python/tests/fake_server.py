@@ -347,10 +347,12 @@ class Handler(BaseHTTPRequestHandler):
 class FakeServer:
     """Runs the fake server on a free port: ``with FakeServer() as server: server.url``."""
 
-    def __init__(self, token="secret"):
+    def __init__(self, token="secret", port=0, idle_timeout=None):
         self.state = FakeState(token)
-        handler = type("BoundHandler", (Handler,), {"state": self.state})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        handler = type("BoundHandler", (Handler,), {"state": self.state,
+                                                     "timeout": idle_timeout})
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self.state.port = self.httpd.server_address[1]
         self.url = "http://127.0.0.1:{}".format(self.state.port)

@@ -3,8 +3,6 @@
 import io
 import json
 import os
-import sys
-import time
 
 import pytest
 
@@ -182,7 +180,7 @@ def test_files_upload_download(workspace, tmp_path, monkeypatch):
 def test_restore_snapshot(workspace, project, tmp_path):
     run = Experiment(workspace, "exp").submit(ScriptRunConfig(str(project), "train.py"))
     run.wait_for_completion()
-    path = run.restore_snapshot(path=str(tmp_path / "snap"))
+    assert run.restore_snapshot(path=str(tmp_path / "snap")) == str(tmp_path / "snap")
     assert (tmp_path / "snap" / "train.py").read_text() == "print('hi')\n"
 
 

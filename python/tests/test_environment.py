@@ -1,6 +1,6 @@
 import pytest
 
-from trainyard.core import Environment, ScriptRunConfig
+from trainyard.core import Environment
 from trainyard.core.conda_dependencies import CondaDependencies
 from trainyard.exceptions import UserErrorException
 

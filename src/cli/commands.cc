@@ -179,7 +179,10 @@ int CmdUp(const std::vector<std::string>& a) {
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
   pid_t pid;
   int rc = posix_spawn(&pid, exe.c_str(), &fa, &attr, av.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

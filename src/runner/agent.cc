@@ -45,8 +45,11 @@ constexpr auto kServerRetryBudget = std::chrono::minutes(15);
 std::atomic<int> g_signal{0};
 void OnSignal(int sig) { g_signal = sig; }
 
+// Lines in runs/<id>/agent.log, with milliseconds since the agent started (phase timings).
 void Log(const std::string& msg) {
-  std::cerr << FormatIsoTime(NowMillis()) << " agent: " << msg << std::endl;
+  static const auto start = Clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count() / 1000.0;
+  std::cerr << FormatIsoTime(NowMillis()) << " +" << ms << "ms agent: " << msg << std::endl;
 }
 
 // HTTP calls to the server that survive server restarts: connection failures and 5xx answers
@@ -327,6 +330,11 @@ ScriptError ExtractScriptError(const std::string& tail) {
 }
 
 int RunAgent(const AgentOptions& opts) {
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  sigaddset(&unblock, SIGTERM);
+  sigaddset(&unblock, SIGINT);
+  ::sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
   ::signal(SIGTERM, OnSignal);
   ::signal(SIGINT, OnSignal);
   ::signal(SIGPIPE, SIG_IGN);
@@ -334,6 +342,7 @@ int RunAgent(const AgentOptions& opts) {
   const std::string base = RunPath(opts.run_id);
   auto set_status = [&](const std::string& s, const Json& error = nullptr,
                         std::optional<int> exit_code = std::nullopt) {
+    Log("status " + s);
     Json body = {{"status", s}};
     if (!error.is_null()) body["error"] = error;
     if (exit_code) body["exit_code"] = *exit_code;
@@ -378,6 +387,7 @@ int RunAgent(const AgentOptions& opts) {
     }
     fs::create_directories(workdir / "outputs");
     fs::create_directories(workdir / "logs");
+    Log("snapshot restored");
     env = MaterializeRunEnvironment(
         def.value("environment", Json(nullptr)), fs::path(opts.data_dir) / "envs",
         FindSdkPythonDir(),

@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -192,6 +193,7 @@ bool HttpServer::Impl::HandleOne(tcp::socket& sock, beast::flat_buffer& buf) {
 
 void HttpServer::Impl::Session(tcp::socket sock) {
   int fd = sock.native_handle();
+  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   sock.set_option(tcp::no_delay(true));
   beast::flat_buffer buf;
   try {
@@ -247,6 +249,9 @@ uint16_t HttpServer::Listen() {
                 500);
   }
   impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  // Processes the server starts (agents) must not inherit the listening socket, or a restarted
+  // server could not bind its port while they run.
+  ::fcntl(impl_->acceptor.native_handle(), F_SETFD, FD_CLOEXEC);
   impl_->janitor = std::thread([this] { impl_->JanitorLoop(); });
   return impl_->acceptor.local_endpoint().port();
 }

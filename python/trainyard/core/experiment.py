@@ -19,7 +19,11 @@ def run_kind(run_type):
 
 def filter_params(tags=None, properties=None):
     """Query parameters ``tag``/``property`` for a tags/properties filter: a key (str), a
-    list of keys, or a dict (``{k: v}`` matches the value, ``{k: None}`` the key)."""
+    dict (``{k: v}`` matches the value, ``{k: None}`` the key), or a list of keys and
+    ``[key, value]`` pairs (Azure's Model.list form)."""
+
+    def pair(key, value=None):
+        return str(key) if value is None else "{}={}".format(key, value)
 
     def encode(spec):
         if spec is None:
@@ -27,8 +31,8 @@ def filter_params(tags=None, properties=None):
         if isinstance(spec, str):
             return [spec]
         if isinstance(spec, dict):
-            return [k if v is None else "{}={}".format(k, v) for k, v in spec.items()]
-        return [str(k) for k in spec]
+            return [pair(k, v) for k, v in spec.items()]
+        return [pair(*item) if isinstance(item, (list, tuple)) else pair(item) for item in spec]
 
     return {"tag": encode(tags), "property": encode(properties)}
 
