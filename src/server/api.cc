@@ -360,25 +360,32 @@ struct Api::Impl {
     std::set<std::string> other_runs;
     int64_t now = NowMillis();
     for (auto& m : body["metrics"]) {
+      if (!m.is_object()) throw InvalidInput("each metric must be an object {name, kind, value}");
       MetricPoint pt;
-      pt.run_id = m.contains("run_id") && m["run_id"].is_string() ? m["run_id"].get<std::string>()
-                                                                  : r.id;
+      auto rid = m.find("run_id");
+      pt.run_id = rid != m.end() && rid->is_string() ? rid->get<std::string>() : r.id;
       if (pt.run_id != r.id) other_runs.insert(pt.run_id);
-      pt.name = m.at("name").get<std::string>();
+      auto name = m.find("name");
+      if (name == m.end() || !name->is_string()) throw InvalidInput("each metric needs a string 'name'");
+      pt.name = std::move(name->get_ref<std::string&>());
       ValidateKey("metric name", pt.name);
-      pt.kind = m.value("kind", "scalar");
+      auto kind = m.find("kind");
+      pt.kind = kind != m.end() && kind->is_string() ? kind->get<std::string>() : "scalar";
       if (pt.kind != "scalar" && pt.kind != "list" && pt.kind != "row" && pt.kind != "table" &&
           pt.kind != "image") {
         throw InvalidInput("metric '" + pt.name + "' has unknown kind '" + pt.kind +
                            "': use scalar, list, row, table or image");
       }
-      pt.value = m.contains("value") ? m["value"] : Json(nullptr);
-      if (m.contains("step") && m["step"].is_number_integer()) pt.step = m["step"].get<int64_t>();
-      pt.time = m.contains("time") && m["time"].is_number() ? m["time"].get<int64_t>() : now;
-      if (m.contains("seq") && m["seq"].is_number_integer()) pt.seq = m["seq"].get<int64_t>();
-      if (m.contains("description") && m["description"].is_string()) {
-        pt.description = m["description"];
-      }
+      auto value = m.find("value");
+      if (value != m.end()) pt.value = std::move(*value);
+      auto step = m.find("step");
+      if (step != m.end() && step->is_number_integer()) pt.step = step->get<int64_t>();
+      auto time = m.find("time");
+      pt.time = time != m.end() && time->is_number() ? time->get<int64_t>() : now;
+      auto seq = m.find("seq");
+      if (seq != m.end() && seq->is_number_integer()) pt.seq = seq->get<int64_t>();
+      auto desc = m.find("description");
+      if (desc != m.end() && desc->is_string()) pt.description = desc->get<std::string>();
       points.push_back(std::move(pt));
     }
     for (const auto& id : other_runs) RequireRun(id);

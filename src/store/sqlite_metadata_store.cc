@@ -16,7 +16,7 @@ const char* const kMigrations[] = {
     R"sql(
 CREATE TABLE experiments (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);
 CREATE TABLE runs (
-  id TEXT PRIMARY KEY, number INTEGER NOT NULL, experiment TEXT NOT NULL, parent_id TEXT,
+  key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, number INTEGER NOT NULL, experiment TEXT NOT NULL, parent_id TEXT,
   kind TEXT NOT NULL, display_name TEXT NOT NULL DEFAULT '', status TEXT NOT NULL,
   created INTEGER NOT NULL, started INTEGER NOT NULL DEFAULT 0, ended INTEGER NOT NULL DEFAULT 0,
   compute_target TEXT NOT NULL DEFAULT '', definition TEXT NOT NULL DEFAULT '{}',
@@ -28,10 +28,10 @@ CREATE INDEX runs_status ON runs(status);
 CREATE TABLE run_status_history (run_id TEXT NOT NULL, status TEXT NOT NULL, time INTEGER NOT NULL);
 CREATE TABLE run_tags (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(run_id, key)) WITHOUT ROWID;
 CREATE TABLE run_properties (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY(run_id, key)) WITHOUT ROWID;
-CREATE TABLE metrics (run_id TEXT NOT NULL, seq INTEGER, name TEXT NOT NULL, kind TEXT NOT NULL,
+CREATE TABLE metrics (run_key INTEGER NOT NULL, seq INTEGER, name TEXT NOT NULL, kind TEXT NOT NULL,
   num, json TEXT, step INTEGER, time INTEGER NOT NULL, description TEXT);
-CREATE INDEX metrics_run_name ON metrics(run_id, name);
-CREATE UNIQUE INDEX metrics_run_seq ON metrics(run_id, seq);
+CREATE INDEX metrics_run_name ON metrics(run_key, name);
+CREATE UNIQUE INDEX metrics_run_seq ON metrics(run_key, seq);
 CREATE TABLE artifacts (run_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
   size INTEGER NOT NULL, created INTEGER NOT NULL, PRIMARY KEY(run_id, path)) WITHOUT ROWID;
 CREATE TABLE models (name TEXT NOT NULL, version INTEGER NOT NULL, created INTEGER NOT NULL,
@@ -113,7 +113,7 @@ class SqliteMetadataStore : public MetadataStore {
  public:
   explicit SqliteMetadataStore(const std::string& path) {
     if (sqlite3_open_v2(path.c_str(), &db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
@@ -306,11 +306,17 @@ class SqliteMetadataStore : public MetadataStore {
     std::lock_guard lk(mu_);
     Tx tx(this);
     Stmt s(db_,
-           "INSERT OR IGNORE INTO metrics (run_id, seq, name, kind, num, json, step, time, "
+           "INSERT OR IGNORE INTO metrics (run_key, seq, name, kind, num, json, step, time, "
            "description) VALUES (?,?,?,?,?,?,?,?,?)");
     size_t inserted = 0;
+    std::string last_run;
+    int64_t last_key = 0;
     for (const auto& p : points) {
-      s.Bind(1, p.run_id);
+      if (p.run_id != last_run) {
+        last_key = RunKey(p.run_id);
+        last_run = p.run_id;
+      }
+      s.Bind(1, last_key);
       if (p.seq) s.Bind(2, *p.seq);
       s.Bind(3, p.name).Bind(4, p.kind);
       if (p.kind == "scalar" && p.value.is_number_integer()) {
@@ -333,10 +339,13 @@ class SqliteMetadataStore : public MetadataStore {
 
   std::vector<MetricPoint> GetMetrics(const std::string& run_id, const std::string& name) override {
     std::lock_guard lk(mu_);
+    Stmt k(db_, "SELECT key FROM runs WHERE id=?");
+    k.Bind(1, run_id);
+    if (!k.Step()) return {};
     Stmt s(db_,
            "SELECT name, kind, num, json, step, time, seq, description, typeof(num) FROM metrics "
-           "WHERE run_id=?1 AND (?2 = '' OR name = ?2) ORDER BY rowid");
-    s.Bind(1, run_id).Bind(2, name);
+           "WHERE run_key=?1 AND (?2 = '' OR name = ?2) ORDER BY rowid");
+    s.Bind(1, k.Int(0)).Bind(2, name);
     std::vector<MetricPoint> out;
     while (s.Step()) {
       MetricPoint p;
@@ -508,6 +517,14 @@ class SqliteMetadataStore : public MetadataStore {
     s.Bind(1, name).Bind(2, now);
     s.Step();
     return {sqlite3_last_insert_rowid(db_), name, now};
+  }
+
+  // The integer key metrics rows use for a run (runs.key): small rows, cheap index compares.
+  int64_t RunKey(const std::string& id) {
+    Stmt s(db_, "SELECT key FROM runs WHERE id=?");
+    s.Bind(1, id);
+    if (!s.Step()) throw NotFound("run '" + id + "' not found");
+    return s.Int(0);
   }
 
   void RequireRun(const std::string& id) {
