@@ -199,9 +199,13 @@ void RunScheduler::Launch(const std::string& run_id) {
   // The token travels in the environment, not on the command line (ps would show it).
   std::vector<std::string> env_store;
   for (char** e = environ; *e; ++e) {
-    if (std::string_view(*e).rfind("TRAINYARD_TOKEN=", 0) != 0) env_store.emplace_back(*e);
+    std::string_view kv(*e);
+    if (kv.rfind("TRAINYARD_TOKEN=", 0) != 0 && kv.rfind("TRAINYARD_WORKSPACE=", 0) != 0) {
+      env_store.emplace_back(*e);
+    }
   }
   env_store.push_back("TRAINYARD_TOKEN=" + opts_.token);
+  if (!opts_.workspace_name.empty()) env_store.push_back("TRAINYARD_WORKSPACE=" + opts_.workspace_name);
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);

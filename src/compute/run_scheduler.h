@@ -26,6 +26,7 @@ struct SchedulerOptions {
   std::string server_url;
   std::string token;
   std::string data_dir;
+  std::string workspace_name;  // handed to agents as TRAINYARD_WORKSPACE
 };
 
 class RunScheduler {

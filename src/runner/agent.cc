@@ -338,6 +338,7 @@ int RunAgent(const AgentOptions& opts) {
   ::signal(SIGTERM, OnSignal);
   ::signal(SIGINT, OnSignal);
   ::signal(SIGPIPE, SIG_IGN);
+  Log("agent started for run " + opts.run_id);
   ServerLink link(opts.server_url, opts.token);
   const std::string base = RunPath(opts.run_id);
   auto set_status = [&](const std::string& s, const Json& error = nullptr,
@@ -423,15 +424,15 @@ int RunAgent(const AgentOptions& opts) {
   vars["AZUREML_RUN_ID"] = opts.run_id;
   vars["AZUREML_EXPERIMENT_NAME"] = run.value("experiment", "");
   vars["PYTHONUNBUFFERED"] = "1";
-  for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
   if (vars.count("TRAINYARD_WORKSPACE") == 0) {
+    // Started by hand rather than by the scheduler: ask the server.
     try {
-      Json ws = link.Call("GET", "/api/v1/workspace");
-      envv.push_back("TRAINYARD_WORKSPACE=" + ws.value("name", ""));
-      envv.push_back("AZUREML_ARM_WORKSPACE_NAME=" + ws.value("name", ""));
+      vars["TRAINYARD_WORKSPACE"] = link.Call("GET", "/api/v1/workspace").value("name", "");
     } catch (const std::exception&) {
     }
   }
+  vars["AZUREML_ARM_WORKSPACE_NAME"] = vars["TRAINYARD_WORKSPACE"];
+  for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
 
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail("pipe failed");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -377,6 +378,20 @@ json GitInfo::ToJson() const {
 }
 
 std::optional<GitInfo> DetectGit(const fs::path& dir) {
+  // Cheap pre-check, so that submitting from outside any repository spawns no git process:
+  // a work tree has a .git entry (directory, or file for worktrees) in it or a parent.
+  if (const char* gd = std::getenv("GIT_DIR"); gd == nullptr || *gd == '\0') {
+    std::error_code ec;
+    bool found = false;
+    for (fs::path p = fs::absolute(dir, ec); !p.empty(); p = p.parent_path()) {
+      if (fs::exists(p / ".git", ec)) {
+        found = true;
+        break;
+      }
+      if (p == p.parent_path()) break;
+    }
+    if (!found) return std::nullopt;
+  }
   std::optional<fs::path> git = FindExecutable("git");
   if (!git) return std::nullopt;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

@@ -71,6 +71,7 @@ int RunServer(const ServerOptions& opts) {
   sopts.server_url = cfg.server_url;
   sopts.token = cfg.token;
   sopts.data_dir = data.string();
+  sopts.workspace_name = cfg.name;
   RunScheduler scheduler(sopts, *store, notifier);
 
   ApiContext ctx;
