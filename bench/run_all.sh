@@ -10,7 +10,8 @@ QUICK=()
 [ "${1:-}" = "--quick" ] && QUICK=(--quick)
 export TRAINYARD_BIN="${TRAINYARD_BIN:-$ROOT/build/trainyard}"
 export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
-export BENCH_RESULTS="$(mktemp)"
+BENCH_RESULTS="$(mktemp)"
+export BENCH_RESULTS
 trap 'rm -f "$BENCH_RESULTS"' EXIT
 
 cd "$HERE"

@@ -1,4 +1,6 @@
 """Bad input through the SDK, as a user makes it: each error says what was wrong."""
+import time
+
 import pytest
 
 from e2e_util import wait_status, write_script
@@ -78,6 +80,21 @@ def test_snapshot_over_file_limit_creates_nothing(ws, plain_env, tmp_path):
         submit(ws, exp, cfg)
     assert "2000" in str(ei.value), str(ei.value)
     assert run_ids(ws, exp) == before
+
+
+def test_snapshot_over_size_limit_has_the_azure_message(ws, plain_env, tmp_path):
+    from trainyard.core import ScriptRunConfig
+    exp = "e2e-snapshot-limit"
+    big = tmp_path / "big"
+    src_with_script(big)
+    with open(big / "weights.bin", "wb") as f:   # sparse: no real disk use
+        f.truncate(301 * 1024 * 1024)
+    cfg = ScriptRunConfig(source_directory=str(big), script="ok.py", environment=plain_env)
+    t0 = time.time()
+    with pytest.raises(Exception) as ei:
+        submit(ws, exp, cfg)
+    assert "Your total snapshot size exceeds the limit of 300.0 MB" in str(ei.value), str(ei.value)
+    assert time.time() - t0 < 60
 
 
 def test_amlignore_keeps_big_snapshot_under_limit(ws, plain_env, tmp_path):
