@@ -151,7 +151,9 @@ class Shipper {
     }
   }
 
-  // Reads complete new lines of the spool and posts them as metrics, seq = line number.
+  // Sends complete new lines of the spool to the server as they are (the server parses them;
+  // seq = line number), in chunks of up to 20,000 lines. A flush marker line is acknowledged
+  // in <spool>.ack once every line before it has been taken by the server.
   void ShipMetrics() {
     int fd = ::open(spool_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
@@ -169,42 +171,36 @@ class Shipper {
     ::close(fd);
     size_t end = data.rfind('\n');
     if (end == std::string::npos) return;
-    Json batch = Json::array();
     std::vector<std::string> acks;
-    size_t pos = 0;
-    auto post = [&] {
-      if (batch.empty()) return;
-      link_.Call("POST", RunPath(opts_.run_id) + "/metrics", Json{{"metrics", batch}});
-      batch = Json::array();
+    size_t chunk_start = 0, pos = 0, lines = 0;
+    int64_t chunk_seq = spool_line_;
+    auto post = [&](size_t upto) {
+      if (upto > chunk_start) {
+        link_.Send("POST",
+                   RunPath(opts_.run_id) + "/metrics/spool?first_seq=" + std::to_string(chunk_seq),
+                   data.substr(chunk_start, upto - chunk_start), "application/x-ndjson");
+      }
+      chunk_start = upto;
+      chunk_seq = spool_line_;
+      lines = 0;
     };
     while (pos <= end) {
       size_t nl = data.find('\n', pos);
       std::string_view line(data.data() + pos, nl - pos);
       pos = nl + 1;
-      int64_t seq = spool_line_++;
-      if (line.empty()) continue;
-      Json j = Json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) {
-        Log("skipping malformed spool line " + std::to_string(seq));
-        continue;
+      ++spool_line_;
+      ++lines;
+      if (line.rfind("{\"flush\"", 0) == 0) {
+        post(pos);
+        Json j = Json::parse(line, nullptr, false);
+        if (j.is_object() && j.contains("flush")) {
+          acks.push_back(j["flush"].is_string() ? j["flush"].get<std::string>() : j["flush"].dump());
+        }
+      } else if (lines >= 20000) {
+        post(pos);
       }
-      if (j.contains("flush")) {
-        post();
-        acks.push_back(j["flush"].is_string() ? j["flush"].get<std::string>() : j["flush"].dump());
-        continue;
-      }
-      Json m = {{"run_id", j.value("r", opts_.run_id)},
-                {"name", j.value("n", "")},
-                {"kind", j.value("k", "scalar")},
-                {"value", j.contains("v") ? j["v"] : Json(nullptr)},
-                {"time", j.value("t", NowMillis())},
-                {"seq", seq}};
-      if (j.contains("s")) m["step"] = j["s"];
-      if (j.contains("d")) m["description"] = j["d"];
-      batch.push_back(std::move(m));
-      if (batch.size() >= 20000) post();
     }
-    post();
+    post(end + 1);
     spool_offset_ += end + 1;
     if (!acks.empty()) {
       std::ofstream ack(spool_.string() + ".ack", std::ios::app);

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -124,6 +125,96 @@ Json StringValues(const Json& in, const char* what) {
 }
 
 bool ParseBool(const std::string& s) { return s == "1" || s == "true" || s == "True"; }
+
+// Fast path for the spool lines the SDK and run.h write:
+//   {"r":"<id>","n":"<name>","k":"<kind>","v":<number or plain string>,"t":<int>[,"s":<int>]}
+// Returns false (the caller falls back to the JSON parser) for anything else: escapes, nested
+// values, booleans, other keys.
+bool ParseSpoolLineFast(std::string_view line, MetricPoint& pt) {
+  size_t i = 0;
+  auto expect = [&](char c) {
+    if (i < line.size() && line[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  };
+  auto plain_string = [&](std::string_view* out) {
+    if (!expect('"')) return false;
+    size_t start = i;
+    while (i < line.size() && line[i] != '"') {
+      if (line[i] == '\\' || static_cast<unsigned char>(line[i]) < 0x20) return false;
+      ++i;
+    }
+    if (i >= line.size()) return false;
+    *out = line.substr(start, i - start);
+    ++i;
+    return true;
+  };
+  auto number = [&](Json* out) {
+    size_t start = i;
+    bool is_float = false;
+    while (i < line.size() && line[i] != ',' && line[i] != '}') {
+      char c = line[i];
+      if (c == '.' || c == 'e' || c == 'E') is_float = true;
+      else if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+')) return false;
+      ++i;
+    }
+    const char* b = line.data() + start;
+    const char* e = line.data() + i;
+    if (b == e) return false;
+    if (is_float) {
+      double d;
+      auto r = std::from_chars(b, e, d);
+      if (r.ec != std::errc() || r.ptr != e) return false;
+      *out = d;
+    } else {
+      int64_t v;
+      auto r = std::from_chars(b, e, v);
+      if (r.ec != std::errc() || r.ptr != e) return false;
+      *out = v;
+    }
+    return true;
+  };
+  if (!expect('{')) return false;
+  bool have_name = false;
+  for (;;) {
+    std::string_view key;
+    if (!plain_string(&key) || !expect(':') || key.size() != 1) return false;
+    switch (key[0]) {
+      case 'r':
+      case 'n':
+      case 'k': {
+        std::string_view v;
+        if (!plain_string(&v)) return false;
+        (key[0] == 'r' ? pt.run_id : key[0] == 'n' ? pt.name : pt.kind) = std::string(v);
+        have_name = have_name || key[0] == 'n';
+        break;
+      }
+      case 'v':
+        if (i < line.size() && line[i] == '"') {
+          std::string_view v;
+          if (!plain_string(&v)) return false;
+          pt.value = std::string(v);
+        } else if (!number(&pt.value)) {
+          return false;
+        }
+        break;
+      case 't':
+      case 's': {
+        Json n;
+        if (!number(&n) || !n.is_number_integer()) return false;
+        if (key[0] == 't') pt.time = n.get<int64_t>();
+        else pt.step = n.get<int64_t>();
+        break;
+      }
+      default:
+        return false;
+    }
+    if (expect('}')) return have_name && i == line.size();
+    if (!expect(',')) return false;
+  }
+}
 
 }  // namespace
 
@@ -392,6 +483,82 @@ struct Api::Impl {
     size_t n = ctx.store->InsertMetrics(points);
     ctx.notifier->Notify();
     SendJson(res, {{"accepted", n}});
+  }
+
+  // Raw spool lines from an agent (docs/REST.md, "Spool format"): one JSON object per line,
+  // line i gets seq first_seq + i, so a resend after a lost answer stores nothing twice.
+  // Flush markers and malformed lines are skipped but keep their seq.
+  void PostSpool(HttpRequest& req, HttpResponse& res, const Params& p) {
+    RunRecord r = RequireRun(p[0]);
+    char* end = nullptr;
+    std::string first = req.Query("first_seq");
+    int64_t seq = std::strtoll(first.c_str(), &end, 10);
+    if (first.empty() || *end != '\0' || seq < 0) {
+      throw InvalidInput("first_seq must be a non-negative integer (the spool line number of the "
+                         "first line in the body)");
+    }
+    std::vector<MetricPoint> points;
+    std::set<std::string> other_runs;
+    int64_t now = NowMillis();
+    size_t pos = 0, skipped = 0;
+    const std::string& body = req.body;
+    while (pos < body.size()) {
+      size_t nl = body.find('\n', pos);
+      if (nl == std::string::npos) nl = body.size();
+      std::string_view line(body.data() + pos, nl - pos);
+      pos = nl + 1;
+      int64_t line_seq = seq++;
+      if (line.empty()) continue;
+      MetricPoint fast;
+      fast.kind = "scalar";
+      fast.time = now;
+      if (ParseSpoolLineFast(line, fast)) {
+        if (fast.run_id.empty()) fast.run_id = r.id;
+        if (fast.run_id != r.id) other_runs.insert(fast.run_id);
+        if (!fast.name.empty() && fast.name.size() <= 255 &&
+            (fast.kind == "scalar" || fast.kind == "list" || fast.kind == "row" ||
+             fast.kind == "table" || fast.kind == "image")) {
+          fast.seq = line_seq;
+          points.push_back(std::move(fast));
+        } else {
+          ++skipped;
+        }
+        continue;
+      }
+      Json j = Json::parse(line, nullptr, false);
+      auto name = j.is_object() ? j.find("n") : j.end();
+      if (j.is_discarded() || !j.is_object() || name == j.end() || !name->is_string()) {
+        ++skipped;  // flush markers, torn or foreign lines
+        continue;
+      }
+      MetricPoint pt;
+      auto rid = j.find("r");
+      pt.run_id = rid != j.end() && rid->is_string() ? rid->get<std::string>() : r.id;
+      if (pt.run_id != r.id) other_runs.insert(pt.run_id);
+      pt.name = std::move(name->get_ref<std::string&>());
+      auto kind = j.find("k");
+      pt.kind = kind != j.end() && kind->is_string() ? kind->get<std::string>() : "scalar";
+      if (pt.name.empty() || pt.name.size() > 255 ||
+          (pt.kind != "scalar" && pt.kind != "list" && pt.kind != "row" && pt.kind != "table" &&
+           pt.kind != "image")) {
+        ++skipped;
+        continue;
+      }
+      auto value = j.find("v");
+      if (value != j.end()) pt.value = std::move(*value);
+      auto t = j.find("t");
+      pt.time = t != j.end() && t->is_number() ? t->get<int64_t>() : now;
+      auto step = j.find("s");
+      if (step != j.end() && step->is_number_integer()) pt.step = step->get<int64_t>();
+      auto d = j.find("d");
+      if (d != j.end() && d->is_string()) pt.description = d->get<std::string>();
+      pt.seq = line_seq;
+      points.push_back(std::move(pt));
+    }
+    for (const auto& id : other_runs) RequireRun(id);
+    size_t n = ctx.store->InsertMetrics(points);
+    ctx.notifier->Notify();
+    SendJson(res, {{"accepted", n}, {"skipped", skipped}, {"next_seq", seq}});
   }
 
   Json ShapeMetrics(const std::vector<MetricPoint>& pts, const std::string& run_id) {
@@ -770,6 +937,7 @@ void Api::Impl::Register() {
   Add("PATCH", "/api/v1/runs/:id/properties", bind(&Impl::PatchProperties));
   Add("POST", "/api/v1/runs/:id/metrics", bind(&Impl::PostMetrics));
   Add("GET", "/api/v1/runs/:id/metrics", bind(&Impl::GetMetrics));
+  Add("POST", "/api/v1/runs/:id/metrics/spool", bind(&Impl::PostSpool));
   Add("GET", "/api/v1/runs/:id/metrics/raw", bind(&Impl::GetRawMetrics));
   Add("PUT", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::PutArtifact));
   Add("GET", "/api/v1/runs/:id/artifacts", bind(&Impl::ListArtifacts));

@@ -122,6 +122,34 @@ TEST_F(ApiTest, InteractiveRunMetricsAreShapedAsAzure) {
   EXPECT_EQ(Status("POST", base + "/metrics", Json{{"metrics", bad}}.dump()), 400);
 }
 
+TEST_F(ApiTest, SpoolLinesAreParsedAndIdempotent) {
+  Json run = Call("POST", "/api/v1/experiments/exp/runs", {{"kind", "interactive"}});
+  std::string id = run["id"];
+  std::string base = "/api/v1/runs/" + id;
+  std::string body =
+      "{\"r\":\"" + id + "\",\"n\":\"loss\",\"k\":\"scalar\",\"v\":0.5,\"t\":1,\"s\":3}\n"
+      "{\"r\":\"" + id + "\",\"n\":\"epochs\",\"k\":\"scalar\",\"v\":7,\"t\":1}\n"
+      "{\"flush\":\"abc\"}\n"
+      "{\"r\":\"" + id + "\",\"n\":\"quote\\\"d\",\"k\":\"scalar\",\"v\":\"NaN\",\"t\":1}\n"
+      "{\"r\":\"" + id + "\",\"n\":\"row\",\"k\":\"row\",\"v\":{\"a\":1},\"t\":1}\n"
+      "{\"r\":\"" + id + "\",\"n\":\"torn";
+  auto r = client_->Request("POST", base + "/metrics/spool?first_seq=10", body, "application/x-ndjson");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.Json()["accepted"], 4);
+  EXPECT_EQ(r.Json()["skipped"], 2);  // the flush marker and the torn line
+  EXPECT_EQ(r.Json()["next_seq"], 16);
+  // Resent after a lost answer: nothing is stored twice.
+  r = client_->Request("POST", base + "/metrics/spool?first_seq=10", body, "application/x-ndjson");
+  EXPECT_EQ(r.Json()["accepted"], 0);
+  Json m = Call("GET", base + "/metrics")["metrics"];
+  EXPECT_DOUBLE_EQ(m["loss"].get<double>(), 0.5);
+  EXPECT_TRUE(m["epochs"].is_number_integer());
+  EXPECT_EQ(m["quote\"d"], "NaN");
+  EXPECT_EQ(m["row"]["a"], Json({1}));
+  EXPECT_EQ(Call("GET", base + "/metrics/raw?name=loss")["points"][0]["step"], 3);
+  EXPECT_EQ(Status("POST", base + "/metrics/spool", body), 400);  // first_seq missing
+}
+
 TEST_F(ApiTest, ChildrenPropertiesAndStatus) {
   Json p = Call("POST", "/api/v1/experiments/exp/runs", {{"kind", "interactive"}});
   std::string pid = p["id"];
