@@ -9,8 +9,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -57,6 +59,8 @@ Models:
   model list [--name NAME] [--json]
   model show NAME[:VERSION] [--json]
   model download NAME[:VERSION] [--dest DIR]
+  model register --name NAME --path FILE_OR_DIR [--framework F] [--framework-version V]
+                 [--description TEXT] [--json]
 
 Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 conflict, 5 auth.
 )";
@@ -121,6 +125,37 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
   line(header);
   for (auto& r : rows) line(r);
 }
+
+// Reports progress of a transfer on stderr, but only once it has taken more than a second
+// (short operations stay quiet): "downloading 3/10 files, 12.5 of 40.0 MB".
+class Progress {
+ public:
+  Progress(std::string verb, size_t files, uint64_t bytes)
+      : verb_(std::move(verb)), files_(files), bytes_(bytes), start_(std::chrono::steady_clock::now()) {}
+  void Step(uint64_t bytes) {
+    ++done_files_;
+    done_bytes_ += bytes;
+    auto now = std::chrono::steady_clock::now();
+    if (now - start_ < std::chrono::seconds(1) || now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    shown_ = true;
+    std::cerr << "\r" << verb_ << " " << done_files_ << "/" << files_ << " files, " << std::fixed
+              << std::setprecision(1) << done_bytes_ / 1e6 << " of " << bytes_ / 1e6 << " MB"
+              << (isatty(2) ? "" : "\n") << std::flush;
+  }
+  ~Progress() {
+    if (shown_ && isatty(2)) std::cerr << "\n";
+  }
+
+ private:
+  std::string verb_;
+  size_t files_, done_files_ = 0;
+  uint64_t bytes_, done_bytes_ = 0;
+  std::chrono::steady_clock::time_point start_, last_{};
+  bool shown_ = false;
+};
+
+uint64_t SizeOf(const Json& f) { return f.contains("size") && f["size"].is_number() ? f["size"].get<uint64_t>() : 0; }
 
 // --- workspace commands ---
 
@@ -371,13 +406,22 @@ int CmdRun(const std::vector<std::string>& a) {
     std::string prefix = args.Get("prefix");
     int n = 0;
     Json listing = c.http.Call("GET", RunUrl(id) + "/artifacts");
+    Json wanted = Json::array();
+    uint64_t total = 0;
     for (auto& f : listing["files"]) {
       std::string path = f["path"];
       if (!prefix.empty() && path.rfind(prefix, 0) != 0) continue;
       ValidateRelativePath("artifact path", path);
+      total += SizeOf(f);
+      wanted.push_back(f);
+    }
+    Progress progress("downloading", wanted.size(), total);
+    for (auto& f : wanted) {
+      std::string path = f["path"];
       ClientResponse r = c.http.DownloadToFile(RunUrl(id) + "/artifacts/" + UrlEncode(path, true),
                                                (dest / path).string());
       if (r.status / 100 != 2) ThrowHttpError(r);
+      progress.Step(SizeOf(f));
       ++n;
     }
     std::cout << "downloaded " << n << " file(s) to " << dest.string() << "\n";
@@ -473,16 +517,83 @@ int CmdModel(const std::vector<std::string>& a) {
     Args args(rest, {"dest"}, {});
     Json m = c.http.Call("GET", ModelUrl(args.Positional(0, "model NAME[:VERSION]")));
     fs::path dest = args.Get("dest", ".");
+    uint64_t total = 0;
+    for (auto& f : m["files"]) total += SizeOf(f);
+    Progress progress("downloading", m["files"].size(), total);
     for (auto& f : m["files"]) {
       std::string path = ValidateRelativePath("model file", f["path"].get<std::string>());
       ClientResponse r = c.http.DownloadToFile("/api/v1/blobs/" + f["sha256"].get<std::string>(),
                                                (dest / path).string());
       if (r.status / 100 != 2) ThrowHttpError(r);
+      progress.Step(SizeOf(f));
     }
     std::cout << (dest / Str(m, "path")).string() << "\n";
     return 0;
   }
-  throw InvalidInput("unknown model command '" + sub + "'; use list, show, download");
+  if (sub == "register") {
+    Args args(rest, {"name", "path", "framework", "framework-version", "description"}, {"json"});
+    std::string name = args.Get("name");
+    ValidateName("model name", name);
+    fs::path root = fs::absolute(args.Get("path"));
+    if (args.Get("path").empty() || !fs::exists(root)) {
+      throw InvalidInput("--path must name an existing model file or folder");
+    }
+    while (root.filename().empty() && root.has_parent_path() && root != root.parent_path()) {
+      root = root.parent_path();
+    }
+    // Hash every file, upload the blobs the server lacks, then register the manifest.
+    std::vector<std::pair<std::string, fs::path>> files;  // model-relative path, local path
+    if (fs::is_directory(root)) {
+      for (auto& e : fs::recursive_directory_iterator(root)) {
+        if (e.is_regular_file()) {
+          files.emplace_back((root.filename() / fs::relative(e.path(), root)).string(), e.path());
+        }
+      }
+    } else {
+      files.emplace_back(root.filename().string(), root);
+    }
+    if (files.empty()) throw InvalidInput("--path '" + root.string() + "' holds no files");
+    Json manifest = Json::array(), shas = Json::array();
+    uint64_t total = 0;
+    for (auto& [rel, local] : files) {
+      ValidateRelativePath("model file", rel);
+      std::ifstream in(local, std::ios::binary);
+      if (!in) throw NotFound("cannot read " + local.string());
+      Sha256 hash;
+      uint64_t size = 0;
+      char buf[1 << 16];
+      while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        hash.Update(buf, static_cast<size_t>(in.gcount()));
+        size += static_cast<uint64_t>(in.gcount());
+      }
+      std::string sha = hash.FinalHex();
+      manifest.push_back({{"path", rel}, {"sha256", sha}, {"size", size}});
+      shas.push_back(sha);
+      total += size;
+    }
+    Json missing = c.http.Call("POST", "/api/v1/blobs/missing", {{"sha256", shas}})["missing"];
+    std::set<std::string> need(missing.begin(), missing.end());
+    Progress progress("uploading", need.size(), total);
+    for (size_t i = 0; i < files.size(); ++i) {
+      std::string sha = manifest[i]["sha256"];
+      if (!need.erase(sha)) continue;
+      ClientResponse r = c.http.UploadFile("PUT", "/api/v1/blobs/" + sha, files[i].second.string());
+      if (r.status / 100 != 2) ThrowHttpError(r);
+      progress.Step(SizeOf(manifest[i]));
+    }
+    Json body = {{"name", name}, {"files", manifest}, {"path", root.filename().string()},
+                 {"description", args.Get("description")}};
+    if (args.Has("framework")) body["model_framework"] = args.Get("framework");
+    if (args.Has("framework-version")) body["model_framework_version"] = args.Get("framework-version");
+    Json m = c.http.Call("POST", "/api/v1/models", body);
+    if (args.Has("json")) {
+      std::cout << m.dump(2) << "\n";
+    } else {
+      std::cout << "registered " << Str(m, "id") << "\n";
+    }
+    return 0;
+  }
+  throw InvalidInput("unknown model command '" + sub + "'; use list, show, download, register");
 }
 
 int CmdExperiment(const std::vector<std::string>& a) {

@@ -226,3 +226,29 @@ def http_down(url):
         return False
     except OSError:
         return True
+
+
+def test_cli_model_register_folder_dedups_and_downloads(server, tmp_path):
+    from trainyard.core import Model
+    model_dir = tmp_path / "model"
+    (model_dir / "sub").mkdir(parents=True)
+    (model_dir / "weights.bin").write_bytes(b"\x00\x01" * 5000)
+    (model_dir / "sub" / "config.json").write_text('{"layers": 3}')
+    p = cli(server, "model", "register", "--name", "cli-model", "--path", str(model_dir),
+            "--framework", "Custom", "--json")
+    assert p.returncode == 0, p.stderr
+    m = json.loads(p.stdout)
+    assert m["version"] == 1 and m["path"] == "model"
+    assert sorted(f["path"] for f in m["files"]) == ["model/sub/config.json", "model/weights.bin"]
+    # Registering the same files again makes version 2 and uploads nothing new.
+    p = cli(server, "model", "register", "--name", "cli-model", "--path", str(model_dir), "--json")
+    assert json.loads(p.stdout)["version"] == 2
+    dest = tmp_path / "dl"
+    p = cli(server, "model", "download", "cli-model:1", "--dest", str(dest))
+    assert p.returncode == 0, p.stderr
+    assert (dest / "model" / "weights.bin").read_bytes() == b"\x00\x01" * 5000
+    assert Model(server.workspace(), "cli-model").version == 2
+    bad = cli(server, "model", "register", "--name", "bad name", "--path", str(model_dir))
+    assert bad.returncode == 2 and "model name" in bad.stderr
+    missing = cli(server, "model", "register", "--name", "x", "--path", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "--path" in missing.stderr
