@@ -561,7 +561,16 @@ struct Api::Impl {
     SendJson(res, {{"accepted", n}, {"skipped", skipped}, {"next_seq", seq}});
   }
 
-  Json ShapeMetrics(const std::vector<MetricPoint>& pts, const std::string& run_id) {
+  // Azure's shapes, as JSON text. A series of numbers (the common, large case: a metric logged
+  // every step) is written straight to text; everything else goes through nlohmann.
+  static void AppendNumber(std::string& out, const Json& v) {
+    char buf[32];
+    auto r = v.is_number_integer() ? std::to_chars(buf, buf + sizeof buf, v.get<int64_t>())
+                                   : std::to_chars(buf, buf + sizeof buf, v.get<double>());
+    out.append(buf, r.ptr);
+  }
+
+  std::string ShapeMetrics(const std::vector<MetricPoint>& pts, const std::string& run_id) {
     // Group in first-logged order per name.
     std::vector<std::string> order;
     std::map<std::string, std::vector<const MetricPoint*>> by;
@@ -570,17 +579,32 @@ struct Api::Impl {
       if (fresh) order.push_back(p.name);
       it->second.push_back(&p);
     }
-    Json out = Json::object();
+    std::string text = "{";
     for (auto& name : order) {
       auto& v = by[name];
       const std::string& kind = v.front()->kind;
+      if (text.size() > 1) text += ',';
+      text += Json(name).dump();
+      text += ':';
+      bool numbers = kind == "scalar";
+      for (auto* p : v) numbers = numbers && p->value.is_number();
+      if (numbers && v.size() > 1) {
+        text.reserve(text.size() + v.size() * 12);
+        text += '[';
+        for (size_t i = 0; i < v.size(); ++i) {
+          if (i) text += ',';
+          AppendNumber(text, v[i]->value);
+        }
+        text += ']';
+        continue;
+      }
+      Json out;
       if (kind == "scalar") {
         if (v.size() == 1) {
-          out[name] = v.front()->value;
+          out = v.front()->value;
         } else {
-          Json arr = Json::array();
-          for (auto* p : v) arr.push_back(p->value);
-          out[name] = arr;
+          out = Json::array();
+          for (auto* p : v) out.push_back(p->value);
         }
       } else if (kind == "row") {
         Json d = Json::object();
@@ -591,34 +615,37 @@ struct Api::Impl {
             d[k].push_back(val);
           }
         }
-        out[name] = d;
+        out = d;
       } else if (kind == "image") {
         const Json& val = v.back()->value;
         std::string path = val.is_object() ? val.value("artifact", "") : val.dump();
-        out[name] = "aml://artifactId/ExperimentRun/dcid." + run_id + "/" + path;
+        out = "aml://artifactId/ExperimentRun/dcid." + run_id + "/" + path;
       } else {  // list, table: the last logged value
-        out[name] = v.back()->value;
+        out = v.back()->value;
       }
+      text += out.dump(-1, ' ', false, Json::error_handler_t::replace);
     }
-    return out;
+    return text + "}";
   }
 
   void GetMetrics(HttpRequest& req, HttpResponse& res, const Params& p) {
     RunRecord r = RequireRun(p[0]);
     std::string name = req.Query("name");
+    res.status = 200;
+    res.content_type = "application/json";
     if (ParseBool(req.Query("recursive"))) {
-      Json all = Json::object();
-      all[r.id] = ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id);
+      res.body = "{\"metrics\":{" + Json(r.id).dump() + ":" +
+                 ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id);
       RunFilter f;
       f.parent_id = r.id;
       f.recursive = true;
       for (auto& c : ctx.store->ListRuns(f)) {
-        all[c.id] = ShapeMetrics(ctx.store->GetMetrics(c.id, name), c.id);
+        res.body += "," + Json(c.id).dump() + ":" + ShapeMetrics(ctx.store->GetMetrics(c.id, name), c.id);
       }
-      SendJson(res, {{"metrics", all}});
+      res.body += "}}";
       return;
     }
-    SendJson(res, {{"metrics", ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id)}});
+    res.body = "{\"metrics\":" + ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id) + "}";
   }
 
   void GetRawMetrics(HttpRequest& req, HttpResponse& res, const Params& p) {

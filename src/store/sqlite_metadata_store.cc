@@ -342,10 +342,15 @@ class SqliteMetadataStore : public MetadataStore {
     Stmt k(db_, "SELECT key FROM runs WHERE id=?");
     k.Bind(1, run_id);
     if (!k.Step()) return {};
-    Stmt s(db_,
-           "SELECT name, kind, num, json, step, time, seq, description, typeof(num) FROM metrics "
-           "WHERE run_key=?1 AND (?2 = '' OR name = ?2) ORDER BY rowid");
-    s.Bind(1, k.Int(0)).Bind(2, name);
+    // With a name, the (run_key, name) index yields rows in rowid (= log) order: no sort.
+    Stmt s(db_, name.empty()
+                    ? "SELECT name, kind, num, json, step, time, seq, description, typeof(num) "
+                      "FROM metrics WHERE run_key=?1 ORDER BY rowid"
+                    : "SELECT name, kind, num, json, step, time, seq, description, typeof(num) "
+                      "FROM metrics INDEXED BY metrics_run_name WHERE run_key=?1 AND name=?2 "
+                      "ORDER BY rowid");
+    s.Bind(1, k.Int(0));
+    if (!name.empty()) s.Bind(2, name);
     std::vector<MetricPoint> out;
     while (s.Step()) {
       MetricPoint p;
