@@ -458,32 +458,37 @@ int RunAgent(const AgentOptions& opts) {
   int status = 0;
   bool exited = false;
   char buf[65536];
+  bool eof = false;
   for (;;) {
-    pollfd pfds[2] = {{pipefd[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
-    int pr = ::poll(pfds, pidfd >= 0 && !exited ? 2 : 1, exited ? 20 : 100);
-    if (pr > 0 && pfds[0].revents != 0) {
+    // Watch the output pipe until EOF and the pidfd until exit; after exit, stop at EOF or
+    // after 20 quiet ms (a grandchild may keep the pipe open).
+    pollfd pfds[2];
+    nfds_t nfds = 0;
+    int pipe_idx = -1;
+    if (!eof) {
+      pipe_idx = static_cast<int>(nfds);
+      pfds[nfds++] = {pipefd[0], POLLIN, 0};
+    }
+    if (!exited && pidfd >= 0) pfds[nfds++] = {pidfd, POLLIN, 0};
+    int pr = 0;
+    if (nfds > 0) {
+      pr = ::poll(pfds, nfds, exited ? 20 : 100);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // EOF, no pidfd: wait for exit
+    }
+    if (pipe_idx >= 0 && pr > 0 && pfds[pipe_idx].revents != 0) {
       ssize_t n = ::read(pipefd[0], buf, sizeof buf);
       if (n > 0) {
         std::string_view chunk(buf, static_cast<size_t>(n));
         shipper.AppendLog(kDriverLog, chunk);
         tail.append(chunk);
         if (tail.size() > 65536) tail.erase(0, tail.size() - 65536);
-        continue;
-      }
-      if (n == 0) {
-        if (exited) break;
-        // EOF before the exit status: wait for the child without spinning on POLLHUP.
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      } else if (n == 0) {
+        eof = true;
       }
     }
-    if (!exited) {
-      pid_t w = ::waitpid(child, &status, WNOHANG);
-      if (w == child) exited = true;
-    }
-    if (exited && (pr <= 0 || pfds[0].revents == 0)) {
-      // Drain whatever is left (grandchildren may still hold the pipe: stop after a quiet poll).
-      break;
-    }
+    if (!exited && ::waitpid(child, &status, WNOHANG) == child) exited = true;
+    if (exited && (eof || pr == 0)) break;
     bool stop_now = (g_signal && !canceled) || (deadline && Clock::now() > *deadline && !timed_out);
     if (stop_now && !exited) {
       if (g_signal) canceled = true;
