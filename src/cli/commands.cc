@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 
 #include "cli/args.h"
 #include "common/error.h"
+#include "common/spawn.h"
 #include "common/util.h"
 #include "common/validation.h"
 #include "common/workspace_config.h"
@@ -203,26 +203,10 @@ int CmdUp(const std::vector<std::string>& a) {
     argv.push_back("--max-concurrent-runs");
     argv.push_back(args.Get("max-concurrent-runs"));
   }
-  std::vector<char*> av;
-  for (auto& s : argv) av.push_back(s.data());
-  av.push_back(nullptr);
   std::string log = (fs::path(ws.cfg.data_dir) / "server.log").string();
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid;
-  int rc = posix_spawn(&pid, exe.c_str(), &fa, &attr, av.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw InternalError("cannot start the server: " + std::string(strerror(rc)));
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  pid_t pid = SpawnDetached(argv, env, log);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (Healthy(ws.cfg.server_url)) {

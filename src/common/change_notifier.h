@@ -21,25 +21,38 @@ class ChangeNotifier {
     cv_.notify_all();
   }
 
-  // Returns true as soon as done() is true, false when the deadline passes first. done() is
-  // called without the notifier's lock held.
+  // Makes every current and future WaitUntil return at once (server shutdown).
+  void Shutdown() {
+    {
+      std::lock_guard lk(mu_);
+      shutdown_ = true;
+      ++generation_;
+    }
+    cv_.notify_all();
+  }
+
+  // Returns true as soon as done() is true, false when the deadline passes first (or after
+  // Shutdown()). done() is called without the notifier's lock held.
   bool WaitUntil(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done) {
     for (;;) {
       uint64_t seen;
       {
         std::lock_guard lk(mu_);
         seen = generation_;
+        if (shutdown_) break;
       }
       if (done()) return true;
       std::unique_lock lk(mu_);
       if (!cv_.wait_until(lk, deadline, [&] { return generation_ != seen; })) return done();
     }
+    return done();
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t generation_ = 0;
+  bool shutdown_ = false;
 };
 
 }  // namespace trainyard

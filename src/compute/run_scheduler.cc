@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/spawn.h"
 #include "common/util.h"
 
 extern char** environ;
@@ -193,46 +193,19 @@ void RunScheduler::Launch(const std::string& run_id) {
 
   std::vector<std::string> args = {opts_.agent_exe, "agent",  "--run",  run_id,
                                    "--server",      opts_.server_url, "--data", opts_.data_dir};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
   // The token travels in the environment, not on the command line (ps would show it).
-  std::vector<std::string> env_store;
+  std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
     if (kv.rfind("TRAINYARD_TOKEN=", 0) != 0 && kv.rfind("TRAINYARD_WORKSPACE=", 0) != 0) {
-      env_store.emplace_back(*e);
+      env.emplace_back(*e);
     }
   }
-  env_store.push_back("TRAINYARD_TOKEN=" + opts_.token);
-  if (!opts_.workspace_name.empty()) env_store.push_back("TRAINYARD_WORKSPACE=" + opts_.workspace_name);
-  std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, agent_log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // The server blocks SIGTERM/SIGINT in its threads (a sigwait thread handles them); the agent
-  // must start with them unblocked and at their defaults, or cancel could not reach it.
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, opts_.agent_exe.c_str(), &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw InternalError("posix_spawn " + opts_.agent_exe + ": " + std::strerror(rc));
+  env.push_back("TRAINYARD_TOKEN=" + opts_.token);
+  if (!opts_.workspace_name.empty()) env.push_back("TRAINYARD_WORKSPACE=" + opts_.workspace_name);
+  // A new session, so agents outlive a crashed server; signals unblocked (the server blocks
+  // SIGTERM/SIGINT in its threads), or cancel could not reach the agent.
+  pid_t pid = SpawnDetached(args, env, agent_log);
   store_.SetAgentPid(run_id, pid);
   std::lock_guard lk(mu_);
   running_[run_id] = pid;

@@ -126,6 +126,10 @@ Json StringValues(const Json& in, const char* what) {
 
 bool ParseBool(const std::string& s) { return s == "1" || s == "true" || s == "True"; }
 
+bool IsMetricKind(const std::string& k) {
+  return k == "scalar" || k == "list" || k == "row" || k == "table" || k == "image";
+}
+
 // Fast path for the spool lines the SDK and run.h write:
 //   {"r":"<id>","n":"<name>","k":"<kind>","v":<number or plain string>,"t":<int>[,"s":<int>]}
 // Returns false (the caller falls back to the JSON parser) for anything else: escapes, nested
@@ -462,8 +466,7 @@ struct Api::Impl {
       ValidateKey("metric name", pt.name);
       auto kind = m.find("kind");
       pt.kind = kind != m.end() && kind->is_string() ? kind->get<std::string>() : "scalar";
-      if (pt.kind != "scalar" && pt.kind != "list" && pt.kind != "row" && pt.kind != "table" &&
-          pt.kind != "image") {
+      if (!IsMetricKind(pt.kind)) {
         throw InvalidInput("metric '" + pt.name + "' has unknown kind '" + pt.kind +
                            "': use scalar, list, row, table or image");
       }
@@ -515,9 +518,7 @@ struct Api::Impl {
       if (ParseSpoolLineFast(line, fast)) {
         if (fast.run_id.empty()) fast.run_id = r.id;
         if (fast.run_id != r.id) other_runs.insert(fast.run_id);
-        if (!fast.name.empty() && fast.name.size() <= 255 &&
-            (fast.kind == "scalar" || fast.kind == "list" || fast.kind == "row" ||
-             fast.kind == "table" || fast.kind == "image")) {
+        if (!fast.name.empty() && fast.name.size() <= 255 && IsMetricKind(fast.kind)) {
           fast.seq = line_seq;
           points.push_back(std::move(fast));
         } else {
@@ -538,9 +539,7 @@ struct Api::Impl {
       pt.name = std::move(name->get_ref<std::string&>());
       auto kind = j.find("k");
       pt.kind = kind != j.end() && kind->is_string() ? kind->get<std::string>() : "scalar";
-      if (pt.name.empty() || pt.name.size() > 255 ||
-          (pt.kind != "scalar" && pt.kind != "list" && pt.kind != "row" && pt.kind != "table" &&
-           pt.kind != "image")) {
+      if (pt.name.empty() || pt.name.size() > 255 || !IsMetricKind(pt.kind)) {
         ++skipped;
         continue;
       }

@@ -49,7 +49,7 @@ struct HttpServer::Impl {
   std::map<int, std::chrono::steady_clock::time_point> conns;
   std::thread janitor;
 
-  void Session(tcp::socket sock);
+  void Session(std::unique_ptr<tcp::socket> sock);
   bool HandleOne(tcp::socket& sock, beast::flat_buffer& buf);
   void Touch(int fd) {
     std::lock_guard lk(mu);
@@ -191,25 +191,25 @@ bool HttpServer::Impl::HandleOne(tcp::socket& sock, beast::flat_buffer& buf) {
   return !ec && keep_alive;
 }
 
-void HttpServer::Impl::Session(tcp::socket sock) {
-  int fd = sock.native_handle();
+void HttpServer::Impl::Session(std::unique_ptr<tcp::socket> sock) {
+  int fd = sock->native_handle();
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  sock.set_option(tcp::no_delay(true));
+  sock->set_option(tcp::no_delay(true));
   beast::flat_buffer buf;
   try {
-    while (!stopping && HandleOne(sock, buf)) {
+    while (!stopping && HandleOne(*sock, buf)) {
     }
   } catch (const std::exception&) {
     // Connection-level failure: drop the connection.
   }
   beast::error_code ec;
-  sock.shutdown(tcp::socket::shutdown_both, ec);
-  {
-    std::lock_guard lk(mu);
-    conns.erase(fd);
-  }
+  sock->shutdown(tcp::socket::shutdown_both, ec);
+  sock->close(ec);
+  sock.reset();  // the socket uses io's services: gone before the server may be destroyed
+  // Erase and notify under the lock: once it is released this thread touches nothing of Impl.
+  std::lock_guard lk(mu);
+  conns.erase(fd);
   cv.notify_all();
-  sock.close(ec);
 }
 
 void HttpServer::Impl::JanitorLoop() {
@@ -233,6 +233,10 @@ HttpServer::HttpServer(HttpServerOptions opts, Handler handler, StreamPredicate 
 HttpServer::~HttpServer() {
   Stop();
   if (impl_->janitor.joinable()) impl_->janitor.join();
+  // Detached session threads use Impl until they erase themselves from conns.
+  std::unique_lock lk(impl_->mu);
+  for (auto& [fd, t] : impl_->conns) ::shutdown(fd, SHUT_RDWR);
+  impl_->cv.wait(lk, [this] { return impl_->conns.empty(); });
 }
 
 uint16_t HttpServer::Listen() {
@@ -259,8 +263,8 @@ uint16_t HttpServer::Listen() {
 void HttpServer::Serve() {
   while (!impl_->stopping) {
     beast::error_code ec;
-    tcp::socket sock(impl_->io);
-    impl_->acceptor.accept(sock, ec);
+    auto sock = std::make_unique<tcp::socket>(impl_->io);
+    impl_->acceptor.accept(*sock, ec);
     if (ec) {
       if (impl_->stopping) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -275,10 +279,10 @@ void HttpServer::Serve() {
         r.body() = ErrorJson("Unavailable", "too many connections; retry later");
         r.prepare_payload();
         r.keep_alive(false);
-        http::write(sock, r, ec);
+        http::write(*sock, r, ec);
         continue;
       }
-      impl_->conns[sock.native_handle()] = std::chrono::steady_clock::now();
+      impl_->conns[sock->native_handle()] = std::chrono::steady_clock::now();
     }
     std::thread([this, s = std::move(sock)]() mutable { impl_->Session(std::move(s)); }).detach();
   }

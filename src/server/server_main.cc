@@ -93,6 +93,7 @@ int RunServer(const ServerOptions& opts) {
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&sigs, &sig);
+    notifier.Shutdown();  // long polls answer now, so connections can close
     http.Stop();
   });
   http.Serve();

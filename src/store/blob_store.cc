@@ -40,6 +40,30 @@ std::string BlobStore::Put(std::string_view data) {
 }
 
 namespace {
+// Reads `in` to the end, hashing, and writes everything to `out` unless out < 0. Returns the
+// SHA-256 hex and sets *size. Throws on I/O errors (the caller cleans up its files).
+std::string HashFd(int in, int out, const fs::path& what, uint64_t* size) {
+  Sha256 h;
+  uint64_t total = 0;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t r = ::read(in, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) ThrowErrno("read " + what.string());
+    if (r == 0) break;
+    h.Update(buf, static_cast<size_t>(r));
+    total += static_cast<uint64_t>(r);
+    for (ssize_t off = 0; out >= 0 && off < r;) {
+      ssize_t w = ::write(out, buf + off, static_cast<size_t>(r - off));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) ThrowErrno("write blob temp file");
+      off += w;
+    }
+  }
+  if (size) *size = total;
+  return h.FinalHex();
+}
+
 // Copies src into a temp file in dir, hashing as it goes. Returns the temp path.
 fs::path CopyToTemp(const fs::path& src, const fs::path& dir, std::string* sha, uint64_t* size) {
   int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
@@ -50,40 +74,19 @@ fs::path CopyToTemp(const fs::path& src, const fs::path& dir, std::string* sha, 
     ::close(in);
     ThrowErrno("open " + tmp.string());
   }
-  Sha256 h;
-  uint64_t total = 0;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t r = ::read(in, buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      ::close(in);
-      ::close(out);
-      ::unlink(tmp.c_str());
-      ThrowErrno("read " + src.string());
-    }
-    if (r == 0) break;
-    h.Update(buf, static_cast<size_t>(r));
-    total += static_cast<uint64_t>(r);
-    for (ssize_t off = 0; off < r;) {
-      ssize_t w = ::write(out, buf + off, static_cast<size_t>(r - off));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        ::close(in);
-        ::close(out);
-        ::unlink(tmp.c_str());
-        ThrowErrno("write " + tmp.string());
-      }
-      off += w;
-    }
+  try {
+    *sha = HashFd(in, out, src, size);
+  } catch (...) {
+    ::close(in);
+    ::close(out);
+    ::unlink(tmp.c_str());
+    throw;
   }
   ::close(in);
   if (::fsync(out) != 0 || ::close(out) != 0) {
     ::unlink(tmp.c_str());
     ThrowErrno("fsync " + tmp.string());
   }
-  *sha = h.FinalHex();
-  if (size) *size = total;
   return tmp;
 }
 }  // namespace
@@ -110,24 +113,15 @@ std::string BlobStore::PutFile(const fs::path& src, uint64_t* size) {
 std::string BlobStore::PutOwnedFile(const fs::path& src, uint64_t* size) {
   int fd = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) ThrowErrno("open " + src.string());
-  Sha256 h;
-  uint64_t total = 0;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t r = ::read(fd, buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      ::close(fd);
-      ThrowErrno("read " + src.string());
-    }
-    if (r == 0) break;
-    h.Update(buf, static_cast<size_t>(r));
-    total += static_cast<uint64_t>(r);
+  std::string sha;
+  try {
+    sha = HashFd(fd, -1, src, size);
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   ::fsync(fd);
   ::close(fd);
-  if (size) *size = total;
-  std::string sha = h.FinalHex();
   fs::path dest = PathOf(sha);
   if (fs::exists(dest)) {
     ::unlink(src.c_str());
