@@ -40,7 +40,10 @@ namespace {
 
 constexpr const char* kDriverLog = "azureml-logs/70_driver_log.txt";
 constexpr const char* kBuildLog = "azureml-logs/20_image_build_log.txt";
+// How long server calls are retried: a server that is down or restarting (connection refused,
+// 502/503/504) gets a long time; a server that answers 500 (a bug that repeats) a short one.
 constexpr auto kServerRetryBudget = std::chrono::minutes(15);
+constexpr auto kServerErrorBudget = std::chrono::seconds(60);
 
 std::atomic<int> g_signal{0};
 void OnSignal(int sig) { g_signal = sig; }
@@ -73,14 +76,16 @@ class ServerLink {
  private:
   template <class F>
   ClientResponse Retry(F&& f) {
-    auto deadline = Clock::now() + kServerRetryBudget;
+    const auto start = Clock::now();
+    const auto deadline = start + kServerRetryBudget;
     int delay_ms = 50;
     for (;;) {
       try {
         ClientResponse r = f();
         if (r.status / 100 == 2) return r;
         if (r.status < 500) ThrowHttpError(r);
-        if (Clock::now() > deadline) ThrowHttpError(r);
+        bool transient = r.status == 502 || r.status == 503 || r.status == 504;
+        if (Clock::now() > (transient ? deadline : start + kServerErrorBudget)) ThrowHttpError(r);
       } catch (const Unavailable& e) {
         if (Clock::now() > deadline) throw;
       }
@@ -118,8 +123,20 @@ class Shipper {
     cv_.notify_all();
   }
 
+  // Why shipping stopped ("" while it works): the run must not be reported Completed then.
+  std::string error() const { return error_; }
+
  private:
   void Loop() {
+    try {
+      LoopOnce();
+    } catch (const std::exception& e) {
+      error_ = e.what();
+      Log(std::string("shipping logs/metrics failed: ") + e.what());
+    }
+  }
+
+  void LoopOnce() {
     for (;;) {
       bool done;
       {
@@ -237,6 +254,7 @@ class Shipper {
   int64_t spool_line_ = 0;
   Clock::time_point last_logs_scan_{};
   std::map<std::string, std::pair<int64_t, int64_t>> uploaded_;
+  std::string error_;  // written by the shipper thread, read after Finish() joined it
 };
 
 std::vector<std::string> BuildArgv(const Json& def, const std::string& python) {
@@ -542,6 +560,11 @@ int RunAgent(const AgentOptions& opts) {
     std::string tb = se.traceback.empty() ? tail.substr(tail.size() > 4000 ? tail.size() - 4000 : 0)
                                           : se.traceback;
     set_status("Failed", {{"message", msg}, {"traceback", tb}}, code);
+  } else if (!shipper.error().empty()) {
+    set_status("Failed",
+               {{"message", "the run's logs or metrics could not be delivered to the server: " +
+                                shipper.error()}},
+               code);
   } else if (!upload_error.empty()) {
     set_status("Failed", {{"message", "uploading outputs failed:\n" + upload_error}}, code);
   } else {
