@@ -383,6 +383,10 @@ struct Api::Impl {
     if (!ctx.store->GetExperiment(p[0])) throw NotFound("experiment '" + p[0] + "' not found");
     RunFilter f = FilterFromQuery(req);
     f.experiment = p[0];
+    SendRuns(res, f);
+  }
+
+  void SendRuns(HttpResponse& res, const RunFilter& f) {
     Json runs = Json::array();
     for (auto& r : ctx.store->ListRuns(f)) runs.push_back(RunJson(r));
     SendJson(res, {{"runs", runs}});
@@ -392,9 +396,7 @@ struct Api::Impl {
     RequireRun(p[0]);
     RunFilter f = FilterFromQuery(req);
     f.parent_id = p[0];
-    Json runs = Json::array();
-    for (auto& r : ctx.store->ListRuns(f)) runs.push_back(RunJson(r));
-    SendJson(res, {{"runs", runs}});
+    SendRuns(res, f);
   }
 
   void SetStatus(HttpRequest& req, HttpResponse& res, const Params& p) {
