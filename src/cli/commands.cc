@@ -195,6 +195,16 @@ int CmdUp(const std::vector<std::string>& a) {
   Workspace ws = LoadWorkspace(args.Get("dir"));
   if (Healthy(ws.cfg.server_url)) {
     std::cout << "server already running at " << ws.cfg.server_url << "\n";
+    try {
+      Json h = HttpClient(ws.cfg.server_url, "").Request("GET", "/healthz").Json();
+      if (h.value("build", "") != BuildId() || h.value("version", "") != TRAINYARD_VERSION) {
+        std::cerr << "trainyard: warning: the running server is another build of trainyard ("
+                  << h.value("version", "?") << ", build " << h.value("build", "?")
+                  << ") than this one (" << TRAINYARD_VERSION << ", build " << BuildId()
+                  << "); restart it with `trainyard down && trainyard up`\n";
+      }
+    } catch (const std::exception&) {
+    }
     return 0;
   }
   std::string exe = SelfExe().string();

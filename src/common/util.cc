@@ -114,4 +114,13 @@ void WriteFileAtomic(const std::filesystem::path& p, std::string_view data, int 
 
 std::filesystem::path SelfExe() { return std::filesystem::read_symlink("/proc/self/exe"); }
 
+const std::string& BuildId() {
+  static const std::string id = [] {
+    struct stat st {};
+    if (::stat("/proc/self/exe", &st) != 0) return std::string("unknown");
+    return std::to_string(st.st_size) + "-" + std::to_string(st.st_mtime);
+  }();
+  return id;
+}
+
 }  // namespace trainyard

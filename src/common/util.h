@@ -43,4 +43,8 @@ void FsyncDir(const std::filesystem::path& dir);
 // Path of the running executable (/proc/self/exe).
 std::filesystem::path SelfExe();
 
+// Identifies the build of the running executable ("<size>-<mtime>" of its file, taken at
+// start-up), so a client can tell that a server runs another build than its own.
+const std::string& BuildId();
+
 }  // namespace trainyard

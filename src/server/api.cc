@@ -992,7 +992,7 @@ bool Api::StreamsBody(const std::string& method, const std::string& path) {
 
 void Api::Handle(HttpRequest& req, HttpResponse& res) {
   if (req.path == "/healthz") {
-    SendJson(res, {{"status", "ok"}, {"version", TRAINYARD_VERSION}});
+    SendJson(res, {{"status", "ok"}, {"version", TRAINYARD_VERSION}, {"build", BuildId()}});
     return;
   }
   std::string auth = req.Header("authorization");

@@ -47,6 +47,7 @@ int RunServer(const ServerOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  BuildId();  // note this binary's identity before it can be replaced on disk
   auto store = OpenSqliteMetadataStore((data / "meta.db").string());
   BlobStore blobs(data / "objects");
   ChangeNotifier notifier;

@@ -200,6 +200,8 @@ def test_init_up_status_down(tmp_path, trainyard_binary):
         assert http("GET", cfg["server_url"] + "/healthz")[0] == 200
         p = ty("up")  # idempotent
         assert p.returncode == 0, p.stderr
+        assert "another build" not in p.stderr, p.stderr  # same binary: no warning
+        assert json.loads(http("GET", cfg["server_url"] + "/healthz")[2])["build"]
         p = ty("status")
         assert p.returncode == 0, p.stderr
         # the SDK finds the workspace by walking up from a subfolder
