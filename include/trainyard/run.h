@@ -70,7 +70,8 @@ class Run {
 
  private:
   Run(const std::string& spool, std::string id) : id_(std::move(id)) {
-    if (!spool.empty()) fd_ = ::open(spool.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (!spool.empty())
+      fd_ = ::open(spool.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   }
 
   static std::string Number(double v) {

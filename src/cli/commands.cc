@@ -1,9 +1,9 @@
 #include "cli/commands.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -11,10 +11,9 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/args.h"
 #include "common/error.h"
@@ -111,14 +110,16 @@ std::string Str(const Json& j, const char* key) {
 }
 
 // Prints rows as an aligned table.
-void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+void PrintTable(const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> w(header.size());
   for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
   for (auto& r : rows)
     for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
   auto line = [&](const std::vector<std::string>& r) {
     for (size_t i = 0; i < r.size(); ++i) {
-      std::cout << std::left << std::setw(static_cast<int>(i + 1 < r.size() ? w[i] + 2 : 0)) << r[i];
+      std::cout << std::left << std::setw(static_cast<int>(i + 1 < r.size() ? w[i] + 2 : 0))
+                << r[i];
     }
     std::cout << "\n";
   };
@@ -131,12 +132,16 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
 class Progress {
  public:
   Progress(std::string verb, size_t files, uint64_t bytes)
-      : verb_(std::move(verb)), files_(files), bytes_(bytes), start_(std::chrono::steady_clock::now()) {}
+      : verb_(std::move(verb)),
+        files_(files),
+        bytes_(bytes),
+        start_(std::chrono::steady_clock::now()) {}
   void Step(uint64_t bytes) {
     ++done_files_;
     done_bytes_ += bytes;
     auto now = std::chrono::steady_clock::now();
-    if (now - start_ < std::chrono::seconds(1) || now - last_ < std::chrono::milliseconds(250)) return;
+    if (now - start_ < std::chrono::seconds(1) || now - last_ < std::chrono::milliseconds(250))
+      return;
     last_ = now;
     shown_ = true;
     std::cerr << "\r" << verb_ << " " << done_files_ << "/" << files_ << " files, " << std::fixed
@@ -155,7 +160,9 @@ class Progress {
   bool shown_ = false;
 };
 
-uint64_t SizeOf(const Json& f) { return f.contains("size") && f["size"].is_number() ? f["size"].get<uint64_t>() : 0; }
+uint64_t SizeOf(const Json& f) {
+  return f.contains("size") && f["size"].is_number() ? f["size"].get<uint64_t>() : 0;
+}
 
 // --- workspace commands ---
 
@@ -220,8 +227,8 @@ int CmdUp(const std::vector<std::string>& a) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     if (Healthy(ws.cfg.server_url)) {
-      std::cout << "server started at " << ws.cfg.server_url << " (pid " << pid << ", log "
-                << log << ")\n";
+      std::cout << "server started at " << ws.cfg.server_url << " (pid " << pid << ", log " << log
+                << ")\n";
       return 0;
     }
     if (::kill(pid, 0) != 0) break;
@@ -258,8 +265,10 @@ int CmdStatus(const std::vector<std::string>& a) {
   Args args(a, {"dir"}, {"json"});
   Workspace ws = LoadWorkspace(args.Get("dir"));
   bool up = Healthy(ws.cfg.server_url);
-  Json out = {{"workspace", ws.cfg.name}, {"server_url", ws.cfg.server_url},
-              {"data_dir", ws.cfg.data_dir}, {"running", up}};
+  Json out = {{"workspace", ws.cfg.name},
+              {"server_url", ws.cfg.server_url},
+              {"data_dir", ws.cfg.data_dir},
+              {"running", up}};
   if (up) {
     HttpClient c(ws.cfg.server_url, ws.cfg.token);
     Json exps = c.Call("GET", "/api/v1/experiments")["experiments"];
@@ -334,8 +343,8 @@ int CmdRun(const std::vector<std::string>& a) {
     }
     Json runs = Json::array();
     for (auto& e : exps) {
-      std::string q = "/api/v1/experiments/" + UrlEncode(e, false) + "/runs?limit=" +
-                      std::to_string(args.GetInt("limit", 0));
+      std::string q = "/api/v1/experiments/" + UrlEncode(e, false) +
+                      "/runs?limit=" + std::to_string(args.GetInt("limit", 0));
       if (args.Has("status")) q += "&status=" + UrlEncode(args.Get("status"), false);
       Json page = c.http.Call("GET", q);
       for (auto& r : page["runs"]) runs.push_back(r);
@@ -361,9 +370,10 @@ int CmdRun(const std::vector<std::string>& a) {
     }
     Json m = c.http.Call("GET", RunUrl(r["id"]) + "/metrics")["metrics"];
     std::cout << "run         " << Str(r, "id") << "\nexperiment  " << Str(r, "experiment")
-              << "\nstatus      " << Str(r, "status") << "\nstarted     " << Str(r, "start_time_utc")
-              << "\nended       " << Str(r, "end_time_utc") << "\nscript      " << Str(r, "script")
-              << "\nportal      " << Str(r, "portal_url") << "\n";
+              << "\nstatus      " << Str(r, "status") << "\nstarted     "
+              << Str(r, "start_time_utc") << "\nended       " << Str(r, "end_time_utc")
+              << "\nscript      " << Str(r, "script") << "\nportal      " << Str(r, "portal_url")
+              << "\n";
     if (!r["error"].is_null()) std::cout << "error       " << Str(r["error"], "message") << "\n";
     if (!m.empty()) {
       std::cout << "metrics\n";
@@ -422,8 +432,9 @@ int CmdRun(const std::vector<std::string>& a) {
     return 0;
   }
   if (sub == "submit") {
-    Args args(rest, {"experiment", "source-dir", "script", "command", "conda-file",
-                     "pip-requirements", "compute-target", "python", "max-duration"},
+    Args args(rest,
+              {"experiment", "source-dir", "script", "command", "conda-file", "pip-requirements",
+               "compute-target", "python", "max-duration"},
               {"wait", "json"});
     std::string exp = args.Get("experiment");
     if (exp.empty()) throw InvalidInput("--experiment NAME is required");
@@ -435,14 +446,16 @@ int CmdRun(const std::vector<std::string>& a) {
     if (args.Has("command")) cfg["command"] = args.Get("command");
     if (args.Has("max-duration")) cfg["max_run_duration_seconds"] = args.GetInt("max-duration", 0);
     if (args.Has("conda-file")) {
-      cfg["environment"] = EnvSpec::FromCondaYaml(ReadFile(args.Get("conda-file")), "cli-env").ToJson();
+      cfg["environment"] =
+          EnvSpec::FromCondaYaml(ReadFile(args.Get("conda-file")), "cli-env").ToJson();
     } else if (args.Has("pip-requirements")) {
       cfg["environment"] = {{"name", "cli-env"},
                             {"pip_requirements", ReadFile(args.Get("pip-requirements"))}};
     } else if (args.Has("python")) {
-      cfg["environment"] = {{"name", "cli-env"},
-                            {"python", {{"user_managed_dependencies", true},
-                                        {"interpreter_path", args.Get("python")}}}};
+      cfg["environment"] = {
+          {"name", "cli-env"},
+          {"python",
+           {{"user_managed_dependencies", true}, {"interpreter_path", args.Get("python")}}}};
     }
     Json r = c.http.Call("POST", "/api/v1/experiments/" + exp + "/runs",
                          {{"kind", "script"}, {"config", cfg}});
@@ -575,10 +588,13 @@ int CmdModel(const std::vector<std::string>& a) {
       if (r.status / 100 != 2) ThrowHttpError(r);
       progress.Step(SizeOf(manifest[i]));
     }
-    Json body = {{"name", name}, {"files", manifest}, {"path", root.filename().string()},
+    Json body = {{"name", name},
+                 {"files", manifest},
+                 {"path", root.filename().string()},
                  {"description", args.Get("description")}};
     if (args.Has("framework")) body["model_framework"] = args.Get("framework");
-    if (args.Has("framework-version")) body["model_framework_version"] = args.Get("framework-version");
+    if (args.Has("framework-version"))
+      body["model_framework_version"] = args.Get("framework-version");
     Json m = c.http.Call("POST", "/api/v1/models", body);
     if (args.Has("json")) {
       std::cout << m.dump(2) << "\n";

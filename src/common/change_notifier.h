@@ -33,7 +33,8 @@ class ChangeNotifier {
 
   // Returns true as soon as done() is true, false when the deadline passes first (or after
   // Shutdown()). done() is called without the notifier's lock held.
-  bool WaitUntil(std::chrono::steady_clock::time_point deadline, const std::function<bool()>& done) {
+  bool WaitUntil(std::chrono::steady_clock::time_point deadline,
+                 const std::function<bool()>& done) {
     for (;;) {
       uint64_t seen;
       {

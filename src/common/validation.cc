@@ -38,8 +38,8 @@ void ValidateName(std::string_view field, std::string_view value, size_t max_len
 void ValidateComputeName(std::string_view field, std::string_view value) {
   const std::string rule =
       "must be 2-63 characters, start with a letter, and contain only letters, digits and '-'";
-  bool ok = value.size() >= 2 && value.size() < 64 &&
-            std::isalpha(static_cast<unsigned char>(value[0]));
+  bool ok =
+      value.size() >= 2 && value.size() < 64 && std::isalpha(static_cast<unsigned char>(value[0]));
   for (char c : value) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
   if (!ok) throw InvalidInput("invalid " + std::string(field) + " " + Quote(value) + ": " + rule);
 }

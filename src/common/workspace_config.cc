@@ -24,8 +24,8 @@ WorkspaceConfig WorkspaceConfig::Load(const fs::path& file) {
 }
 
 void WorkspaceConfig::Save(const fs::path& file) const {
-  nlohmann::json j = {{"name", name}, {"server_url", server_url}, {"token", token},
-                      {"data_dir", data_dir}};
+  nlohmann::json j = {
+      {"name", name}, {"server_url", server_url}, {"token", token}, {"data_dir", data_dir}};
   fs::create_directories(file.parent_path());
   WriteFileAtomic(file, j.dump(2) + "\n", 0600);
 }

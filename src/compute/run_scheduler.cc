@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <sstream>
 
 #include "common/error.h"
@@ -21,8 +21,8 @@ namespace trainyard {
 namespace fs = std::filesystem;
 
 namespace {
-const char* const kActiveStatuses[] = {"Preparing", "Provisioning", "Starting", "Running",
-                                       "Finalizing", "CancelRequested"};
+const char* const kActiveStatuses[] = {"Preparing", "Provisioning", "Starting",
+                                       "Running",   "Finalizing",   "CancelRequested"};
 
 std::string TailOfFile(const fs::path& p, size_t max_bytes) {
   std::ifstream in(p, std::ios::binary);
@@ -174,7 +174,8 @@ void RunScheduler::DispatchLoop() {
       try {
         Launch(id);
       } catch (const std::exception& e) {
-        store_.UpdateRunStatus(id, "Failed", {{"message", std::string("cannot start the run: ") + e.what()}},
+        store_.UpdateRunStatus(id, "Failed",
+                               {{"message", std::string("cannot start the run: ") + e.what()}},
                                std::nullopt);
         notifier_.Notify();
       }
@@ -191,7 +192,7 @@ void RunScheduler::Launch(const std::string& run_id) {
   fs::create_directories(run_dir);
   std::string agent_log = (run_dir / "agent.log").string();
 
-  std::vector<std::string> args = {opts_.agent_exe, "agent",  "--run",  run_id,
+  std::vector<std::string> args = {opts_.agent_exe, "agent",          "--run",  run_id,
                                    "--server",      opts_.server_url, "--data", opts_.data_dir};
   // The token travels in the environment, not on the command line (ps would show it).
   std::vector<std::string> env;

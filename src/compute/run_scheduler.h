@@ -21,8 +21,8 @@
 namespace trainyard {
 
 struct SchedulerOptions {
-  int max_concurrent = 2;       // slots on the local machine
-  std::string agent_exe;        // path of the trainyard binary
+  int max_concurrent = 2;  // slots on the local machine
+  std::string agent_exe;   // path of the trainyard binary
   std::string server_url;
   std::string token;
   std::string data_dir;

@@ -86,7 +86,8 @@ struct PythonChoice {
   std::string warning;
 };
 
-// The newest interpreter matching `pin`; else the newest of all, with a warning. nullopt when `available` is empty.
+// The newest interpreter matching `pin`; else the newest of all, with a warning. nullopt when
+// `available` is empty.
 std::optional<PythonChoice> SelectPython(const PythonPin& pin,
                                          const std::vector<PythonInterpreter>& available);
 

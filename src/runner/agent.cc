@@ -17,9 +17,8 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/error.h"
 #include "common/util.h"
@@ -51,7 +50,8 @@ void OnSignal(int sig) { g_signal = sig; }
 // Lines in runs/<id>/agent.log, with milliseconds since the agent started (phase timings).
 void Log(const std::string& msg) {
   static const auto start = Clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count() / 1000.0;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count() / 1000.0;
   std::cerr << FormatIsoTime(NowMillis()) << " +" << ms << "ms agent: " << msg << std::endl;
 }
 
@@ -61,8 +61,8 @@ class ServerLink {
  public:
   ServerLink(const std::string& url, const std::string& token) : client_(url, token) {}
 
-  ClientResponse Send(const std::string& method, const std::string& target,
-                      const std::string& body, const std::string& content_type) {
+  ClientResponse Send(const std::string& method, const std::string& target, const std::string& body,
+                      const std::string& content_type) {
     return Retry([&] { return client_.Request(method, target, body, content_type); });
   }
   Json Call(const std::string& method, const std::string& target, const Json& body = nullptr) {
@@ -96,16 +96,23 @@ class ServerLink {
   HttpClient client_;
 };
 
-std::string RunPath(const std::string& run_id) { return "/api/v1/runs/" + UrlEncode(run_id, false); }
+std::string RunPath(const std::string& run_id) {
+  return "/api/v1/runs/" + UrlEncode(run_id, false);
+}
 
 // Ships logs, the metric spool and the run's logs/ folder to the server from its own thread,
 // so a slow or restarting server never blocks the script's output pipe.
 class Shipper {
  public:
   Shipper(const AgentOptions& o, fs::path spool, fs::path workdir)
-      : opts_(o), link_(o.server_url, o.token), spool_(std::move(spool)), workdir_(std::move(workdir)) {}
+      : opts_(o),
+        link_(o.server_url, o.token),
+        spool_(std::move(spool)),
+        workdir_(std::move(workdir)) {}
 
-  void Start() { thread_ = std::thread([this] { Loop(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Loop(); });
+  }
   // Drains everything and stops the thread.
   void Finish() {
     {
@@ -211,7 +218,8 @@ class Shipper {
         post(pos);
         Json j = Json::parse(line, nullptr, false);
         if (j.is_object() && j.contains("flush")) {
-          acks.push_back(j["flush"].is_string() ? j["flush"].get<std::string>() : j["flush"].dump());
+          acks.push_back(j["flush"].is_string() ? j["flush"].get<std::string>()
+                                                : j["flush"].dump());
         }
       } else if (lines >= 20000) {
         post(pos);
@@ -298,7 +306,8 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     ::execve(av[0], av.data(), ev.data());
     // execve only returns on failure: try PATH lookup for bare names.
     ::execvpe(av[0], av.data(), ev.data());
-    std::string msg = std::string("trainyard: cannot execute ") + av[0] + ": " + strerror(errno) + "\n";
+    std::string msg =
+        std::string("trainyard: cannot execute ") + av[0] + ": " + strerror(errno) + "\n";
     (void)!::write(1, msg.data(), msg.size());
     _exit(127);
   }
@@ -311,9 +320,9 @@ std::string FindSdkPythonDir() {
   if (const char* e = std::getenv("TRAINYARD_PYTHON_DIR"); e && *e) return e;
   std::error_code ec;
   fs::path exe = SelfExe();
-  for (fs::path cand : {exe.parent_path().parent_path() / "share/trainyard/python",
-                        exe.parent_path().parent_path() / "python",
-                        fs::path(TRAINYARD_SOURCE_PYTHON_DIR)}) {
+  for (fs::path cand :
+       {exe.parent_path().parent_path() / "share/trainyard/python",
+        exe.parent_path().parent_path() / "python", fs::path(TRAINYARD_SOURCE_PYTHON_DIR)}) {
     if (fs::exists(cand / "trainyard" / "__init__.py", ec)) return cand.string();
   }
   return TRAINYARD_SOURCE_PYTHON_DIR;
@@ -509,8 +518,10 @@ int RunAgent(const AgentOptions& opts) {
     if (exited && (eof || pr == 0)) break;
     bool stop_now = (g_signal && !canceled) || (deadline && Clock::now() > *deadline && !timed_out);
     if (stop_now && !exited) {
-      if (g_signal) canceled = true;
-      else timed_out = true;
+      if (g_signal)
+        canceled = true;
+      else
+        timed_out = true;
       ::killpg(child, SIGTERM);
       kill_at = Clock::now() + std::chrono::seconds(5);
       kill_pending = true;

@@ -4,17 +4,16 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "store/blob_store.h"
 
 namespace trainyard {
 
 struct MaterializedRunEnv {
-  std::string python;                           // interpreter that runs the script
+  std::string python;                            // interpreter that runs the script
   std::map<std::string, std::string> variables;  // environment_variables + PYTHONPATH if needed
 };
 

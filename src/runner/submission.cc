@@ -24,7 +24,8 @@ fs::path RequireSourceDir(const Json& v, const char* field) {
   }
   std::error_code ec;
   if (!fs::is_directory(p, ec)) {
-    throw InvalidInput(std::string(field) + " '" + p.string() + "' does not exist or is not a directory");
+    throw InvalidInput(std::string(field) + " '" + p.string() +
+                       "' does not exist or is not a directory");
   }
   return p;
 }
@@ -46,7 +47,8 @@ SnapshotRef SnapshotDirectory(const Json& dir, BlobStore& blobs, const Submissio
 PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
                                      const SubmissionLimits& limits) {
   PreparedSubmission out;
-  fs::path src = RequireSourceDir(config.value("source_directory", Json(nullptr)), "source_directory");
+  fs::path src =
+      RequireSourceDir(config.value("source_directory", Json(nullptr)), "source_directory");
 
   // What to run: a script inside the source directory, or a command.
   Json def = Json::object();
@@ -97,16 +99,18 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
     target = config["compute_target"].get<std::string>();
   }
   if (target != "local") {
-    throw InvalidInput("unknown compute target '" + target +
-                       "': this workspace has 'local' (attach others with ComputeTarget.attach)",
-                       "UnknownComputeTarget");
+    throw InvalidInput(
+        "unknown compute target '" + target +
+            "': this workspace has 'local' (attach others with ComputeTarget.attach)",
+        "UnknownComputeTarget");
   }
   out.compute_target = target;
 
   Json env = config.value("environment", Json(nullptr));
   def["environment"] = ValidateEnvironmentSpec(env);
 
-  if (config.contains("max_run_duration_seconds") && !config["max_run_duration_seconds"].is_null()) {
+  if (config.contains("max_run_duration_seconds") &&
+      !config["max_run_duration_seconds"].is_null()) {
     const Json& m = config["max_run_duration_seconds"];
     if (!m.is_number_integer() || m.get<int64_t>() <= 0) {
       throw InvalidInput("max_run_duration_seconds must be a positive integer");

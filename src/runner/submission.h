@@ -4,9 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "store/blob_store.h"
 
@@ -35,6 +34,6 @@ PreparedSubmission PrepareSubmission(const nlohmann::json& config, BlobStore& bl
 
 // Snapshots a directory given as a JSON string (absolute path).
 SnapshotRef SnapshotDirectory(const nlohmann::json& dir, BlobStore& blobs,
-                                 const SubmissionLimits& limits);
+                              const SubmissionLimits& limits);
 
 }  // namespace trainyard

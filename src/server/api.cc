@@ -160,8 +160,10 @@ bool ParseSpoolLineFast(std::string_view line, MetricPoint& pt) {
     bool is_float = false;
     while (i < line.size() && line[i] != ',' && line[i] != '}') {
       char c = line[i];
-      if (c == '.' || c == 'e' || c == 'E') is_float = true;
-      else if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+')) return false;
+      if (c == '.' || c == 'e' || c == 'E')
+        is_float = true;
+      else if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+'))
+        return false;
       ++i;
     }
     const char* b = line.data() + start;
@@ -208,8 +210,10 @@ bool ParseSpoolLineFast(std::string_view line, MetricPoint& pt) {
       case 's': {
         Json n;
         if (!number(&n) || !n.is_number_integer()) return false;
-        if (key[0] == 't') pt.time = n.get<int64_t>();
-        else pt.step = n.get<int64_t>();
+        if (key[0] == 't')
+          pt.time = n.get<int64_t>();
+        else
+          pt.step = n.get<int64_t>();
         break;
       }
       default:
@@ -463,7 +467,8 @@ struct Api::Impl {
       pt.run_id = rid != m.end() && rid->is_string() ? rid->get<std::string>() : r.id;
       if (pt.run_id != r.id) other_runs.insert(pt.run_id);
       auto name = m.find("name");
-      if (name == m.end() || !name->is_string()) throw InvalidInput("each metric needs a string 'name'");
+      if (name == m.end() || !name->is_string())
+        throw InvalidInput("each metric needs a string 'name'");
       pt.name = std::move(name->get_ref<std::string&>());
       ValidateKey("metric name", pt.name);
       auto kind = m.find("kind");
@@ -499,8 +504,9 @@ struct Api::Impl {
     std::string first = req.Query("first_seq");
     int64_t seq = std::strtoll(first.c_str(), &end, 10);
     if (first.empty() || *end != '\0' || seq < 0) {
-      throw InvalidInput("first_seq must be a non-negative integer (the spool line number of the "
-                         "first line in the body)");
+      throw InvalidInput(
+          "first_seq must be a non-negative integer (the spool line number of the "
+          "first line in the body)");
     }
     std::vector<MetricPoint> points;
     std::set<std::string> other_runs;
@@ -641,7 +647,8 @@ struct Api::Impl {
       f.parent_id = r.id;
       f.recursive = true;
       for (auto& c : ctx.store->ListRuns(f)) {
-        res.body += "," + Json(c.id).dump() + ":" + ShapeMetrics(ctx.store->GetMetrics(c.id, name), c.id);
+        res.body +=
+            "," + Json(c.id).dump() + ":" + ShapeMetrics(ctx.store->GetMetrics(c.id, name), c.id);
       }
       res.body += "}}";
       return;
@@ -708,7 +715,8 @@ struct Api::Impl {
       res.content_type = "application/octet-stream";
       return;
     }
-    throw NotFound("run '" + r.id + "' has no file '" + path + "'; list them with get_file_names()");
+    throw NotFound("run '" + r.id + "' has no file '" + path +
+                   "'; list them with get_file_names()");
   }
 
   void AppendLog(HttpRequest& req, HttpResponse& res, const Params& p) {
@@ -830,9 +838,8 @@ struct Api::Impl {
     ModelRecord m;
     m.name = body.at("name").get<std::string>();
     ValidateName("model name", m.name);
-    m.description = body.value("description", Json("")).is_string()
-                        ? body.value("description", "")
-                        : "";
+    m.description =
+        body.value("description", Json("")).is_string() ? body.value("description", "") : "";
     m.tags = StringValues(body.value("tags", Json::object()), "tag");
     m.properties = StringValues(body.value("properties", Json::object()), "property");
     auto opt_str = [&](const char* k) {
@@ -858,14 +865,14 @@ struct Api::Impl {
       std::string base = slash == std::string::npos ? "" : model_path.substr(0, slash + 1);
       for (auto& a : ctx.store->ListArtifacts(r.id)) {
         if (a.path == model_path || a.path.rfind(model_path + "/", 0) == 0) {
-          m.files.push_back({{"path", a.path.substr(base.size())},
-                             {"sha256", a.sha256},
-                             {"size", a.size}});
+          m.files.push_back(
+              {{"path", a.path.substr(base.size())}, {"sha256", a.sha256}, {"size", a.size}});
         }
       }
       if (m.files.empty()) {
         std::string names;
-        for (auto& a : ctx.store->ListArtifacts(r.id)) names += (names.empty() ? "" : ", ") + a.path;
+        for (auto& a : ctx.store->ListArtifacts(r.id))
+          names += (names.empty() ? "" : ", ") + a.path;
         throw InvalidInput("model_path '" + model_path + "' matches no file of run '" + r.id +
                            "'. The run has: " + (names.empty() ? "(no files)" : names));
       }

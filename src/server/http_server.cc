@@ -4,8 +4,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -14,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/error.h"
@@ -105,7 +104,8 @@ bool HttpServer::Impl::HandleOne(tcp::socket& sock, beast::flat_buffer& buf) {
       buf.consume(buf.size());
       char scratch[65536];
       while (remaining > 0) {
-        size_t n = sock.read_some(asio::buffer(scratch, std::min<uint64_t>(remaining, sizeof scratch)), ec);
+        size_t n = sock.read_some(
+            asio::buffer(scratch, std::min<uint64_t>(remaining, sizeof scratch)), ec);
         if (ec) break;
         remaining -= n;
       }
@@ -118,16 +118,20 @@ bool HttpServer::Impl::HandleOne(tcp::socket& sock, beast::flat_buffer& buf) {
     if (ec) throw InternalError("cannot open upload temp file: " + ec.message());
     http::read(sock, buf, fp, ec);
     fp.get().body().close();
-    if (ec == http::error::body_limit) too_large = true;
-    else if (ec) read_ok = false;
+    if (ec == http::error::body_limit)
+      too_large = true;
+    else if (ec)
+      read_ok = false;
     FillRequest(fp.get(), req);
     req.body_file = tmp_file;
   } else {
     http::request_parser<http::string_body> sp(std::move(hp));
     sp.body_limit(opts.body_limit);
     http::read(sock, buf, sp, ec);
-    if (ec == http::error::body_limit) too_large = true;
-    else if (ec) read_ok = false;
+    if (ec == http::error::body_limit)
+      too_large = true;
+    else if (ec)
+      read_ok = false;
     FillRequest(sp.get(), req);
     req.body = std::move(sp.get().body());
   }

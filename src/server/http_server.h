@@ -15,10 +15,10 @@ namespace trainyard {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;                         // 0 = any free port
-  uint64_t body_limit = 64ull << 20;         // ordinary requests
-  uint64_t upload_limit = 2ull << 30;        // streamed uploads
-  std::string upload_tmp_dir;                // where streamed uploads land
+  uint16_t port = 0;                   // 0 = any free port
+  uint64_t body_limit = 64ull << 20;   // ordinary requests
+  uint64_t upload_limit = 2ull << 30;  // streamed uploads
+  std::string upload_tmp_dir;          // where streamed uploads land
   int max_connections = 512;
   int idle_timeout_seconds = 300;
 };

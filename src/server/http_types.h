@@ -9,13 +9,13 @@
 namespace trainyard {
 
 struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw target with query
-  std::string path;    // decoded path without query
+  std::string method;                             // "GET", "POST", ...
+  std::string target;                             // raw target with query
+  std::string path;                               // decoded path without query
   std::multimap<std::string, std::string> query;  // decoded
   std::map<std::string, std::string> headers;     // lower-case names
-  std::string body;        // for ordinary requests
-  std::string body_file;   // for streamed uploads: a temp file the handler may consume (rename)
+  std::string body;                               // for ordinary requests
+  std::string body_file;  // for streamed uploads: a temp file the handler may consume (rename)
   std::string peer;
 
   std::string Header(const std::string& lower_name) const {

@@ -9,7 +9,7 @@ namespace trainyard {
 struct ServerOptions {
   std::string data_dir;  // the workspace data directory (created if absent)
   std::string host = "127.0.0.1";
-  int port = -1;  // -1: the port in config.json's server_url, else 0 (any free port)
+  int port = -1;                // -1: the port in config.json's server_url, else 0 (any free port)
   int max_concurrent_runs = 0;  // 0 = number of cores
   std::string name;             // workspace name when creating a new config
 };

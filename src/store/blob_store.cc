@@ -22,7 +22,8 @@ BlobStore::BlobStore(fs::path root) : root_(std::move(root)) {
 }
 
 fs::path BlobStore::PathOf(const std::string& sha) const {
-  if (!IsSha256Hex(sha)) throw InvalidInput("invalid blob id '" + sha + "': expected 64 hex digits");
+  if (!IsSha256Hex(sha))
+    throw InvalidInput("invalid blob id '" + sha + "': expected 64 hex digits");
   return root_ / sha.substr(0, 2) / sha.substr(2);
 }
 

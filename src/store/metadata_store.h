@@ -6,11 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace trainyard {
 
@@ -44,15 +43,15 @@ struct RunRecord {
 };
 
 struct RunFilter {
-  std::string experiment;         // "" = any
+  std::string experiment;                // "" = any
   std::optional<std::string> parent_id;  // set: children of this run only
-  bool include_children = false;  // with experiment: also runs that have a parent
-  bool recursive = false;         // with parent_id: all descendants
+  bool include_children = false;         // with experiment: also runs that have a parent
+  bool recursive = false;                // with parent_id: all descendants
   std::vector<std::string> statuses;     // empty = any
-  std::string kind;               // "" = any
+  std::string kind;                      // "" = any
   std::vector<std::pair<std::string, std::optional<std::string>>> tags;        // key[=value]
   std::vector<std::pair<std::string, std::optional<std::string>>> properties;  // key[=value]
-  int limit = 0;                  // 0 = no limit
+  int limit = 0;                                                               // 0 = no limit
 };
 
 struct MetricPoint {

@@ -202,7 +202,8 @@ class SqliteMetadataStore : public MetadataStore {
       while (!frontier.empty()) {
         std::vector<std::string> next;
         for (const auto& pid : frontier) {
-          std::string sql = std::string(kRunColumns) + " WHERE parent_id=? ORDER BY created, number";
+          std::string sql =
+              std::string(kRunColumns) + " WHERE parent_id=? ORDER BY created, number";
           Stmt s(db_, sql.c_str());
           s.Bind(1, pid);
           while (s.Step()) {
@@ -290,7 +291,8 @@ class SqliteMetadataStore : public MetadataStore {
       if (g.Step()) {
         if (g.Text(0) != v.get<std::string>()) {
           throw Conflict("property '" + k + "' of run '" + id + "' is already set to '" +
-                         g.Text(0) + "'; properties are immutable once set (use tags for "
+                         g.Text(0) +
+                         "'; properties are immutable once set (use tags for "
                          "values that change)");
         }
         continue;
@@ -437,8 +439,8 @@ class SqliteMetadataStore : public MetadataStore {
 
   std::vector<ModelRecord> ListModels(const ModelFilter& f) override {
     std::lock_guard lk(mu_);
-    std::string sql = std::string(kModelColumns) +
-                      " WHERE (?1 = '' OR name = ?1) ORDER BY name, version DESC";
+    std::string sql =
+        std::string(kModelColumns) + " WHERE (?1 = '' OR name = ?1) ORDER BY name, version DESC";
     Stmt s(db_, sql.c_str());
     s.Bind(1, f.name);
     std::vector<ModelRecord> out;
@@ -450,8 +452,9 @@ class SqliteMetadataStore : public MetadataStore {
       if (!MatchesKv(m.tags, f.tags) || !MatchesKv(m.properties, f.properties)) continue;
       out.push_back(std::move(m));
     }
-    std::stable_sort(out.begin(), out.end(),
-                     [](const ModelRecord& a, const ModelRecord& b) { return a.created > b.created; });
+    std::stable_sort(out.begin(), out.end(), [](const ModelRecord& a, const ModelRecord& b) {
+      return a.created > b.created;
+    });
     return out;
   }
 
@@ -545,8 +548,8 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   void WriteKv(const char* table, const std::string& id, const Json& kv) {
-    std::string sql = std::string("INSERT OR REPLACE INTO ") + table +
-                      " (run_id, key, value) VALUES (?,?,?)";
+    std::string sql =
+        std::string("INSERT OR REPLACE INTO ") + table + " (run_id, key, value) VALUES (?,?,?)";
     for (auto& [k, v] : kv.items()) {
       Stmt s(db_, sql.c_str());
       s.Bind(1, id).Bind(2, k).Bind(3, v.get<std::string>());
@@ -555,7 +558,8 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   void LoadKv(RunRecord& r) {
-    for (auto [table, target] : {std::pair{"run_tags", &r.tags}, {"run_properties", &r.properties}}) {
+    for (auto [table, target] :
+         {std::pair{"run_tags", &r.tags}, {"run_properties", &r.properties}}) {
       std::string sql = std::string("SELECT key, value FROM ") + table + " WHERE run_id=?";
       Stmt s(db_, sql.c_str());
       s.Bind(1, r.id);
@@ -621,9 +625,9 @@ bool IsTerminalStatus(const std::string& s) {
 
 bool IsKnownStatus(const std::string& s) {
   static const char* const kStatuses[] = {
-      "NotStarted", "Queued",    "Preparing", "Provisioning",    "Starting",   "Running",
-      "CancelRequested", "Finalizing", "Completed", "Failed", "Canceled", "Unapproved",
-      "NotResponding", "Pausing", "Paused"};
+      "NotStarted", "Queued",          "Preparing",     "Provisioning", "Starting",
+      "Running",    "CancelRequested", "Finalizing",    "Completed",    "Failed",
+      "Canceled",   "Unapproved",      "NotResponding", "Pausing",      "Paused"};
   for (const char* k : kStatuses)
     if (s == k) return true;
   return false;

@@ -1,12 +1,11 @@
-#include "trainyard/run.h"
-
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "common/util.h"
+#include "trainyard/run.h"
 
 namespace trainyard {
 namespace {

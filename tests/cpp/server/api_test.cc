@@ -126,14 +126,22 @@ TEST_F(ApiTest, SpoolLinesAreParsedAndIdempotent) {
   Json run = Call("POST", "/api/v1/experiments/exp/runs", {{"kind", "interactive"}});
   std::string id = run["id"];
   std::string base = "/api/v1/runs/" + id;
-  std::string body =
-      "{\"r\":\"" + id + "\",\"n\":\"loss\",\"k\":\"scalar\",\"v\":0.5,\"t\":1,\"s\":3}\n"
-      "{\"r\":\"" + id + "\",\"n\":\"epochs\",\"k\":\"scalar\",\"v\":7,\"t\":1}\n"
-      "{\"flush\":\"abc\"}\n"
-      "{\"r\":\"" + id + "\",\"n\":\"quote\\\"d\",\"k\":\"scalar\",\"v\":\"NaN\",\"t\":1}\n"
-      "{\"r\":\"" + id + "\",\"n\":\"row\",\"k\":\"row\",\"v\":{\"a\":1},\"t\":1}\n"
-      "{\"r\":\"" + id + "\",\"n\":\"torn";
-  auto r = client_->Request("POST", base + "/metrics/spool?first_seq=10", body, "application/x-ndjson");
+  std::string body = "{\"r\":\"" + id +
+                     "\",\"n\":\"loss\",\"k\":\"scalar\",\"v\":0.5,\"t\":1,\"s\":3}\n"
+                     "{\"r\":\"" +
+                     id +
+                     "\",\"n\":\"epochs\",\"k\":\"scalar\",\"v\":7,\"t\":1}\n"
+                     "{\"flush\":\"abc\"}\n"
+                     "{\"r\":\"" +
+                     id +
+                     "\",\"n\":\"quote\\\"d\",\"k\":\"scalar\",\"v\":\"NaN\",\"t\":1}\n"
+                     "{\"r\":\"" +
+                     id +
+                     "\",\"n\":\"row\",\"k\":\"row\",\"v\":{\"a\":1},\"t\":1}\n"
+                     "{\"r\":\"" +
+                     id + "\",\"n\":\"torn";
+  auto r =
+      client_->Request("POST", base + "/metrics/spool?first_seq=10", body, "application/x-ndjson");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.Json()["accepted"], 4);
   EXPECT_EQ(r.Json()["skipped"], 2);  // the flush marker and the torn line
@@ -176,7 +184,9 @@ TEST_F(ApiTest, LongPollWakesOnStatusChange) {
     c2.Call("POST", "/api/v1/runs/" + id + "/status", {{"status", "Completed"}});
   });
   Json r = Call("GET", "/api/v1/runs/" + id + "?wait_ms=10000&status=Running");
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   later.join();
   EXPECT_EQ(r["status"], "Completed");
   EXPECT_GE(ms, 150);
@@ -188,24 +198,30 @@ TEST_F(ApiTest, ArtifactsModelsAndTraversal) {
   std::string base = "/api/v1/runs/" + run["id"].get<std::string>();
   fs::path f = dir_ / "model.bin";
   std::ofstream(f) << "weights";
-  EXPECT_EQ(client_->UploadFile("PUT", base + "/artifacts/outputs/model.bin", f.string()).status, 201);
+  EXPECT_EQ(client_->UploadFile("PUT", base + "/artifacts/outputs/model.bin", f.string()).status,
+            201);
   EXPECT_EQ(client_->UploadFile("PUT", base + "/artifacts/..%2Fescape", f.string()).status, 400);
-  EXPECT_EQ(client_->UploadFile("PUT", base + "/artifacts/outputs/..%2F..%2Fx", f.string()).status, 400);
+  EXPECT_EQ(client_->UploadFile("PUT", base + "/artifacts/outputs/..%2F..%2Fx", f.string()).status,
+            400);
   Json files = Call("GET", base + "/artifacts")["files"];
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(files[0]["path"], "outputs/model.bin");
   EXPECT_EQ(client_->Request("GET", base + "/artifacts/outputs/model.bin").body, "weights");
 
   Json m = Call("POST", "/api/v1/models",
-                {{"name", "m"}, {"run_id", run["id"]}, {"model_path", "outputs/model.bin"},
+                {{"name", "m"},
+                 {"run_id", run["id"]},
+                 {"model_path", "outputs/model.bin"},
                  {"model_framework", "ScikitLearn"}});
   EXPECT_EQ(m["version"], 1);
   EXPECT_EQ(m["path"], "model.bin");
   EXPECT_EQ(m["files"][0]["path"], "model.bin");
-  auto bad = client_->Request("POST", "/api/v1/models",
-                              Json{{"name", "m"}, {"run_id", run["id"]}, {"model_path", "outputs/nope"}}.dump());
+  auto bad = client_->Request(
+      "POST", "/api/v1/models",
+      Json{{"name", "m"}, {"run_id", run["id"]}, {"model_path", "outputs/nope"}}.dump());
   EXPECT_EQ(bad.status, 400);
-  EXPECT_NE(bad.Json()["error"]["message"].get<std::string>().find("model_path"), std::string::npos);
+  EXPECT_NE(bad.Json()["error"]["message"].get<std::string>().find("model_path"),
+            std::string::npos);
   EXPECT_EQ(Call("GET", "/api/v1/models/m")["version"], 1);  // the failed one made no version
 }
 
@@ -214,7 +230,8 @@ TEST_F(ApiTest, BlobUploadChecksTheHash) {
   std::ofstream(f) << "abc";
   std::string sha = Sha256Hex("abc");
   EXPECT_EQ(client_->UploadFile("PUT", "/api/v1/blobs/" + sha, f.string()).status, 201);
-  EXPECT_EQ(client_->UploadFile("PUT", "/api/v1/blobs/" + std::string(64, 'a'), f.string()).status, 400);
+  EXPECT_EQ(client_->UploadFile("PUT", "/api/v1/blobs/" + std::string(64, 'a'), f.string()).status,
+            400);
   EXPECT_FALSE(blobs_->Has(std::string(64, 'a')));
   Json miss = Call("POST", "/api/v1/blobs/missing", {{"sha256", {sha, std::string(64, 'b')}}});
   EXPECT_EQ(miss["missing"], Json({std::string(64, 'b')}));
@@ -233,7 +250,8 @@ TEST_F(ApiTest, ScriptSubmissionValidatesBeforeWriting) {
   EXPECT_NE(r.body.find("missing.py"), std::string::npos);
   r = submit({{"source_directory", (dir_ / "nope").string()}, {"script", "train.py"}});
   EXPECT_EQ(r.status, 400);
-  r = submit({{"source_directory", src.string()}, {"script", "train.py"}, {"compute_target", "gpu"}});
+  r = submit(
+      {{"source_directory", src.string()}, {"script", "train.py"}, {"compute_target", "gpu"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.Json()["error"]["code"], "UnknownComputeTarget");
   for (int i = 0; i < 6; ++i) std::ofstream(src / ("f" + std::to_string(i))) << i;
