@@ -97,14 +97,15 @@ else
   fi
   if "$PYTHON" - <<'EOF' 2>/dev/null
 import importlib.util, sys
-need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib"]
+need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
 EOF
   then
     log "Python packages: all present"
   else
-    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib"
-    pip_install pytest pytest-timeout scikit-learn numpy joblib
+    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format"
+    # clang-format from PyPI: the pinned LLVM 18 binary the format check in scripts/test.sh uses.
+    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8
   fi
 
   # The SDK: an editable install when the package has packaging metadata, else a .pth file

@@ -18,6 +18,12 @@ JOBS="$(nproc 2>/dev/null || echo 2)"
 if [ -t 1 ]; then step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 else step() { printf '\n== %s ==\n' "$*"; }; fi
 
+step "format: clang-format --dry-run --Werror (.clang-format)"
+# The binary ships inside the clang-format wheel that scripts/install.sh installs for $PYTHON.
+CLANG_FORMAT="$("$PYTHON" -c 'import clang_format, os; print(os.path.join(os.path.dirname(clang_format.__file__), "data", "bin", "clang-format"))')"
+# shellcheck disable=SC2046
+"$CLANG_FORMAT" --dry-run --Werror $(git ls-files 'src/*.cc' 'src/*.h' 'include/*.h' 'tests/cpp/*.cc')
+
 if [ "${SKIP_ASAN:-0}" != "1" ]; then
   step "C++ unit tests: Debug + ASan/UBSan (build-asan)"
   if [ ! -f build-asan/build.ninja ]; then
