@@ -102,7 +102,7 @@ TEST_F(EnvBuilderTest, BuildsAVenvWithoutPackagesThenReusesIt) {
   // The venv works after being renamed into place.
   EXPECT_EQ(RunPython(env.python_path, "import sys; print(sys.prefix)"), env.env_dir.string());
 
-  // Second use: cached, no lock, fast.
+  // Second use: cached, nothing rebuilt.
   std::vector<double> micros;
   for (int i = 0; i < 21; ++i) {
     auto t0 = std::chrono::steady_clock::now();
@@ -113,8 +113,8 @@ TEST_F(EnvBuilderTest, BuildsAVenvWithoutPackagesThenReusesIt) {
     EXPECT_EQ(again.spec_hash, env.spec_hash);
   }
   std::sort(micros.begin(), micros.end());
+  // Printed, not asserted: timings are benchmarks (bench/), not tests.
   std::printf("cached Materialize: median %.1f us\n", micros[10]);
-  EXPECT_LT(micros[10], 1000.0);
 
   std::vector<CachedEnv> listed = builder.List();
   ASSERT_EQ(listed.size(), 1u);

