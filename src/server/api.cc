@@ -236,6 +236,19 @@ struct Api::Impl {
     return ctx.data_dir / "logs" / run_id / name;
   }
 
+  // The run's live log files (relative name, size), written through POST .../logs/{name}.
+  std::vector<std::pair<std::string, uint64_t>> LiveLogs(const std::string& run_id) const {
+    std::vector<std::pair<std::string, uint64_t>> out;
+    std::error_code ec;
+    fs::path dir = ctx.data_dir / "logs" / run_id;
+    if (!fs::is_directory(dir, ec)) return out;
+    for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
+      if (!e.is_regular_file(ec)) continue;
+      out.emplace_back(fs::relative(e.path(), dir).string(), e.file_size(ec));
+    }
+    return out;
+  }
+
   RunRecord RequireRun(const std::string& id) {
     ValidateRunId("run id", id);
     auto r = ctx.store->GetRun(id);
@@ -268,14 +281,8 @@ struct Api::Impl {
               {"exit_code", r.exit_code ? Json(*r.exit_code) : Json(nullptr)},
               {"portal_url", ctx.server_url + "/runs/" + r.id}};
     Json logs = Json::object();
-    std::error_code ec;
-    fs::path dir = ctx.data_dir / "logs" / r.id;
-    if (fs::is_directory(dir, ec)) {
-      for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
-        if (!e.is_regular_file()) continue;
-        std::string rel = fs::relative(e.path(), dir).string();
-        logs[rel] = ctx.server_url + "/api/v1/runs/" + r.id + "/logs/" + UrlEncode(rel, true);
-      }
+    for (auto& [rel, size] : LiveLogs(r.id)) {
+      logs[rel] = ctx.server_url + "/api/v1/runs/" + r.id + "/logs/" + UrlEncode(rel, true);
     }
     j["log_files"] = logs;
     return j;
@@ -685,16 +692,8 @@ struct Api::Impl {
     for (auto& a : ctx.store->ListArtifacts(r.id)) {
       files[a.path] = {{"path", a.path}, {"size", a.size}, {"sha256", a.sha256}};
     }
-    std::error_code ec;
-    fs::path dir = ctx.data_dir / "logs" / r.id;
-    if (fs::is_directory(dir, ec)) {
-      for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
-        if (!e.is_regular_file()) continue;
-        std::string rel = fs::relative(e.path(), dir).string();
-        if (!files.count(rel)) {
-          files[rel] = {{"path", rel}, {"size", e.file_size()}, {"sha256", nullptr}};
-        }
-      }
+    for (auto& [rel, size] : LiveLogs(r.id)) {
+      if (!files.count(rel)) files[rel] = {{"path", rel}, {"size", size}, {"sha256", nullptr}};
     }
     Json arr = Json::array();
     for (auto& [k, v] : files) arr.push_back(v);
