@@ -1,4 +1,4 @@
-"""The HTTP client's connection handling, against the fake server."""
+"""The HTTP client's connection handling, against a real `trainyard server` (conftest.py)."""
 
 import socket
 import threading
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from fake_server import FakeServer
+from e2e_util import Server
 from trainyard._http import RestClient
 from trainyard.exceptions import ServiceException, UserErrorException
 
@@ -17,57 +17,51 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_keep_alive_reuses_one_connection_per_thread():
-    with FakeServer() as server:
-        client = RestClient(server.url, server.token)
-        client.get("/api/v1/workspace")
-        first = client._local.conn.sock
-        client.get("/api/v1/workspace")
-        assert client._local.conn.sock is first
-        seen = []
-        thread = threading.Thread(target=lambda: (client.get("/api/v1/workspace"),
-                                                  seen.append(client._local.conn.sock)))
-        thread.start()
-        thread.join()
-        assert seen[0] is not first
+def test_keep_alive_reuses_one_connection_per_thread(server):
+    client = RestClient(server.url, server.token)
+    client.get("/api/v1/workspace")
+    first = client._local.conn.sock
+    client.get("/api/v1/workspace")
+    assert client._local.conn.sock is first
+    seen = []
+    thread = threading.Thread(target=lambda: (client.get("/api/v1/workspace"),
+                                              seen.append(client._local.conn.sock)))
+    thread.start()
+    thread.join()
+    assert seen[0] is not first
 
 
-def test_idle_connection_closed_by_the_server_is_replaced():
-    with FakeServer(idle_timeout=0.2) as server:
-        client = RestClient(server.url, server.token)
-        client.put("/api/v1/experiments/a")
-        time.sleep(0.5)  # the server drops the idle keep-alive connection
-        run = client.post("/api/v1/experiments/a/runs", {"kind": "interactive"})
-        assert run["status"] == "Running"
-        assert len(server.state.runs) == 1  # the POST was not sent twice
+def test_connection_closed_by_the_server_is_replaced(server):
+    client = RestClient(server.url, server.token)
+    client.put("/api/v1/experiments/a")
+    server.restart()  # the kept-alive connection is now dead
+    run = client.post("/api/v1/experiments/a/runs", {"kind": "interactive"})
+    assert run["status"] == "Running"
+    runs = client.get("/api/v1/experiments/a/runs")["runs"]
+    assert [r["id"] for r in runs] == [run["id"]]  # the POST was not sent twice
 
 
-def test_refused_connection_is_retried_until_the_server_is_up():
-    port = _free_port()
-    holder = {}
-
-    def start_later():
-        time.sleep(0.3)
-        holder["server"] = FakeServer(port=port).__enter__()
-
-    thread = threading.Thread(target=start_later)
+def test_refused_connection_is_retried_until_the_server_is_up(tmp_path):
+    server = Server(tmp_path / "late", port=_free_port())
+    server.start()  # once, to create the data dir and its token
+    server.stop()
+    thread = threading.Thread(target=lambda: (time.sleep(0.3), server.start()))
     thread.start()
     try:
-        client = RestClient("http://127.0.0.1:{}".format(port), "secret")
+        client = RestClient(server.url, server.token)
         run = client.post("/api/v1/experiments/a/runs", {"kind": "interactive"})
         assert run["kind"] == "interactive"
     finally:
         thread.join()
-        holder["server"].__exit__(None, None, None)
+        server.stop()
 
 
-def test_error_statuses_raise_with_the_server_message():
-    with FakeServer() as server:
-        client = RestClient(server.url, server.token)
-        with pytest.raises(UserErrorException) as info:
-            client.get("/api/v1/models/nope")
-        assert (info.value.status_code, info.value.code) == (404, "NotFound")
-        assert "model nope not found" in str(info.value)
+def test_error_statuses_raise_with_the_server_message(server):
+    client = RestClient(server.url, server.token)
+    with pytest.raises(UserErrorException) as info:
+        client.get("/api/v1/models/nope")
+    assert (info.value.status_code, info.value.code) == (404, "NotFound")
+    assert "model 'nope' not found" in str(info.value)
 
 
 def test_bad_server_url():
