@@ -162,6 +162,39 @@ struct DataApi::Impl {
     UploadCounts c = ctx.datastores.AddFiles(name, files, b.value("overwrite", false));
     Send(res, {{"added", c.added}, {"replaced", c.replaced}, {"skipped", c.skipped}});
   }
+  // Files on this machine (the SDK and the CLI run beside the server, as for snapshots):
+  // {"files": [{"src": "/abs/file", "path": "target/rel"}], "overwrite"}. Hashed and stored by
+  // the server; validated entirely before anything is stored.
+  void UploadLocalFiles(HttpRequest& req, HttpResponse& res, const std::string& name) {
+    Json b = ParseJsonBody(req);
+    ctx.datastores.Get(name);
+    if (!b.contains("files") || !b["files"].is_array()) {
+      throw InvalidInput("body needs 'files': [{\"src\": \"/abs/path\", \"path\": \"rel\"}]");
+    }
+    std::vector<std::pair<fs::path, std::string>> todo;
+    for (const Json& f : b["files"]) {
+      if (!f.is_object() || !f.value("src", Json(nullptr)).is_string() ||
+          !f.value("path", Json(nullptr)).is_string()) {
+        throw InvalidInput("each file needs 'src' (absolute path) and 'path', got " + f.dump());
+      }
+      fs::path src = f["src"].get<std::string>();
+      std::error_code ec;
+      if (!src.is_absolute() || !fs::is_regular_file(src, ec)) {
+        throw InvalidInput("upload source '" + src.string() + "' is not an existing file (absolute path)");
+      }
+      todo.emplace_back(src, ValidateRelativePath("datastore file path", f["path"].get<std::string>()));
+    }
+    std::vector<DatastoreFile> files;
+    uint64_t bytes = 0;
+    for (auto& [src, rel] : todo) {
+      uint64_t size = 0;
+      std::string sha = ctx.blobs.PutFile(src, &size);
+      files.push_back({rel, sha, size});
+      bytes += size;
+    }
+    UploadCounts c = ctx.datastores.AddFiles(name, files, b.value("overwrite", false));
+    Send(res, {{"added", c.added}, {"replaced", c.replaced}, {"skipped", c.skipped}, {"bytes", bytes}});
+  }
   void ListDatastoreFiles(HttpRequest& req, HttpResponse& res, const std::string& name) {
     std::string prefix = req.Query("prefix");
     Json arr = Json::array();
@@ -397,6 +430,10 @@ bool DataApi::Handle(HttpRequest& req, HttpResponse& res, const std::vector<std:
       if (m != "GET") method_not_allowed();
       Send(res, I.ctx.datastores.Get(s[3]).ToJson());
       return true;
+    }
+    if (n == 5 && s[4] == "upload") {
+      if (m == "POST") return I.UploadLocalFiles(req, res, s[3]), true;
+      method_not_allowed();
     }
     if (n == 5 && s[4] == "files") {
       if (m == "GET") return I.ListDatastoreFiles(req, res, s[3]), true;
