@@ -230,6 +230,44 @@ std::optional<std::string> ParseDatetime(std::string_view s) {
   return std::string(buf) + frac;
 }
 
+std::optional<ColumnType> ParseColumnType(std::string_view n) {
+  for (ColumnType t : {ColumnType::kInt, ColumnType::kFloat, ColumnType::kBool,
+                       ColumnType::kDatetime, ColumnType::kString}) {
+    if (n == ColumnTypeName(t)) return t;
+  }
+  return std::nullopt;
+}
+
+void ConvertColumn(DataColumn& col, ColumnType type) {
+  if (col.type == type) return;
+  for (CellValue& v : col.values) {
+    auto* s = std::get_if<std::string>(&v);
+    if (s == nullptr) continue;
+    int64_t i;
+    double d;
+    bool b;
+    switch (type) {
+      case ColumnType::kInt:
+        v = ParseInt(*s, &i) ? CellValue(i) : CellValue(std::monostate{});
+        break;
+      case ColumnType::kFloat:
+        v = ParseFloat(*s, &d) ? CellValue(d) : CellValue(std::monostate{});
+        break;
+      case ColumnType::kBool:
+        v = ParseBool(*s, &b) ? CellValue(b) : CellValue(std::monostate{});
+        break;
+      case ColumnType::kDatetime: {
+        auto dt = ParseDatetime(*s);
+        v = dt ? CellValue(*dt) : CellValue(std::monostate{});
+        break;
+      }
+      case ColumnType::kString:
+        break;
+    }
+  }
+  col.type = type;
+}
+
 double DataColumn::AsDouble(size_t row) const {
   const CellValue& v = values[row];
   if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);

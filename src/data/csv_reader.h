@@ -75,6 +75,12 @@ std::vector<std::vector<std::string>> ParseDelimited(std::string_view text,
 // One file's table.
 DataTable ReadDelimited(std::string_view text, const DelimitedOptions& options);
 
+// Re-types a string column (as read with infer_column_types=false) to `type`; values that do
+// not parse as that type become missing (Azure's on_error='null').
+void ConvertColumn(DataColumn& column, ColumnType type);
+// "int" -> kInt ...; nullopt for an unknown name.
+std::optional<ColumnType> ParseColumnType(std::string_view name);
+
 // True for the spellings of a missing value (see above).
 bool IsMissingToken(std::string_view s);
 // Parses an ISO 8601 date or date-time ("2020-01-31", "2020-01-31 10:00", "2020-01-31T10:00:05Z",

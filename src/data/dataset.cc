@@ -292,7 +292,16 @@ Json CreateDatasetDefinition(const Json& request, DataContext& ctx, const DataLo
   if (type == "tabular") {
     def["options"] = options;
     def["transforms"] = Json::array();
-    if (validate) LoadTabularDataset(def, ctx, 1, log);  // parse errors now, not in the run
+    if (validate && options["infer_column_types"].get<bool>()) {
+      // Types are inferred once, over every row, and recorded: later reads (take(5) too) parse
+      // with them instead of guessing from the rows they happen to read.
+      DataTable all = LoadTabularDataset(def, ctx, 0, log);
+      Json types = Json::object();
+      for (const DataColumn& c : all.columns) types[c.name] = ColumnTypeName(c.type);
+      def["column_types"] = types;
+    } else if (validate) {
+      LoadTabularDataset(def, ctx, 1, log);  // parse errors now, not in the run
+    }
   }
   return def;
 }
@@ -335,6 +344,17 @@ Json ValidateDatasetDefinition(const Json& d) {
   if (type == "tabular") {
     out["options"] = ValidateOptions(d.value("options", Json(nullptr)));
     out["transforms"] = ValidateTransforms(d.value("transforms", Json(nullptr)));
+    if (d.contains("column_types")) {
+      const Json& ct = d["column_types"];
+      if (!ct.is_object()) throw InvalidInput("column_types must be an object");
+      for (auto& [k, v] : ct.items()) {
+        if (!v.is_string() || !ParseColumnType(v.get<std::string>())) {
+          throw InvalidInput("column_types['" + k +
+                             "'] must be int, float, bool, datetime or string");
+        }
+      }
+      out["column_types"] = ct;
+    }
   }
   return out;
 }
@@ -479,13 +499,16 @@ DataTable LoadTabularDataset(const Json& definition, DataContext& ctx, size_t ta
       limit = limit ? std::min(limit, n) : n;
     }
   }
+  const Json types = definition.value("column_types", Json(nullptr));
+  // Without recorded types, inference needs every row: read all, take afterwards.
+  if (!types.is_object() && o["infer_column_types"].get<bool>()) limit = 0;
   DataTable all;
   for (const Json& f : definition.value("files", Json::array())) {
     fs::path p = ContentPath(f, ctx, log, nullptr);
     DelimitedOptions opt;
     opt.separator = o["separator"].get<std::string>()[0];
     opt.header = o["header"];
-    opt.infer_column_types = o["infer_column_types"];
+    opt.infer_column_types = o["infer_column_types"].get<bool>() && !types.is_object();
     opt.source_name = f.value("path", "");
     if (limit) opt.max_rows = limit > all.num_rows ? limit - all.num_rows : 1;
     if (fs::path(opt.source_name).extension() == ".gz") {
@@ -494,6 +517,13 @@ DataTable LoadTabularDataset(const Json& definition, DataContext& ctx, size_t ta
     }
     std::string text = ReadFile(p);
     DataTable t = ReadDelimited(text, opt);
+    if (types.is_object()) {
+      for (DataColumn& c : t.columns) {
+        if (types.contains(c.name)) {
+          ConvertColumn(c, ParseColumnType(types[c.name].get<std::string>()).value());
+        }
+      }
+    }
     if (o["include_path"].get<bool>()) {
       DataColumn pc;
       pc.name = "Path";

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "data/dataset.h"
 #include "env/container_runtime.h"
+#include "env/env_cache.h"
 #include "env/env_spec.h"
 #include "runner/dataset_inputs.h"
 #include "runner/mount_namespace.h"
@@ -443,7 +444,7 @@ int RunAgent(const AgentOptions& opts) {
       env.variables = env_spec.environment_variables;
       env.variables["PYTHONPATH"] = FindSdkPythonDir();
     } else {
-      env = MaterializeRunEnvironment(env_json, fs::path(opts.data_dir) / "envs",
+      env = MaterializeRunEnvironment(env_json, EnvironmentCacheDir(opts.data_dir),
                                       FindSdkPythonDir(), build_log);
     }
     auto pin = [&](const Json& definition) {

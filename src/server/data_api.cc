@@ -11,6 +11,7 @@
 #include "env/container_runtime.h"
 #include "env/curated_environments.h"
 #include "env/env_builder.h"
+#include "env/env_cache.h"
 #include "env/env_spec.h"
 #include "runner/agent.h"
 #include "runner/run_environment.h"
@@ -319,7 +320,7 @@ struct DataApi::Impl {
     EnvSpec es = EnvSpec::FromJson(spec);
     if (es.docker_enabled) RequireLocalContainerImage(es.name, es.docker_base_image);
     auto start = std::chrono::steady_clock::now();
-    MaterializedEnv env = EnvBuilder(ctx.data_dir / "envs").Materialize(es, [&](std::string_view l) {
+    MaterializedEnv env = EnvBuilder(EnvironmentCacheDir(ctx.data_dir)).Materialize(es, [&](std::string_view l) {
       lines.push_back(std::string(l));
     });
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -332,7 +333,7 @@ struct DataApi::Impl {
   }
   void ListEnvironmentCache(HttpResponse& res) {
     Json arr = Json::array();
-    for (const CachedEnv& e : EnvBuilder(ctx.data_dir / "envs").List()) {
+    for (const CachedEnv& e : EnvBuilder(EnvironmentCacheDir(ctx.data_dir)).List()) {
       arr.push_back({{"spec_hash", e.spec_hash},
                      {"name", e.name},
                      {"python_version", e.python_version},
@@ -356,7 +357,7 @@ struct DataApi::Impl {
     const int64_t now = NowMillis();
     Json removed = Json::array();
     uint64_t freed = 0;
-    for (const CachedEnv& e : EnvBuilder(ctx.data_dir / "envs").List()) {
+    for (const CachedEnv& e : EnvBuilder(EnvironmentCacheDir(ctx.data_dir)).List()) {
       bool unused = unused_days >= 0 && now - e.last_used_millis >= unused_days * 86400000.0;
       bool old = older_days >= 0 && now - e.created_millis >= older_days * 86400000.0;
       if (!(all || unused || old)) continue;
