@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli/args.h"
+#include "cli/commands_data.h"
 #include "common/error.h"
 #include "common/spawn.h"
 #include "common/util.h"
@@ -625,7 +626,7 @@ int CmdExperiment(const std::vector<std::string>& a) {
 
 int Dispatch(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    std::cout << kUsage;
+    std::cout << kUsage << kDataUsage;
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version" || args[0] == "version") {
@@ -643,6 +644,7 @@ int Dispatch(const std::vector<std::string>& args) {
   if (cmd == "run") return CmdRun(rest);
   if (cmd == "model") return CmdModel(rest);
   if (cmd == "experiment") return CmdExperiment(rest);
+  if (cmd == "dataset" || cmd == "datastore" || cmd == "env") return DispatchData(cmd, rest);
   throw InvalidInput("unknown command '" + cmd + "'; run `trainyard --help`");
 }
 

@@ -22,6 +22,12 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "data/dataset.h"
+#include "env/container_runtime.h"
+#include "env/env_cache.h"
+#include "env/env_spec.h"
+#include "runner/dataset_inputs.h"
+#include "runner/mount_namespace.h"
 #include "runner/run_environment.h"
 #include "runner/snapshot_builder.h"
 #include "server/http_client.h"
@@ -286,7 +292,7 @@ std::vector<std::string> BuildArgv(const Json& def, const std::string& python) {
 }
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-            const fs::path& cwd, int out_fd) {
+            const fs::path& cwd, int out_fd, const ReadOnlyBinds& binds) {
   std::vector<char*> av, ev;
   for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
   av.push_back(nullptr);
@@ -302,6 +308,13 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     ::dup2(devnull, 0);
     ::dup2(out_fd, 1);
     ::dup2(out_fd, 2);
+    const char* step = "";
+    if (int err = binds.ApplyInChild(&step); err != 0) {
+      std::string msg = std::string("trainyard: cannot mount the dataset inputs read-only (") +
+                        step + ": " + strerror(err) + ")\n";
+      (void)!::write(1, msg.data(), msg.size());
+      _exit(125);
+    }
     if (::chdir(cwd.c_str()) != 0) _exit(126);
     ::execve(av[0], av.data(), ev.data());
     // execve only returns on failure: try PATH lookup for bare names.
@@ -402,7 +415,11 @@ int RunAgent(const AgentOptions& opts) {
   // Preparing: snapshot and environment.
   set_status("Preparing");
   MaterializedRunEnv env;
+  DatasetInputs inputs;
+  EnvSpec env_spec;
   try {
+    const Json env_json = def.value("environment", Json(nullptr));
+    if (!env_json.is_null()) env_spec = EnvSpec::FromJson(env_json);
     fs::remove_all(workdir);
     fs::create_directories(workdir);
     BlobStore blobs(fs::path(opts.data_dir) / "objects");
@@ -412,10 +429,31 @@ int RunAgent(const AgentOptions& opts) {
     fs::create_directories(workdir / "outputs");
     fs::create_directories(workdir / "logs");
     Log("snapshot restored");
-    env = MaterializeRunEnvironment(
-        def.value("environment", Json(nullptr)), fs::path(opts.data_dir) / "envs",
-        FindSdkPythonDir(),
-        [&](std::string_view line) { shipper.AppendLog(kBuildLog, std::string(line) + "\n"); });
+    auto build_log = [&](std::string_view line) {
+      shipper.AppendLog(kBuildLog, std::string(line) + "\n");
+    };
+    if (env_spec.docker_enabled) {
+      // The image provides Python and the packages; it must already be local.
+      RequireLocalContainerImage(env_spec.name, env_spec.docker_base_image);
+      build_log("Using container image " + env_spec.docker_base_image + " (podman)");
+      if (env_spec.conda_dependencies || env_spec.pip_requirements) {
+        build_log("Warning: docker.enabled: the image's own Python and packages are used; the "
+                  "environment's conda/pip packages are not installed into it");
+      }
+      env.python = "python3";
+      env.variables = env_spec.environment_variables;
+      env.variables["PYTHONPATH"] = FindSdkPythonDir();
+    } else {
+      env = MaterializeRunEnvironment(env_json, EnvironmentCacheDir(opts.data_dir),
+                                      FindSdkPythonDir(), build_log);
+    }
+    auto pin = [&](const Json& definition) {
+      return link.Call("POST", "/api/v1/dataset-files", {{"definition", definition}})["files"];
+    };
+    inputs = PrepareDatasetInputs(def, blobs, run_dir, workdir, pin,
+                                  [&](const std::string& line) {
+                                    shipper.AppendLog(kDriverLog, "trainyard: " + line + "\n");
+                                  });
   } catch (const Error& e) {
     return fail(e.what());
   } catch (const std::exception& e) {
@@ -437,6 +475,7 @@ int RunAgent(const AgentOptions& opts) {
     if (eq != std::string::npos) vars[s.substr(0, eq)] = s.substr(eq + 1);
   }
   for (auto& [k, v] : env.variables) vars[k] = v;
+  for (auto& [k, v] : inputs.variables) vars[k] = v;
   vars["TRAINYARD_RUN_ID"] = opts.run_id;
   vars["TRAINYARD_EXPERIMENT"] = run.value("experiment", "");
   vars["TRAINYARD_SERVER_URL"] = opts.server_url;
@@ -461,7 +500,28 @@ int RunAgent(const AgentOptions& opts) {
   if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail("pipe failed");
   pid_t child;
   try {
-    child = Spawn(BuildArgv(def, env.python), envv, workdir, pipefd[1]);
+    Json run_def = def;
+    if (run_def.contains("arguments")) run_def["arguments"] = inputs.Substitute(def["arguments"]);
+    std::vector<std::string> argv = BuildArgv(run_def, env.python);
+    std::vector<std::pair<std::string, std::string>> ro_binds = inputs.read_only_binds;
+    if (env_spec.docker_enabled) {
+      std::vector<std::pair<std::string, bool>> binds = {
+          {run_dir.string(), false}, {FindSdkPythonDir(), true}};
+      for (auto& [src, dst] : inputs.read_only_binds) {
+        binds.emplace_back(src + ":" + dst, true);
+      }
+      std::map<std::string, std::string> cvars;
+      for (auto& [k, v] : vars) {
+        if (k.rfind("TRAINYARD_", 0) == 0 || k.rfind("AZUREML_", 0) == 0 || k == "PYTHONPATH" ||
+            k == "PYTHONUNBUFFERED" || env.variables.count(k)) {
+          cvars[k] = v;
+        }
+      }
+      argv = PodmanRunArgv(env_spec.docker_base_image, "trainyard-" + opts.run_id, workdir, binds,
+                           cvars, argv);
+      ro_binds.clear();  // podman mounts them read-only itself
+    }
+    child = Spawn(argv, envv, workdir, pipefd[1], ReadOnlyBinds(std::move(ro_binds)));
   } catch (const std::exception& e) {
     ::close(pipefd[0]);
     ::close(pipefd[1]);
@@ -583,6 +643,7 @@ int RunAgent(const AgentOptions& opts) {
   }
   // The working directory is kept for inspection only when the run failed.
   if (code == 0 && !canceled) fs::remove_all(workdir, ec);
+  inputs.Cleanup();
   return 0;
 }
 

@@ -86,8 +86,12 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
         args.push_back(a);
       } else if (a.is_primitive() && !a.is_null()) {
         args.push_back(a.dump());
+      } else if (a.is_object() && a.size() == 1 && a.contains("dataset_input") &&
+                 a["dataset_input"].is_string()) {
+        args.push_back(a);  // resolved to a path by the agent (server/data_api.h)
       } else {
-        throw InvalidInput("arguments must be strings or numbers, got " + a.dump());
+        throw InvalidInput("arguments must be strings, numbers or dataset inputs "
+                           "(dataset.as_mount() / as_download()), got " + a.dump());
       }
     }
   }
@@ -117,7 +121,8 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
     }
     def["max_run_duration_seconds"] = m;
   }
-  for (const char* k : {"distributed_job_config", "node_count", "process_count_per_node"}) {
+  for (const char* k :
+       {"distributed_job_config", "node_count", "process_count_per_node", "inputs"}) {
     if (config.contains(k) && !config[k].is_null()) def[k] = config[k];
   }
 

@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "common/validation.h"
 #include "runner/submission.h"
+#include "server/data_api.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -230,7 +231,12 @@ struct Api::Impl {
   ApiContext ctx;
   std::vector<Route> routes;
 
-  explicit Impl(ApiContext c) : ctx(std::move(c)) { Register(); }
+  std::unique_ptr<DataApi> data;  // datastores, datasets, environment registry (data_api.h)
+
+  explicit Impl(ApiContext c)
+      : ctx(std::move(c)), data(std::make_unique<DataApi>(ctx.data_dir, *ctx.store, *ctx.blobs)) {
+    Register();
+  }
 
   fs::path LogPath(const std::string& run_id, const std::string& name) const {
     return ctx.data_dir / "logs" / run_id / name;
@@ -285,6 +291,7 @@ struct Api::Impl {
       logs[rel] = ctx.server_url + "/api/v1/runs/" + r.id + "/logs/" + UrlEncode(rel, true);
     }
     j["log_files"] = logs;
+    j["input_datasets"] = data->RunInputsJson(r.id);
     return j;
   }
 
@@ -326,6 +333,7 @@ struct Api::Impl {
       if (!body.contains("config") || !body["config"].is_object()) {
         throw InvalidInput("a script run needs 'config' (source_directory, script or command)");
       }
+      data->ResolveRunConfig(body["config"]);  // dataset inputs, container image: fail early
       SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
       PreparedSubmission sub = PrepareSubmission(body["config"], *ctx.blobs, limits);
       r.definition = sub.definition;
@@ -334,6 +342,7 @@ struct Api::Impl {
       r.git = sub.git;
       r.status = "Queued";
       ctx.store->CreateRun(r);
+      data->RecordRunInputs(r.id, r.definition);
       ctx.scheduler->Enqueue(r.id);
     } else if (kind == "interactive" || kind == "child" || kind == "automl" ||
                kind == "hyperdrive") {
@@ -1018,6 +1027,7 @@ void Api::Handle(HttpRequest& req, HttpResponse& res) {
     r.fn(req, res, params);
     return;
   }
+  if (!path_matched && impl_->data->Handle(req, res, segs)) return;
   if (path_matched) {
     throw Error("MethodNotAllowed", "method " + req.method + " is not allowed on " + req.path, 405);
   }

@@ -89,6 +89,39 @@ struct ModelFilter {
   bool latest = false;
 };
 
+// A registered, versioned asset: a dataset, an environment or a datastore (kind). Versions
+// are immutable; `definition` is the asset's JSON and `definition_hash` its canonical hash.
+struct AssetRecord {
+  std::string kind;  // dataset | environment | datastore
+  std::string name;
+  int64_t version = 0;
+  std::string id;  // unique per version (datasets: Azure's GUID-like id)
+  int64_t created = 0;
+  std::string description;
+  Json tags = Json::object();
+  Json definition = Json::object();
+  std::string definition_hash;
+};
+
+// How PutAsset treats an existing name.
+enum class AssetVersioning {
+  kAlwaysNew,          // always a new version (datasets with create_new_version=True)
+  kNewIfChanged,       // the latest version when its definition_hash matches, else a new one
+  kSameOrConflict,     // the latest when its definition_hash matches, else Conflict
+};
+
+// A run's input: which asset version it consumed, under which input name and mode.
+struct RunInputRecord {
+  std::string run_id;
+  std::string kind;  // dataset
+  std::string name;  // "" for an unregistered (inline) dataset
+  int64_t version = 0;
+  std::string asset_id;
+  std::string input_name;
+  std::string mode;  // mount | download | direct
+  int64_t created = 0;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -127,6 +160,25 @@ class MetadataStore {
   // version 0 = latest.
   virtual std::optional<ModelRecord> GetModel(const std::string& name, int64_t version) = 0;
   virtual std::vector<ModelRecord> ListModels(const ModelFilter& filter) = 0;
+
+  // ----- registered assets (datasets, environments, datastores) and run lineage -----
+  // Inserts a version of a.kind/a.name according to `policy` (atomically). Returns the stored
+  // record (a new one, or the existing version the policy chose) and sets *created.
+  virtual AssetRecord PutAsset(AssetRecord a, AssetVersioning policy, bool* created) = 0;
+  // version 0 = latest.
+  virtual std::optional<AssetRecord> GetAsset(const std::string& kind, const std::string& name,
+                                              int64_t version) = 0;
+  virtual std::optional<AssetRecord> GetAssetById(const std::string& kind,
+                                                  const std::string& id) = 0;
+  // All versions (name given) or the latest version of every name (name ""), by name.
+  virtual std::vector<AssetRecord> ListAssets(const std::string& kind, const std::string& name,
+                                              bool latest_only) = 0;
+  virtual void AddRunInputs(const std::vector<RunInputRecord>& inputs) = 0;
+  // Inputs of a run (run_id given), or consumers of an asset (kind + name [+ version]).
+  virtual std::vector<RunInputRecord> ListRunInputs(const std::string& run_id) = 0;
+  virtual std::vector<RunInputRecord> ListAssetConsumers(const std::string& kind,
+                                                         const std::string& name,
+                                                         int64_t version) = 0;
 };
 
 // Opens (creating and migrating as needed) the SQLite store at `path` in WAL mode.

@@ -39,6 +39,17 @@ CREATE TABLE models (name TEXT NOT NULL, version INTEGER NOT NULL, created INTEG
   path TEXT, tags TEXT, properties TEXT, resource_configuration TEXT, files TEXT, datasets TEXT,
   PRIMARY KEY(name, version));
 )sql",
+    // 2: registered datasets, environments and datastores (versioned assets) and run lineage.
+    R"sql(
+CREATE TABLE assets (kind TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+  id TEXT NOT NULL UNIQUE, created INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',
+  tags TEXT NOT NULL DEFAULT '{}', definition TEXT NOT NULL, definition_hash TEXT NOT NULL,
+  PRIMARY KEY(kind, name, version));
+CREATE TABLE run_inputs (run_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+  version INTEGER NOT NULL, asset_id TEXT NOT NULL, input_name TEXT NOT NULL, mode TEXT NOT NULL,
+  created INTEGER NOT NULL, PRIMARY KEY(run_id, input_name));
+CREATE INDEX run_inputs_asset ON run_inputs(kind, name, version);
+)sql",
 };
 
 class Stmt {
@@ -458,6 +469,105 @@ class SqliteMetadataStore : public MetadataStore {
     return out;
   }
 
+ // ----- assets and lineage -----
+  AssetRecord PutAsset(AssetRecord a, AssetVersioning policy, bool* created) override {
+    std::lock_guard lk(mu_);
+    Tx tx(this);
+    std::optional<AssetRecord> latest = GetAssetLocked(a.kind, a.name, 0);
+    if (latest && policy != AssetVersioning::kAlwaysNew &&
+        latest->definition_hash == a.definition_hash) {
+      if (created) *created = false;
+      return *latest;
+    }
+    if (latest && policy == AssetVersioning::kSameOrConflict) {
+      throw Conflict("a " + a.kind + " named '" + a.name + "' is already registered (version " +
+                     std::to_string(latest->version) +
+                     ") with a different definition; register it with create_new_version=True "
+                     "to add a new version, or choose another name");
+    }
+    a.version = latest ? latest->version + 1 : 1;
+    a.created = NowMillis();
+    Stmt s(db_,
+           "INSERT INTO assets (kind, name, version, id, created, description, tags, definition, "
+           "definition_hash) VALUES (?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, a.kind).Bind(2, a.name).Bind(3, a.version).Bind(4, a.id).Bind(5, a.created);
+    s.Bind(6, a.description).Bind(7, a.tags.dump()).Bind(8, a.definition.dump());
+    s.Bind(9, a.definition_hash);
+    s.Step();
+    tx.Commit();
+    if (created) *created = true;
+    return a;
+  }
+
+  std::optional<AssetRecord> GetAsset(const std::string& kind, const std::string& name,
+                                      int64_t version) override {
+    std::lock_guard lk(mu_);
+    return GetAssetLocked(kind, name, version);
+  }
+
+  std::optional<AssetRecord> GetAssetById(const std::string& kind, const std::string& id) override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kAssetColumns) + " WHERE kind=? AND id=?";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, kind).Bind(2, id);
+    if (!s.Step()) return std::nullopt;
+    return ReadAsset(s);
+  }
+
+  std::vector<AssetRecord> ListAssets(const std::string& kind, const std::string& name,
+                                      bool latest_only) override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kAssetColumns) +
+                      " WHERE kind=?1 AND (?2 = '' OR name = ?2) ORDER BY name, version DESC";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, kind).Bind(2, name);
+    std::vector<AssetRecord> out;
+    while (s.Step()) {
+      AssetRecord a = ReadAsset(s);
+      if (latest_only && !out.empty() && out.back().name == a.name) continue;
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+  void AddRunInputs(const std::vector<RunInputRecord>& inputs) override {
+    if (inputs.empty()) return;
+    std::lock_guard lk(mu_);
+    Tx tx(this);
+    for (const RunInputRecord& in : inputs) {
+      Stmt s(db_,
+             "INSERT OR REPLACE INTO run_inputs (run_id, kind, name, version, asset_id, "
+             "input_name, mode, created) VALUES (?,?,?,?,?,?,?,?)");
+      s.Bind(1, in.run_id).Bind(2, in.kind).Bind(3, in.name).Bind(4, in.version);
+      s.Bind(5, in.asset_id).Bind(6, in.input_name).Bind(7, in.mode);
+      s.Bind(8, in.created ? in.created : NowMillis());
+      s.Step();
+    }
+    tx.Commit();
+  }
+
+  std::vector<RunInputRecord> ListRunInputs(const std::string& run_id) override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kRunInputColumns) + " WHERE run_id=? ORDER BY input_name";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, run_id);
+    std::vector<RunInputRecord> out;
+    while (s.Step()) out.push_back(ReadRunInput(s));
+    return out;
+  }
+
+  std::vector<RunInputRecord> ListAssetConsumers(const std::string& kind, const std::string& name,
+                                                 int64_t version) override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kRunInputColumns) +
+                      " WHERE kind=?1 AND name=?2 AND (?3 = 0 OR version = ?3) ORDER BY created";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, kind).Bind(2, name).Bind(3, version);
+    std::vector<RunInputRecord> out;
+    while (s.Step()) out.push_back(ReadRunInput(s));
+    return out;
+  }
+
  private:
   static constexpr const char* kRunColumns =
       "SELECT id, number, experiment, parent_id, kind, display_name, status, created, started, "
@@ -466,6 +576,49 @@ class SqliteMetadataStore : public MetadataStore {
       "SELECT name, version, created, run_id, experiment, description, framework, "
       "framework_version, path, tags, properties, resource_configuration, files, datasets "
       "FROM models";
+  static constexpr const char* kAssetColumns =
+      "SELECT kind, name, version, id, created, description, tags, definition, definition_hash "
+      "FROM assets";
+  static constexpr const char* kRunInputColumns =
+      "SELECT run_id, kind, name, version, asset_id, input_name, mode, created FROM run_inputs";
+
+  std::optional<AssetRecord> GetAssetLocked(const std::string& kind, const std::string& name,
+                                            int64_t version) {
+    std::string sql = std::string(kAssetColumns) +
+                      " WHERE kind=?1 AND name=?2 AND (?3 = 0 OR version = ?3) "
+                      "ORDER BY version DESC LIMIT 1";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, kind).Bind(2, name).Bind(3, version);
+    if (!s.Step()) return std::nullopt;
+    return ReadAsset(s);
+  }
+
+  static AssetRecord ReadAsset(const Stmt& s) {
+    AssetRecord a;
+    a.kind = s.Text(0);
+    a.name = s.Text(1);
+    a.version = s.Int(2);
+    a.id = s.Text(3);
+    a.created = s.Int(4);
+    a.description = s.Text(5);
+    a.tags = s.JsonCol(6);
+    a.definition = s.JsonCol(7);
+    a.definition_hash = s.Text(8);
+    return a;
+  }
+
+  static RunInputRecord ReadRunInput(const Stmt& s) {
+    RunInputRecord r;
+    r.run_id = s.Text(0);
+    r.kind = s.Text(1);
+    r.name = s.Text(2);
+    r.version = s.Int(3);
+    r.asset_id = s.Text(4);
+    r.input_name = s.Text(5);
+    r.mode = s.Text(6);
+    r.created = s.Int(7);
+    return r;
+  }
 
   // A transaction held for the scope; rolled back unless Commit() is called.
   class Tx {

@@ -53,11 +53,12 @@ class Server:
     tests export as TRAINYARD_CONFIG. restart() brings the server back on the same data dir and port.
     """
 
-    def __init__(self, root, port=None, extra_args=()):
+    def __init__(self, root, port=None, extra_args=(), env=None):
         self.root = Path(root)
         self.data_dir = self.root / ".trainyard"
         self.port = port or free_port()
         self.extra_args = list(extra_args)
+        self.process_env = env  # the server's environment (None: this process's)
         self.url = "http://127.0.0.1:%d" % self.port
         self.config_path = self.root / "client-config.json"
         self.log_path = self.root / "server.log"
@@ -76,7 +77,8 @@ class Server:
                "--port", str(self.port)] + self.extra_args
         # Its own session: teardown can end the server and every agent/run it started.
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True,
+                                     env=self.process_env)
         log.close()
         deadline = time.time() + timeout
         while True:

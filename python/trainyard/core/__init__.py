@@ -21,6 +21,8 @@ _EXPORTS = {
     "ComputeTarget": "trainyard.core.compute",
     "ResourceConfiguration": "trainyard.core.resource_configuration",
     "CondaDependencies": "trainyard.core.conda_dependencies",
+    "Dataset": "trainyard.core.dataset",
+    "Datastore": "trainyard.core.datastore",
 }
 
 __all__ = sorted(_EXPORTS) + ["VERSION", "get_run"]

@@ -11,10 +11,6 @@ from trainyard.exceptions import UserErrorException
 
 DEFAULT_ENVIRONMENT_NAME = "default-environment"
 
-_REGISTRY_MESSAGE = ("The Trainyard environment registry is not available yet (it comes with "
-                     "the datasets/environments issue). Build the environment in code, e.g. "
-                     "Environment.from_conda_specification(name, 'env.yml'), and pass it to "
-                     "ScriptRunConfig(environment=...).")
 
 
 class PythonSection:
@@ -89,21 +85,51 @@ class Environment:
             env.python.conda_dependencies.add_conda_package("pip={}".format(pip_version))
         return env
 
-    # -- registry (not served yet) -------------------------------------------------------
+    # -- registry ----------------------------------------------------------------------
 
     @staticmethod
     def get(workspace, name, version=None, label=None):
-        raise UserErrorException(_REGISTRY_MESSAGE)
+        """The registered (or curated) environment ``name``; the latest version unless
+        ``version`` is given."""
+        from trainyard._http import quote_path
+        params = {"version": None if version in (None, "latest") else str(version)}
+        dto = workspace._client.get("/api/v1/environments/{}".format(quote_path(name)),
+                                    params=params)
+        return Environment._from_dto(dto)
 
     @staticmethod
     def list(workspace):
-        raise UserErrorException(_REGISTRY_MESSAGE)
+        """Name -> Environment for the curated environments and the latest version of each
+        registered one."""
+        answer = workspace._client.get("/api/v1/environments")
+        return {e["name"]: Environment._from_dto(e) for e in answer.get("environments", [])}
 
     def register(self, workspace):
-        raise UserErrorException(_REGISTRY_MESSAGE)
+        """Registers this definition; a new version only when it differs from the latest.
+        Returns the registered Environment (with its version)."""
+        spec = self._to_spec()
+        spec["version"] = None
+        dto = workspace._client.post("/api/v1/environments", {"spec": spec})
+        registered = Environment._from_dto(dto)
+        self.version = registered.version
+        return registered
 
     def build_local(self, workspace, platform=None, **kwargs):
-        raise UserErrorException(_REGISTRY_MESSAGE)
+        """Builds (or finds in the cache) this environment's venv on the workspace's machine
+        now, so runs start without building. Prints the build log; returns a summary dict."""
+        answer = workspace._client.post("/api/v1/environment-cache/build",
+                                        {"spec": self._to_spec()}, timeout=7200)
+        for line in answer.get("log", []):
+            print(line)
+        return answer
+
+    @staticmethod
+    def _from_dto(dto):
+        env = Environment._from_spec(dto["spec"])
+        env.name = dto["name"]
+        env.version = dto.get("version")
+        env._curated = bool(dto.get("curated"))
+        return env
 
     # -- serialization -------------------------------------------------------------------
 

@@ -244,7 +244,21 @@ class Run:
 
     @property
     def input_datasets(self):
-        return {}
+        """Input name -> the mounted/downloaded folder's path (mount and download modes) or
+        the dataset (direct mode). Inside a submitted run the agent describes the inputs in
+        $TRAINYARD_INPUT_DATASETS; for another run the server's record is used."""
+        described = os.environ.get("TRAINYARD_INPUT_DATASETS")
+        if described and os.environ.get("TRAINYARD_RUN_ID") == self._id:
+            return _input_datasets_from_file(self._experiment.workspace, described)
+        out = {}
+        for item in self._run_dto.get("input_datasets") or []:
+            if item.get("name"):
+                from trainyard.core.dataset import Dataset
+                out[item["input_name"]] = Dataset.get_by_name(
+                    self._experiment.workspace, item["name"], item.get("version") or "latest")
+            else:
+                out[item["input_name"]] = item
+        return out
 
     def _experiment_for(self, dto):
         name = dto.get("experiment")
@@ -843,6 +857,32 @@ def _sha256_file(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _input_datasets_from_file(workspace, path):
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            described = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise RunEnvironmentException("cannot read the run's dataset inputs {}: {}".format(
+            path, exc)) from None
+    out = {}
+    for name, entry in described.items():
+        if entry.get("mode") != "direct":
+            out[name] = entry.get("path")
+            continue
+        definition = entry.get("definition") or {}
+        if definition.get("type") == "tabular":
+            from trainyard.data.tabular_dataset import TabularDataset as cls
+        else:
+            from trainyard.data.file_dataset import FileDataset as cls
+        ds = entry.get("dataset") or {}
+        registration = None
+        if ds.get("id"):
+            registration = {"id": ds["id"], "name": ds.get("name"), "version": ds.get("version"),
+                            "description": None, "tags": {}}
+        out[name] = cls(definition, workspace, registration)
+    return out
 
 
 def _submitted_run_from_environment(run_id):

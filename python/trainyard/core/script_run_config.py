@@ -116,6 +116,9 @@ def build_script_submission(src, tags=None, run_id=None, parent_id=None, display
         "environment": _environment_spec(rc.environment),
         "max_run_duration_seconds": int(max_duration) if max_duration else None,
     }
+    inputs = getattr(src, "inputs", None)
+    if inputs:
+        config["inputs"] = [_argument(i) for i in inputs]
     distributed = _distributed_spec(src.distributed_job_config)
     if distributed is not None:
         config["distributed_job_config"] = distributed

@@ -247,6 +247,23 @@ class Workspace:
         from trainyard.core.environment import Environment
         return Environment.list(self)
 
+    @property
+    def datasets(self):
+        """Registered dataset name -> latest version."""
+        from trainyard.core.dataset import Dataset
+        return Dataset.get_all(self)
+
+    @property
+    def datastores(self):
+        """Datastore name -> :class:`~trainyard.core.datastore.Datastore`."""
+        from trainyard.core.datastore import Datastore
+        return {d.name: d for d in Datastore.list(self)}
+
+    def get_default_datastore(self):
+        """The workspace's default datastore, ``workspaceblobstore``."""
+        from trainyard.core.datastore import Datastore
+        return Datastore.get_default(self)
+
     # -- operations ----------------------------------------------------------------------
 
     def get_details(self):
