@@ -21,6 +21,7 @@ _EXPORTS = {
     "ComputeTarget": "trainyard.core.compute",
     "ResourceConfiguration": "trainyard.core.resource_configuration",
     "CondaDependencies": "trainyard.core.conda_dependencies",
+    "Webservice": "trainyard.core.webservice",
 }
 
 __all__ = sorted(_EXPORTS) + ["VERSION", "get_run"]
