@@ -260,8 +260,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
-    if (ec) return Close(ec == http::error::header_limit ? 431 : 0);
     start_ = Clock::now();
+    if (ec == http::error::body_limit) {
+      // A Content-Length over the limit fails the header read itself.
+      request_id_ = NewRequestId();
+      keep_alive_ = false;
+      return Error(Route::kScore, 413,
+                   "the request body is over the limit of " +
+                       std::to_string(front_.max_body_.load()) + " bytes");
+    }
+    if (ec) return Close(0);
     auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
     request_id_.clear();
@@ -413,8 +421,24 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnWrite(beast::error_code ec) {
     res_ = {};
-    if (ec || !keep_alive_) return Close(0);
+    if (ec) return Close(0);
+    if (!keep_alive_) return Linger();
     ReadHeader();
+  }
+
+  // Ends a connection whose request body may be unread (413): closing with unread bytes
+  // would reset the connection and could destroy the answer before the client reads it, so
+  // stop sending, read and drop what the client still sends (2 s at most), then close.
+  void Linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    scratch_.resize(16384);
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec2, size_t) {
+                              if (ec2) return self->Close(0);
+                              self->Linger();
+                            });
   }
 
   void Close(int) {
@@ -429,6 +453,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::string request_id_;
+  std::vector<char> scratch_;
   bool keep_alive_ = true;
   Clock::time_point start_;
 };
