@@ -17,6 +17,7 @@
 
 #include "cli/args.h"
 #include "cli/commands_data.h"
+#include "cli/commands_service.h"
 #include "common/error.h"
 #include "common/spawn.h"
 #include "common/util.h"
@@ -61,6 +62,11 @@ Models:
   model download NAME[:VERSION] [--dest DIR]
   model register --name NAME --path FILE_OR_DIR [--framework F] [--framework-version V]
                  [--description TEXT] [--json]
+
+Web services:
+  service deploy --name NAME --model MODEL[:VERSION] [--entry-script FILE] [--auth] ...
+  service list|show|logs|keys|delete|score ...   (`trainyard service --help`)
+  serve --dir SERVICE_DIR                    one service's HTTP front (started by the server)
 
 Exit codes: 0 ok, 1 error, 2 bad input, 3 not found, 4 conflict, 5 auth.
 )";
@@ -645,6 +651,8 @@ int Dispatch(const std::vector<std::string>& args) {
   if (cmd == "model") return CmdModel(rest);
   if (cmd == "experiment") return CmdExperiment(rest);
   if (cmd == "dataset" || cmd == "datastore" || cmd == "env") return DispatchData(cmd, rest);
+  if (cmd == "service") return CmdService(rest);
+  if (cmd == "serve") return CmdServe(rest);
   throw InvalidInput("unknown command '" + cmd + "'; run `trainyard --help`");
 }
 

@@ -1017,6 +1017,9 @@ void Api::Handle(HttpRequest& req, HttpResponse& res) {
                                       "is in .trainyard/config.json"
                                     : "invalid token");
   }
+  for (auto& ext : impl_->ctx.extensions) {
+    if (ext(req, res)) return;
+  }
   auto segs = SplitRawPath(req.target);
   Params params;
   bool path_matched = false;

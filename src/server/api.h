@@ -4,6 +4,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <vector>
 #include <string>
 
 #include "common/change_notifier.h"
@@ -25,6 +27,9 @@ struct ApiContext {
   RunScheduler* scheduler = nullptr;
   uint64_t snapshot_max_bytes = 300ull * 1024 * 1024;
   uint64_t snapshot_max_files = 2000;
+  // Route groups owned by other components (web services, ...): each is tried, after
+  // authentication and before the built-in routes, and returns true when it handled the request.
+  std::vector<std::function<bool(HttpRequest&, HttpResponse&)>> extensions;
 };
 
 class Api {

@@ -15,6 +15,9 @@
 #include "compute/run_scheduler.h"
 #include "server/api.h"
 #include "server/http_server.h"
+#include "runner/agent.h"
+#include "serve/service_api.h"
+#include "serve/service_manager.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -84,8 +87,16 @@ int RunServer(const ServerOptions& opts) {
   ctx.blobs = &blobs;
   ctx.notifier = &notifier;
   ctx.scheduler = &scheduler;
+  ServiceManagerOptions svc_opts;
+  svc_opts.data_dir = data;
+  svc_opts.self_exe = SelfExe().string();
+  svc_opts.sdk_python_dir = FindSdkPythonDir();
+  ServiceManager services(svc_opts, *store, blobs);
+  ctx.extensions.push_back(
+      [&services](HttpRequest& q, HttpResponse& s) { return HandleServiceRoute(services, q, s); });
   api = std::make_unique<Api>(ctx);
   scheduler.Start();
+  services.Start();
 
   std::ofstream(data / "server.pid") << ::getpid() << "\n";
   std::cout << "trainyard server for workspace '" << cfg.name << "' (data " << data.string()
@@ -98,6 +109,7 @@ int RunServer(const ServerOptions& opts) {
     http.Stop();
   });
   http.Serve();
+  services.Stop();
   scheduler.Stop();
   std::error_code ec;
   fs::remove(data / "server.pid", ec);

@@ -120,6 +120,17 @@ struct RunInputRecord {
   std::string input_name;
   std::string mode;  // mount | download | direct
   int64_t created = 0;
+// A deployed web service (src/serve/service_manager.h). `spec` holds the models, the
+// inference and deployment configuration; `status` the last operation's outcome.
+struct ServiceRecord {
+  std::string name;
+  int64_t created = 0, updated = 0;  // millis
+  std::string state;                 // Transitioning | Healthy | Unhealthy | Failed
+  Json error;                        // null or {message, traceback}
+  Json spec = Json::object();
+  std::string primary_key, secondary_key;
+  int port = 0;
+  int64_t generation = 0;  // bumped by every deploy/update; names the materialized files
 };
 
 class MetadataStore {
@@ -179,6 +190,11 @@ class MetadataStore {
   virtual std::vector<RunInputRecord> ListAssetConsumers(const std::string& kind,
                                                          const std::string& name,
                                                          int64_t version) = 0;
+  // Web services: insert or replace by name; Get/List; Delete returns false when absent.
+  virtual void PutService(const ServiceRecord& s) = 0;
+  virtual std::optional<ServiceRecord> GetService(const std::string& name) = 0;
+  virtual std::vector<ServiceRecord> ListServices() = 0;
+  virtual bool DeleteService(const std::string& name) = 0;
 };
 
 // Opens (creating and migrating as needed) the SQLite store at `path` in WAL mode.

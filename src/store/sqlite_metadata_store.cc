@@ -50,6 +50,13 @@ CREATE TABLE run_inputs (run_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT
   created INTEGER NOT NULL, PRIMARY KEY(run_id, input_name));
 CREATE INDEX run_inputs_asset ON run_inputs(kind, name, version);
 )sql",
+    // 3: web services (issue 5).
+    R"sql(
+CREATE TABLE services (name TEXT PRIMARY KEY, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+  state TEXT NOT NULL, error TEXT, spec TEXT NOT NULL, primary_key TEXT NOT NULL,
+  secondary_key TEXT NOT NULL, port INTEGER NOT NULL DEFAULT 0,
+  generation INTEGER NOT NULL DEFAULT 0);
+)sql",
 };
 
 class Stmt {
@@ -566,9 +573,62 @@ class SqliteMetadataStore : public MetadataStore {
     std::vector<RunInputRecord> out;
     while (s.Step()) out.push_back(ReadRunInput(s));
     return out;
+  void PutService(const ServiceRecord& r) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_,
+           "INSERT OR REPLACE INTO services (name, created, updated, state, error, spec, "
+           "primary_key, secondary_key, port, generation) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, r.name).Bind(2, r.created).Bind(3, r.updated).Bind(4, r.state);
+    s.BindJson(5, r.error).Bind(6, r.spec.dump()).Bind(7, r.primary_key);
+    s.Bind(8, r.secondary_key).Bind(9, static_cast<int64_t>(r.port)).Bind(10, r.generation);
+    s.Step();
+  }
+
+  std::optional<ServiceRecord> GetService(const std::string& name) override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kServiceColumns) + " WHERE name=?";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, name);
+    if (!s.Step()) return std::nullopt;
+    return ReadService(s);
+  }
+
+  std::vector<ServiceRecord> ListServices() override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kServiceColumns) + " ORDER BY name";
+    Stmt s(db_, sql.c_str());
+    std::vector<ServiceRecord> out;
+    while (s.Step()) out.push_back(ReadService(s));
+    return out;
+  }
+
+  bool DeleteService(const std::string& name) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "DELETE FROM services WHERE name=?");
+    s.Bind(1, name);
+    s.Step();
+    return sqlite3_changes(db_) > 0;
   }
 
  private:
+  static constexpr const char* kServiceColumns =
+      "SELECT name, created, updated, state, error, spec, primary_key, secondary_key, port, "
+      "generation FROM services";
+  static ServiceRecord ReadService(const Stmt& s) {
+    ServiceRecord r;
+    r.name = s.Text(0);
+    r.created = s.Int(1);
+    r.updated = s.Int(2);
+    r.state = s.Text(3);
+    r.error = s.JsonCol(4);
+    r.spec = Json::parse(s.Text(5));
+    r.primary_key = s.Text(6);
+    r.secondary_key = s.Text(7);
+    r.port = static_cast<int>(s.Int(8));
+    r.generation = s.Int(9);
+    return r;
+  }
+
   static constexpr const char* kRunColumns =
       "SELECT id, number, experiment, parent_id, kind, display_name, status, created, started, "
       "ended, compute_target, definition, snapshot_id, git, error, exit_code, agent_pid FROM runs";

@@ -23,6 +23,7 @@ _EXPORTS = {
     "CondaDependencies": "trainyard.core.conda_dependencies",
     "Dataset": "trainyard.core.dataset",
     "Datastore": "trainyard.core.datastore",
+    "Webservice": "trainyard.core.webservice",
 }
 
 __all__ = sorted(_EXPORTS) + ["VERSION", "get_run"]

@@ -62,6 +62,69 @@ def _collect_files(model_path, child_paths=None):
     return root, files
 
 
+class InferenceConfig:
+    """How a deployed model scores (``azureml.core.model.InferenceConfig``).
+
+    ``entry_script`` defines ``init()`` (load the model, e.g. from
+    ``Model.get_model_path(name)``) and ``run(raw_data)`` (the request body as a str; return
+    something JSON-serializable). ``source_directory`` (default: the entry script's folder) is
+    uploaded as a snapshot, with ``.amlignore``/``.gitignore`` rules and the 300 MB / 2000 file
+    limits of runs; the entry script path is relative to it. ``environment`` is an
+    :class:`~trainyard.core.environment.Environment` (``conda_file`` builds one from a conda
+    YAML); none means the default environment.
+    """
+
+    def __init__(self, entry_script=None, runtime=None, conda_file=None,
+                 extra_docker_file_steps=None, source_directory=None, enable_gpu=None,
+                 description=None, base_image=None, base_image_registry=None,
+                 cuda_version=None, environment=None):
+        if not entry_script:
+            raise WebserviceException("InferenceConfig needs an entry_script")
+        self.entry_script = entry_script
+        self.runtime = runtime
+        self.conda_file = conda_file
+        self.source_directory = source_directory
+        self.description = description
+        self.enable_gpu = enable_gpu
+        self.base_image = base_image
+        if environment is None and conda_file is not None:
+            from trainyard.core.environment import Environment
+            base = source_directory or "."
+            path = conda_file if os.path.isabs(conda_file) else os.path.join(base, conda_file)
+            environment = Environment.from_conda_specification("inference-env", path)
+        self.environment = environment
+        self.validate_configuration()
+
+    def validate_configuration(self):
+        source, entry = self._resolve()
+        if not os.path.isdir(source):
+            raise WebserviceException("source_directory {} does not exist".format(source))
+        if not os.path.isfile(os.path.join(source, entry)):
+            raise WebserviceException("entry_script {} not found in {}".format(entry, source))
+
+    def _resolve(self):
+        if self.source_directory:
+            source = os.path.abspath(os.path.expanduser(os.fspath(self.source_directory)))
+            entry = os.fspath(self.entry_script)
+            if os.path.isabs(entry):
+                entry = os.path.relpath(entry, source)
+        else:
+            full = os.path.abspath(os.fspath(self.entry_script))
+            source, entry = os.path.dirname(full), os.path.basename(full)
+        return source, entry.replace(os.sep, "/")
+
+    def _to_body(self):
+        from trainyard.core.script_run_config import _environment_spec
+        source, entry = self._resolve()
+        return {"entry_script": entry, "source_directory": source,
+                "environment": _environment_spec(self.environment)}
+
+    def __repr__(self):
+        return "InferenceConfig(entry_script={!r}, source_directory={!r}, environment={})".format(
+            self.entry_script, self.source_directory,
+            getattr(self.environment, "name", None))
+
+
 class Model:
     """A registered model version.
 
@@ -77,6 +140,7 @@ class Model:
         PYTORCH = "PyTorch"
         SCIKITLEARN = "ScikitLearn"
         TENSORFLOW = "TensorFlow"
+        XGBOOST = "XGBoost"  # Trainyard: no-code deployment scores these natively
 
     def __init__(self, workspace, name=None, id=None, tags=None, properties=None,
                  version=None, run_id=None, model_framework=None, expand=True, **kwargs):
@@ -268,13 +332,62 @@ class Model:
         target = os.path.join(MODELS_DIR, model.name, str(model.version))
         return model.download(target_dir=target, exist_ok=True)
 
-    # -- deployment (not available yet) --------------------------------------------------
+    # -- deployment ----------------------------------------------------------------------
 
     @staticmethod
     def deploy(workspace, name, models, inference_config=None, deployment_config=None,
                deployment_target=None, overwrite=False, show_output=False):
-        raise WebserviceException("Model.deploy is not available yet in Trainyard: "
-                                  "deployment arrives with the deployment issue.")
+        """Deploys ``models`` as the web service ``name`` and returns its
+        :class:`~trainyard.core.webservice.Webservice` (state Transitioning; call
+        ``wait_for_deployment()``).
+
+        Without ``inference_config`` the deployment is no-code: one model registered with
+        ``model_framework=Model.Framework.SCIKITLEARN`` (scored by ``model.predict`` on
+        ``{"data": rows}``) or XGBoost (scored natively). Otherwise the entry script's
+        ``init()``/``run(raw_data)`` score. Without ``deployment_config`` the model's
+        resource_configuration gives cpu_cores and memory_gb."""
+        from trainyard.core.webservice.webservice import (AciWebservice, Webservice,
+                                                          _class_for, _model_refs)
+        if deployment_target is not None:
+            raise WebserviceException("deployment_target: Trainyard runs services on the "
+                                      "workspace's machine; pass None and choose settings "
+                                      "with AciWebservice/LocalWebservice.deploy_configuration()")
+        refs = _model_refs(models)
+        if inference_config is None:
+            for m in models:
+                framework = getattr(m, "model_framework", None)
+                if len(models) != 1 or (framework is not None and
+                                        framework.lower() not in ("scikitlearn", "xgboost")):
+                    raise WebserviceException(
+                        "No-code deployment needs one model registered with "
+                        "model_framework=Model.Framework.SCIKITLEARN; model {} has "
+                        "model_framework={}. Pass an InferenceConfig(entry_script='score.py', "
+                        "environment=env) whose init() loads the model and run(raw_data) "
+                        "scores.".format(getattr(m, "id", m), framework))
+        if deployment_config is None:
+            cpu, memory = None, None
+            for m in models:
+                rc = getattr(m, "resource_configuration", None)
+                if rc is not None:
+                    cpu = getattr(rc, "cpu", None) or cpu
+                    memory = getattr(rc, "memory_in_gb", None) or memory
+            deployment_config = AciWebservice.deploy_configuration(cpu_cores=cpu,
+                                                                   memory_gb=memory)
+        if not hasattr(deployment_config, "_to_body"):
+            raise WebserviceException("deployment_config must come from "
+                                      "AciWebservice/LocalWebservice.deploy_configuration()")
+        body = {"name": name, "models": refs, "overwrite": bool(overwrite),
+                "deployment_config": deployment_config._to_body(),
+                "inference_config": inference_config._to_body() if inference_config else None}
+        try:
+            dto = workspace._client.post("/api/v1/services", body)
+        except UserErrorException as exc:
+            raise WebserviceException(str(exc), status_code=exc.status_code,
+                                      code=exc.code) from None
+        service = _class_for(dto.get("compute_type"))(workspace, _dto=dto)
+        if show_output:
+            service.wait_for_deployment(show_output=True)
+        return service
 
     def serialize(self):
         """The model as stored by the server (a dict)."""

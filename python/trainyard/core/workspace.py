@@ -243,6 +243,12 @@ class Workspace:
         return result
 
     @property
+    def webservices(self):
+        """Service name -> :class:`~trainyard.core.webservice.Webservice`."""
+        from trainyard.core.webservice import Webservice
+        return {s.name: s for s in Webservice.list(self)}
+
+    @property
     def environments(self):
         from trainyard.core.environment import Environment
         return Environment.list(self)
