@@ -120,6 +120,8 @@ struct RunInputRecord {
   std::string input_name;
   std::string mode;  // mount | download | direct
   int64_t created = 0;
+};
+
 // A deployed web service (src/serve/service_manager.h). `spec` holds the models, the
 // inference and deployment configuration; `status` the last operation's outcome.
 struct ServiceRecord {
@@ -190,6 +192,7 @@ class MetadataStore {
   virtual std::vector<RunInputRecord> ListAssetConsumers(const std::string& kind,
                                                          const std::string& name,
                                                          int64_t version) = 0;
+
   // Web services: insert or replace by name; Get/List; Delete returns false when absent.
   virtual void PutService(const ServiceRecord& s) = 0;
   virtual std::optional<ServiceRecord> GetService(const std::string& name) = 0;

@@ -476,7 +476,7 @@ class SqliteMetadataStore : public MetadataStore {
     return out;
   }
 
- // ----- assets and lineage -----
+  // ----- assets and lineage -----
   AssetRecord PutAsset(AssetRecord a, AssetVersioning policy, bool* created) override {
     std::lock_guard lk(mu_);
     Tx tx(this);
@@ -573,6 +573,8 @@ class SqliteMetadataStore : public MetadataStore {
     std::vector<RunInputRecord> out;
     while (s.Step()) out.push_back(ReadRunInput(s));
     return out;
+  }
+
   void PutService(const ServiceRecord& r) override {
     std::lock_guard lk(mu_);
     Stmt s(db_,
