@@ -202,6 +202,8 @@ class MetadataStore {
 
 // Opens (creating and migrating as needed) the SQLite store at `path` in WAL mode.
 std::unique_ptr<MetadataStore> OpenSqliteMetadataStore(const std::string& path);
+// The schema version a store opened by this build has (the number of migrations).
+int64_t SqliteSchemaVersion();
 
 // Azure ML run statuses.
 bool IsTerminalStatus(const std::string& status);

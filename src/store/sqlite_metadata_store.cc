@@ -830,6 +830,8 @@ class SqliteMetadataStore : public MetadataStore {
 
 }  // namespace
 
+int64_t SqliteSchemaVersion() { return static_cast<int64_t>(std::size(kMigrations)); }
+
 std::unique_ptr<MetadataStore> OpenSqliteMetadataStore(const std::string& path) {
   return std::make_unique<SqliteMetadataStore>(path);
 }
