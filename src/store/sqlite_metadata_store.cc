@@ -469,7 +469,7 @@ class SqliteMetadataStore : public MetadataStore {
     return out;
   }
 
- // ----- assets and lineage -----
+  // ----- assets and lineage -----
   AssetRecord PutAsset(AssetRecord a, AssetVersioning policy, bool* created) override {
     std::lock_guard lk(mu_);
     Tx tx(this);
