@@ -129,6 +129,10 @@ def test_url_dataset_is_downloaded_once_and_mounted_read_only(ws, server, files,
     assert details["input_datasets"] == [{"input_name": "once-web", "mode": "mount",
                                           "name": "once-web", "version": ds.version,
                                           "id": ds.id}]
+    assert runs[1].get_details()["inputDatasets"] == [
+        {"dataset": {"id": ds.id, "name": "once-web", "version": ds.version},
+         "consumptionDetails": {"type": "RunInput", "inputName": "once-web",
+                                "mechanism": "Mount"}}]
     shown = subprocess.run([trainyard_bin(), "dataset", "show", "once-web", "--json"],
                            cwd=server.project_dir, env=server.env(), capture_output=True, text=True, check=True)
     assert {r["run_id"] for r in json.loads(shown.stdout)["runs"]} == {r.id for r in runs}
