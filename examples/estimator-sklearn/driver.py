@@ -14,8 +14,8 @@ compute_target = 'local'
 script_params = {
     # to mount files referenced by mnist dataset
     # '--data-folder': ds.as_named_input('mnist').as_mount(),
-    #   ^ datasets arrive in a later Trainyard release; train.py uses scikit-learn's bundled
-    #     digits data until then.
+    #   ^ works in Trainyard (see examples/keras-mnist for a mounted FileDataset); this
+    #     example's train.py uses scikit-learn's bundled digits data instead.
     '--regularization': 0.8
 }
 

@@ -632,7 +632,7 @@ int CmdExperiment(const std::vector<std::string>& a) {
 
 int Dispatch(const std::vector<std::string>& args) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    std::cout << kUsage << kDataUsage;
+    std::cout << kUsage << "\n" << kDataUsage;
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version" || args[0] == "version") {

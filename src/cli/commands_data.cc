@@ -58,7 +58,8 @@ std::string Str(const Json& j, const char* key) {
   return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
 }
 
-void Table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+void Table(const std::vector<std::string>& header,
+           const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> w(header.size());
   for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
   for (auto& r : rows)
@@ -121,7 +122,8 @@ Json CreateDefinition(Conn& c, const Args& args, size_t first_positional) {
               {"paths", Sources(paths)},
               {"validate", !args.Has("no-validate")}};
   if (args.Has("tabular")) {
-    req["options"] = {{"separator", args.Get("separator", ",")}, {"header", !args.Has("no-header")}};
+    req["options"] = {{"separator", args.Get("separator", ",")},
+                      {"header", !args.Has("no-header")}};
   }
   return c.http.Call("POST", "/api/v1/dataset-definitions", req);
 }
@@ -140,7 +142,8 @@ void PrintFiles(const Json& def) {
 }
 
 int Dataset(const std::vector<std::string>& a) {
-  if (a.empty()) throw InvalidInput("usage: trainyard dataset create|register|list|show|download ...");
+  if (a.empty())
+    throw InvalidInput("usage: trainyard dataset create|register|list|show|download ...");
   const std::string sub = a[0];
   const std::vector<std::string> rest(a.begin() + 1, a.end());
   Conn c;
@@ -164,8 +167,9 @@ int Dataset(const std::vector<std::string>& a) {
     std::string name = args.Get("name");
     if (name.empty()) throw InvalidInput("--name NAME is required");
     ValidateName("dataset name", name);
-    Json def = args.Has("definition") ? Json::parse(ReadFile(args.Get("definition")), nullptr, false)
-                                      : CreateDefinition(c, args, 0);
+    Json def = args.Has("definition")
+                   ? Json::parse(ReadFile(args.Get("definition")), nullptr, false)
+                   : CreateDefinition(c, args, 0);
     if (def.is_discarded()) throw InvalidInput(args.Get("definition") + " is not valid JSON");
     Json d = c.http.Call("POST", "/api/v1/datasets",
                          {{"name", name},
@@ -209,14 +213,15 @@ int Dataset(const std::vector<std::string>& a) {
     }
     std::cout << "name:        " << Str(d, "name") << "\nversion:     " << Str(d, "version")
               << "\nid:          " << Str(d, "id") << "\ntype:        " << Str(d, "type")
-              << "\ncreated:     " << Str(d, "created_utc") << "\ndescription: "
-              << Str(d, "description") << "\n\nfiles:\n";
+              << "\ncreated:     " << Str(d, "created_utc")
+              << "\ndescription: " << Str(d, "description") << "\n\nfiles:\n";
     PrintFiles(d["definition"]);
     std::cout << "\nconsumed by runs:\n";
     if (d["runs"].empty()) std::cout << "  (none yet)\n";
     std::vector<std::vector<std::string>> rows;
     for (const Json& r : d["runs"]) {
-      rows.push_back({Str(r, "run_id"), Str(r, "input_name"), Str(r, "mode"), Str(r, "created_utc")});
+      rows.push_back(
+          {Str(r, "run_id"), Str(r, "input_name"), Str(r, "mode"), Str(r, "created_utc")});
     }
     if (!rows.empty()) Table({"RUN", "INPUT", "MODE", "SUBMITTED"}, rows);
     return 0;
@@ -225,10 +230,12 @@ int Dataset(const std::vector<std::string>& a) {
     Args args(rest, {"dest"}, {"overwrite"});
     auto [name, version] = NameVersion(args.Positional(0, "NAME[:VERSION]"));
     ValidateName("dataset name", name);
-    Json d = c.http.Call("GET", "/api/v1/datasets/" + UrlEncode(name, false) +
-                                    (version.empty() ? "" : "?version=" + UrlEncode(version, false)));
+    Json d =
+        c.http.Call("GET", "/api/v1/datasets/" + UrlEncode(name, false) +
+                               (version.empty() ? "" : "?version=" + UrlEncode(version, false)));
     fs::path dest = fs::absolute(args.Get("dest", name));
-    Json files = c.http.Call("POST", "/api/v1/dataset-files", {{"definition", d["definition"]}})["files"];
+    Json files =
+        c.http.Call("POST", "/api/v1/dataset-files", {{"definition", d["definition"]}})["files"];
     for (const Json& f : files) {
       fs::path target = dest / ValidateRelativePath("dataset file path", Str(f, "path"));
       if (fs::exists(target) && !args.Has("overwrite")) {
@@ -239,7 +246,8 @@ int Dataset(const std::vector<std::string>& a) {
     for (const Json& f : files) {
       fs::path target = dest / Str(f, "path");
       fs::create_directories(target.parent_path());
-      ClientResponse r = c.http.DownloadToFile("/api/v1/blobs/" + Str(f, "sha256"), target.string());
+      ClientResponse r =
+          c.http.DownloadToFile("/api/v1/blobs/" + Str(f, "sha256"), target.string());
       if (r.status / 100 != 2) ThrowHttpError(r);
       bytes += f.value("size", uint64_t{0});
     }
@@ -281,7 +289,8 @@ int Datastore(const std::vector<std::string>& a) {
     for (auto& e : fs::recursive_directory_iterator(src)) {
       if (!e.is_regular_file()) continue;
       std::string rel = e.path().lexically_relative(src).generic_string();
-      files.push_back({{"src", e.path().string()}, {"path", target.empty() ? rel : target + "/" + rel}});
+      files.push_back(
+          {{"src", e.path().string()}, {"path", target.empty() ? rel : target + "/" + rel}});
     }
     std::string name = args.Get("datastore", "workspaceblobstore");
     Json r = c.http.Call("POST", "/api/v1/datastores/" + UrlEncode(name, false) + "/upload",
@@ -322,7 +331,8 @@ int Env(const std::vector<std::string>& a) {
       }
       std::vector<std::vector<std::string>> rows;
       for (const Json& e : envs) {
-        rows.push_back({Str(e, "name"), Str(e, "version"), e.value("curated", false) ? "curated" : "registered",
+        rows.push_back({Str(e, "name"), Str(e, "version"),
+                        e.value("curated", false) ? "curated" : "registered",
                         Str(e, "description")});
       }
       Table({"NAME", "VERSION", "KIND", "DESCRIPTION"}, rows);
@@ -349,8 +359,9 @@ int Env(const std::vector<std::string>& a) {
     Args args(rest, {}, {"json"});
     auto [name, version] = NameVersion(args.Positional(0, "NAME[:VERSION]"));
     ValidateName("environment name", name);
-    Json e = c.http.Call("GET", "/api/v1/environments/" + UrlEncode(name, false) +
-                                    (version.empty() ? "" : "?version=" + UrlEncode(version, false)));
+    Json e =
+        c.http.Call("GET", "/api/v1/environments/" + UrlEncode(name, false) +
+                               (version.empty() ? "" : "?version=" + UrlEncode(version, false)));
     std::cout << (args.Has("json") ? e.dump(2) : e["spec"].dump(2)) << "\n";
     return 0;
   }
@@ -360,7 +371,8 @@ int Env(const std::vector<std::string>& a) {
     if (args.Has("conda-file")) {
       body["spec"] = EnvSpec::FromCondaYaml(ReadFile(args.Get("conda-file")), "").ToJson();
     } else if (args.Has("pip-requirements")) {
-      body["spec"] = {{"name", "cli-env"}, {"pip_requirements", ReadFile(args.Get("pip-requirements"))}};
+      body["spec"] = {{"name", "cli-env"},
+                      {"pip_requirements", ReadFile(args.Get("pip-requirements"))}};
     } else {
       auto [name, version] = NameVersion(args.Positional(0, "NAME[:VERSION]"));
       body = {{"name", name}, {"version", version}};
@@ -379,11 +391,13 @@ int Env(const std::vector<std::string>& a) {
     Args args(rest, {"unused-days", "older-than-days"}, {"all", "dry-run"});
     Json body = {{"all", args.Has("all")}, {"dry_run", args.Has("dry-run")}};
     if (args.Has("unused-days")) body["unused_days"] = std::stod(args.Get("unused-days"));
-    if (args.Has("older-than-days")) body["older_than_days"] = std::stod(args.Get("older-than-days"));
+    if (args.Has("older-than-days"))
+      body["older_than_days"] = std::stod(args.Get("older-than-days"));
     Json r = c.http.Call("POST", "/api/v1/environment-cache/prune", body);
     for (const Json& e : r["removed"]) {
       std::cout << (args.Has("dry-run") ? "would remove " : "removed ") << Str(e, "spec_hash")
-                << " (" << Str(e, "name") << ", " << HumanSize(e.value("size", uint64_t{0})) << ")\n";
+                << " (" << Str(e, "name") << ", " << HumanSize(e.value("size", uint64_t{0}))
+                << ")\n";
     }
     std::cout << (args.Has("dry-run") ? "would free " : "freed ")
               << HumanSize(r.value("freed_bytes", uint64_t{0})) << "\n";

@@ -217,10 +217,10 @@ std::optional<std::string> ParseDatetime(std::string_view s) {
       // Zone: Z or +HH:MM / -HH:MM / +HHMM (dropped: the value is kept as written).
       std::string_view z = s.substr(i);
       int zh, zm;
-      bool ok = z == "Z" || ((z[0] == '+' || z[0] == '-') &&
-                             ((z.size() == 6 && Digits(z, 1, 2, &zh) && z[3] == ':' &&
-                               Digits(z, 4, 2, &zm)) ||
-                              (z.size() == 5 && Digits(z, 1, 4, &zh))));
+      bool ok = z == "Z" ||
+                ((z[0] == '+' || z[0] == '-') &&
+                 ((z.size() == 6 && Digits(z, 1, 2, &zh) && z[3] == ':' && Digits(z, 4, 2, &zm)) ||
+                  (z.size() == 5 && Digits(z, 1, 4, &zh))));
       if (!ok) return std::nullopt;
     }
     if (h > 23 || mi > 59 || sec > 60) return std::nullopt;
@@ -307,8 +307,8 @@ void DataTable::KeepColumns(const std::vector<std::string>& names) {
   std::vector<DataColumn> kept;
   for (const std::string& n : names) {
     int i = ColumnIndex(n);
-    if (i >= 0 && std::none_of(kept.begin(), kept.end(),
-                               [&](const DataColumn& c) { return c.name == n; })) {
+    if (i >= 0 &&
+        std::none_of(kept.begin(), kept.end(), [&](const DataColumn& c) { return c.name == n; })) {
       kept.push_back(std::move(columns[static_cast<size_t>(i)]));
       columns[static_cast<size_t>(i)].name = "\x01moved";
     }
@@ -348,9 +348,7 @@ void DataTable::Append(DataTable other) {
     // An all-missing side takes the other side's type.
     bool mine_empty = mine.MissingCount() == mine.values.size();
     bool theirs_empty = oc.MissingCount() == oc.values.size();
-    ColumnType t = mine_empty     ? oc.type
-                   : theirs_empty ? mine.type
-                                  : Unify(mine.type, oc.type);
+    ColumnType t = mine_empty ? oc.type : theirs_empty ? mine.type : Unify(mine.type, oc.type);
     Widen(mine, t);
     Widen(oc, t);
     mine.type = t;

@@ -105,8 +105,7 @@ void ResolveLocal(const std::string& spec, bool validate, DataContext& ctx, Json
 }
 
 void ResolveDatastore(const std::string& name, const std::string& pattern_in, bool validate,
-                      DataContext& ctx, Json& files, std::set<std::string>& seen,
-                      const Json& src) {
+                      DataContext& ctx, Json& files, std::set<std::string>& seen, const Json& src) {
   DatastoreInfo ds = ctx.datastores.Get(name);
   std::string pattern = pattern_in;
   while (!pattern.empty() && pattern[0] == '/') pattern.erase(0, 1);
@@ -153,8 +152,8 @@ void ResolveDatastore(const std::string& name, const std::string& pattern_in, bo
 }
 
 Json ValidateOptions(const Json& in) {
-  Json o = {{"separator", ","}, {"header", true}, {"infer_column_types", true},
-            {"include_path", false}};
+  Json o = {
+      {"separator", ","}, {"header", true}, {"infer_column_types", true}, {"include_path", false}};
   if (in.is_null()) return o;
   if (!in.is_object()) throw InvalidInput("options must be an object");
   for (auto& [k, v] : in.items()) {
@@ -181,8 +180,10 @@ Json ValidateTransforms(const Json& in) {
   if (!in.is_array()) throw InvalidInput("transforms must be a list");
   for (const Json& t : in) {
     if (!t.is_object() || t.size() != 1) {
-      throw InvalidInput("each transform must be one of {\"keep_columns\": [..]}, "
-                         "{\"drop_columns\": [..]}, {\"take\": N}; got " + t.dump());
+      throw InvalidInput(
+          "each transform must be one of {\"keep_columns\": [..]}, "
+          "{\"drop_columns\": [..]}, {\"take\": N}; got " +
+          t.dump());
     }
     auto it = t.begin();
     if (it.key() == "keep_columns" || it.key() == "drop_columns") {
@@ -233,8 +234,8 @@ fs::path ContentPath(const Json& f, DataContext& ctx, const DataLog& log, bool* 
     DatastoreInfo ds = ctx.datastores.Get(src["datastore"].get<std::string>());
     DatastoreFile df{src.value("path", ""), sha, 0};
     if (ds.type == "local_directory") return ds.path / df.path;
-    throw NotFound("dataset file '" + f.value("path", "") + "': blob " + sha +
-                   " of datastore '" + ds.name + "' is missing from the blob store");
+    throw NotFound("dataset file '" + f.value("path", "") + "': blob " + sha + " of datastore '" +
+                   ds.name + "' is missing from the blob store");
   }
   throw InvalidInput("dataset file '" + f.value("path", "") + "' has no usable source");
 }
@@ -266,8 +267,8 @@ Json CreateDatasetDefinition(const Json& request, DataContext& ctx, const DataLo
     throw InvalidInput("path must be a path, a URL, a (datastore, path) tuple or a list of them");
   }
   bool validate = request.value("validate", true);
-  Json options = type == "tabular" ? ValidateOptions(request.value("options", Json(nullptr)))
-                                   : Json(nullptr);
+  Json options =
+      type == "tabular" ? ValidateOptions(request.value("options", Json(nullptr))) : Json(nullptr);
   Json files = Json::array();
   std::set<std::string> seen;
   for (const Json& src : paths) {
@@ -321,18 +322,19 @@ Json ValidateDatasetDefinition(const Json& d) {
               {"files", Json::array()}};
   std::set<std::string> seen;
   for (const Json& f : d["files"]) {
-    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() ||
-        !f.contains("source") || !f["source"].is_object()) {
+    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("source") ||
+        !f["source"].is_object()) {
       throw InvalidInput("each dataset file needs 'path' and 'source', got " + f.dump());
     }
     std::string p = ValidateRelativePath("dataset file path", f["path"].get<std::string>());
     if (!seen.insert(p).second) throw InvalidInput("duplicate dataset file path '" + p + "'");
     const Json& s = f["source"];
-    bool ok = (s.contains("url") && s["url"].is_string() && IsHttpUrl(s["url"].get<std::string>())) ||
-              (s.contains("local") && s["local"].is_string() &&
-               fs::path(s["local"].get<std::string>()).is_absolute()) ||
-              (s.contains("datastore") && s["datastore"].is_string() && s.contains("path") &&
-               s["path"].is_string());
+    bool ok =
+        (s.contains("url") && s["url"].is_string() && IsHttpUrl(s["url"].get<std::string>())) ||
+        (s.contains("local") && s["local"].is_string() &&
+         fs::path(s["local"].get<std::string>()).is_absolute()) ||
+        (s.contains("datastore") && s["datastore"].is_string() && s.contains("path") &&
+         s["path"].is_string());
     if (!ok) throw InvalidInput("dataset file '" + p + "' has an invalid source " + s.dump());
     if (f.contains("sha256") && !IsSha256Hex(f.value("sha256", ""))) {
       throw InvalidInput("dataset file '" + p + "': sha256 must be 64 lowercase hex characters");
@@ -486,8 +488,9 @@ void MakeTreeWritable(const fs::path& root) {
 DataTable LoadTabularDataset(const Json& definition, DataContext& ctx, size_t take,
                              const DataLog& log) {
   if (definition.value("type", "") != "tabular") {
-    throw InvalidInput("this is a FileDataset; create a TabularDataset with "
-                       "Dataset.Tabular.from_delimited_files to read rows");
+    throw InvalidInput(
+        "this is a FileDataset; create a TabularDataset with "
+        "Dataset.Tabular.from_delimited_files to read rows");
   }
   Json o = ValidateOptions(definition.value("options", Json(nullptr)));
   Json transforms = ValidateTransforms(definition.value("transforms", Json(nullptr)));
@@ -535,8 +538,10 @@ DataTable LoadTabularDataset(const Json& definition, DataContext& ctx, size_t ta
     if (limit && all.num_rows >= limit) break;
   }
   for (const Json& t : transforms) {
-    if (t.contains("keep_columns")) all.KeepColumns(t["keep_columns"].get<std::vector<std::string>>());
-    if (t.contains("drop_columns")) all.DropColumns(t["drop_columns"].get<std::vector<std::string>>());
+    if (t.contains("keep_columns"))
+      all.KeepColumns(t["keep_columns"].get<std::vector<std::string>>());
+    if (t.contains("drop_columns"))
+      all.DropColumns(t["drop_columns"].get<std::vector<std::string>>());
     if (t.contains("take")) all.Take(t["take"].get<size_t>());
   }
   if (take) all.Take(take);

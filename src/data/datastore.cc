@@ -68,7 +68,8 @@ DatastoreInfo DatastoreRegistry::RegisterLocalDirectory(const std::string& name,
   }
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    throw InvalidInput("datastore directory '" + directory + "' does not exist or is not a directory");
+    throw InvalidInput("datastore directory '" + directory +
+                       "' does not exist or is not a directory");
   }
   dir = fs::canonical(dir);
   AssetRecord a;
@@ -96,8 +97,7 @@ Json DatastoreRegistry::LoadManifest(const std::string& name) const {
   if (!fs::exists(p, ec)) return Json::object();
   Json j = Json::parse(ReadFile(p), nullptr, false);
   if (!j.is_object() || !j.contains("files") || !j["files"].is_object()) {
-    throw InternalError("the manifest of datastore '" + name + "' (" + p.string() +
-                        ") is damaged");
+    throw InternalError("the manifest of datastore '" + name + "' (" + p.string() + ") is damaged");
   }
   return j["files"];
 }
@@ -160,8 +160,8 @@ std::vector<DatastoreFile> DatastoreRegistry::ListFiles(const std::string& name)
   std::vector<DatastoreFile> out;
   if (ds.type == "local_directory") {
     std::error_code ec;
-    for (fs::recursive_directory_iterator it(ds.path, fs::directory_options::skip_permission_denied,
-                                             ec),
+    for (fs::recursive_directory_iterator
+             it(ds.path, fs::directory_options::skip_permission_denied, ec),
          end;
          !ec && it != end; it.increment(ec)) {
       if (!it->is_regular_file(ec)) continue;

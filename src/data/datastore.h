@@ -30,7 +30,7 @@ inline constexpr const char* kDefaultDatastore = "workspaceblobstore";
 
 struct DatastoreInfo {
   std::string name;
-  std::string type;  // workspace_blob | local_directory
+  std::string type;            // workspace_blob | local_directory
   std::filesystem::path path;  // local_directory: the directory; workspace_blob: its folder
   bool is_default = false;
   int64_t created = 0;

@@ -135,8 +135,7 @@ std::vector<std::string> ExpandGlob(const fs::path& root, std::string_view patte
   std::vector<std::string> out;
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return out;
-  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied,
-                                           ec),
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec),
        end;
        !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;  // follows a link to a file

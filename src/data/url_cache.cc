@@ -200,7 +200,8 @@ UrlFetchResult UrlCache::Fetch(const std::string& url, const std::string& expect
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                   static_cast<long>(options_.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
   if (options_.total_timeout.count() > 0) {
@@ -214,7 +215,8 @@ UrlFetchResult UrlCache::Fetch(const std::string& url, const std::string& expect
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   if (conditional) {
     if (!index.value("etag", "").empty()) {
-      headers = curl_slist_append(headers, ("If-None-Match: " + index["etag"].get<std::string>()).c_str());
+      headers = curl_slist_append(headers,
+                                  ("If-None-Match: " + index["etag"].get<std::string>()).c_str());
     }
     if (!index.value("last_modified", "").empty()) {
       headers = curl_slist_append(

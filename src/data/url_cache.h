@@ -41,8 +41,8 @@ struct UrlFetchResult {
   std::string sha256;
   uint64_t size = 0;
   std::string etag, last_modified;
-  bool from_cache = false;  // no body was transferred (pinned blob, or 304)
-  bool revalidated = false; // a conditional request was made
+  bool from_cache = false;   // no body was transferred (pinned blob, or 304)
+  bool revalidated = false;  // a conditional request was made
 };
 
 // True for http:// and https:// URLs (case-insensitive scheme).

@@ -46,9 +46,8 @@ std::vector<std::string> PodmanRunArgv(const std::string& image, const std::stri
                                        const std::vector<std::pair<std::string, bool>>& binds,
                                        const std::map<std::string, std::string>& env,
                                        const std::vector<std::string>& argv) {
-  std::vector<std::string> out = {"podman", "run",   "--rm",         "--name",
-                                  name,     "--network=host", "--pull=never", "-w",
-                                  cwd.string()};
+  std::vector<std::string> out = {"podman",         "run",          "--rm", "--name",    name,
+                                  "--network=host", "--pull=never", "-w",   cwd.string()};
   for (const auto& [path, ro] : binds) {
     out.push_back("-v");
     out.push_back((path.find(':') == std::string::npos ? path + ":" + path : path) +

@@ -5,8 +5,7 @@ using Json = nlohmann::json;
 
 namespace {
 
-CuratedEnvironment Make(std::string name, std::string description,
-                        std::vector<std::string> pip) {
+CuratedEnvironment Make(std::string name, std::string description, std::vector<std::string> pip) {
   Json deps = Json::array();
   if (!pip.empty()) deps.push_back({{"pip", pip}});
   Json spec = {

@@ -437,8 +437,9 @@ int RunAgent(const AgentOptions& opts) {
       RequireLocalContainerImage(env_spec.name, env_spec.docker_base_image);
       build_log("Using container image " + env_spec.docker_base_image + " (podman)");
       if (env_spec.conda_dependencies || env_spec.pip_requirements) {
-        build_log("Warning: docker.enabled: the image's own Python and packages are used; the "
-                  "environment's conda/pip packages are not installed into it");
+        build_log(
+            "Warning: docker.enabled: the image's own Python and packages are used; the "
+            "environment's conda/pip packages are not installed into it");
       }
       env.python = "python3";
       env.variables = env_spec.environment_variables;
@@ -450,10 +451,9 @@ int RunAgent(const AgentOptions& opts) {
     auto pin = [&](const Json& definition) {
       return link.Call("POST", "/api/v1/dataset-files", {{"definition", definition}})["files"];
     };
-    inputs = PrepareDatasetInputs(def, blobs, run_dir, workdir, pin,
-                                  [&](const std::string& line) {
-                                    shipper.AppendLog(kDriverLog, "trainyard: " + line + "\n");
-                                  });
+    inputs = PrepareDatasetInputs(def, blobs, run_dir, workdir, pin, [&](const std::string& line) {
+      shipper.AppendLog(kDriverLog, "trainyard: " + line + "\n");
+    });
   } catch (const Error& e) {
     return fail(e.what());
   } catch (const std::exception& e) {
@@ -505,8 +505,8 @@ int RunAgent(const AgentOptions& opts) {
     std::vector<std::string> argv = BuildArgv(run_def, env.python);
     std::vector<std::pair<std::string, std::string>> ro_binds = inputs.read_only_binds;
     if (env_spec.docker_enabled) {
-      std::vector<std::pair<std::string, bool>> binds = {
-          {run_dir.string(), false}, {FindSdkPythonDir(), true}};
+      std::vector<std::pair<std::string, bool>> binds = {{run_dir.string(), false},
+                                                         {FindSdkPythonDir(), true}};
       for (auto& [src, dst] : inputs.read_only_binds) {
         binds.emplace_back(src + ":" + dst, true);
       }

@@ -57,14 +57,14 @@ DatasetInputs PrepareDatasetInputs(const Json& def, const BlobStore& blobs, cons
     const std::string name = in.at("name");
     const std::string mode = in.value("mode", "mount");
     const Json& ds = in.value("dataset", Json::object());
-    std::string label = ds.value("name", Json(nullptr)).is_string()
-                            ? ds["name"].get<std::string>() + ":" +
-                                  std::to_string(ds.value("version", int64_t{0}))
-                            : std::string("(unregistered dataset)");
+    std::string label =
+        ds.value("name", Json(nullptr)).is_string()
+            ? ds["name"].get<std::string>() + ":" + std::to_string(ds.value("version", int64_t{0}))
+            : std::string("(unregistered dataset)");
     Json entry = {{"mode", mode}, {"dataset", ds}, {"definition", in.value("definition", Json())}};
     if (mode == "direct") {
-      std::string ref = ds.value("id", Json(nullptr)).is_string() ? ds["id"].get<std::string>()
-                                                                  : name;
+      std::string ref =
+          ds.value("id", Json(nullptr)).is_string() ? ds["id"].get<std::string>() : name;
       out.paths[name] = ref;
       entry["path"] = nullptr;
       described[name] = entry;
@@ -86,10 +86,9 @@ DatasetInputs PrepareDatasetInputs(const Json& def, const BlobStore& blobs, cons
       st = MaterializePinnedFiles(pinned, blobs, dest, MaterializeMode::kDownload, true);
       seen_path = dest.string();
     } else {
-      st = MaterializePinnedFiles(pinned, blobs, place,
-                                  ro_mounts ? MaterializeMode::kMountLinks
-                                            : MaterializeMode::kReadOnlyCopy,
-                                  true);
+      st = MaterializePinnedFiles(
+          pinned, blobs, place,
+          ro_mounts ? MaterializeMode::kMountLinks : MaterializeMode::kReadOnlyCopy, true);
       fs::path target = poc.empty() ? place : poc;
       if (!poc.empty()) {
         fs::create_directories(poc);
@@ -101,13 +100,11 @@ DatasetInputs PrepareDatasetInputs(const Json& def, const BlobStore& blobs, cons
       if (ro_mounts) out.read_only_binds.emplace_back(place.string(), target.string());
       seen_path = target.string();
     }
-    double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     char took[64];
     std::snprintf(took, sizeof took, "%.3f s", secs);
-    log("Dataset input '" + name + "' (" + label + "): " + std::to_string(st.files) +
-        " files, " + std::to_string(st.bytes) + " bytes, " + mode + " at " + seen_path + " in " +
-        took);
+    log("Dataset input '" + name + "' (" + label + "): " + std::to_string(st.files) + " files, " +
+        std::to_string(st.bytes) + " bytes, " + mode + " at " + seen_path + " in " + took);
     out.paths[name] = seen_path;
     entry["path"] = seen_path;
     described[name] = entry;

@@ -29,7 +29,7 @@ struct DatasetInputs {
   std::map<std::string, std::string> paths;      // input name -> path the script sees
   std::map<std::string, std::string> variables;  // for the script's environment
   std::vector<std::pair<std::string, std::string>> read_only_binds;  // (source, target)
-  std::filesystem::path inputs_dir;              // runs/<id>/inputs ("" when none)
+  std::filesystem::path inputs_dir;  // runs/<id>/inputs ("" when none)
 
   // Arguments with {"dataset_input": NAME} placeholders replaced by paths (direct inputs: the
   // dataset's id or name).

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -91,6 +92,10 @@ bool ReadOnlyBindMountsAvailable(const std::string& scratch_dir, std::string* wh
   static std::string reason;
   std::call_once(once, [&] {
     namespace fs = std::filesystem;
+    if (const char* off = std::getenv("TRAINYARD_DISABLE_MOUNT_NAMESPACE"); off && *off == '1') {
+      reason = "disabled by TRAINYARD_DISABLE_MOUNT_NAMESPACE=1";
+      return;
+    }
     fs::path dir = fs::path(scratch_dir) / (".ro-probe-" + RandomHex(4));
     std::error_code ec;
     fs::create_directories(dir, ec);

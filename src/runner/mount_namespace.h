@@ -27,7 +27,8 @@ class ReadOnlyBinds {
 };
 
 // Whether read-only bind mounts work here (forks a probe child once per process and caches
-// the answer). `why` gets the reason when they do not.
+// the answer). `why` gets the reason when they do not. TRAINYARD_DISABLE_MOUNT_NAMESPACE=1
+// forces "no" (to exercise the read-only-copy fallback).
 bool ReadOnlyBindMountsAvailable(const std::string& scratch_dir, std::string* why);
 
 }  // namespace trainyard

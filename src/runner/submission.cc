@@ -90,8 +90,10 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
                  a["dataset_input"].is_string()) {
         args.push_back(a);  // resolved to a path by the agent (server/data_api.h)
       } else {
-        throw InvalidInput("arguments must be strings, numbers or dataset inputs "
-                           "(dataset.as_mount() / as_download()), got " + a.dump());
+        throw InvalidInput(
+            "arguments must be strings, numbers or dataset inputs "
+            "(dataset.as_mount() / as_download()), got " +
+            a.dump());
       }
     }
   }

@@ -42,8 +42,8 @@ int64_t ParseVersion(const std::string& s, const char* what) {
   int64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9' || v > 1000000000) {
-      throw InvalidInput(std::string(what) + " version must be 'latest' or a positive integer, got '" +
-                         s + "'");
+      throw InvalidInput(std::string(what) +
+                         " version must be 'latest' or a positive integer, got '" + s + "'");
     }
     v = v * 10 + (c - '0');
   }
@@ -84,9 +84,13 @@ Json EnvironmentJson(const AssetRecord& a) {
 }
 
 Json CuratedJson(const CuratedEnvironment& c) {
-  return {{"name", c.name},        {"version", "1"},   {"id", c.name + ":1"},
-          {"curated", true},       {"description", c.description},
-          {"created_utc", nullptr}, {"spec", c.spec}};
+  return {{"name", c.name},
+          {"version", "1"},
+          {"id", c.name + ":1"},
+          {"curated", true},
+          {"description", c.description},
+          {"created_utc", nullptr},
+          {"spec", c.spec}};
 }
 
 }  // namespace
@@ -99,8 +103,8 @@ Json ValidateDatasetInputShape(const Json& in) {
   out["name"] = name;
   std::string mode = in.value("mode", "mount");
   if (mode != "mount" && mode != "download" && mode != "direct") {
-    throw InvalidInput("dataset input '" + name + "': mode must be mount, download or direct, got '" +
-                       mode + "'");
+    throw InvalidInput("dataset input '" + name +
+                       "': mode must be mount, download or direct, got '" + mode + "'");
   }
   out["mode"] = mode;
   Json poc = in.value("path_on_compute", Json(nullptr));
@@ -119,8 +123,9 @@ Json ValidateDatasetInputShape(const Json& in) {
   }
   Json ds = in.value("dataset", Json(nullptr));
   if (!ds.is_object()) {
-    throw InvalidInput("dataset input '" + name +
-                       "' needs 'dataset': {\"id\"} or {\"name\", \"version\"} or {\"definition\"}");
+    throw InvalidInput(
+        "dataset input '" + name +
+        "' needs 'dataset': {\"id\"} or {\"name\", \"version\"} or {\"definition\"}");
   }
   out["dataset"] = ds;
   return out;
@@ -140,11 +145,13 @@ struct DataApi::Impl {
     Json b = ParseJsonBody(req);
     std::string type = b.value("type", "local_directory");
     if (type != "local_directory") {
-      throw InvalidInput("datastore type must be 'local_directory' (a directory on the server's "
-                         "machine); got '" + type + "'");
+      throw InvalidInput(
+          "datastore type must be 'local_directory' (a directory on the server's "
+          "machine); got '" +
+          type + "'");
     }
-    DatastoreInfo d = ctx.datastores.RegisterLocalDirectory(b.value("name", ""), b.value("path", ""),
-                                                            b.value("overwrite", false));
+    DatastoreInfo d = ctx.datastores.RegisterLocalDirectory(
+        b.value("name", ""), b.value("path", ""), b.value("overwrite", false));
     Send(res, d.ToJson(), 201);
   }
   void AddDatastoreFiles(HttpRequest& req, HttpResponse& res, const std::string& name) {
@@ -181,9 +188,11 @@ struct DataApi::Impl {
       fs::path src = f["src"].get<std::string>();
       std::error_code ec;
       if (!src.is_absolute() || !fs::is_regular_file(src, ec)) {
-        throw InvalidInput("upload source '" + src.string() + "' is not an existing file (absolute path)");
+        throw InvalidInput("upload source '" + src.string() +
+                           "' is not an existing file (absolute path)");
       }
-      todo.emplace_back(src, ValidateRelativePath("datastore file path", f["path"].get<std::string>()));
+      todo.emplace_back(src,
+                        ValidateRelativePath("datastore file path", f["path"].get<std::string>()));
     }
     std::vector<DatastoreFile> files;
     uint64_t bytes = 0;
@@ -194,7 +203,8 @@ struct DataApi::Impl {
       bytes += size;
     }
     UploadCounts c = ctx.datastores.AddFiles(name, files, b.value("overwrite", false));
-    Send(res, {{"added", c.added}, {"replaced", c.replaced}, {"skipped", c.skipped}, {"bytes", bytes}});
+    Send(res,
+         {{"added", c.added}, {"replaced", c.replaced}, {"skipped", c.skipped}, {"bytes", bytes}});
   }
   void ListDatastoreFiles(HttpRequest& req, HttpResponse& res, const std::string& name) {
     std::string prefix = req.Query("prefix");
@@ -244,10 +254,11 @@ struct DataApi::Impl {
     a.tags = StringMap(b.value("tags", Json(nullptr)), "tag");
     a.id = NewDatasetId();
     bool created = false;
-    AssetRecord stored = ctx.store.PutAsset(a, b.value("create_new_version", false)
-                                                   ? AssetVersioning::kAlwaysNew
-                                                   : AssetVersioning::kSameOrConflict,
-                                            &created);
+    AssetRecord stored =
+        ctx.store.PutAsset(a,
+                           b.value("create_new_version", false) ? AssetVersioning::kAlwaysNew
+                                                                : AssetVersioning::kSameOrConflict,
+                           &created);
     Send(res, DatasetJson(stored), created ? 201 : 200);
   }
   void ListDatasets(HttpRequest& req, HttpResponse& res) {
@@ -314,15 +325,17 @@ struct DataApi::Impl {
     if (b.contains("spec")) {
       spec = b["spec"];
     } else {
-      spec = GetEnvironment(b.value("name", ""), ParseVersion(b.value("version", ""), "environment"))["spec"];
+      spec = GetEnvironment(b.value("name", ""),
+                            ParseVersion(b.value("version", ""), "environment"))["spec"];
     }
     Json lines = Json::array();
     EnvSpec es = EnvSpec::FromJson(spec);
     if (es.docker_enabled) RequireLocalContainerImage(es.name, es.docker_base_image);
     auto start = std::chrono::steady_clock::now();
-    MaterializedEnv env = EnvBuilder(EnvironmentCacheDir(ctx.data_dir)).Materialize(es, [&](std::string_view l) {
-      lines.push_back(std::string(l));
-    });
+    MaterializedEnv env =
+        EnvBuilder(EnvironmentCacheDir(ctx.data_dir)).Materialize(es, [&](std::string_view l) {
+          lines.push_back(std::string(l));
+        });
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     Send(res, {{"spec_hash", env.spec_hash},
                {"built_now", env.built_now},
@@ -383,7 +396,9 @@ struct DataApi::Impl {
     Json resolved = in;
     if (ref.contains("id") && ref["id"].is_string()) {
       auto a = ctx.store.GetAssetById("dataset", ref["id"]);
-      if (!a) throw NotFound("dataset input '" + in["name"].get<std::string>() + "': no dataset with id '" + ref["id"].get<std::string>() + "'");
+      if (!a)
+        throw NotFound("dataset input '" + in["name"].get<std::string>() +
+                       "': no dataset with id '" + ref["id"].get<std::string>() + "'");
       resolved["dataset"] = {{"id", a->id}, {"name", a->name}, {"version", a->version}};
       resolved["definition"] = a->definition;
     } else if (ref.contains("name") && ref["name"].is_string()) {
@@ -398,7 +413,9 @@ struct DataApi::Impl {
       resolved["definition"] = a.definition;
     } else if (ref.contains("definition")) {
       Json def = ValidateDatasetDefinition(ref["definition"]);
-      resolved["dataset"] = {{"id", nullptr}, {"name", nullptr}, {"version", nullptr},
+      resolved["dataset"] = {{"id", nullptr},
+                             {"name", nullptr},
+                             {"version", nullptr},
                              {"definition_hash", DatasetDefinitionHash(def)}};
       resolved["definition"] = def;
     } else {
@@ -472,7 +489,8 @@ bool DataApi::Handle(HttpRequest& req, HttpResponse& res, const std::vector<std:
     }
     if (m != "GET") method_not_allowed();
     if (n == 4) {
-      Send(res, I.WithConsumers(I.RequireDataset(s[3], ParseVersion(req.Query("version"), "dataset"))));
+      Send(res,
+           I.WithConsumers(I.RequireDataset(s[3], ParseVersion(req.Query("version"), "dataset"))));
       return true;
     }
     if (n == 5 && s[4] == "versions") {
@@ -578,9 +596,8 @@ void DataApi::RecordRunInputs(const std::string& run_id, const Json& def) {
     const Json& ds = in.value("dataset", Json::object());
     r.name = ds.value("name", Json(nullptr)).is_string() ? ds["name"].get<std::string>() : "";
     r.version = ds.value("version", Json(nullptr)).is_number() ? ds["version"].get<int64_t>() : 0;
-    r.asset_id = ds.value("id", Json(nullptr)).is_string()
-                     ? ds["id"].get<std::string>()
-                     : ds.value("definition_hash", "");
+    r.asset_id = ds.value("id", Json(nullptr)).is_string() ? ds["id"].get<std::string>()
+                                                           : ds.value("definition_hash", "");
     r.input_name = in.value("name", "");
     r.mode = in.value("mode", "mount");
     rows.push_back(r);

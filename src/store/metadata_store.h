@@ -105,9 +105,9 @@ struct AssetRecord {
 
 // How PutAsset treats an existing name.
 enum class AssetVersioning {
-  kAlwaysNew,          // always a new version (datasets with create_new_version=True)
-  kNewIfChanged,       // the latest version when its definition_hash matches, else a new one
-  kSameOrConflict,     // the latest when its definition_hash matches, else Conflict
+  kAlwaysNew,       // always a new version (datasets with create_new_version=True)
+  kNewIfChanged,    // the latest version when its definition_hash matches, else a new one
+  kSameOrConflict,  // the latest when its definition_hash matches, else Conflict
 };
 
 // A run's input: which asset version it consumed, under which input name and mode.

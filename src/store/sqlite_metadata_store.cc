@@ -489,8 +489,9 @@ class SqliteMetadataStore : public MetadataStore {
     if (latest && policy == AssetVersioning::kSameOrConflict) {
       throw Conflict("a " + a.kind + " named '" + a.name + "' is already registered (version " +
                      std::to_string(latest->version) +
-                     ") with a different definition; register it with create_new_version=True "
-                     "to add a new version, or choose another name");
+                     ") with a different definition; register it as a new version "
+                     "(create_new_version=True; `--new-version` in the CLI) or choose another "
+                     "name");
     }
     a.version = latest ? latest->version + 1 : 1;
     a.created = NowMillis();

@@ -129,6 +129,10 @@ def test_url_dataset_is_downloaded_once_and_mounted_read_only(ws, server, files,
     assert details["input_datasets"] == [{"input_name": "once-web", "mode": "mount",
                                           "name": "once-web", "version": ds.version,
                                           "id": ds.id}]
+    assert runs[1].get_details()["inputDatasets"] == [
+        {"dataset": {"id": ds.id, "name": "once-web", "version": ds.version},
+         "consumptionDetails": {"type": "RunInput", "inputName": "once-web",
+                                "mechanism": "Mount"}}]
     shown = subprocess.run([trainyard_bin(), "dataset", "show", "once-web", "--json"],
                            cwd=server.project_dir, env=server.env(), capture_output=True, text=True, check=True)
     assert {r["run_id"] for r in json.loads(shown.stdout)["runs"]} == {r.id for r in runs}
@@ -364,3 +368,32 @@ def test_environment_build_cache_and_bad_package(private_server, tmp_path):
     assert json.loads(subprocess.run([trainyard_bin(), "env", "list", "--json"],
                                      cwd=srv.project_dir, env=srv.env(), capture_output=True, text=True,
                                      check=True).stdout) == []
+
+
+def test_mount_falls_back_to_read_only_copies_with_a_warning(tmp_path, trainyard_binary,
+                                                             plain_env):
+    env = dict(os.environ, TRAINYARD_DISABLE_MOUNT_NAMESPACE="1")
+    srv = e2e_util.Server(tmp_path / "nons", env=env).start()
+    try:
+        ws = srv.workspace()
+        data = tmp_path / "d"
+        data.mkdir()
+        (data / "f.txt").write_text("x")
+        ds = Dataset.File.from_files(path=str(data), workspace=ws)
+        src = tmp_path / "src"
+        e2e_util.write_script(src, "job.py", """
+            import os, stat, sys
+            p = os.path.join(sys.argv[1], "f.txt")
+            print("mode", oct(stat.S_IMODE(os.stat(p).st_mode)))
+        """)
+        cfg = ScriptRunConfig(source_directory=str(src), script="job.py",
+                              arguments=[ds.as_mount()], environment=plain_env)
+        run = Experiment(ws, "e2e-fallback").submit(cfg)
+        run.wait_for_completion(show_output=False, raise_on_error=False)
+        log = _driver_log(run)
+        assert run.get_status() == "Completed", log
+        assert "read-only mounts are not available here" in log
+        assert "TRAINYARD_DISABLE_MOUNT_NAMESPACE" in log
+        assert "mode 0o444" in log
+    finally:
+        srv.stop()

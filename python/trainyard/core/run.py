@@ -134,6 +134,13 @@ def _details_from_dto(dto):
     if definition.get("distributed_job_config"):
         details["runDefinition"]["distributedJobConfig"] = definition["distributed_job_config"]
     details["logFiles"] = dict(dto.get("log_files") or {})
+    # Lineage, in Azure's shape: which dataset versions this run consumed and how.
+    details["inputDatasets"] = [
+        {"dataset": {"id": item.get("id"), "name": item.get("name"),
+                     "version": item.get("version")},
+         "consumptionDetails": {"type": "RunInput", "inputName": item.get("input_name"),
+                                "mechanism": (item.get("mode") or "direct").capitalize()}}
+        for item in dto.get("input_datasets") or []]
     error = dto.get("error")
     if error:
         inner = {"message": error.get("message", "")}

@@ -19,7 +19,8 @@ class DatastoreTest : public ::testing::Test {
  protected:
   DatastoreTest()
       : dir_(fs::temp_directory_path() / ("ty-ds-" + RandomHex(4))),
-        store_((fs::create_directories(dir_), OpenSqliteMetadataStore((dir_ / "meta.db").string()))),
+        store_(
+            (fs::create_directories(dir_), OpenSqliteMetadataStore((dir_ / "meta.db").string()))),
         blobs_(dir_ / "objects"),
         ctx_(dir_, *store_, blobs_) {}
   ~DatastoreTest() override {
@@ -34,8 +35,8 @@ class DatastoreTest : public ::testing::Test {
 
 TEST_F(DatastoreTest, DefaultDatastoreIsAManifestOfBlobs) {
   std::string a = blobs_.Put("alpha"), b = blobs_.Put("beta");
-  UploadCounts c = ctx_.datastores.AddFiles(kDefaultDatastore,
-                                            {{"mnist/a.gz", a, 5}, {"mnist/sub/b.gz", b, 4}}, false);
+  UploadCounts c = ctx_.datastores.AddFiles(
+      kDefaultDatastore, {{"mnist/a.gz", a, 5}, {"mnist/sub/b.gz", b, 4}}, false);
   EXPECT_EQ(c.added, 2u);
   // Uploading again without overwrite skips; with overwrite replaces.
   c = ctx_.datastores.AddFiles(kDefaultDatastore, {{"mnist/a.gz", b, 4}}, false);
@@ -53,10 +54,12 @@ TEST_F(DatastoreTest, DefaultDatastoreIsAManifestOfBlobs) {
 
 TEST_F(DatastoreTest, RejectsBadPathsAndMissingBlobsBeforeWriting) {
   std::string a = blobs_.Put("alpha");
-  EXPECT_THROW(ctx_.datastores.AddFiles(kDefaultDatastore, {{"ok.txt", a, 5}, {"../evil", a, 5}}, false),
-               InvalidInput);
-  EXPECT_THROW(ctx_.datastores.AddFiles(kDefaultDatastore, {{"x.txt", std::string(64, 'a'), 1}}, false),
-               InvalidInput);
+  EXPECT_THROW(
+      ctx_.datastores.AddFiles(kDefaultDatastore, {{"ok.txt", a, 5}, {"../evil", a, 5}}, false),
+      InvalidInput);
+  EXPECT_THROW(
+      ctx_.datastores.AddFiles(kDefaultDatastore, {{"x.txt", std::string(64, 'a'), 1}}, false),
+      InvalidInput);
   EXPECT_TRUE(ctx_.datastores.ListFiles(kDefaultDatastore).empty());
   EXPECT_THROW(ctx_.datastores.Get("nope"), NotFound);
 }
@@ -82,9 +85,9 @@ TEST_F(DatastoreTest, LocalDirectoryDatastoreAndGlobDataset) {
   EXPECT_EQ(t.num_rows, 2u);
   EXPECT_EQ(t.columns[1].type, ColumnType::kFloat);
 
-  EXPECT_THROW(CreateDatasetDefinition(
-                   {{"paths", {{{"datastore", "ext"}, {"path", "nothing/**"}}}}}, ctx_),
-               InvalidInput);
+  EXPECT_THROW(
+      CreateDatasetDefinition({{"paths", {{{"datastore", "ext"}, {"path", "nothing/**"}}}}}, ctx_),
+      InvalidInput);
 }
 
 TEST_F(DatastoreTest, DefinitionHashFollowsContentNotOrderOfKeys) {

@@ -85,14 +85,16 @@ class LoopbackHttpServer {
           out = ok("ETag: \"v1\"\r\n");
         }
       } else if (path == "/redirect") {
-        out = "HTTP/1.1 302 Found\r\nLocation: /data.bin\r\nContent-Length: 0\r\nConnection: "
-              "close\r\n\r\n";
+        out =
+            "HTTP/1.1 302 Found\r\nLocation: /data.bin\r\nContent-Length: 0\r\nConnection: "
+            "close\r\n\r\n";
       } else if (path == "/truncated") {
         out = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\nonly-a-part";
       } else if (path == "/stall") {
         std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nab";
         (void)!::write(c, head.data(), head.size());
-        for (int i = 0; i < 40 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        for (int i = 0; i < 40 && !stop_; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
       } else {
         out = "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found";
       }
