@@ -51,3 +51,25 @@ print('Status:', run.get_status())
 for name, value in sorted(run.get_metrics().items()):
     print('Metric: {} = {}'.format(name, value))
 print('Model ID:', model.id)
+
+# --- No-code deployment: a scikit-learn model registered with model_framework,
+# model_framework_version and resource_configuration deploys without an entry script. The
+# service runs on this machine (a `trainyard serve` process supervised by the workspace
+# server); its environment has scikit-learn and numpy.
+import json
+
+previous = ws.webservices.get("scikit-learn-service")
+if previous is not None:  # left over from an earlier run of this example
+    previous.delete()
+
+web_service = Model.deploy(ws, "scikit-learn-service", [model])
+web_service.wait_for_deployment(show_output=True)
+print('Scoring URI:', web_service.scoring_uri)
+
+rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+print('Predictions:', web_service.run(json.dumps({"data": rows})))
+
+primary_key, secondary_key = web_service.get_keys()
+print('The same with curl:')
+print("curl -s {} -H 'Content-Type: application/json' -H 'Authorization: Bearer {}' "
+      "-d '{}'".format(web_service.scoring_uri, primary_key, json.dumps({"data": rows})))

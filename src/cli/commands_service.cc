@@ -148,8 +148,8 @@ int Deploy(const std::vector<std::string>& rest) {
                {"overwrite", args.Has("overwrite")}};
   if (args.Has("entry-script")) {
     fs::path entry = fs::absolute(args.Get("entry-script"));
-    fs::path src = args.Has("source-dir") ? fs::absolute(args.Get("source-dir"))
-                                          : entry.parent_path();
+    fs::path src =
+        args.Has("source-dir") ? fs::absolute(args.Get("source-dir")) : entry.parent_path();
     Json env;
     if (args.Has("conda-file")) {
       env = EnvSpec::FromCondaYaml(ReadFile(args.Get("conda-file")), "cli-env").ToJson();
@@ -271,15 +271,14 @@ int CmdService(const std::vector<std::string>& a) {
     Args args(rest, {"regen"}, {"json"});
     ServiceClient c;
     std::string name = args.Positional(0, "service NAME");
-    Json k = args.Has("regen")
-                 ? c.http->Call("POST", ServiceUrl(name) + "/regen_key",
-                                {{"key", args.Get("regen")}})
-                 : c.http->Call("GET", ServiceUrl(name) + "/keys");
+    Json k = args.Has("regen") ? c.http->Call("POST", ServiceUrl(name) + "/regen_key",
+                                              {{"key", args.Get("regen")}})
+                               : c.http->Call("GET", ServiceUrl(name) + "/keys");
     if (args.Has("json")) {
       std::cout << k.dump(2) << "\n";
     } else {
-      std::cout << "primary:   " << Str(k, "primaryKey") << "\nsecondary: "
-                << Str(k, "secondaryKey") << "\n";
+      std::cout << "primary:   " << Str(k, "primaryKey")
+                << "\nsecondary: " << Str(k, "secondaryKey") << "\n";
     }
     return 0;
   }

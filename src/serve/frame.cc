@@ -23,7 +23,9 @@ std::string EncodeFrame(char kind, std::string_view payload) {
 
 std::optional<Frame> FrameDecoder::Next() {
   if (buf_.size() - pos_ < kFrameHeader) return std::nullopt;
-  auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(buf_[pos_ + i])); };
+  auto b = [&](size_t i) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(buf_[pos_ + i]));
+  };
   uint32_t n = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
   if (n > kMaxFramePayload) {
     throw InvalidInput("frame length " + std::to_string(n) + " is over the limit of " +

@@ -282,7 +282,8 @@ bool PythonWorkerPool::Respawn(Worker& w) {
     }
     std::cerr << "trainyard serve: a replacement worker failed to start: " << error << "\n"
               << traceback << std::endl;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5))));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::min(5000, 200 << std::min(attempt, 5))));
   }
 }
 

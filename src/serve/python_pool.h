@@ -56,8 +56,8 @@ class PythonWorkerPool : public Scorer {
   };
   struct Worker {
     pid_t pid = -1;
-    int to_fd = -1;    // requests, our end
-    int from_fd = -1;  // answers, our end
+    int to_fd = -1;        // requests, our end
+    int from_fd = -1;      // answers, our end
     FrameDecoder decoder;  // answers read so far
   };
 

@@ -100,7 +100,7 @@ class Front {
   }
 
   void WriteStatus(int64_t generation, const std::string& state, const Json& error) {
-    Json s = {{"generation", generation}, {"state", state},       {"error", error},
+    Json s = {{"generation", generation}, {"state", state},      {"error", error},
               {"pid", ::getpid()},        {"port", bound_port_}, {"time", NowMillis()}};
     WriteFileAtomic(dir_ / "status.json", s.dump());
   }
@@ -162,8 +162,7 @@ class Front {
       WriteStatus(gen, "Healthy", nullptr);
       std::cerr << "trainyard serve: generation " << gen << " is serving" << std::endl;
     } catch (const ScorerInitError& e) {
-      std::cerr << "trainyard serve: generation " << gen << " failed to start: " << e.what()
-                << "\n"
+      std::cerr << "trainyard serve: generation " << gen << " failed to start: " << e.what() << "\n"
                 << e.traceback() << std::endl;
       WriteStatus(gen, "Failed", {{"message", e.what()}, {"traceback", e.traceback()}});
     } catch (const std::exception& e) {
@@ -188,8 +187,7 @@ class Front {
           {"default",
            {{"description", "Failure"},
             {"schema",
-             {{"type", "object"},
-              {"properties", {{"message", {{"type", "string"}}}}}}}}}}}};
+             {{"type", "object"}, {"properties", {{"message", {{"type", "string"}}}}}}}}}}}};
     if (c.value("auth_enabled", false)) score_post["security"] = {{{"Bearer", Json::array()}}};
     Json doc = {{"swagger", "2.0"},
                 {"info",
@@ -208,12 +206,11 @@ class Front {
                       {"responses", {{"200", {{"description", "Healthy"}}}}}}}}},
                   {"/score", {{"post", score_post}}}}}};
     if (c.value("auth_enabled", false)) {
-      doc["securityDefinitions"] = {
-          {"Bearer",
-           {{"type", "apiKey"},
-            {"name", "Authorization"},
-            {"in", "header"},
-            {"description", "For example: Bearer abc123"}}}};
+      doc["securityDefinitions"] = {{"Bearer",
+                                     {{"type", "apiKey"},
+                                      {"name", "Authorization"},
+                                      {"in", "header"},
+                                      {"description", "For example: Bearer abc123"}}}};
     }
     return doc;
   }
@@ -296,10 +293,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnBody(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
   }
 
   void OnBody(beast::error_code ec) {
@@ -413,10 +409,9 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.prepare_payload();
     front_.metrics_.Record(route, status,
                            std::chrono::duration<double>(Clock::now() - start_).count());
-    http::async_write(stream_, res_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnWrite(ec);
-                      });
+    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnWrite(ec);
+    });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -519,8 +514,8 @@ int RunServe(const ServeOptions& opts) {
   asio::io_context io;
   std::shared_ptr<Listener> listener;
   try {
-    listener = std::make_shared<Listener>(io, front, tcp::endpoint(asio::ip::make_address(host),
-                                                                   static_cast<uint16_t>(port)));
+    listener = std::make_shared<Listener>(
+        io, front, tcp::endpoint(asio::ip::make_address(host), static_cast<uint16_t>(port)));
   } catch (const std::exception& e) {
     std::string msg = "cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what();
     std::cerr << "trainyard serve: " << msg << std::endl;
@@ -545,12 +540,13 @@ int RunServe(const ServeOptions& opts) {
   }
   listener->Start();
   int threads = config.value("threads", 0);
-  if (threads <= 0) threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  if (threads <= 0)
+    threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   std::vector<std::thread> pool;
   for (int i = 0; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   front.WriteStatus(generation, "Healthy", nullptr);
-  std::cerr << "trainyard serve: listening on http://" << host << ":" << front.bound_port_
-            << " (" << threads << " threads)" << std::endl;
+  std::cerr << "trainyard serve: listening on http://" << host << ":" << front.bound_port_ << " ("
+            << threads << " threads)" << std::endl;
 
   for (;;) {
     timespec ts{0, 500'000'000};

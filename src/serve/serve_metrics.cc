@@ -37,7 +37,8 @@ std::string ServeMetrics::Render(std::string_view extra) const {
       uint64_t n = counts_[r][c].load(std::memory_order_relaxed);
       if (n == 0) continue;
       std::string code = c < kCodes.size() ? std::to_string(kCodes[c]) : "other";
-      std::snprintf(line, sizeof line, "trainyard_serve_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
+      std::snprintf(line, sizeof line,
+                    "trainyard_serve_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
                     kRouteNames[r], code.c_str(), static_cast<unsigned long long>(n));
       out += line;
     }

@@ -18,9 +18,9 @@ enum class Route { kScore = 0, kHealth, kSwagger, kMetrics, kOther, kCount };
 
 class ServeMetrics {
  public:
-  static constexpr std::array<double, 15> kBuckets = {
-      0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-      0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
+  static constexpr std::array<double, 15> kBuckets = {0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                      0.01,    0.025,  0.05,  0.1,    0.25,
+                                                      0.5,     1.0,    2.5,   5.0,    10.0};
   // The status codes counted by name; others are counted as "other".
   static constexpr std::array<int, 12> kCodes = {200, 400, 401, 404, 405, 413,
                                                  415, 429, 500, 502, 503, 504};

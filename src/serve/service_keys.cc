@@ -13,8 +13,7 @@ namespace trainyard::serve {
 std::string GenerateServiceKey() {
   unsigned char raw[32];
   if (RAND_bytes(raw, sizeof raw) != 1) throw InternalError("no randomness for a service key");
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   uint32_t acc = 0;
   int bits = 0;

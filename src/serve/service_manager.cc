@@ -192,9 +192,10 @@ Json ServiceManager::ToJson(const ServiceRecord& r) {
   std::string base = "http://127.0.0.1:" + std::to_string(r.port);
   Json models = Json::array();
   for (auto& m : spec.value("models", Json::array())) {
-    models.push_back({{"name", m["name"]},
-                      {"version", m["version"]},
-                      {"id", m["name"].get<std::string>() + ":" + std::to_string(m["version"].get<int64_t>())}});
+    models.push_back(
+        {{"name", m["name"]},
+         {"version", m["version"]},
+         {"id", m["name"].get<std::string>() + ":" + std::to_string(m["version"].get<int64_t>())}});
   }
   pid_t pid = -1;
   {
@@ -231,7 +232,8 @@ Json ServiceManager::BuildSpec(const Json& body, const Json* base) {
   if (body.contains("models") || !base) {
     const Json& ms = body.value("models", Json());
     if (!ms.is_array() || ms.empty()) {
-      throw InvalidInput("'models' must list at least one registered model ({\"name\", \"version\"})");
+      throw InvalidInput(
+          "'models' must list at least one registered model ({\"name\", \"version\"})");
     }
     Json resolved = Json::array();
     for (auto& m : ms) {
@@ -309,8 +311,10 @@ Json ServiceManager::BuildSpec(const Json& body, const Json* base) {
                             ? ic.value("source_directory", std::string())
                             : std::string();
       if (src.empty() || !fs::path(src).is_absolute() || !fs::is_directory(src)) {
-        throw InvalidInput("inference_config.source_directory must be an existing absolute "
-                           "directory (got '" + src + "')");
+        throw InvalidInput(
+            "inference_config.source_directory must be an existing absolute "
+            "directory (got '" +
+            src + "')");
       }
       if (!fs::is_regular_file(fs::path(src) / entry)) {
         throw InvalidInput("entry script '" + entry + "' not found in source directory " + src,
@@ -330,9 +334,10 @@ Json ServiceManager::BuildSpec(const Json& body, const Json* base) {
   spec["scorer"] = "python";
   if (ic.is_null()) {
     if (spec["models"].size() != 1) {
-      throw InvalidInput("no-code deployment takes exactly one model; for several models pass an "
-                         "InferenceConfig(entry_script=..., environment=...)",
-                         "NoCodeDeploymentUnsupported");
+      throw InvalidInput(
+          "no-code deployment takes exactly one model; for several models pass an "
+          "InferenceConfig(entry_script=..., environment=...)",
+          "NoCodeDeploymentUnsupported");
     }
     const Json& m = spec["models"][0];
     std::string fw = Lower(m.value("framework", ""));
@@ -472,8 +477,8 @@ Json ServiceManager::Materialize(const ServiceRecord& r,
   // Model files: gen/models/<name>/<version>/<files>.
   const Json& models = spec["models"];
   for (auto& m : models) {
-    fs::path mdir = gen / "models" / m["name"].get<std::string>() /
-                    std::to_string(m["version"].get<int64_t>());
+    fs::path mdir =
+        gen / "models" / m["name"].get<std::string>() / std::to_string(m["version"].get<int64_t>());
     for (auto& f : m["files"]) {
       std::string rel = ValidateRelativePath("model file", f["path"].get<std::string>());
       blobs_.CopyTo(f["sha256"].get<std::string>(), mdir / rel, false);
@@ -491,8 +496,9 @@ Json ServiceManager::Materialize(const ServiceRecord& r,
               {"model_file", (model_dir / m0["path"].get<std::string>()).string()},
               {"nthread", 1}};
     if (fs::is_directory(scorer["model_file"].get<std::string>())) {
-      throw InvalidInput("an XGBoost model for no-code deployment must be one model file "
-                         "(.json, .ubj or .model), not a folder");
+      throw InvalidInput(
+          "an XGBoost model for no-code deployment must be one model file "
+          "(.json, .ubj or .model), not a folder");
     }
   } else {
     const Json& ic = spec["inference_config"];
@@ -515,9 +521,9 @@ Json ServiceManager::Materialize(const ServiceRecord& r,
       source = src.string();
     }
     log("trainyard: preparing the environment\n");
-    MaterializedRunEnv env = MaterializeRunEnvironment(
-        env_spec, opts_.data_dir / "envs", opts_.sdk_python_dir,
-        [&](std::string_view line) { log(std::string(line) + "\n"); });
+    MaterializedRunEnv env =
+        MaterializeRunEnvironment(env_spec, opts_.data_dir / "envs", opts_.sdk_python_dir,
+                                  [&](std::string_view line) { log(std::string(line) + "\n"); });
     Json vars = Json::object();
     for (auto& [k, v] : env.variables) vars[k] = v;
     vars["AZUREML_MODEL_DIR"] = model_dir.string();
@@ -592,8 +598,8 @@ void ServiceManager::SpawnFront(const std::string& name, int64_t generation) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   int64_t since = NowMillis();
-  pid_t pid = SpawnDetached({opts_.self_exe, "serve", "--dir", dir.string(), "--watch-parent"},
-                            env, (dir / kServeLog).string());
+  pid_t pid = SpawnDetached({opts_.self_exe, "serve", "--dir", dir.string(), "--watch-parent"}, env,
+                            (dir / kServeLog).string());
   {
     std::lock_guard lk(mu_);
     auto& live = live_[name];
@@ -650,8 +656,8 @@ void ServiceManager::RunOperation(const std::string& name, const std::string& ki
     }
     Json done = {{"kind", op["kind"]}, {"status", "Failed"}, {"error", error}};
     SetState(name, state, error, &done);
-    log("trainyard: " + op["kind"].get<std::string>() + " failed: " +
-        error.value("message", std::string()) + "\n");
+    log("trainyard: " + op["kind"].get<std::string>() +
+        " failed: " + error.value("message", std::string()) + "\n");
   };
 
   if (kind == "restart") {
@@ -687,8 +693,9 @@ void ServiceManager::RunOperation(const std::string& name, const std::string& ki
   bool in_place = kind == "update" && running > 0 && ::kill(running, 0) == 0;
   fs::path dir = Dir(name);
   std::error_code ec;
-  if (in_place) fs::copy_file(dir / "serve.json", dir / "serve.json.prev",
-                              fs::copy_options::overwrite_existing, ec);
+  if (in_place)
+    fs::copy_file(dir / "serve.json", dir / "serve.json.prev", fs::copy_options::overwrite_existing,
+                  ec);
   auto revert = [&](const Json& error) {
     // The old generation keeps serving: restore its config and record.
     Json prev = r.spec.value("previous", Json::object());
@@ -855,8 +862,8 @@ void ServiceManager::Start() {
       if (::kill(old, 0) == 0) ::kill(old, SIGKILL);
     }
     if (r.state == "Failed") continue;
-    bool interrupted = r.spec.value("last_operation", Json::object()).value("status", "") ==
-                       "Running";
+    bool interrupted =
+        r.spec.value("last_operation", Json::object()).value("status", "") == "Running";
     bool have_config = fs::exists(Dir(r.name) / "serve.json");
     SetState(r.name, "Transitioning", nullptr);
     AppendLog(r.name, "trainyard: workspace server started; bringing the service back\n");

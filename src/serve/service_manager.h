@@ -84,12 +84,12 @@ class ServiceManager {
   void StartOperation(const std::string& name, const std::string& kind);
   void RunOperation(const std::string& name, const std::string& kind);
   // Materializes generation `r.generation` and writes serve.json; returns the front's config.
-  nlohmann::json Materialize(const ServiceRecord& r, const std::function<void(std::string_view)>& log);
+  nlohmann::json Materialize(const ServiceRecord& r,
+                             const std::function<void(std::string_view)>& log);
   // Spawns the front for the service; waits until it reports `generation`.
   void SpawnFront(const std::string& name, int64_t generation);
   // Waits for status.json to report `generation` (after `since` millis); returns it.
-  nlohmann::json AwaitStatus(const std::string& name, int64_t generation, int64_t since,
-                             pid_t pid);
+  nlohmann::json AwaitStatus(const std::string& name, int64_t generation, int64_t since, pid_t pid);
   void StopFront(const std::string& name);
   void SuperviseLoop();
   void SetState(const std::string& name, const std::string& state, const nlohmann::json& error,

@@ -5,8 +5,8 @@
 
 #include <filesystem>
 #include <functional>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "common/change_notifier.h"
 #include "compute/run_scheduler.h"

@@ -13,11 +13,11 @@
 #include "common/util.h"
 #include "common/workspace_config.h"
 #include "compute/run_scheduler.h"
-#include "server/api.h"
-#include "server/http_server.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
+#include "server/api.h"
+#include "server/http_server.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;

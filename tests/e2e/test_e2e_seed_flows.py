@@ -30,6 +30,9 @@ def test_seed_sklearn_iris(server, ws, tmp_path):
     # wait_for_completion(show_output=True) streamed the script's own output.
     assert "Accuracy of SVM classifier on test set" in out, out[-4000:]
     assert re.search(r"^Model ID: sklearn-iris:1$", out, re.M), out[-4000:]
+    # ... then deployed it no-code and scored two rows (setosa, virginica) over HTTP.
+    assert re.search(r"^Predictions: \[0, 2\]$", out, re.M), out[-4000:]
+    assert re.search(r"^curl -s http://127\.0\.0\.1:\d+/score .*Bearer ", out, re.M)
 
     run = Run(Experiment(ws, "train-sklearn"), run_id)
     assert wait_status(run) == "Completed"
@@ -55,6 +58,22 @@ def test_seed_sklearn_iris(server, ws, tmp_path):
     clf = joblib.load(path if str(path).endswith(".joblib") else target / "model.joblib")
     pred = clf.predict([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]])
     assert list(pred) == [0, 2]
+
+
+def test_entry_script_example(server, ws, tmp_path):
+    from trainyard.core import Webservice
+    work = tmp_path / "entry-script"
+    shutil.copytree(REPO / "examples" / "entry-script", work,
+                    ignore=shutil.ignore_patterns("outputs", ".trainyard", "__pycache__",
+                                                  "model.joblib"))
+    p = subprocess.run([sys.executable, "driver.py"], cwd=str(work), env=server.env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-6000:]
+    assert "Result: {'predictions': [0, 2], 'classes': ['setosa', 'virginica']}" in p.stdout
+    service = Webservice(ws, "iris-entry-script")
+    assert service.auth_enabled and service.state == "Healthy"
+    assert service.run({"data": [[5.9, 3.0, 4.2, 1.5]]})["classes"] == ["versicolor"]
+    service.delete()
 
 
 def test_estimator_flow(server, ws, tmp_path):

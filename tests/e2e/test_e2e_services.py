@@ -78,19 +78,19 @@ def iris_model(ws, tmp_path):
 
 
 def test_nocode_iris_deploy_score_and_bad_input(ws, iris_model):
-    """The seed's `Model.deploy(ws, "scikit-learn-service", [model])`; scores equal predict."""
+    """The seed's no-code `Model.deploy(ws, name, [model])`; scores equal the model's predict."""
     from trainyard.core import Model, Webservice
     from trainyard.core.webservice import AciWebservice, WebserviceException
     model, clf = iris_model
-    service = Model.deploy(ws, "scikit-learn-service", [model])
+    service = Model.deploy(ws, "iris-nocode-svc", [model])
     assert service.state == "Transitioning"
     service.wait_for_deployment(show_output=True)
     assert service.state == "Healthy", service.get_logs()
     try:
         preds = service.run(json.dumps({"data": IRIS_ROWS}))
         assert preds == clf.predict(IRIS_ROWS).tolist()
-        assert isinstance(Webservice(ws, "scikit-learn-service"), AciWebservice)
-        assert "scikit-learn-service" in ws.webservices
+        assert isinstance(Webservice(ws, "iris-nocode-svc"), AciWebservice)
+        assert "iris-nocode-svc" in ws.webservices
 
         uri = service.scoring_uri
         # Request ids: passed through, or generated.
@@ -135,7 +135,7 @@ def test_nocode_iris_deploy_score_and_bad_input(ws, iris_model):
     finally:
         service.delete()
     with pytest.raises(WebserviceException) as exc:
-        Webservice(ws, "scikit-learn-service")
+        Webservice(ws, "iris-nocode-svc")
     assert exc.value.status_code == 404
 
 

@@ -166,6 +166,39 @@ TEST_F(MetadataStoreTest, ReopenKeepsDataAndSchemaVersion) {
   sqlite3_close(db);
 }
 
+TEST_F(MetadataStoreTest, ServicesPutGetListDelete) {
+  ServiceRecord r;
+  r.name = "svc-b";
+  r.created = r.updated = 5;
+  r.state = "Transitioning";
+  r.spec = {{"models", {{{"name", "m"}, {"version", 1}}}}};
+  r.primary_key = "p";
+  r.secondary_key = "s";
+  r.port = 1234;
+  r.generation = 1;
+  store_->PutService(r);
+  r.name = "svc-a";
+  store_->PutService(r);
+  r.state = "Healthy";
+  r.error = {{"message", "x"}};
+  r.generation = 2;
+  store_->PutService(r);  // replaces svc-a
+  auto got = store_->GetService("svc-a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->state, "Healthy");
+  EXPECT_EQ(got->generation, 2);
+  EXPECT_EQ(got->error["message"], "x");
+  EXPECT_EQ(got->spec["models"][0]["name"], "m");
+  EXPECT_EQ(got->port, 1234);
+  auto all = store_->ListServices();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].name, "svc-a");
+  EXPECT_TRUE(all[1].error.is_null());
+  EXPECT_TRUE(store_->DeleteService("svc-a"));
+  EXPECT_FALSE(store_->DeleteService("svc-a"));
+  EXPECT_FALSE(store_->GetService("svc-a"));
+}
+
 TEST_F(MetadataStoreTest, ConcurrentWritersDoNotLosePoints) {
   NewRun("r");
   std::vector<std::thread> ts;
