@@ -35,7 +35,7 @@ void LinearModel::Load(ByteReader& r) {
   intercept = r.Doubles();
   feature_mean = r.Doubles();
   uint8_t l = r.U8();
-  if (l > 1 || n_margins == 0 || coef.size() != n_margins * n_features ||
+  if (l > 2 || n_margins == 0 || coef.size() != n_margins * n_features ||
       intercept.size() != n_margins || feature_mean.size() != n_features) {
     r.Fail("linear model");
   }
@@ -69,6 +69,11 @@ class LinearLearner : public Learner {
       } else if (lm_.n_margins == 1) {
         o[1] = ProbaOf(lm_.Margin(0, x));
         o[0] = 1 - o[1];
+      } else if (lm_.link == LinearModel::Link::kSoftmax) {
+        double mx = -INFINITY, sum = 0;
+        for (size_t k = 0; k < lm_.n_margins; ++k) mx = std::max(mx, o[k] = lm_.Margin(k, x));
+        for (size_t k = 0; k < lm_.n_margins; ++k) sum += (o[k] = std::exp(o[k] - mx));
+        for (size_t k = 0; k < lm_.n_margins; ++k) o[k] /= sum;
       } else {
         double sum = 0;
         for (size_t k = 0; k < lm_.n_margins; ++k) sum += (o[k] = ProbaOf(lm_.Margin(k, x)));
@@ -133,6 +138,10 @@ class LiblinearLearner : public LinearLearner {
   void Fit(const Matrix& X, const Target& y, const FitContext& ctx) override {
     if (task_ != Task::kClassification) throw InvalidInput(name() + " is for classification");
     Start(X, y);
+    if (!svm_ && lm_.n_margins > 1) {
+      FitMultinomial(X, y, ctx);
+      return;
+    }
     static std::once_flag quiet;
     std::call_once(quiet, [] { set_print_string_function(&Quiet); });
     const double C = params_.Num("C", 1.0);
@@ -161,7 +170,7 @@ class LiblinearLearner : public LinearLearner {
     prob.bias = 1.0;
     parameter param{};
     param.solver_type = svm_ ? L2R_L2LOSS_SVC_DUAL : L2R_LR;
-    param.eps = params_.Num("tol", svm_ ? 1e-3 : 1e-3);
+    param.eps = params_.Num("tol", svm_ ? 1e-3 : 1e-4);
     param.C = C;
     param.p = 0.1;
     if (const char* err = check_parameter(&prob, &param)) {
@@ -194,6 +203,130 @@ class LiblinearLearner : public LinearLearner {
   }
 
  private:
+  // Multinomial logistic regression, scikit-learn's lbfgs objective:
+  //   C * sum_i -log softmax(W x_i + b)[y_i] + 0.5 * |W|^2   (intercepts not penalized),
+  // minimized by L-BFGS (10 corrections, Armijo backtracking) until the largest gradient
+  // entry is below tol (default 1e-4) or max_iter (default 100) iterations.
+  void FitMultinomial(const Matrix& X, const Target& y, const FitContext& ctx) {
+    const size_t K = lm_.n_margins, F = X.cols, n = X.rows;
+    const size_t dim = K * (F + 1);  // per class: F weights then the intercept
+    const double C = params_.Num("C", 1.0);
+    if (!(C > 0)) throw InvalidInput("LogisticRegression: C must be > 0");
+    const double tol = params_.Num("tol", 1e-4);
+    const size_t max_iter = static_cast<size_t>(std::max(1.0, params_.Num("max_iter", 100)));
+    std::vector<double> margins(K);
+    auto objective = [&](const std::vector<double>& w, std::vector<double>& g) {
+      std::fill(g.begin(), g.end(), 0.0);
+      double loss = 0;
+      for (size_t i = 0; i < n; ++i) {
+        const double* x = X.Row(i);
+        double mx = -INFINITY;
+        for (size_t k = 0; k < K; ++k) {
+          const double* wk = &w[k * (F + 1)];
+          double m = wk[F];
+          for (size_t j = 0; j < F; ++j) m += wk[j] * x[j];
+          margins[k] = m;
+          mx = std::max(mx, m);
+        }
+        double sum = 0;
+        for (size_t k = 0; k < K; ++k) sum += std::exp(margins[k] - mx);
+        const double lse = mx + std::log(sum);
+        const size_t yi = static_cast<size_t>(y.y[i]);
+        loss += C * (lse - margins[yi]);
+        for (size_t k = 0; k < K; ++k) {
+          double d = C * (std::exp(margins[k] - lse) - (k == yi ? 1.0 : 0.0));
+          double* gk = &g[k * (F + 1)];
+          for (size_t j = 0; j < F; ++j) gk[j] += d * x[j];
+          gk[F] += d;
+        }
+      }
+      for (size_t k = 0; k < K; ++k) {
+        for (size_t j = 0; j < F; ++j) {
+          loss += 0.5 * w[k * (F + 1) + j] * w[k * (F + 1) + j];
+          g[k * (F + 1) + j] += w[k * (F + 1) + j];
+        }
+      }
+      return loss;
+    };
+    std::vector<double> w(dim, 0.0), g(dim), w_new(dim), g_new(dim), d(dim);
+    double f = objective(w, g);
+    const size_t m = 10;
+    std::vector<std::vector<double>> S, Y;
+    std::vector<double> rho;
+    auto max_abs = [](const std::vector<double>& v) {
+      double r = 0;
+      for (double x : v) r = std::max(r, std::fabs(x));
+      return r;
+    };
+    // scikit-learn's scaled objective divides by C * n: compare the gradient on that scale.
+    const double gscale = 1.0 / (C * static_cast<double>(n));
+    for (size_t it = 0; it < max_iter && max_abs(g) * gscale > tol; ++it) {
+      if (ctx.Cancelled()) throw Cancelled();
+      // Two-loop recursion: d = -H g.
+      d = g;
+      std::vector<double> alpha(S.size());
+      for (size_t k = S.size(); k-- > 0;) {
+        alpha[k] = rho[k] * std::inner_product(S[k].begin(), S[k].end(), d.begin(), 0.0);
+        for (size_t j = 0; j < dim; ++j) d[j] -= alpha[k] * Y[k][j];
+      }
+      if (!S.empty()) {
+        const auto& s_ = S.back();
+        const auto& y_ = Y.back();
+        double gamma = std::inner_product(s_.begin(), s_.end(), y_.begin(), 0.0) /
+                       std::inner_product(y_.begin(), y_.end(), y_.begin(), 0.0);
+        for (double& v : d) v *= gamma;
+      } else {
+        double gn = std::sqrt(std::inner_product(g.begin(), g.end(), g.begin(), 0.0));
+        for (double& v : d) v /= std::max(gn, 1.0);
+      }
+      for (size_t k = 0; k < S.size(); ++k) {
+        double beta = rho[k] * std::inner_product(Y[k].begin(), Y[k].end(), d.begin(), 0.0);
+        for (size_t j = 0; j < dim; ++j) d[j] += S[k][j] * (alpha[k] - beta);
+      }
+      for (double& v : d) v = -v;
+      double slope = std::inner_product(g.begin(), g.end(), d.begin(), 0.0);
+      if (slope >= 0) {  // not a descent direction: restart from steepest descent
+        S.clear();
+        Y.clear();
+        rho.clear();
+        for (size_t j = 0; j < dim; ++j) d[j] = -g[j];
+        slope = -std::inner_product(g.begin(), g.end(), g.begin(), 0.0);
+      }
+      double step = 1.0, f_new = f;
+      for (int ls = 0; ls < 40; ++ls, step *= 0.5) {
+        for (size_t j = 0; j < dim; ++j) w_new[j] = w[j] + step * d[j];
+        f_new = objective(w_new, g_new);
+        if (f_new <= f + 1e-4 * step * slope) break;
+      }
+      if (!(f_new < f)) break;  // no progress possible
+      std::vector<double> s_(dim), y_(dim);
+      for (size_t j = 0; j < dim; ++j) {
+        s_[j] = w_new[j] - w[j];
+        y_[j] = g_new[j] - g[j];
+      }
+      double sy = std::inner_product(s_.begin(), s_.end(), y_.begin(), 0.0);
+      if (sy > 1e-12) {
+        if (S.size() == m) {
+          S.erase(S.begin());
+          Y.erase(Y.begin());
+          rho.erase(rho.begin());
+        }
+        S.push_back(std::move(s_));
+        Y.push_back(std::move(y_));
+        rho.push_back(1.0 / sy);
+      }
+      w.swap(w_new);
+      g.swap(g_new);
+      f = f_new;
+    }
+    lm_.link = LinearModel::Link::kSoftmax;
+    for (size_t k = 0; k < K; ++k) {
+      for (size_t j = 0; j < F; ++j) lm_.coef[k * F + j] = w[k * (F + 1) + j];
+      lm_.intercept[k] = w[k * (F + 1) + F];
+    }
+    CheckFinite();
+  }
+
   bool svm_;
 };
 
@@ -401,9 +534,12 @@ std::unique_ptr<Learner> MakeSgd() { return std::make_unique<SgdLearner>(); }
 std::unique_ptr<Learner> MakeElasticNet() { return std::make_unique<ElasticNetLearner>(); }
 
 std::vector<ParamSpec> LogisticRegressionParamSpecs() {
+  return {Num("C", 1e-3, 1e3, 1.0, true), Num("tol", 1e-6, 1e-1, 1e-4, true),
+          Num("max_iter", 10, 1000, 100, true, ParamSpec::Type::kInt)};
+}
+std::vector<ParamSpec> LinearSvmParamSpecs() {
   return {Num("C", 1e-3, 1e3, 1.0, true), Num("tol", 1e-6, 1e-1, 1e-3, true)};
 }
-std::vector<ParamSpec> LinearSvmParamSpecs() { return LogisticRegressionParamSpecs(); }
 std::vector<ParamSpec> SgdParamSpecs() {
   ParamSpec loss;
   loss.type = ParamSpec::Type::kChoice;

@@ -1,4 +1,5 @@
-// Linear learners: LogisticRegression and LinearSVM (liblinear), SGD (own: log / modified
+// Linear learners: LogisticRegression (liblinear for two classes, own multinomial L-BFGS
+// for more, as scikit-learn's default lbfgs solver), LinearSVM (liblinear), SGD (own: log / modified
 // Huber / hinge loss for classification, squared loss for regression) and ElasticNet (own
 // coordinate descent, scikit-learn's objective).
 //
@@ -19,9 +20,9 @@ struct LinearModel {
   std::vector<double> coef;       // n_margins x n_features
   std::vector<double> intercept;  // n_margins
   std::vector<double> feature_mean;  // training means: the explainer's background
-  // How margins become outputs: identity (regression), sigmoid of one margin (binary), or
-  // normalized one-vs-rest sigmoids (multiclass).
-  enum class Link { kIdentity, kLogistic } link = Link::kIdentity;
+  // How margins become outputs: identity (regression), sigmoid of one margin (binary),
+  // normalized one-vs-rest sigmoids (multiclass), or softmax (multinomial).
+  enum class Link { kIdentity, kLogistic, kSoftmax } link = Link::kIdentity;
 
   double Margin(size_t k, const double* x) const;
   void Save(ByteWriter& w) const;

@@ -4,6 +4,7 @@
 // outputs come back as (bytes of float64, rows, cols); python/trainyard/_automl wraps them.
 // Fitted pipelines travel as capsules. Engine errors become ValueError (bad input),
 // FileNotFoundError (missing file) or RuntimeError; the GIL is released while the engine works.
+#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <cmath>
