@@ -575,9 +575,14 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
     for (size_t k = 0; k < e.values.size(); ++k) {
       PyList_SetItem(values, static_cast<Py_ssize_t>(k), MatrixOut(e.values[k]));
     }
-    return Py_BuildValue("{s:N,s:N,s:s,s:s,s:N}", "values", values, "expected_values",
-                         ListOf(e.expected_values), "method", e.method.c_str(), "output",
-                         e.output.c_str(), "outputs", ListOf(e.output_names));
+    PyObject* outputs = PyList_New(static_cast<Py_ssize_t>(e.model_output.size()));
+    for (size_t k = 0; k < e.model_output.size(); ++k) {
+      PyList_SetItem(outputs, static_cast<Py_ssize_t>(k), ListOf(e.model_output[k]));
+    }
+    return Py_BuildValue("{s:N,s:N,s:N,s:s,s:s,s:N}", "values", values, "expected_values",
+                         ListOf(e.expected_values), "model_output", outputs, "method",
+                         e.method.c_str(), "output", e.output.c_str(), "outputs",
+                         ListOf(e.output_names));
   });
 }
 
