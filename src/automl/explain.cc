@@ -128,8 +128,7 @@ void CondExpect(const Tree& t, int32_t node, const double* x, const std::vector<
   }
   const int f = t.feature[node];
   if (known[f]) {
-    CondExpect(t, x[f] <= t.threshold[node] ? t.left[node] : t.right[node], x, known, weight,
-               out);
+    CondExpect(t, x[f] <= t.threshold[node] ? t.left[node] : t.right[node], x, known, weight, out);
     return;
   }
   const double c = t.cover[node];
@@ -240,8 +239,8 @@ Explanation ExplainPermutation(const Pipeline& p, const Matrix& X, const Matrix&
                                const ExplainOptions& opt) {
   if (background.rows == 0) throw InvalidInput("the permutation explainer needs background rows");
   if (background.cols != X.cols) {
-    throw InvalidInput("background has " + std::to_string(background.cols) +
-                       " columns, X has " + std::to_string(X.cols));
+    throw InvalidInput("background has " + std::to_string(background.cols) + " columns, X has " +
+                       std::to_string(X.cols));
   }
   std::mt19937_64 rng(opt.seed + 7);
   // Background sample.
@@ -273,8 +272,10 @@ Explanation ExplainPermutation(const Pipeline& p, const Matrix& X, const Matrix&
   for (size_t i = 0; i < X.rows; ++i) {
     const double* x = X.Row(i);
     for (size_t q = 0; q < perms; ++q) {
-      if (q % 2 == 0) std::shuffle(order.begin(), order.end(), rng);
-      else std::reverse(order.begin(), order.end());
+      if (q % 2 == 0)
+        std::shuffle(order.begin(), order.end(), rng);
+      else
+        std::reverse(order.begin(), order.end());
       for (size_t s = 0; s <= F; ++s) {
         for (size_t b = 0; b < nb; ++b) {
           double* r = batch.Row(s * nb + b);
@@ -369,7 +370,8 @@ Explanation Explain(const Pipeline& p, const Matrix& X, const Matrix* background
   }
   Explanation e;
   if (method == "tree") {
-    if (!columnwise) throw InvalidInput("tree explanations need a per-column scaler (not Normalizer)");
+    if (!columnwise)
+      throw InvalidInput("tree explanations need a per-column scaler (not Normalizer)");
     if (l.trees()) {
       e = ExplainTrees(p, X);
     } else {
@@ -379,17 +381,19 @@ Explanation Explain(const Pipeline& p, const Matrix& X, const Matrix* background
     }
   } else if (method == "linear") {
     if (!l.linear()) throw InvalidInput(l.name() + " is not a linear model; use 'permutation'");
-    if (!columnwise) throw InvalidInput("linear explanations need a per-column scaler (not Normalizer)");
+    if (!columnwise)
+      throw InvalidInput("linear explanations need a per-column scaler (not Normalizer)");
     e = ExplainLinear(p, X, background);
   } else if (method == "permutation") {
-    if (!background) throw InvalidInput("the permutation explainer needs background data (e.g. X_train)");
+    if (!background)
+      throw InvalidInput("the permutation explainer needs background data (e.g. X_train)");
     e = ExplainPermutation(p, X, *background, options);
   } else {
     throw InvalidInput("explanation method '" + method +
                        "' is unknown; use auto, tree, linear or permutation");
   }
-  e.output_names = p.task() == Task::kClassification ? p.class_names()
-                                                     : std::vector<std::string>{"y"};
+  e.output_names =
+      p.task() == Task::kClassification ? p.class_names() : std::vector<std::string>{"y"};
   return e;
 }
 

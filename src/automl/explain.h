@@ -32,9 +32,9 @@ struct ExplainOptions {
 struct Explanation {
   std::string method;
   std::string output;
-  std::vector<std::string> output_names;  // class names, or {"y"} for regression
-  std::vector<Matrix> values;             // per output: rows x input features
-  std::vector<double> expected_values;    // per output
+  std::vector<std::string> output_names;          // class names, or {"y"} for regression
+  std::vector<Matrix> values;                     // per output: rows x input features
+  std::vector<double> expected_values;            // per output
   std::vector<std::vector<double>> model_output;  // per output: what values add up to
 };
 

@@ -110,8 +110,8 @@ class LinearLearner : public Learner {
     lm_.coef.assign(lm_.n_margins * X.cols, 0.0);
     lm_.intercept.assign(lm_.n_margins, 0.0);
     lm_.feature_mean = ColumnMeans(X);
-    lm_.link = task_ == Task::kRegression ? LinearModel::Link::kIdentity
-                                          : LinearModel::Link::kLogistic;
+    lm_.link =
+        task_ == Task::kRegression ? LinearModel::Link::kIdentity : LinearModel::Link::kLogistic;
   }
   void CheckFinite() const {
     for (double v : lm_.coef) {
@@ -355,9 +355,12 @@ class SgdLearner : public LinearLearner {
     ParallelFor(lm_.n_margins, ctx.threads, [&](size_t k) {
       std::vector<double> target(X.rows);
       for (size_t i = 0; i < X.rows; ++i) {
-        if (!cls) target[i] = y.y[i];
-        else if (lm_.n_margins == 1) target[i] = y.y[i] == 1.0 ? 1.0 : -1.0;
-        else target[i] = static_cast<size_t>(y.y[i]) == k ? 1.0 : -1.0;
+        if (!cls)
+          target[i] = y.y[i];
+        else if (lm_.n_margins == 1)
+          target[i] = y.y[i] == 1.0 ? 1.0 : -1.0;
+        else
+          target[i] = static_cast<size_t>(y.y[i]) == k ? 1.0 : -1.0;
       }
       FitOne(X, target, k, alpha, max_iter, tol, ctx);
     });
@@ -546,10 +549,12 @@ std::vector<ParamSpec> SgdParamSpecs() {
   loss.name = "loss";
   loss.choices = {"log_loss", "modified_huber", "hinge", "squared_error"};
   loss.default_str = "log_loss";
-  return {Num("alpha", 1e-6, 1e-1, 1e-4, true), Num("max_iter", 5, 1000, 1000, true,
-                                                    ParamSpec::Type::kInt),
-          Num("tol", 1e-6, 1e-1, 1e-3, true), Num("eta0", 1e-4, 1.0, 0.01, true),
-          Num("power_t", 0.1, 1.0, 0.25, false), loss};
+  return {Num("alpha", 1e-6, 1e-1, 1e-4, true),
+          Num("max_iter", 5, 1000, 1000, true, ParamSpec::Type::kInt),
+          Num("tol", 1e-6, 1e-1, 1e-3, true),
+          Num("eta0", 1e-4, 1.0, 0.01, true),
+          Num("power_t", 0.1, 1.0, 0.25, false),
+          loss};
 }
 std::vector<ParamSpec> ElasticNetParamSpecs() {
   return {Num("alpha", 1e-4, 10.0, 1.0, true), Num("l1_ratio", 0.0, 1.0, 0.5, false),

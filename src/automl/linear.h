@@ -1,6 +1,6 @@
 // Linear learners: LogisticRegression (liblinear for two classes, own multinomial L-BFGS
-// for more, as scikit-learn's default lbfgs solver), LinearSVM (liblinear), SGD (own: log / modified
-// Huber / hinge loss for classification, squared loss for regression) and ElasticNet (own
+// for more, as scikit-learn's default lbfgs solver), LinearSVM (liblinear), SGD (own: log /
+// modified Huber / hinge loss for classification, squared loss for regression) and ElasticNet (own
 // coordinate descent, scikit-learn's objective).
 //
 // All of them end as a LinearModel: margins m_k = intercept_k + coef_k . x, which the exact
@@ -15,10 +15,10 @@
 namespace trainyard::automl {
 
 struct LinearModel {
-  size_t n_margins = 1;   // 1 for binary classification and regression, C for one-vs-rest
+  size_t n_margins = 1;  // 1 for binary classification and regression, C for one-vs-rest
   size_t n_features = 0;
-  std::vector<double> coef;       // n_margins x n_features
-  std::vector<double> intercept;  // n_margins
+  std::vector<double> coef;          // n_margins x n_features
+  std::vector<double> intercept;     // n_margins
   std::vector<double> feature_mean;  // training means: the explainer's background
   // How margins become outputs: identity (regression), sigmoid of one margin (binary),
   // normalized one-vs-rest sigmoids (multiclass), or softmax (multinomial).

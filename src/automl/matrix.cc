@@ -125,8 +125,8 @@ void ValidateTrainingData(const Matrix& X, const Target& y, bool allow_nan) {
                            std::to_string(j));
       }
       if (std::isnan(r[j]) && !allow_nan) {
-        throw InvalidInput("X has a missing value (NaN) at row " + std::to_string(i) +
-                           ", column " + std::to_string(j) +
+        throw InvalidInput("X has a missing value (NaN) at row " + std::to_string(i) + ", column " +
+                           std::to_string(j) +
                            "; turn featurization on ('auto') to impute, or fill it in");
       }
     }

@@ -33,8 +33,7 @@ std::vector<double> AverageRanks(const std::vector<double>& v) {
 void CheckShapes(const std::vector<double>& y_true, const Matrix& proba) {
   if (y_true.size() != proba.rows) {
     throw InvalidInput("metrics: y_true has " + std::to_string(y_true.size()) +
-                       " values but the predictions have " + std::to_string(proba.rows) +
-                       " rows");
+                       " values but the predictions have " + std::to_string(proba.rows) + " rows");
   }
   if (proba.cols < 2) throw InvalidInput("metrics: probabilities need at least two classes");
   for (double y : y_true) {
@@ -147,8 +146,7 @@ double AucOvr(const std::vector<double>& y_true, const Matrix& proba, bool weigh
   return Average(scores, weights, weighted);
 }
 
-double AveragePrecisionOvr(const std::vector<double>& y_true, const Matrix& proba,
-                           bool weighted) {
+double AveragePrecisionOvr(const std::vector<double>& y_true, const Matrix& proba, bool weighted) {
   CheckShapes(y_true, proba);
   std::vector<double> scores, weights;
   std::vector<double> col(proba.rows);
@@ -232,9 +230,8 @@ double SpearmanCorrelation(const std::vector<double>& a, const std::vector<doubl
 Scores RegressionScores(const std::vector<double>& y_true, const std::vector<double>& y_pred,
                         double y_range) {
   if (y_true.size() != y_pred.size() || y_true.empty()) {
-    throw InvalidInput("metrics: y_true (" + std::to_string(y_true.size()) +
-                       ") and y_pred (" + std::to_string(y_pred.size()) +
-                       ") must have the same, non-zero length");
+    throw InvalidInput("metrics: y_true (" + std::to_string(y_true.size()) + ") and y_pred (" +
+                       std::to_string(y_pred.size()) + ") must have the same, non-zero length");
   }
   const double n = static_cast<double>(y_true.size());
   double mean = std::accumulate(y_true.begin(), y_true.end(), 0.0) / n;
@@ -280,15 +277,27 @@ const std::vector<std::string>& PrimaryMetrics(Task task) {
 }
 
 bool IsKnownMetric(Task task, const std::string& name) {
-  static const std::vector<std::string> kClassification = {
-      "accuracy", "AUC_weighted", "AUC_macro", "average_precision_score_weighted",
-      "average_precision_score_macro", "precision_score_weighted", "precision_score_macro",
-      "recall_score_weighted", "recall_score_macro", "f1_score_weighted", "f1_score_macro",
-      "norm_macro_recall", "balanced_accuracy", "log_loss"};
-  static const std::vector<std::string> kRegression = {
-      "r2_score", "explained_variance", "root_mean_squared_error", "mean_absolute_error",
-      "normalized_root_mean_squared_error", "normalized_mean_absolute_error",
-      "spearman_correlation"};
+  static const std::vector<std::string> kClassification = {"accuracy",
+                                                           "AUC_weighted",
+                                                           "AUC_macro",
+                                                           "average_precision_score_weighted",
+                                                           "average_precision_score_macro",
+                                                           "precision_score_weighted",
+                                                           "precision_score_macro",
+                                                           "recall_score_weighted",
+                                                           "recall_score_macro",
+                                                           "f1_score_weighted",
+                                                           "f1_score_macro",
+                                                           "norm_macro_recall",
+                                                           "balanced_accuracy",
+                                                           "log_loss"};
+  static const std::vector<std::string> kRegression = {"r2_score",
+                                                       "explained_variance",
+                                                       "root_mean_squared_error",
+                                                       "mean_absolute_error",
+                                                       "normalized_root_mean_squared_error",
+                                                       "normalized_mean_absolute_error",
+                                                       "spearman_correlation"};
   const auto& v = task == Task::kClassification ? kClassification : kRegression;
   return std::find(v.begin(), v.end(), name) != v.end();
 }

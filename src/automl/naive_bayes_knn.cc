@@ -25,9 +25,12 @@ class NaiveBayes : public Learner {
 
   std::string name() const override {
     switch (kind_) {
-      case Kind::kGaussian: return "NaiveBayes";
-      case Kind::kMultinomial: return "MultinomialNaiveBayes";
-      case Kind::kBernoulli: return "BernoulliNaiveBayes";
+      case Kind::kGaussian:
+        return "NaiveBayes";
+      case Kind::kMultinomial:
+        return "MultinomialNaiveBayes";
+      case Kind::kBernoulli:
+        return "BernoulliNaiveBayes";
     }
     return "";
   }
@@ -207,8 +210,10 @@ class Knn : public Learner {
           if (distance_weights_) w = exact ? (dist == 0 ? 1.0 : 0.0) : 1.0 / dist;
           total += w;
           double yv = y_[d[m].second];
-          if (task_ == Task::kClassification) o[static_cast<size_t>(yv)] += w;
-          else o[0] += w * yv;
+          if (task_ == Task::kClassification)
+            o[static_cast<size_t>(yv)] += w;
+          else
+            o[0] += w * yv;
         }
         for (size_t c = 0; c < n_outputs_; ++c) o[c] /= total;
       }

@@ -25,8 +25,8 @@ uint64_t Fnv1a(std::string_view s) {
 
 }  // namespace
 
-std::unique_ptr<Pipeline> Pipeline::Fit(const PipelineSpec& spec, const Matrix& X,
-                                        const Target& y, const FitContext& ctx,
+std::unique_ptr<Pipeline> Pipeline::Fit(const PipelineSpec& spec, const Matrix& X, const Target& y,
+                                        const FitContext& ctx,
                                         std::vector<std::string> feature_names) {
   ValidateTrainingData(X, y, spec.featurization == Featurizer::Mode::kAuto);
   if (!feature_names.empty() && feature_names.size() != X.cols) {
@@ -150,8 +150,7 @@ std::unique_ptr<Pipeline> Pipeline::Deserialize(std::string_view bytes) {
   p->learner_ = CreateLearner(name, p->task_, params);
   p->learner_->LoadState(r);
   if (r.remaining() != 8) r.Fail("trailing bytes");
-  if (p->task_ == Task::kClassification &&
-      p->learner_->num_outputs() != p->class_names_.size()) {
+  if (p->task_ == Task::kClassification && p->learner_->num_outputs() != p->class_names_.size()) {
     r.Fail("class count");
   }
   if (!p->feature_names_.empty() && p->feature_names_.size() != p->input_columns()) {

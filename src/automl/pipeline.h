@@ -36,8 +36,8 @@ struct PipelineSpec {
 class Pipeline {
  public:
   // Validates the data (NaN allowed only with featurization 'auto'), then fits all stages.
-  static std::unique_ptr<Pipeline> Fit(const PipelineSpec& spec, const Matrix& X,
-                                       const Target& y, const FitContext& ctx,
+  static std::unique_ptr<Pipeline> Fit(const PipelineSpec& spec, const Matrix& X, const Target& y,
+                                       const FitContext& ctx,
                                        std::vector<std::string> feature_names = {});
 
   // Classification: rows x C probabilities. Regression: rows x 1 predictions.

@@ -50,8 +50,10 @@ void Featurizer::Fit(const Matrix& X, Mode mode) {
     for (size_t i = 0; i < X.rows; ++i) {
       double v = X.At(i, j);
       if (std::isnan(v)) continue;
-      if (n == 0) first = v;
-      else if (v != first) constant = false;
+      if (n == 0)
+        first = v;
+      else if (v != first)
+        constant = false;
       sum += v;
       ++n;
     }
@@ -131,12 +133,18 @@ Scaler::Kind Scaler::Parse(const std::string& name) {
 
 std::string Scaler::DisplayName(Kind kind) {
   switch (kind) {
-    case Kind::kNone: return "";
-    case Kind::kStandard: return "Standardize";
-    case Kind::kMinMax: return "Scale 0/1";
-    case Kind::kMaxAbs: return "Scale MaxAbs 1";
-    case Kind::kRobust: return "Robust Scaler";
-    case Kind::kNormalizer: return "Normalizer";
+    case Kind::kNone:
+      return "";
+    case Kind::kStandard:
+      return "Standardize";
+    case Kind::kMinMax:
+      return "Scale 0/1";
+    case Kind::kMaxAbs:
+      return "Scale MaxAbs 1";
+    case Kind::kRobust:
+      return "Robust Scaler";
+    case Kind::kNormalizer:
+      return "Normalizer";
   }
   return "";
 }

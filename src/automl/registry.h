@@ -14,7 +14,7 @@
 namespace trainyard::automl {
 
 struct LearnerInfo {
-  std::string name;                 // "ExtremeRandomTrees"
+  std::string name;  // "ExtremeRandomTrees"
   std::vector<Task> tasks;
   std::string classification_label;  // "extra trees"
   std::string regression_label;
@@ -35,7 +35,6 @@ const LearnerInfo& FindLearner(const std::string& name, Task task);
 std::unique_ptr<Learner> CreateLearner(const std::string& name, Task task, const Params& params);
 
 // The live-table description of a pipeline: "Standardize SGD classifier", "extra trees".
-std::string PipelineLabel(const std::string& scaler_display, const std::string& learner,
-                          Task task);
+std::string PipelineLabel(const std::string& scaler_display, const std::string& learner, Task task);
 
 }  // namespace trainyard::automl

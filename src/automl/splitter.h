@@ -31,8 +31,8 @@ Fold HoldoutSplit(const Target& target, double valid_fraction, uint64_t seed);
 // more than 20,000 rows -> 10% holdout, else CV with 10 folds under 1,000 rows and 3 above.
 struct ValidationPlan {
   enum class Kind { kCrossValidation, kHoldout, kExplicit } kind = Kind::kCrossValidation;
-  size_t folds = 0;        // kCrossValidation
-  double fraction = 0.0;   // kHoldout
+  size_t folds = 0;       // kCrossValidation
+  double fraction = 0.0;  // kHoldout
 };
 ValidationPlan ChooseValidation(size_t rows, bool has_validation_data, double validation_size,
                                 size_t n_cross_validations);

@@ -60,7 +60,8 @@ class Svm : public Learner {
     for (size_t i = 0; i < X.rows; ++i) rows[i] = nodes.data() + starts[i];
     std::vector<double> labels(y.y);
     svm_problem prob{static_cast<int>(X.rows), labels.data(), rows.data()};
-    if (const char* err = svm_check_parameter(&prob, &p)) throw InvalidInput("SVM: " + std::string(err));
+    if (const char* err = svm_check_parameter(&prob, &p))
+      throw InvalidInput("SVM: " + std::string(err));
     if (ctx.Cancelled()) throw Cancelled();
     svm_model* m = svm_train(&prob, &p);
     if (!m) throw InternalError("SVM: libsvm returned no model");
@@ -75,7 +76,8 @@ class Svm : public Learner {
       }
     }
     coef_.clear();
-    for (int k = 0; k < nr_class_ - 1; ++k) coef_.insert(coef_.end(), m->sv_coef[k], m->sv_coef[k] + l_);
+    for (int k = 0; k < nr_class_ - 1; ++k)
+      coef_.insert(coef_.end(), m->sv_coef[k], m->sv_coef[k] + l_);
     rho_.assign(m->rho, m->rho + pairs);
     prob_a_.clear();
     prob_b_.clear();
@@ -148,12 +150,12 @@ class Svm : public Learner {
     n_sv_.assign(nsv.begin(), nsv.end());
     const size_t pairs = static_cast<size_t>(std::max(nr_class_, 1) * (nr_class_ - 1) / 2);
     const bool cls = task_ == Task::kClassification;
-    if ((param_.svm_type != C_SVC && param_.svm_type != EPSILON_SVR) || nr_class_ < 1 ||
-        l_ < 0 || sv_.size() != static_cast<size_t>(l_) * n_features_ ||
+    if ((param_.svm_type != C_SVC && param_.svm_type != EPSILON_SVR) || nr_class_ < 1 || l_ < 0 ||
+        sv_.size() != static_cast<size_t>(l_) * n_features_ ||
         coef_.size() != static_cast<size_t>(std::max(nr_class_ - 1, 0)) * static_cast<size_t>(l_) ||
-        rho_.size() != pairs || (cls && (label_.size() != static_cast<size_t>(nr_class_) ||
-                                         n_sv_.size() != label_.size() ||
-                                         (nr_class_ > 1 && prob_a_.size() != pairs)))) {
+        rho_.size() != pairs ||
+        (cls && (label_.size() != static_cast<size_t>(nr_class_) || n_sv_.size() != label_.size() ||
+                 (nr_class_ > 1 && prob_a_.size() != pairs)))) {
       r.Fail("SVM model");
     }
     for (int c : label_) {
@@ -176,9 +178,11 @@ class Svm : public Learner {
       sv_nodes_.push_back({-1, 0});
     }
     sv_ptrs_.resize(static_cast<size_t>(l_));
-    for (int s = 0; s < l_; ++s) sv_ptrs_[static_cast<size_t>(s)] = sv_nodes_.data() + starts[static_cast<size_t>(s)];
+    for (int s = 0; s < l_; ++s)
+      sv_ptrs_[static_cast<size_t>(s)] = sv_nodes_.data() + starts[static_cast<size_t>(s)];
     coef_ptrs_.clear();
-    for (int k = 0; k < nr_class_ - 1; ++k) coef_ptrs_.push_back(coef_.data() + static_cast<size_t>(k) * static_cast<size_t>(l_));
+    for (int k = 0; k < nr_class_ - 1; ++k)
+      coef_ptrs_.push_back(coef_.data() + static_cast<size_t>(k) * static_cast<size_t>(l_));
     view_ = svm_model{};
     view_.param = param_;
     view_.param.kernel_type = RBF;
@@ -247,8 +251,10 @@ class Xgboost : public Learner {
     auto set = [&](const char* k, const std::string& v) {
       XgbCheck(XGBoosterSetParam(booster_, k, v.c_str()), k);
     };
-    if (!cls) set("objective", "reg:squarederror");
-    else if (n_outputs_ == 2) set("objective", "binary:logistic");
+    if (!cls)
+      set("objective", "reg:squarederror");
+    else if (n_outputs_ == 2)
+      set("objective", "binary:logistic");
     else {
       set("objective", "multi:softprob");
       set("num_class", std::to_string(n_outputs_));
@@ -294,7 +300,10 @@ class Xgboost : public Learner {
         out.At(i, 1) = res[i];
         out.At(i, 0) = 1.0 - res[i];
       } else {
-        for (size_t c = 0; c < n_outputs_; ++c) out.At(i, c) = res[i * n_outputs_ + c];
+        // float32 probabilities: renormalized in double so rows sum to 1.
+        double sum = 0;
+        for (size_t c = 0; c < n_outputs_; ++c) sum += (out.At(i, c) = res[i * n_outputs_ + c]);
+        for (size_t c = 0; c < n_outputs_; ++c) out.At(i, c) /= sum;
       }
     }
     return out;
@@ -350,11 +359,12 @@ class Xgboost : public Learner {
     const float* res = nullptr;
     XgbCheck(XGBoosterPredictFromDMatrix(booster_, dm.get(), config.c_str(), &shape, &dim, &res),
              "predict");
-    last_.assign(res, res + [&] {
-      bst_ulong n = 1;
-      for (bst_ulong d = 0; d < dim; ++d) n *= shape[d];
-      return n;
-    }());
+    last_.assign(
+        res, res + [&] {
+          bst_ulong n = 1;
+          for (bst_ulong d = 0; d < dim; ++d) n *= shape[d];
+          return n;
+        }());
     return last_.data();
   }
   void Free() {

@@ -292,7 +292,8 @@ size_t ResolveMaxFeatures(const Params& p, size_t n_features, const std::string&
   } else if (s == "all" || s == "None" || s.empty()) {
     if (frac > 0) k = static_cast<size_t>(std::ceil(frac * static_cast<double>(n_features)));
   } else {
-    throw InvalidInput("max_features '" + s + "' is not supported; use sqrt, log2, all or a fraction");
+    throw InvalidInput("max_features '" + s +
+                       "' is not supported; use sqrt, log2, all or a fraction");
   }
   return std::clamp<size_t>(k, 1, n_features);
 }
@@ -322,10 +323,14 @@ class TreeLearner : public Learner {
 
   std::string name() const override {
     switch (kind_) {
-      case Kind::kDecisionTree: return "DecisionTree";
-      case Kind::kRandomForest: return "RandomForest";
-      case Kind::kExtraTrees: return "ExtremeRandomTrees";
-      case Kind::kGradientBoosting: return "GradientBoosting";
+      case Kind::kDecisionTree:
+        return "DecisionTree";
+      case Kind::kRandomForest:
+        return "RandomForest";
+      case Kind::kExtraTrees:
+        return "ExtremeRandomTrees";
+      case Kind::kGradientBoosting:
+        return "GradientBoosting";
     }
     return "";
   }
@@ -348,10 +353,10 @@ class TreeLearner : public Learner {
     cfg.min_samples_leaf = static_cast<size_t>(std::max(1.0, params_.Num("min_samples_leaf", 1)));
     cfg.random_thresholds = kind_ == Kind::kExtraTrees;
     const bool forest = kind_ != Kind::kDecisionTree;
-    cfg.max_features =
-        ResolveMaxFeatures(params_, X.cols, forest && cls ? "sqrt" : "all");
+    cfg.max_features = ResolveMaxFeatures(params_, X.cols, forest && cls ? "sqrt" : "all");
     const bool bootstrap = params_.Num("bootstrap", kind_ == Kind::kRandomForest ? 1 : 0) != 0;
-    const size_t T = forest ? static_cast<size_t>(std::max(1.0, params_.Num("n_estimators", 100))) : 1;
+    const size_t T =
+        forest ? static_cast<size_t>(std::max(1.0, params_.Num("n_estimators", 100))) : 1;
 
     ens_ = TreeEnsemble();
     ens_.n_outputs = n_outputs_;
@@ -644,9 +649,12 @@ std::vector<ParamSpec> DecisionTreeParamSpecs() {
 }
 
 std::vector<ParamSpec> GradientBoostingParamSpecs() {
-  return {Int("n_estimators", 10, 500, 100, true), Float("learning_rate", 0.01, 1.0, 0.1, true),
-          Int("max_depth", 1, 10, 3), Int("min_samples_split", 2, 40, 2, true),
-          Int("min_samples_leaf", 1, 20, 1, true), Float("subsample", 0.3, 1.0, 1.0),
+  return {Int("n_estimators", 10, 500, 100, true),
+          Float("learning_rate", 0.01, 1.0, 0.1, true),
+          Int("max_depth", 1, 10, 3),
+          Int("min_samples_split", 2, 40, 2, true),
+          Int("min_samples_leaf", 1, 20, 1, true),
+          Float("subsample", 0.3, 1.0, 1.0),
           Float("max_features", 0.05, 1.0, 1.0)};
 }
 

@@ -97,20 +97,34 @@ bool FromBuffer(PyObject* obj, std::vector<double>& out, size_t& rows, size_t& c
     return true;
   };
   switch (fmt[0]) {
-    case 'd': return copy(double{});
-    case 'f': return copy(float{});
-    case 'q': return copy(int64_t{});
-    case 'l': return copy(long{});
-    case 'i': return copy(int32_t{});
-    case 'h': return copy(int16_t{});
-    case 'b': return copy(int8_t{});
-    case 'Q': return copy(uint64_t{});
-    case 'L': return copy(static_cast<unsigned long>(0));
-    case 'I': return copy(uint32_t{});
-    case 'H': return copy(uint16_t{});
-    case 'B': return copy(uint8_t{});
-    case '?': return copy(bool{});
-    default: return false;
+    case 'd':
+      return copy(double{});
+    case 'f':
+      return copy(float{});
+    case 'q':
+      return copy(int64_t{});
+    case 'l':
+      return copy(long{});
+    case 'i':
+      return copy(int32_t{});
+    case 'h':
+      return copy(int16_t{});
+    case 'b':
+      return copy(int8_t{});
+    case 'Q':
+      return copy(uint64_t{});
+    case 'L':
+      return copy(static_cast<unsigned long>(0));
+    case 'I':
+      return copy(uint32_t{});
+    case 'H':
+      return copy(uint16_t{});
+    case 'B':
+      return copy(uint8_t{});
+    case '?':
+      return copy(bool{});
+    default:
+      return false;
   }
 }
 
@@ -133,7 +147,8 @@ ta::Matrix ToMatrix(PyObject* obj, const char* what) {
       Ref rit(PyObject_GetIter(row.p));
       if (!rit.p) {
         PyErr_Clear();
-        throw trainyard::InvalidInput(std::string(what) + " must be 2-dimensional (rows of numbers)");
+        throw trainyard::InvalidInput(std::string(what) +
+                                      " must be 2-dimensional (rows of numbers)");
       }
       while (PyObject* item = PyIter_Next(rit.p)) {
         Ref v(item);
@@ -161,7 +176,8 @@ std::vector<double> ToVector(PyObject* obj, const char* what) {
   size_t r = 0, c = 0;
   int nd = 0;
   if (FromBuffer(obj, v, r, c, nd)) {
-    if (nd == 2 && c != 1) throw trainyard::InvalidInput(std::string(what) + " must be 1-dimensional");
+    if (nd == 2 && c != 1)
+      throw trainyard::InvalidInput(std::string(what) + " must be 1-dimensional");
     return v;
   }
   Ref it(PyObject_GetIter(obj));
@@ -247,14 +263,16 @@ PyObject* MatrixOut(const ta::Matrix& m) {
 PyObject* ListOf(const std::vector<double>& v) {
   PyObject* l = PyList_New(static_cast<Py_ssize_t>(v.size()));
   if (!l) return nullptr;
-  for (size_t i = 0; i < v.size(); ++i) PyList_SetItem(l, static_cast<Py_ssize_t>(i), PyFloat_FromDouble(v[i]));
+  for (size_t i = 0; i < v.size(); ++i)
+    PyList_SetItem(l, static_cast<Py_ssize_t>(i), PyFloat_FromDouble(v[i]));
   return l;
 }
 
 PyObject* ListOf(const std::vector<int32_t>& v) {
   PyObject* l = PyList_New(static_cast<Py_ssize_t>(v.size()));
   if (!l) return nullptr;
-  for (size_t i = 0; i < v.size(); ++i) PyList_SetItem(l, static_cast<Py_ssize_t>(i), PyLong_FromLong(v[i]));
+  for (size_t i = 0; i < v.size(); ++i)
+    PyList_SetItem(l, static_cast<Py_ssize_t>(i), PyLong_FromLong(v[i]));
   return l;
 }
 
@@ -361,13 +379,16 @@ PyObject* SplitsPy(PyObject*, PyObject* args) {
   return Guard([&]() -> PyObject* {
     ta::Target t = ToTarget(y, TaskArg(task));
     std::vector<ta::Fold> fs;
-    if (validation_size > 0) fs = {ta::HoldoutSplit(t, validation_size, seed)};
-    else fs = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
+    if (validation_size > 0)
+      fs = {ta::HoldoutSplit(t, validation_size, seed)};
+    else
+      fs = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(fs.size()));
     for (size_t k = 0; k < fs.size(); ++k) {
       std::vector<int32_t> tr(fs[k].train.begin(), fs[k].train.end());
       std::vector<int32_t> va(fs[k].valid.begin(), fs[k].valid.end());
-      PyList_SetItem(out, static_cast<Py_ssize_t>(k), Py_BuildValue("(NN)", ListOf(tr), ListOf(va)));
+      PyList_SetItem(out, static_cast<Py_ssize_t>(k),
+                     Py_BuildValue("(NN)", ListOf(tr), ListOf(va)));
     }
     return out;
   });
@@ -383,22 +404,23 @@ PyObject* DefaultValidationPy(PyObject*, PyObject* args) {
                                      static_cast<size_t>(n_cv));
     const char* kind = plan.kind == ta::ValidationPlan::Kind::kCrossValidation ? "cv"
                        : plan.kind == ta::ValidationPlan::Kind::kHoldout       ? "holdout"
-                                                                                : "explicit";
+                                                                               : "explicit";
     return Py_BuildValue("{s:s,s:n,s:d}", "kind", kind, "folds",
                          static_cast<Py_ssize_t>(plan.folds), "fraction", plan.fraction);
   });
 }
 
 PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
-  static const char* kws[] = {"X", "y", "task", "learner", "params", "scaler", "featurization",
-                              "threads", "seed", "feature_names", nullptr};
+  static const char* kws[] = {
+      "X",       "y",    "task",          "learner", "params", "scaler", "featurization",
+      "threads", "seed", "feature_names", nullptr};
   PyObject *X, *y, *params = nullptr, *names = nullptr;
   const char *task, *learner, *scaler = "", *featurization = "auto";
   Py_ssize_t threads = 1;
   unsigned long long seed = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnKO", const_cast<char**>(kws), &X, &y,
-                                   &task, &learner, &params, &scaler, &featurization, &threads,
-                                   &seed, &names)) {
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnKO", const_cast<char**>(kws), &X, &y, &task,
+                                   &learner, &params, &scaler, &featurization, &threads, &seed,
+                                   &names)) {
     return nullptr;
   }
   return Guard([&]() -> PyObject* {
@@ -427,15 +449,16 @@ PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
 }
 
 PyObject* CrossValidatePy(PyObject*, PyObject* args, PyObject* kw) {
-  static const char* kws[] = {"X", "y", "task", "learner", "params", "scaler", "featurization",
-                              "folds", "threads", "seed", nullptr};
+  static const char* kws[] = {"X",       "y",      "task",          "learner",
+                              "params",  "scaler", "featurization", "folds",
+                              "threads", "seed",   nullptr};
   PyObject *X, *y, *params = nullptr;
   const char *task, *learner, *scaler = "", *featurization = "auto";
   Py_ssize_t folds = 5, threads = 1;
   unsigned long long seed = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnnK", const_cast<char**>(kws), &X, &y,
-                                   &task, &learner, &params, &scaler, &featurization, &folds,
-                                   &threads, &seed)) {
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnnK", const_cast<char**>(kws), &X, &y, &task,
+                                   &learner, &params, &scaler, &featurization, &folds, &threads,
+                                   &seed)) {
     return nullptr;
   }
   return Guard([&]() -> PyObject* {
@@ -452,7 +475,8 @@ PyObject* CrossValidatePy(PyObject*, PyObject* args, PyObject* kw) {
     ta::Evaluation ev;
     PyThreadState* st = PyEval_SaveThread();
     try {
-      ev = ta::EvaluatePipeline(spec, m, t, ta::KFoldSplits(t, static_cast<size_t>(folds), seed), ctx);
+      ev = ta::EvaluatePipeline(spec, m, t, ta::KFoldSplits(t, static_cast<size_t>(folds), seed),
+                                ctx);
     } catch (...) {
       PyEval_RestoreThread(st);
       throw;
@@ -595,12 +619,12 @@ PyObject* TreesPy(PyObject*, PyObject* args) {
     PyObject* trees = PyList_New(static_cast<Py_ssize_t>(ens->trees.size()));
     for (size_t t = 0; t < ens->trees.size(); ++t) {
       const ta::Tree& tr = ens->trees[t];
-      PyList_SetItem(trees, static_cast<Py_ssize_t>(t),
-                     Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:n}", "feature", ListOf(tr.feature),
-                                   "threshold", ListOf(tr.threshold), "left", ListOf(tr.left),
-                                   "right", ListOf(tr.right), "cover", ListOf(tr.cover), "value",
-                                   ListOf(tr.value), "n_outputs",
-                                   static_cast<Py_ssize_t>(tr.n_outputs)));
+      PyList_SetItem(
+          trees, static_cast<Py_ssize_t>(t),
+          Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:n}", "feature", ListOf(tr.feature), "threshold",
+                        ListOf(tr.threshold), "left", ListOf(tr.left), "right", ListOf(tr.right),
+                        "cover", ListOf(tr.cover), "value", ListOf(tr.value), "n_outputs",
+                        static_cast<Py_ssize_t>(tr.n_outputs)));
     }
     std::vector<int32_t> outs = ens->tree_output;
     return Py_BuildValue("{s:N,s:N,s:d,s:O,s:N}", "trees", trees, "base", ListOf(ens->base),
@@ -620,7 +644,8 @@ PyMethodDef kMethods[] = {
      "default_validation(rows, has_valid=False, validation_size=0, n_cross_validations=0)"},
     {"fit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(FitPy)),
      METH_VARARGS | METH_KEYWORDS, "fit(X, y, task, learner, ...) -> pipeline capsule"},
-    {"cross_validate", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(CrossValidatePy)),
+    {"cross_validate",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(CrossValidatePy)),
      METH_VARARGS | METH_KEYWORDS, "cross_validate(X, y, task, learner, ...) -> mean scores"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
@@ -635,9 +660,15 @@ PyMethodDef kMethods[] = {
     {"trees", TreesPy, METH_VARARGS, "trees(p) -> the tree ensemble as lists"},
     {nullptr, nullptr, 0, nullptr}};
 
-PyModuleDef kModule = {PyModuleDef_HEAD_INIT, "_engine",
-                       "Trainyard's native AutoML engine (see docs/AUTOML.md).", -1, kMethods,
-                       nullptr, nullptr, nullptr, nullptr};
+PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
+                       "_engine",
+                       "Trainyard's native AutoML engine (see docs/AUTOML.md).",
+                       -1,
+                       kMethods,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       nullptr};
 
 }  // namespace
 
