@@ -34,6 +34,7 @@ APT_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libboost-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libssl-dev libyaml-cpp-dev libgtest-dev
   git python3 python3-venv python3-pip ca-certificates
+  liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
 )
 
 missing_packages() {
@@ -97,15 +98,16 @@ else
   fi
   if "$PYTHON" - <<'EOF' 2>/dev/null
 import importlib.util, sys
-need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format"]
+need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format", "shap"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
 EOF
   then
     log "Python packages: all present"
   else
-    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format"
+    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format shap"
     # clang-format from PyPI: the pinned LLVM 18 binary the format check in scripts/test.sh uses.
-    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8
+    # shap: the AutoML TreeSHAP tests compare against its TreeExplainer.
+    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8 shap
   fi
 
   # The SDK: an editable install when the package has packaging metadata, else a .pth file
