@@ -357,9 +357,20 @@ Explanation Explain(const Pipeline& p, const Matrix& X, const Matrix* background
     throw InvalidInput("X has " + std::to_string(X.cols) + " columns but the model expects " +
                        std::to_string(p.input_columns()));
   }
+  std::string method = options.method;
+  if (p.is_ensemble()) {
+    if (method != "auto" && method != "permutation") {
+      throw InvalidInput("ensembles are explained with the permutation explainer");
+    }
+    if (!background)
+      throw InvalidInput("the permutation explainer needs background data (e.g. X_train)");
+    Explanation e = ExplainPermutation(p, X, *background, options);
+    e.output_names =
+        p.task() == Task::kClassification ? p.class_names() : std::vector<std::string>{"y"};
+    return e;
+  }
   const bool columnwise = p.scaler().IsColumnwise();
   const Learner& l = p.learner();
-  std::string method = options.method;
   if (method == "auto") {
     if (columnwise && (l.trees() || l.has_native_shap()))
       method = "tree";

@@ -16,7 +16,8 @@ import sys
 
 from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
 
-__all__ = ["engine", "fit", "cross_validate", "load", "loads", "FittedPipeline",
+__all__ = ["engine", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
+           "caruana_weights", "voting_ensemble", "stack_ensemble",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -144,6 +145,32 @@ def cross_validate(X, y, task, learner, params=None, scaler="", featurization="a
                    threads=1, seed=0):
     return engine.cross_validate(X, y, task, learner, params, scaler, featurization, folds,
                                  threads, seed)
+
+
+def evaluate(X, y, task, learner, params=None, scaler="", featurization="auto", folds=5,
+             threads=1, seed=0, X_valid=None, y_valid=None):
+    """Cross-validation (or explicit validation) scores plus the validation predictions:
+    {"scores": {...}, "predictions": rows x outputs, "rows": training row of each prediction}."""
+    r = engine.evaluate(X, y, task, learner, params, scaler, featurization, folds, threads,
+                        seed, X_valid, y_valid)
+    r["predictions"] = _matrix(r["predictions"])
+    return r
+
+
+def caruana_weights(predictions, y, task, metric, iterations=15, y_range=0.0):
+    """Ensemble selection weights (Caruana et al. 2004) over validation predictions;
+    y as class indices (classification) or values."""
+    return engine.caruana_weights(predictions, y, task, metric, iterations, y_range)
+
+
+def voting_ensemble(members, weights):
+    return FittedPipeline(engine.voting_ensemble([m._p for m in members], weights))
+
+
+def stack_ensemble(members, out_of_fold, y, seed=0):
+    """members: fitted pipelines; out_of_fold: each member's predictions for every training
+    row in row order; y: class indices or values."""
+    return FittedPipeline(engine.stack_ensemble([m._p for m in members], out_of_fold, y, seed))
 
 
 def load(path):

@@ -7,6 +7,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "automl/data_io.h"
+#include "automl/ensemble.h"
 #include "automl/explain.h"
 #include "automl/metrics.h"
 #include "automl/pipeline.h"
@@ -486,6 +488,154 @@ PyObject* CrossValidatePy(PyObject*, PyObject* args, PyObject* kw) {
   });
 }
 
+PyObject* EvaluatePy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {
+      "X",     "y",       "task", "learner", "params",  "scaler", "featurization",
+      "folds", "threads", "seed", "X_valid", "y_valid", nullptr};
+  PyObject *X, *y, *params = nullptr, *Xv = Py_None, *yv = Py_None;
+  const char *task, *learner, *scaler = "", *featurization = "auto";
+  Py_ssize_t folds = 5, threads = 1;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnnKOO", const_cast<char**>(kws), &X, &y,
+                                   &task, &learner, &params, &scaler, &featurization, &folds,
+                                   &threads, &seed, &Xv, &yv)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::PipelineSpec spec;
+    spec.learner = learner;
+    spec.params = ToParams(params);
+    spec.scaler = ta::Scaler::Parse(scaler);
+    spec.featurization = ta::Featurizer::ParseMode(featurization);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::Matrix mv;
+    ta::Target tv = t;
+    const bool explicit_valid = Xv != Py_None;
+    if (explicit_valid) {
+      mv = ToMatrix(Xv, "X_valid");
+      // Validation labels are encoded with the training classes.
+      std::vector<double> raw = ToVector(yv, "y_valid");
+      tv.y.clear();
+      for (double v : raw) {
+        if (t.task == ta::Task::kRegression) {
+          tv.y.push_back(v);
+          continue;
+        }
+        auto it = std::find(t.class_names.begin(), t.class_names.end(), ta::FormatNumber(v));
+        if (it == t.class_names.end()) {
+          throw trainyard::InvalidInput("y_valid has the label " + ta::FormatNumber(v) +
+                                        " that the training data does not have");
+        }
+        tv.y.push_back(static_cast<double>(it - t.class_names.begin()));
+      }
+    }
+    ta::FitContext ctx;
+    ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
+    ctx.seed = seed;
+    ta::Evaluation ev;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      std::vector<ta::Fold> fs;
+      if (!explicit_valid) fs = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
+      ev = ta::EvaluatePipeline(spec, m, t, fs, ctx, explicit_valid ? &mv : nullptr,
+                                explicit_valid ? &tv : nullptr);
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    std::vector<int32_t> rows(ev.rows.begin(), ev.rows.end());
+    return Py_BuildValue("{s:N,s:N,s:N}", "scores", ScoresDict(ev.scores), "predictions",
+                         MatrixOut(ev.predictions), "rows", ListOf(rows));
+  });
+}
+
+// A target from class indices (classification, C = n_classes) or values, without re-encoding.
+ta::Target RawTarget(PyObject* y, ta::Task task, size_t n_classes) {
+  ta::Target t;
+  t.task = task;
+  t.y = ToVector(y, "y");
+  if (task == ta::Task::kClassification) {
+    for (size_t c = 0; c < n_classes; ++c) t.class_names.push_back(std::to_string(c));
+    for (double v : t.y) {
+      if (!(v >= 0 && v < static_cast<double>(n_classes)) || v != std::floor(v)) {
+        throw trainyard::InvalidInput("y must hold class indices 0.." +
+                                      std::to_string(n_classes - 1));
+      }
+    }
+  }
+  return t;
+}
+
+std::vector<std::unique_ptr<ta::Pipeline>> CopyMembers(PyObject* list) {
+  std::vector<std::unique_ptr<ta::Pipeline>> members;
+  Ref it(PyObject_GetIter(list));
+  if (!it.p) throw PyErrorSet{};
+  while (PyObject* item = PyIter_Next(it.p)) {
+    Ref cap(item);
+    members.push_back(ta::Pipeline::Deserialize(Unwrap(cap.p).Serialize()));
+  }
+  if (PyErr_Occurred()) throw PyErrorSet{};
+  return members;
+}
+
+PyObject* CaruanaPy(PyObject*, PyObject* args) {
+  PyObject *preds, *y;
+  const char *task, *metric;
+  Py_ssize_t iterations = 15;
+  double y_range = 0;
+  if (!PyArg_ParseTuple(args, "OOss|nd", &preds, &y, &task, &metric, &iterations, &y_range)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    std::vector<ta::Matrix> p;
+    Ref it(PyObject_GetIter(preds));
+    if (!it.p) throw PyErrorSet{};
+    while (PyObject* item = PyIter_Next(it.p)) {
+      Ref m(item);
+      p.push_back(ToMatrix(m.p, "predictions"));
+    }
+    if (PyErr_Occurred()) throw PyErrorSet{};
+    if (p.empty()) throw trainyard::InvalidInput("ensemble selection needs candidates");
+    ta::Target t = RawTarget(y, TaskArg(task), p[0].cols);
+    return ListOf(ta::CaruanaWeights(
+        p, t, metric, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), y_range));
+  });
+}
+
+PyObject* VotingPy(PyObject*, PyObject* args) {
+  PyObject *members, *weights;
+  if (!PyArg_ParseTuple(args, "OO", &members, &weights)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    return Wrap(ta::MakeVotingEnsemble(CopyMembers(members), ToVector(weights, "weights")));
+  });
+}
+
+PyObject* StackPy(PyObject*, PyObject* args) {
+  PyObject *members, *oof, *y;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTuple(args, "OOO|K", &members, &oof, &y, &seed)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    auto m = CopyMembers(members);
+    if (m.empty()) throw trainyard::InvalidInput("a stack ensemble needs members");
+    std::vector<ta::Matrix> o;
+    Ref it(PyObject_GetIter(oof));
+    if (!it.p) throw PyErrorSet{};
+    while (PyObject* item = PyIter_Next(it.p)) {
+      Ref mm(item);
+      o.push_back(ToMatrix(mm.p, "out-of-fold predictions"));
+    }
+    if (PyErr_Occurred()) throw PyErrorSet{};
+    ta::Task task = m[0]->task();
+    ta::Target t = RawTarget(y, task, m[0]->class_names().size());
+    t.class_names = m[0]->class_names();
+    ta::FitContext ctx;
+    ctx.seed = seed;
+    return Wrap(ta::MakeStackEnsemble(std::move(m), o, t, ctx));
+  });
+}
+
 PyObject* PredictRawPy(PyObject*, PyObject* args) {
   PyObject *cap, *X;
   if (!PyArg_ParseTuple(args, "OO", &cap, &X)) return nullptr;
@@ -647,6 +797,14 @@ PyMethodDef kMethods[] = {
     {"cross_validate",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(CrossValidatePy)),
      METH_VARARGS | METH_KEYWORDS, "cross_validate(X, y, task, learner, ...) -> mean scores"},
+    {"evaluate", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(EvaluatePy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "evaluate(X, y, task, learner, ..., folds, X_valid=None, y_valid=None) -> "
+     "{scores, predictions, rows}"},
+    {"caruana_weights", CaruanaPy, METH_VARARGS,
+     "caruana_weights(predictions, y, task, metric, iterations=15, y_range=0) -> weights"},
+    {"voting_ensemble", VotingPy, METH_VARARGS, "voting_ensemble(members, weights) -> capsule"},
+    {"stack_ensemble", StackPy, METH_VARARGS, "stack_ensemble(members, oof, y) -> capsule"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
     {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
