@@ -394,7 +394,8 @@ std::unique_ptr<Learner> MakeSvm() { return std::make_unique<Svm>(); }
 std::unique_ptr<Learner> MakeXgboost() { return std::make_unique<Xgboost>(); }
 
 std::vector<ParamSpec> SvmParamSpecs() {
-  return {Spec("C", 1e-2, 1e3, 1.0, true, false), Spec("gamma", 0, 10, 0, false, false),
+  // gamma 0 = scikit-learn's 'scale' (the default); searched values are log-uniform.
+  return {Spec("C", 1e-2, 1e3, 1.0, true, false), Spec("gamma", 1e-4, 10, 0, true, false),
           Spec("tol", 1e-5, 1e-1, 1e-3, true, false), Spec("epsilon", 1e-3, 1, 0.1, true, false)};
 }
 std::vector<ParamSpec> XgboostParamSpecs() {

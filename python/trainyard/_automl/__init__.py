@@ -17,7 +17,7 @@ import sys
 from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
 
 __all__ = ["engine", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
-           "caruana_weights", "voting_ensemble", "stack_ensemble",
+           "caruana_weights", "voting_ensemble", "stack_ensemble", "search",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -171,6 +171,14 @@ def stack_ensemble(members, out_of_fold, y, seed=0):
     """members: fitted pipelines; out_of_fold: each member's predictions for every training
     row in row order; y: class indices or values."""
     return FittedPipeline(engine.stack_ensemble([m._p for m in members], out_of_fold, y, seed))
+
+
+def search(X, y, task, metric, iterations=20, folds=5, time_budget=0.0, allowed=None,
+           blocked=None, featurization="auto", threads=1, seed=0):
+    """The engine's cost-frugal search, run sequentially with k-fold CV scoring: a list of
+    trials (iteration, pipeline, learner, scaler, params, score, seconds, failed)."""
+    return engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
+                         featurization, threads, seed)
 
 
 def load(path):

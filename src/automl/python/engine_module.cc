@@ -20,6 +20,7 @@
 #include "automl/metrics.h"
 #include "automl/pipeline.h"
 #include "automl/registry.h"
+#include "automl/search.h"
 #include "automl/splitter.h"
 #include "automl/trees.h"
 #include "common/error.h"
@@ -636,6 +637,76 @@ PyObject* StackPy(PyObject*, PyObject* args) {
   });
 }
 
+PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"X",       "y",           "task",    "metric",  "iterations",
+                              "folds",   "time_budget", "allowed", "blocked", "featurization",
+                              "threads", "seed",        nullptr};
+  PyObject *X, *y, *allowed = Py_None, *blocked = Py_None;
+  const char *task, *metric, *featurization = "auto";
+  Py_ssize_t iterations = 20, folds = 5, threads = 1;
+  double budget = 0;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|nndOOsnK", const_cast<char**>(kws), &X, &y,
+                                   &task, &metric, &iterations, &folds, &budget, &allowed, &blocked,
+                                   &featurization, &threads, &seed)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::SearchSpace space;
+    space.task = t.task;
+    space.metric = metric;
+    space.allowed = ToStrings(allowed);
+    space.blocked = ToStrings(blocked);
+    space.featurization = ta::Featurizer::ParseMode(featurization);
+    space.seed = seed;
+    space.budget_in_iterations = budget <= 0;
+    ta::SearchStrategy strategy(space);
+    auto splits = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
+    ta::FitContext ctx;
+    ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
+    ctx.seed = seed;
+    std::vector<ta::SearchRecord> records;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      records = ta::RunSequentialSearch(
+          strategy, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), budget,
+          [&](const ta::PipelineSpec& spec) {
+            return ta::EvaluatePipeline(spec, m, t, splits, ctx).scores.at(metric);
+          });
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    PyObject* out = PyList_New(static_cast<Py_ssize_t>(records.size()));
+    for (size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      PyObject* params = PyDict_New();
+      for (const auto& [k, v] : r.trial.spec.params.num) {
+        PyObject* f = PyFloat_FromDouble(v);
+        PyDict_SetItemString(params, k.c_str(), f);
+        Py_DECREF(f);
+      }
+      for (const auto& [k, v] : r.trial.spec.params.str) {
+        PyObject* sv = PyUnicode_FromString(v.c_str());
+        PyDict_SetItemString(params, k.c_str(), sv);
+        Py_DECREF(sv);
+      }
+      PyList_SetItem(
+          out, static_cast<Py_ssize_t>(i),
+          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:d,s:O}", "iteration",
+                        static_cast<Py_ssize_t>(r.trial.id), "pipeline", r.trial.label.c_str(),
+                        "learner", r.trial.spec.learner.c_str(), "scaler",
+                        ta::Scaler::DisplayName(r.trial.spec.scaler).c_str(), "params", params,
+                        "score", r.result.score, "seconds", r.result.seconds, "failed",
+                        r.result.failed ? Py_True : Py_False));
+    }
+    return out;
+  });
+}
+
 PyObject* PredictRawPy(PyObject*, PyObject* args) {
   PyObject *cap, *X;
   if (!PyArg_ParseTuple(args, "OO", &cap, &X)) return nullptr;
@@ -805,6 +876,10 @@ PyMethodDef kMethods[] = {
      "caruana_weights(predictions, y, task, metric, iterations=15, y_range=0) -> weights"},
     {"voting_ensemble", VotingPy, METH_VARARGS, "voting_ensemble(members, weights) -> capsule"},
     {"stack_ensemble", StackPy, METH_VARARGS, "stack_ensemble(members, oof, y) -> capsule"},
+    {"search", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "search(X, y, task, metric, iterations=20, folds=5, time_budget=0, allowed=None, "
+     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts]"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
     {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
