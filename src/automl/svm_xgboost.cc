@@ -161,6 +161,13 @@ class Svm : public Learner {
     for (int c : label_) {
       if (c < 0 || c >= static_cast<int>(n_outputs_)) r.Fail("SVM labels");
     }
+    // libsvm indexes each class's coefficients by the running sum of nSV.
+    long total = 0;
+    for (int k : n_sv_) {
+      if (k < 0) r.Fail("SVM support vector counts");
+      total += k;
+    }
+    if (cls && total != l_) r.Fail("SVM support vector counts");
     BuildView();
   }
 

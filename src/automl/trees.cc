@@ -425,6 +425,17 @@ class TreeLearner : public Learner {
     }
     if (ens_.base.size() != ens_.n_outputs) r.Fail("ensemble base");
     if (!ens_.tree_output.empty() && ens_.tree_output.size() != n) r.Fail("tree outputs");
+    for (size_t t = 0; t < n; ++t) {
+      const size_t want = ens_.tree_output.empty() ? ens_.n_outputs : 1;
+      if (ens_.trees[t].n_outputs != want) r.Fail("tree output width");
+      if (!ens_.tree_output.empty() &&
+          (ens_.tree_output[t] < 0 || static_cast<size_t>(ens_.tree_output[t]) >= ens_.n_outputs)) {
+        r.Fail("tree output index");
+      }
+    }
+    const size_t want_outputs =
+        task_ == Task::kRegression ? 1 : (ens_.margin && n_outputs_ == 2 ? 1 : n_outputs_);
+    if (ens_.n_outputs != want_outputs) r.Fail("ensemble outputs");
   }
 
   const TreeEnsemble* trees() const override { return &ens_; }
