@@ -96,14 +96,24 @@ class TreeBuilder {
     features_.resize(bins_.cols);
     std::iota(features_.begin(), features_.end(), 0);
     NewNode();
+    // Every feature tried at every node (boosting, single trees): keep each node's histograms
+    // of all features, build the smaller child's and subtract it from the parent's for the
+    // larger one, so each level scans at most half of the rows.
+    full_ = cfg_.max_features >= bins_.cols && !cfg_.random_thresholds;
+    if (full_) {
+      off_.assign(bins_.cols + 1, 0);
+      for (size_t f = 0; f < bins_.cols; ++f) off_[f + 1] = off_[f] + bins_.lo[f].size() * stride_;
+    }
     struct Task {
       int32_t node;
       size_t begin, end, depth;
+      std::vector<double> hist;  // full_: the node's histograms, when already known
     };
-    std::vector<Task> stack = {{0, 0, idx.size(), 0}};
+    std::vector<Task> stack;
+    stack.push_back({0, 0, idx.size(), 0, {}});
     std::vector<double> stats(stride_);
     while (!stack.empty()) {
-      Task t = stack.back();
+      Task t = std::move(stack.back());
       stack.pop_back();
       NodeStats(idx, t.begin, t.end, stats);
       SetValue(t.node, stats);
@@ -113,7 +123,8 @@ class TreeBuilder {
           count < 2 * cfg_.min_samples_leaf || imp <= 1e-12) {
         continue;
       }
-      Split s = BestSplit(idx, t.begin, t.end, stats, imp);
+      if (full_ && t.hist.empty()) BuildAll(idx, t.begin, t.end, t.hist);
+      Split s = BestSplit(idx, t.begin, t.end, stats, imp, full_ ? t.hist.data() : nullptr);
       if (s.feature < 0) continue;
       const uint8_t* col = bins_.Column(s.feature);
       auto mid = std::partition(idx.begin() + t.begin, idx.begin() + t.end,
@@ -124,8 +135,20 @@ class TreeBuilder {
       tree_.threshold[t.node] = s.threshold;
       tree_.left[t.node] = l;
       tree_.right[t.node] = r;
-      stack.push_back({r, m, t.end, t.depth + 1});
-      stack.push_back({l, t.begin, m, t.depth + 1});
+      std::vector<double> left_hist, right_hist;
+      if (full_ && !(cfg_.max_depth && t.depth + 1 >= cfg_.max_depth)) {
+        const bool left_smaller = m - t.begin <= t.end - m;
+        std::vector<double>& small = left_smaller ? left_hist : right_hist;
+        std::vector<double>& large = left_smaller ? right_hist : left_hist;
+        if (left_smaller)
+          BuildAll(idx, t.begin, m, small);
+        else
+          BuildAll(idx, m, t.end, small);
+        large = std::move(t.hist);
+        for (size_t k = 0; k < large.size(); ++k) large[k] -= small[k];
+      }
+      stack.push_back({r, m, t.end, t.depth + 1, std::move(right_hist)});
+      stack.push_back({l, t.begin, m, t.depth + 1, std::move(left_hist)});
     }
     return std::move(tree_);
   }
@@ -202,8 +225,20 @@ class TreeBuilder {
     return parent[1] * parent_imp - l[1] * Impurity(l) - r[1] * Impurity(r);
   }
 
+  // Histograms of every feature over rows idx[b, e), at off_[f] per feature.
+  void BuildAll(const std::vector<uint32_t>& idx, size_t b, size_t e,
+                std::vector<double>& out) const {
+    out.assign(off_.back(), 0.0);
+    for (size_t f = 0; f < bins_.cols; ++f) {
+      const uint8_t* col = bins_.Column(f);
+      double* h = out.data() + off_[f];
+      for (size_t k = b; k < e; ++k) Add(h + col[idx[k]] * stride_, idx[k]);
+    }
+  }
+
+  // node_hist: the node's histograms of all features (full_), or null to build per feature.
   Split BestSplit(const std::vector<uint32_t>& idx, size_t b, size_t e,
-                  const std::vector<double>& parent, double parent_imp) {
+                  const std::vector<double>& parent, double parent_imp, const double* node_hist) {
     Split best;
     std::vector<double> left(stride_), right(stride_);
     size_t tried = 0;
@@ -214,12 +249,17 @@ class TreeBuilder {
       std::swap(features_[visited], features_[pick(rng_)]);
       const size_t f = features_[visited];
       const size_t nb = bins_.lo[f].size();
-      std::fill(hist_.begin(), hist_.begin() + nb * stride_, 0.0);
-      const uint8_t* col = bins_.Column(f);
-      for (size_t k = b; k < e; ++k) Add(&hist_[col[idx[k]] * stride_], idx[k]);
+      if (node_hist) {
+        cur_ = node_hist + off_[f];
+      } else {
+        std::fill(hist_.begin(), hist_.begin() + nb * stride_, 0.0);
+        const uint8_t* col = bins_.Column(f);
+        for (size_t k = b; k < e; ++k) Add(&hist_[col[idx[k]] * stride_], idx[k]);
+        cur_ = hist_.data();
+      }
       size_t first = 0, last = nb - 1;
-      while (first < nb && hist_[first * stride_] == 0) ++first;
-      while (last > first && hist_[last * stride_] == 0) --last;
+      while (first < nb && cur_[first * stride_] == 0) ++first;
+      while (last > first && cur_[last * stride_] == 0) --last;
       if (first >= last) continue;  // constant in this node
       ++tried;
       std::fill(left.begin(), left.end(), 0.0);
@@ -228,11 +268,11 @@ class TreeBuilder {
         double t = u(rng_);
         size_t split_bin = first;  // the last non-empty bin going left
         for (size_t bin = first; bin < last; ++bin) {
-          if (hist_[bin * stride_] == 0) continue;
+          if (cur_[bin * stride_] == 0) continue;
           if (bins_.hi[f][bin] <= t) split_bin = bin;
         }
         for (size_t bin = first; bin <= split_bin; ++bin) {
-          for (size_t k = 0; k < stride_; ++k) left[k] += hist_[bin * stride_ + k];
+          for (size_t k = 0; k < stride_; ++k) left[k] += cur_[bin * stride_ + k];
         }
         if (left[0] < cfg_.min_samples_leaf || parent[0] - left[0] < cfg_.min_samples_leaf) {
           continue;
@@ -242,7 +282,7 @@ class TreeBuilder {
         continue;
       }
       for (size_t bin = first; bin < last; ++bin) {
-        const double* h = &hist_[bin * stride_];
+        const double* h = &cur_[bin * stride_];
         if (h[0] == 0) continue;
         for (size_t k = 0; k < stride_; ++k) left[k] += h[k];
         if (left[0] < cfg_.min_samples_leaf) continue;
@@ -258,7 +298,7 @@ class TreeBuilder {
   Split MakeSplit(size_t f, size_t bin, size_t last, double gain) const {
     // The next non-empty bin in the node sets the upper side of the midpoint.
     size_t next = bin + 1;
-    while (next < last && hist_[next * stride_] == 0) ++next;
+    while (next < last && cur_[next * stride_] == 0) ++next;
     Split s;
     s.feature = static_cast<int32_t>(f);
     s.bin = static_cast<int>(bin);
@@ -276,6 +316,9 @@ class TreeBuilder {
   std::mt19937_64 rng_;
   size_t k_, stride_, out_;
   std::vector<double> hist_;
+  const double* cur_ = nullptr;  // histogram of the feature being scanned
+  bool full_ = false;
+  std::vector<size_t> off_;
   std::vector<size_t> features_;
   Tree tree_;
 };
