@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (P1, P2, P3, P4) and prints their RESULT lines at the end.
+# Runs the benchmarks (P1, P2, P3, P4, P7-engine) and prints their RESULT lines at the end.
 #   bash bench/run_all.sh           full sizes (minutes)
 #   bash bench/run_all.sh --quick   small sizes: a smoke test that the benchmarks still work
 # P2 needs MLflow: bench/setup.sh installs it into bench/.venv (run here when missing).
@@ -18,6 +18,7 @@ cd "$HERE"
 python3 p1_submit_overhead.py "${QUICK[@]}"
 python3 p3_ingest_vs_sqlite.py "${QUICK[@]}"
 python3 p4_datasets_envs.py "${QUICK[@]}"
+python3 p7_engine_seed_pipelines.py "${QUICK[@]}"
 bash setup.sh
 .venv/bin/python p2_metrics_vs_mlflow.py "${QUICK[@]}"
 

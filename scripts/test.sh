@@ -45,6 +45,8 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
 step "pytest: end-to-end against a real server, and the SDK's own tests"
 export TRAINYARD_BIN="${TRAINYARD_BIN:-$ROOT/$BUILD_DIR/trainyard}"
 export PYTHONPATH="$ROOT/python${PYTHONPATH:+:$PYTHONPATH}"
+# The AutoML engine's Python binding as built by this build (python/trainyard/_automl).
+export TRAINYARD_AUTOML_ENGINE_DIR="${TRAINYARD_AUTOML_ENGINE_DIR:-$ROOT/$BUILD_DIR/python/trainyard/_automl}"
 PYTEST_DIRS=(tests/e2e)
 [ -d python/tests ] && PYTEST_DIRS+=(python/tests)
 # No `|| true`: any failure, and pytest's exit 5 (no test collected), fails this script.

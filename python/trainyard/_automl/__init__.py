@@ -1,0 +1,209 @@
+"""Python face of Trainyard's native AutoML engine (docs/AUTOML.md).
+
+The engine is C++ (src/automl); `_engine` is its binding module, a CPython stable-ABI
+extension (`_engine.abi3.so`) built by CMake into `<build>/python/trainyard/_automl/` and
+installed next to this file. It is found, in order: next to this file, in
+$TRAINYARD_AUTOML_ENGINE_DIR, then in `build/python/trainyard/_automl` of the source tree.
+
+Inputs are lists or numpy arrays (any C-contiguous numeric buffer); numpy is optional: matrix
+results come back as numpy arrays when numpy is importable, else as lists of lists.
+"""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+
+from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
+
+__all__ = ["engine", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
+           "caruana_weights", "voting_ensemble", "stack_ensemble", "search",
+           "classification_scores", "regression_scores", "learners", "splits", "explain"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _candidate_dirs():
+    yield _HERE
+    env = os.environ.get("TRAINYARD_AUTOML_ENGINE_DIR")
+    if env:
+        yield env
+    yield os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(_HERE))),
+                       "build", "python", "trainyard", "_automl")
+
+
+def _load_engine():
+    name = __name__ + "._engine"
+    if name in sys.modules:
+        return sys.modules[name]
+    tried = []
+    for d in _candidate_dirs():
+        path = os.path.join(d, "_engine.abi3.so")
+        tried.append(path)
+        if os.path.isfile(path):
+            loader = importlib.machinery.ExtensionFileLoader(name, path)
+            spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+            module = importlib.util.module_from_spec(spec)
+            loader.exec_module(module)
+            sys.modules[name] = module
+            return module
+    raise ImportError("Trainyard's AutoML engine (_engine.abi3.so) is not built; build the "
+                      "project (cmake --build build) or set TRAINYARD_AUTOML_ENGINE_DIR. "
+                      "Looked in: " + ", ".join(tried))
+
+
+engine = _load_engine()
+
+
+def _matrix(result):
+    data, rows, cols = result
+    try:
+        import numpy as np
+        return np.frombuffer(data, dtype="<f8").reshape(rows, cols).copy()
+    except ImportError:
+        import array
+        a = array.array("d")
+        a.frombytes(data)
+        return [list(a[i * cols:(i + 1) * cols]) for i in range(rows)]
+
+
+def _column(m, j):
+    try:
+        return m[:, j]
+    except TypeError:
+        return [row[j] for row in m]
+
+
+def _label_value(name):
+    """Class names are text inside the engine; give numbers back as numbers."""
+    try:
+        v = float(name)
+    except ValueError:
+        return name
+    return int(v) if v.is_integer() and "." not in name and "e" not in name else v
+
+
+class FittedPipeline:
+    """A fitted featurizer + scaler + learner. Mirrors scikit-learn's predict/predict_proba."""
+
+    def __init__(self, capsule):
+        self._p = capsule
+        info = engine.info(capsule)
+        self.header = json.loads(info["header"])
+        self.task = self.header["task"]
+        self.classes_ = [_label_value(c) for c in info["classes"]]
+        self.feature_names = info["feature_names"]
+        self.label = info["label"]
+
+    def __repr__(self):
+        return "FittedPipeline(%r)" % self.label
+
+    def predict_raw(self, X):
+        return _matrix(engine.predict_raw(self._p, X))
+
+    def predict_proba(self, X):
+        if self.task != "classification":
+            raise AttributeError("predict_proba is only available for classification models")
+        return self.predict_raw(X)
+
+    def predict(self, X):
+        raw = self.predict_raw(X)
+        if self.task == "regression":
+            return _column(raw, 0)
+        rows = raw.tolist() if hasattr(raw, "tolist") else raw
+        labels = [self.classes_[max(range(len(r)), key=r.__getitem__)] for r in rows]
+        try:
+            import numpy as np
+            return np.asarray(labels)
+        except ImportError:
+            return labels
+
+    def explain(self, X, background=None, method="auto", samples=0, seed=0):
+        """SHAP values: dict with values (per output: rows x features), expected_values,
+        model_output, method, output ('probability' | 'margin' | 'value'), outputs."""
+        r = engine.explain(self._p, X, background, method, samples, seed)
+        r["values"] = [_matrix(v) for v in r["values"]]
+        return r
+
+    def trees(self):
+        return engine.trees(self._p)
+
+    def to_bytes(self):
+        return engine.serialize(self._p)
+
+    def save(self, path):
+        engine.save(self._p, os.fspath(path))
+
+
+def fit(X, y, task, learner, params=None, scaler="", featurization="auto", threads=1, seed=0,
+        feature_names=None):
+    return FittedPipeline(engine.fit(X, y, task, learner, params, scaler, featurization,
+                                     threads, seed, feature_names))
+
+
+def cross_validate(X, y, task, learner, params=None, scaler="", featurization="auto", folds=5,
+                   threads=1, seed=0):
+    return engine.cross_validate(X, y, task, learner, params, scaler, featurization, folds,
+                                 threads, seed)
+
+
+def evaluate(X, y, task, learner, params=None, scaler="", featurization="auto", folds=5,
+             threads=1, seed=0, X_valid=None, y_valid=None):
+    """Cross-validation (or explicit validation) scores plus the validation predictions:
+    {"scores": {...}, "predictions": rows x outputs, "rows": training row of each prediction}."""
+    r = engine.evaluate(X, y, task, learner, params, scaler, featurization, folds, threads,
+                        seed, X_valid, y_valid)
+    r["predictions"] = _matrix(r["predictions"])
+    return r
+
+
+def caruana_weights(predictions, y, task, metric, iterations=15, y_range=0.0):
+    """Ensemble selection weights (Caruana et al. 2004) over validation predictions;
+    y as class indices (classification) or values."""
+    return engine.caruana_weights(predictions, y, task, metric, iterations, y_range)
+
+
+def voting_ensemble(members, weights):
+    return FittedPipeline(engine.voting_ensemble([m._p for m in members], weights))
+
+
+def stack_ensemble(members, out_of_fold, y, seed=0):
+    """members: fitted pipelines; out_of_fold: each member's predictions for every training
+    row in row order; y: class indices or values."""
+    return FittedPipeline(engine.stack_ensemble([m._p for m in members], out_of_fold, y, seed))
+
+
+def search(X, y, task, metric, iterations=20, folds=5, time_budget=0.0, allowed=None,
+           blocked=None, featurization="auto", threads=1, seed=0):
+    """The engine's cost-frugal search, run sequentially with k-fold CV scoring: a list of
+    trials (iteration, pipeline, learner, scaler, params, score, seconds, failed)."""
+    return engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
+                         featurization, threads, seed)
+
+
+def load(path):
+    return FittedPipeline(engine.load(os.fspath(path)))
+
+
+def loads(data):
+    return FittedPipeline(engine.deserialize(bytes(data)))
+
+
+def classification_scores(y_true, y_proba):
+    return engine.classification_scores(y_true, y_proba)
+
+
+def regression_scores(y_true, y_pred, y_range=0.0):
+    return engine.regression_scores(y_true, y_pred, y_range)
+
+
+def learners(task):
+    return engine.learners(task)
+
+
+def splits(y, task, folds=5, validation_size=0.0, seed=0):
+    return engine.splits(y, task, folds, validation_size, seed)
+
+
+def explain(model, X, background=None, method="auto", samples=0, seed=0):
+    return model.explain(X, background, method, samples, seed)

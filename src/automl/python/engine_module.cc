@@ -1,0 +1,908 @@
+// trainyard._automl._engine: the AutoML engine for Python, on CPython's stable ABI
+// (Py_LIMITED_API 0x030B0000: one .abi3.so loads in 3.11 and 3.13). Inputs are lists or any
+// C-contiguous buffer (numpy arrays) of numbers; numpy is never needed at build time. Matrix
+// outputs come back as (bytes of float64, rows, cols); python/trainyard/_automl wraps them.
+// Fitted pipelines travel as capsules. Engine errors become ValueError (bad input),
+// FileNotFoundError (missing file) or RuntimeError; the GIL is released while the engine works.
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "automl/data_io.h"
+#include "automl/ensemble.h"
+#include "automl/explain.h"
+#include "automl/metrics.h"
+#include "automl/pipeline.h"
+#include "automl/registry.h"
+#include "automl/search.h"
+#include "automl/splitter.h"
+#include "automl/trees.h"
+#include "common/error.h"
+
+namespace ta = trainyard::automl;
+
+namespace {
+
+constexpr const char* kCapsule = "trainyard.automl.Pipeline";
+
+// Sets the Python error for the exception in flight; returns nullptr for `return Fail();`.
+PyObject* Fail() {
+  try {
+    throw;
+  } catch (const trainyard::NotFound& e) {
+    PyErr_SetString(PyExc_FileNotFoundError, e.what());
+  } catch (const trainyard::InvalidInput& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const ta::Cancelled& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+// Thrown after a Python error is already set.
+struct PyErrorSet {};
+
+struct Ref {
+  PyObject* p;
+  explicit Ref(PyObject* o) : p(o) {}
+  ~Ref() { Py_XDECREF(p); }
+  Ref(const Ref&) = delete;
+  Ref& operator=(const Ref&) = delete;
+};
+
+double ItemToDouble(PyObject* o) {
+  double v = PyFloat_AsDouble(o);
+  if (v == -1.0 && PyErr_Occurred()) throw PyErrorSet{};
+  return v;
+}
+
+// Reads a C-contiguous numeric buffer of 1 or 2 dimensions into doubles. Returns false (no
+// error set) when `obj` has no usable buffer.
+bool FromBuffer(PyObject* obj, std::vector<double>& out, size_t& rows, size_t& cols, int& ndim) {
+  if (PyUnicode_Check(obj) || PyBytes_Check(obj)) return false;
+  Py_buffer view;
+  if (PyObject_GetBuffer(obj, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+    PyErr_Clear();
+    return false;
+  }
+  struct Release {
+    Py_buffer* v;
+    ~Release() { PyBuffer_Release(v); }
+  } release{&view};
+  if (view.ndim < 1 || view.ndim > 2) return false;
+  std::string fmt = view.format ? view.format : "B";
+  if (!fmt.empty() && (fmt[0] == '<' || fmt[0] == '=' || fmt[0] == '@')) fmt = fmt.substr(1);
+  if (fmt.size() != 1) return false;
+  ndim = view.ndim;
+  rows = static_cast<size_t>(view.shape[0]);
+  cols = view.ndim == 2 ? static_cast<size_t>(view.shape[1]) : 1;
+  const size_t n = rows * cols;
+  out.resize(n);
+  const char* p = static_cast<const char*>(view.buf);
+  auto copy = [&](auto tag) {
+    using T = decltype(tag);
+    if (static_cast<size_t>(view.itemsize) != sizeof(T)) return false;
+    for (size_t i = 0; i < n; ++i) {
+      T v;
+      std::memcpy(&v, p + i * sizeof(T), sizeof(T));
+      out[i] = static_cast<double>(v);
+    }
+    return true;
+  };
+  switch (fmt[0]) {
+    case 'd':
+      return copy(double{});
+    case 'f':
+      return copy(float{});
+    case 'q':
+      return copy(int64_t{});
+    case 'l':
+      return copy(long{});
+    case 'i':
+      return copy(int32_t{});
+    case 'h':
+      return copy(int16_t{});
+    case 'b':
+      return copy(int8_t{});
+    case 'Q':
+      return copy(uint64_t{});
+    case 'L':
+      return copy(static_cast<unsigned long>(0));
+    case 'I':
+      return copy(uint32_t{});
+    case 'H':
+      return copy(uint16_t{});
+    case 'B':
+      return copy(uint8_t{});
+    case '?':
+      return copy(bool{});
+    default:
+      return false;
+  }
+}
+
+ta::Matrix ToMatrix(PyObject* obj, const char* what) {
+  ta::Matrix m;
+  int ndim = 0;
+  if (FromBuffer(obj, m.data, m.rows, m.cols, ndim)) {
+    if (ndim != 2) throw trainyard::InvalidInput(std::string(what) + " must be 2-dimensional");
+    return m;
+  }
+  Ref it(PyObject_GetIter(obj));
+  if (!it.p) throw PyErrorSet{};
+  bool first = true;
+  while (PyObject* row_obj = PyIter_Next(it.p)) {
+    Ref row(row_obj);
+    std::vector<double> r;
+    size_t rr = 0, rc = 0;
+    int rd = 0;
+    if (!FromBuffer(row.p, r, rr, rc, rd)) {
+      Ref rit(PyObject_GetIter(row.p));
+      if (!rit.p) {
+        PyErr_Clear();
+        throw trainyard::InvalidInput(std::string(what) +
+                                      " must be 2-dimensional (rows of numbers)");
+      }
+      while (PyObject* item = PyIter_Next(rit.p)) {
+        Ref v(item);
+        r.push_back(ItemToDouble(v.p));
+      }
+      if (PyErr_Occurred()) throw PyErrorSet{};
+    }
+    if (first) {
+      m.cols = r.size();
+      first = false;
+    } else if (r.size() != m.cols) {
+      throw trainyard::InvalidInput(std::string(what) + ": row " + std::to_string(m.rows) +
+                                    " has " + std::to_string(r.size()) + " values, row 0 has " +
+                                    std::to_string(m.cols));
+    }
+    m.data.insert(m.data.end(), r.begin(), r.end());
+    ++m.rows;
+  }
+  if (PyErr_Occurred()) throw PyErrorSet{};
+  return m;
+}
+
+std::vector<double> ToVector(PyObject* obj, const char* what) {
+  std::vector<double> v;
+  size_t r = 0, c = 0;
+  int nd = 0;
+  if (FromBuffer(obj, v, r, c, nd)) {
+    if (nd == 2 && c != 1)
+      throw trainyard::InvalidInput(std::string(what) + " must be 1-dimensional");
+    return v;
+  }
+  Ref it(PyObject_GetIter(obj));
+  if (!it.p) throw PyErrorSet{};
+  while (PyObject* item = PyIter_Next(it.p)) {
+    Ref o(item);
+    v.push_back(ItemToDouble(o.p));
+  }
+  if (PyErr_Occurred()) throw PyErrorSet{};
+  return v;
+}
+
+std::vector<std::string> ToStrings(PyObject* obj) {
+  std::vector<std::string> out;
+  if (obj == nullptr || obj == Py_None) return out;
+  Ref it(PyObject_GetIter(obj));
+  if (!it.p) throw PyErrorSet{};
+  while (PyObject* item = PyIter_Next(it.p)) {
+    Ref o(item);
+    Ref s(PyObject_Str(o.p));
+    if (!s.p) throw PyErrorSet{};
+    Py_ssize_t n = 0;
+    const char* u = PyUnicode_AsUTF8AndSize(s.p, &n);
+    if (!u) throw PyErrorSet{};
+    out.emplace_back(u, static_cast<size_t>(n));
+  }
+  if (PyErr_Occurred()) throw PyErrorSet{};
+  return out;
+}
+
+// y for a task: numbers (classification encodes them), or labels of any other type.
+ta::Target ToTarget(PyObject* obj, ta::Task task) {
+  std::vector<double> v;
+  size_t r = 0, c = 0;
+  int nd = 0;
+  if (FromBuffer(obj, v, r, c, nd)) {
+    return task == ta::Task::kClassification ? ta::EncodeNumericLabels(v)
+                                             : ta::RegressionTarget(std::move(v));
+  }
+  Ref it(PyObject_GetIter(obj));
+  if (!it.p) throw PyErrorSet{};
+  std::vector<std::string> labels;
+  bool numeric = true;
+  std::vector<PyObject*> items;
+  while (PyObject* item = PyIter_Next(it.p)) {
+    items.push_back(item);
+    if (PyUnicode_Check(item) || item == Py_None) numeric = false;
+  }
+  struct Drop {
+    std::vector<PyObject*>& v;
+    ~Drop() {
+      for (auto* o : v) Py_DECREF(o);
+    }
+  } drop{items};
+  if (PyErr_Occurred()) throw PyErrorSet{};
+  if (numeric) {
+    for (auto* o : items) v.push_back(ItemToDouble(o));
+    return task == ta::Task::kClassification ? ta::EncodeNumericLabels(v)
+                                             : ta::RegressionTarget(std::move(v));
+  }
+  if (task == ta::Task::kRegression) {
+    throw trainyard::InvalidInput("regression needs numeric y; y holds text or None values");
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i] == Py_None) {
+      throw trainyard::InvalidInput("y has a missing label (None) at row " + std::to_string(i));
+    }
+    Ref s(PyObject_Str(items[i]));
+    Py_ssize_t n = 0;
+    const char* u = s.p ? PyUnicode_AsUTF8AndSize(s.p, &n) : nullptr;
+    if (!u) throw PyErrorSet{};
+    labels.emplace_back(u, static_cast<size_t>(n));
+  }
+  return ta::EncodeStringLabels(labels);
+}
+
+PyObject* MatrixOut(const ta::Matrix& m) {
+  return Py_BuildValue("(y#nn)", reinterpret_cast<const char*>(m.data.data()),
+                       static_cast<Py_ssize_t>(m.data.size() * sizeof(double)),
+                       static_cast<Py_ssize_t>(m.rows), static_cast<Py_ssize_t>(m.cols));
+}
+
+PyObject* ListOf(const std::vector<double>& v) {
+  PyObject* l = PyList_New(static_cast<Py_ssize_t>(v.size()));
+  if (!l) return nullptr;
+  for (size_t i = 0; i < v.size(); ++i)
+    PyList_SetItem(l, static_cast<Py_ssize_t>(i), PyFloat_FromDouble(v[i]));
+  return l;
+}
+
+PyObject* ListOf(const std::vector<int32_t>& v) {
+  PyObject* l = PyList_New(static_cast<Py_ssize_t>(v.size()));
+  if (!l) return nullptr;
+  for (size_t i = 0; i < v.size(); ++i)
+    PyList_SetItem(l, static_cast<Py_ssize_t>(i), PyLong_FromLong(v[i]));
+  return l;
+}
+
+PyObject* ListOf(const std::vector<std::string>& v) {
+  PyObject* l = PyList_New(static_cast<Py_ssize_t>(v.size()));
+  if (!l) return nullptr;
+  for (size_t i = 0; i < v.size(); ++i) {
+    PyList_SetItem(l, static_cast<Py_ssize_t>(i),
+                   PyUnicode_FromStringAndSize(v[i].data(), static_cast<Py_ssize_t>(v[i].size())));
+  }
+  return l;
+}
+
+PyObject* ScoresDict(const ta::Scores& s) {
+  PyObject* d = PyDict_New();
+  for (const auto& [k, v] : s) {
+    PyObject* f = PyFloat_FromDouble(v);
+    PyDict_SetItemString(d, k.c_str(), f);
+    Py_DECREF(f);
+  }
+  return d;
+}
+
+ta::Task TaskArg(const char* s) { return ta::ParseTask(s ? s : ""); }
+
+void DestroyPipeline(PyObject* cap) {
+  delete static_cast<ta::Pipeline*>(PyCapsule_GetPointer(cap, kCapsule));
+}
+
+PyObject* Wrap(std::unique_ptr<ta::Pipeline> p) {
+  return PyCapsule_New(p.release(), kCapsule, DestroyPipeline);
+}
+
+const ta::Pipeline& Unwrap(PyObject* cap) {
+  auto* p = static_cast<ta::Pipeline*>(PyCapsule_GetPointer(cap, kCapsule));
+  if (!p) throw PyErrorSet{};
+  return *p;
+}
+
+ta::Params ToParams(PyObject* dict) {
+  ta::Params params;
+  if (!dict || dict == Py_None) return params;
+  if (!PyDict_Check(dict)) throw trainyard::InvalidInput("params must be a dict");
+  PyObject *key, *value;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    Py_ssize_t n = 0;
+    const char* k = PyUnicode_AsUTF8AndSize(key, &n);
+    if (!k) throw PyErrorSet{};
+    std::string name(k, static_cast<size_t>(n));
+    if (PyUnicode_Check(value)) {
+      const char* v = PyUnicode_AsUTF8AndSize(value, &n);
+      if (!v) throw PyErrorSet{};
+      params.str[name] = std::string(v, static_cast<size_t>(n));
+    } else if (value == Py_None) {
+      continue;
+    } else {
+      params.num[name] = ItemToDouble(value);
+    }
+  }
+  return params;
+}
+
+// Runs `body` converting C++ exceptions into Python errors.
+template <typename F>
+PyObject* Guard(F&& body) {
+  try {
+    return body();
+  } catch (const PyErrorSet&) {
+    return nullptr;
+  } catch (...) {
+    return Fail();
+  }
+}
+
+// ---- module functions ---------------------------------------------------------------------
+
+PyObject* ClassificationScoresPy(PyObject*, PyObject* args) {
+  PyObject *y, *proba;
+  if (!PyArg_ParseTuple(args, "OO", &y, &proba)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    std::vector<double> yt = ToVector(y, "y_true");
+    ta::Matrix p = ToMatrix(proba, "y_proba");
+    return ScoresDict(ta::ClassificationScores(yt, p));
+  });
+}
+
+PyObject* RegressionScoresPy(PyObject*, PyObject* args) {
+  PyObject *y, *pred;
+  double range = 0;
+  if (!PyArg_ParseTuple(args, "OO|d", &y, &pred, &range)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    return ScoresDict(ta::RegressionScores(ToVector(y, "y_true"), ToVector(pred, "y_pred"), range));
+  });
+}
+
+PyObject* SplitsPy(PyObject*, PyObject* args) {
+  PyObject* y;
+  const char* task;
+  Py_ssize_t folds = 0;
+  double validation_size = 0;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTuple(args, "Osndk", &y, &task, &folds, &validation_size, &seed)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::Target t = ToTarget(y, TaskArg(task));
+    std::vector<ta::Fold> fs;
+    if (validation_size > 0)
+      fs = {ta::HoldoutSplit(t, validation_size, seed)};
+    else
+      fs = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
+    PyObject* out = PyList_New(static_cast<Py_ssize_t>(fs.size()));
+    for (size_t k = 0; k < fs.size(); ++k) {
+      std::vector<int32_t> tr(fs[k].train.begin(), fs[k].train.end());
+      std::vector<int32_t> va(fs[k].valid.begin(), fs[k].valid.end());
+      PyList_SetItem(out, static_cast<Py_ssize_t>(k),
+                     Py_BuildValue("(NN)", ListOf(tr), ListOf(va)));
+    }
+    return out;
+  });
+}
+
+PyObject* DefaultValidationPy(PyObject*, PyObject* args) {
+  Py_ssize_t rows, n_cv = 0;
+  int has_valid = 0;
+  double vsize = 0;
+  if (!PyArg_ParseTuple(args, "n|pdn", &rows, &has_valid, &vsize, &n_cv)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    auto plan = ta::ChooseValidation(static_cast<size_t>(rows), has_valid, vsize,
+                                     static_cast<size_t>(n_cv));
+    const char* kind = plan.kind == ta::ValidationPlan::Kind::kCrossValidation ? "cv"
+                       : plan.kind == ta::ValidationPlan::Kind::kHoldout       ? "holdout"
+                                                                               : "explicit";
+    return Py_BuildValue("{s:s,s:n,s:d}", "kind", kind, "folds",
+                         static_cast<Py_ssize_t>(plan.folds), "fraction", plan.fraction);
+  });
+}
+
+PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {
+      "X",       "y",    "task",          "learner", "params", "scaler", "featurization",
+      "threads", "seed", "feature_names", nullptr};
+  PyObject *X, *y, *params = nullptr, *names = nullptr;
+  const char *task, *learner, *scaler = "", *featurization = "auto";
+  Py_ssize_t threads = 1;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnKO", const_cast<char**>(kws), &X, &y, &task,
+                                   &learner, &params, &scaler, &featurization, &threads, &seed,
+                                   &names)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::PipelineSpec spec;
+    spec.learner = learner;
+    spec.params = ToParams(params);
+    spec.scaler = ta::Scaler::Parse(scaler);
+    spec.featurization = ta::Featurizer::ParseMode(featurization);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    std::vector<std::string> fn = ToStrings(names);
+    ta::FitContext ctx;
+    ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
+    ctx.seed = seed;
+    std::unique_ptr<ta::Pipeline> p;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      p = ta::Pipeline::Fit(spec, m, t, ctx, fn);
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    return Wrap(std::move(p));
+  });
+}
+
+PyObject* CrossValidatePy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"X",       "y",      "task",          "learner",
+                              "params",  "scaler", "featurization", "folds",
+                              "threads", "seed",   nullptr};
+  PyObject *X, *y, *params = nullptr;
+  const char *task, *learner, *scaler = "", *featurization = "auto";
+  Py_ssize_t folds = 5, threads = 1;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnnK", const_cast<char**>(kws), &X, &y, &task,
+                                   &learner, &params, &scaler, &featurization, &folds, &threads,
+                                   &seed)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::PipelineSpec spec;
+    spec.learner = learner;
+    spec.params = ToParams(params);
+    spec.scaler = ta::Scaler::Parse(scaler);
+    spec.featurization = ta::Featurizer::ParseMode(featurization);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::FitContext ctx;
+    ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
+    ctx.seed = seed;
+    ta::Evaluation ev;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      ev = ta::EvaluatePipeline(spec, m, t, ta::KFoldSplits(t, static_cast<size_t>(folds), seed),
+                                ctx);
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    return ScoresDict(ev.scores);
+  });
+}
+
+PyObject* EvaluatePy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {
+      "X",     "y",       "task", "learner", "params",  "scaler", "featurization",
+      "folds", "threads", "seed", "X_valid", "y_valid", nullptr};
+  PyObject *X, *y, *params = nullptr, *Xv = Py_None, *yv = Py_None;
+  const char *task, *learner, *scaler = "", *featurization = "auto";
+  Py_ssize_t folds = 5, threads = 1;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|OssnnKOO", const_cast<char**>(kws), &X, &y,
+                                   &task, &learner, &params, &scaler, &featurization, &folds,
+                                   &threads, &seed, &Xv, &yv)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::PipelineSpec spec;
+    spec.learner = learner;
+    spec.params = ToParams(params);
+    spec.scaler = ta::Scaler::Parse(scaler);
+    spec.featurization = ta::Featurizer::ParseMode(featurization);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::Matrix mv;
+    ta::Target tv = t;
+    const bool explicit_valid = Xv != Py_None;
+    if (explicit_valid) {
+      mv = ToMatrix(Xv, "X_valid");
+      // Validation labels are encoded with the training classes.
+      std::vector<double> raw = ToVector(yv, "y_valid");
+      tv.y.clear();
+      for (double v : raw) {
+        if (t.task == ta::Task::kRegression) {
+          tv.y.push_back(v);
+          continue;
+        }
+        auto it = std::find(t.class_names.begin(), t.class_names.end(), ta::FormatNumber(v));
+        if (it == t.class_names.end()) {
+          throw trainyard::InvalidInput("y_valid has the label " + ta::FormatNumber(v) +
+                                        " that the training data does not have");
+        }
+        tv.y.push_back(static_cast<double>(it - t.class_names.begin()));
+      }
+    }
+    ta::FitContext ctx;
+    ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
+    ctx.seed = seed;
+    ta::Evaluation ev;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      std::vector<ta::Fold> fs;
+      if (!explicit_valid) fs = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
+      ev = ta::EvaluatePipeline(spec, m, t, fs, ctx, explicit_valid ? &mv : nullptr,
+                                explicit_valid ? &tv : nullptr);
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    std::vector<int32_t> rows(ev.rows.begin(), ev.rows.end());
+    return Py_BuildValue("{s:N,s:N,s:N}", "scores", ScoresDict(ev.scores), "predictions",
+                         MatrixOut(ev.predictions), "rows", ListOf(rows));
+  });
+}
+
+// A target from class indices (classification, C = n_classes) or values, without re-encoding.
+ta::Target RawTarget(PyObject* y, ta::Task task, size_t n_classes) {
+  ta::Target t;
+  t.task = task;
+  t.y = ToVector(y, "y");
+  if (task == ta::Task::kClassification) {
+    for (size_t c = 0; c < n_classes; ++c) t.class_names.push_back(std::to_string(c));
+    for (double v : t.y) {
+      if (!(v >= 0 && v < static_cast<double>(n_classes)) || v != std::floor(v)) {
+        throw trainyard::InvalidInput("y must hold class indices 0.." +
+                                      std::to_string(n_classes - 1));
+      }
+    }
+  }
+  return t;
+}
+
+std::vector<std::unique_ptr<ta::Pipeline>> CopyMembers(PyObject* list) {
+  std::vector<std::unique_ptr<ta::Pipeline>> members;
+  Ref it(PyObject_GetIter(list));
+  if (!it.p) throw PyErrorSet{};
+  while (PyObject* item = PyIter_Next(it.p)) {
+    Ref cap(item);
+    members.push_back(ta::Pipeline::Deserialize(Unwrap(cap.p).Serialize()));
+  }
+  if (PyErr_Occurred()) throw PyErrorSet{};
+  return members;
+}
+
+PyObject* CaruanaPy(PyObject*, PyObject* args) {
+  PyObject *preds, *y;
+  const char *task, *metric;
+  Py_ssize_t iterations = 15;
+  double y_range = 0;
+  if (!PyArg_ParseTuple(args, "OOss|nd", &preds, &y, &task, &metric, &iterations, &y_range)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    std::vector<ta::Matrix> p;
+    Ref it(PyObject_GetIter(preds));
+    if (!it.p) throw PyErrorSet{};
+    while (PyObject* item = PyIter_Next(it.p)) {
+      Ref m(item);
+      p.push_back(ToMatrix(m.p, "predictions"));
+    }
+    if (PyErr_Occurred()) throw PyErrorSet{};
+    if (p.empty()) throw trainyard::InvalidInput("ensemble selection needs candidates");
+    ta::Target t = RawTarget(y, TaskArg(task), p[0].cols);
+    return ListOf(ta::CaruanaWeights(
+        p, t, metric, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), y_range));
+  });
+}
+
+PyObject* VotingPy(PyObject*, PyObject* args) {
+  PyObject *members, *weights;
+  if (!PyArg_ParseTuple(args, "OO", &members, &weights)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    return Wrap(ta::MakeVotingEnsemble(CopyMembers(members), ToVector(weights, "weights")));
+  });
+}
+
+PyObject* StackPy(PyObject*, PyObject* args) {
+  PyObject *members, *oof, *y;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTuple(args, "OOO|K", &members, &oof, &y, &seed)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    auto m = CopyMembers(members);
+    if (m.empty()) throw trainyard::InvalidInput("a stack ensemble needs members");
+    std::vector<ta::Matrix> o;
+    Ref it(PyObject_GetIter(oof));
+    if (!it.p) throw PyErrorSet{};
+    while (PyObject* item = PyIter_Next(it.p)) {
+      Ref mm(item);
+      o.push_back(ToMatrix(mm.p, "out-of-fold predictions"));
+    }
+    if (PyErr_Occurred()) throw PyErrorSet{};
+    ta::Task task = m[0]->task();
+    ta::Target t = RawTarget(y, task, m[0]->class_names().size());
+    t.class_names = m[0]->class_names();
+    ta::FitContext ctx;
+    ctx.seed = seed;
+    return Wrap(ta::MakeStackEnsemble(std::move(m), o, t, ctx));
+  });
+}
+
+PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"X",       "y",           "task",    "metric",  "iterations",
+                              "folds",   "time_budget", "allowed", "blocked", "featurization",
+                              "threads", "seed",        nullptr};
+  PyObject *X, *y, *allowed = Py_None, *blocked = Py_None;
+  const char *task, *metric, *featurization = "auto";
+  Py_ssize_t iterations = 20, folds = 5, threads = 1;
+  double budget = 0;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|nndOOsnK", const_cast<char**>(kws), &X, &y,
+                                   &task, &metric, &iterations, &folds, &budget, &allowed, &blocked,
+                                   &featurization, &threads, &seed)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::SearchSpace space;
+    space.task = t.task;
+    space.metric = metric;
+    space.allowed = ToStrings(allowed);
+    space.blocked = ToStrings(blocked);
+    space.featurization = ta::Featurizer::ParseMode(featurization);
+    space.seed = seed;
+    space.budget_in_iterations = budget <= 0;
+    ta::SearchStrategy strategy(space);
+    auto splits = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
+    ta::FitContext ctx;
+    ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
+    ctx.seed = seed;
+    std::vector<ta::SearchRecord> records;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      records = ta::RunSequentialSearch(
+          strategy, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), budget,
+          [&](const ta::PipelineSpec& spec) {
+            return ta::EvaluatePipeline(spec, m, t, splits, ctx).scores.at(metric);
+          });
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    PyObject* out = PyList_New(static_cast<Py_ssize_t>(records.size()));
+    for (size_t i = 0; i < records.size(); ++i) {
+      const auto& r = records[i];
+      PyObject* params = PyDict_New();
+      for (const auto& [k, v] : r.trial.spec.params.num) {
+        PyObject* f = PyFloat_FromDouble(v);
+        PyDict_SetItemString(params, k.c_str(), f);
+        Py_DECREF(f);
+      }
+      for (const auto& [k, v] : r.trial.spec.params.str) {
+        PyObject* sv = PyUnicode_FromString(v.c_str());
+        PyDict_SetItemString(params, k.c_str(), sv);
+        Py_DECREF(sv);
+      }
+      PyList_SetItem(
+          out, static_cast<Py_ssize_t>(i),
+          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:d,s:O}", "iteration",
+                        static_cast<Py_ssize_t>(r.trial.id), "pipeline", r.trial.label.c_str(),
+                        "learner", r.trial.spec.learner.c_str(), "scaler",
+                        ta::Scaler::DisplayName(r.trial.spec.scaler).c_str(), "params", params,
+                        "score", r.result.score, "seconds", r.result.seconds, "failed",
+                        r.result.failed ? Py_True : Py_False));
+    }
+    return out;
+  });
+}
+
+PyObject* PredictRawPy(PyObject*, PyObject* args) {
+  PyObject *cap, *X;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &X)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::Pipeline& p = Unwrap(cap);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Matrix out;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      out = p.PredictRaw(m);
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    return MatrixOut(out);
+  });
+}
+
+PyObject* InfoPy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::Pipeline& p = Unwrap(cap);
+    return Py_BuildValue("{s:s,s:N,s:N,s:s}", "header", p.HeaderJson().c_str(), "classes",
+                         ListOf(p.class_names()), "feature_names", ListOf(p.feature_names()),
+                         "label", p.Label().c_str());
+  });
+}
+
+PyObject* SerializePy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    std::string s = Unwrap(cap).Serialize();
+    return PyBytes_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+  });
+}
+
+PyObject* DeserializePy(PyObject*, PyObject* args) {
+  const char* data;
+  Py_ssize_t n;
+  if (!PyArg_ParseTuple(args, "y#", &data, &n)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    return Wrap(ta::Pipeline::Deserialize(std::string_view(data, static_cast<size_t>(n))));
+  });
+}
+
+PyObject* LoadPy(PyObject*, PyObject* args) {
+  const char* path;
+  if (!PyArg_ParseTuple(args, "s", &path)) return nullptr;
+  return Guard([&]() -> PyObject* { return Wrap(ta::Pipeline::Load(path)); });
+}
+
+PyObject* SavePy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  const char* path;
+  if (!PyArg_ParseTuple(args, "Os", &cap, &path)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    Unwrap(cap).Save(path);
+    Py_RETURN_NONE;
+  });
+}
+
+PyObject* LearnersPy(PyObject*, PyObject* args) {
+  const char* task;
+  if (!PyArg_ParseTuple(args, "s", &task)) return nullptr;
+  return Guard([&]() -> PyObject* { return ListOf(ta::LearnerNames(TaskArg(task))); });
+}
+
+PyObject* ReadHandoverPy(PyObject*, PyObject* args) {
+  const char* path;
+  const char* task;
+  if (!PyArg_ParseTuple(args, "ss", &path, &task)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::RawDataset ds = ta::ReadHandover(path);
+    ta::Target t = ta::MakeTarget(ds, TaskArg(task));
+    return Py_BuildValue("{s:N,s:N,s:N,s:N}", "X", MatrixOut(ds.X), "feature_names",
+                         ListOf(ds.feature_names), "y", ListOf(t.y), "classes",
+                         ListOf(t.class_names));
+  });
+}
+
+PyObject* ExplainPy(PyObject*, PyObject* args) {
+  PyObject *cap, *X, *background = Py_None;
+  const char* method = "auto";
+  Py_ssize_t samples = 0;
+  unsigned long long seed = 0;
+  if (!PyArg_ParseTuple(args, "OO|OsnK", &cap, &X, &background, &method, &samples, &seed)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    const ta::Pipeline& p = Unwrap(cap);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Matrix bg;
+    if (background != Py_None) bg = ToMatrix(background, "background");
+    ta::ExplainOptions opt;
+    opt.method = method;
+    opt.permutations = static_cast<size_t>(samples);
+    opt.seed = seed;
+    ta::Explanation e;
+    PyThreadState* st = PyEval_SaveThread();
+    try {
+      e = ta::Explain(p, m, background != Py_None ? &bg : nullptr, opt);
+    } catch (...) {
+      PyEval_RestoreThread(st);
+      throw;
+    }
+    PyEval_RestoreThread(st);
+    PyObject* values = PyList_New(static_cast<Py_ssize_t>(e.values.size()));
+    for (size_t k = 0; k < e.values.size(); ++k) {
+      PyList_SetItem(values, static_cast<Py_ssize_t>(k), MatrixOut(e.values[k]));
+    }
+    PyObject* outputs = PyList_New(static_cast<Py_ssize_t>(e.model_output.size()));
+    for (size_t k = 0; k < e.model_output.size(); ++k) {
+      PyList_SetItem(outputs, static_cast<Py_ssize_t>(k), ListOf(e.model_output[k]));
+    }
+    return Py_BuildValue("{s:N,s:N,s:N,s:s,s:s,s:N}", "values", values, "expected_values",
+                         ListOf(e.expected_values), "model_output", outputs, "method",
+                         e.method.c_str(), "output", e.output.c_str(), "outputs",
+                         ListOf(e.output_names));
+  });
+}
+
+PyObject* TreesPy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::TreeEnsemble* ens = Unwrap(cap).learner().trees();
+    if (!ens) throw trainyard::InvalidInput("this model has no trees");
+    PyObject* trees = PyList_New(static_cast<Py_ssize_t>(ens->trees.size()));
+    for (size_t t = 0; t < ens->trees.size(); ++t) {
+      const ta::Tree& tr = ens->trees[t];
+      PyList_SetItem(
+          trees, static_cast<Py_ssize_t>(t),
+          Py_BuildValue("{s:N,s:N,s:N,s:N,s:N,s:N,s:n}", "feature", ListOf(tr.feature), "threshold",
+                        ListOf(tr.threshold), "left", ListOf(tr.left), "right", ListOf(tr.right),
+                        "cover", ListOf(tr.cover), "value", ListOf(tr.value), "n_outputs",
+                        static_cast<Py_ssize_t>(tr.n_outputs)));
+    }
+    std::vector<int32_t> outs = ens->tree_output;
+    return Py_BuildValue("{s:N,s:N,s:d,s:O,s:N}", "trees", trees, "base", ListOf(ens->base),
+                         "scale", ens->scale, "margin", ens->margin ? Py_True : Py_False,
+                         "tree_output", ListOf(outs));
+  });
+}
+
+PyMethodDef kMethods[] = {
+    {"classification_scores", ClassificationScoresPy, METH_VARARGS,
+     "classification_scores(y_true, y_proba) -> dict of every classification metric"},
+    {"regression_scores", RegressionScoresPy, METH_VARARGS,
+     "regression_scores(y_true, y_pred, y_range=0) -> dict of every regression metric"},
+    {"splits", SplitsPy, METH_VARARGS,
+     "splits(y, task, folds, validation_size, seed) -> [(train_idx, valid_idx), ...]"},
+    {"default_validation", DefaultValidationPy, METH_VARARGS,
+     "default_validation(rows, has_valid=False, validation_size=0, n_cross_validations=0)"},
+    {"fit", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(FitPy)),
+     METH_VARARGS | METH_KEYWORDS, "fit(X, y, task, learner, ...) -> pipeline capsule"},
+    {"cross_validate",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(CrossValidatePy)),
+     METH_VARARGS | METH_KEYWORDS, "cross_validate(X, y, task, learner, ...) -> mean scores"},
+    {"evaluate", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(EvaluatePy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "evaluate(X, y, task, learner, ..., folds, X_valid=None, y_valid=None) -> "
+     "{scores, predictions, rows}"},
+    {"caruana_weights", CaruanaPy, METH_VARARGS,
+     "caruana_weights(predictions, y, task, metric, iterations=15, y_range=0) -> weights"},
+    {"voting_ensemble", VotingPy, METH_VARARGS, "voting_ensemble(members, weights) -> capsule"},
+    {"stack_ensemble", StackPy, METH_VARARGS, "stack_ensemble(members, oof, y) -> capsule"},
+    {"search", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "search(X, y, task, metric, iterations=20, folds=5, time_budget=0, allowed=None, "
+     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts]"},
+    {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
+    {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
+    {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
+    {"deserialize", DeserializePy, METH_VARARGS, "deserialize(bytes) -> pipeline capsule"},
+    {"load", LoadPy, METH_VARARGS, "load(path) -> pipeline capsule"},
+    {"save", SavePy, METH_VARARGS, "save(p, path)"},
+    {"learners", LearnersPy, METH_VARARGS, "learners(task) -> [names]"},
+    {"read_handover", ReadHandoverPy, METH_VARARGS, "read_handover(path, task) -> dict"},
+    {"explain", ExplainPy, METH_VARARGS,
+     "explain(p, X, background=None, method='auto', samples=0, seed=0) -> dict"},
+    {"trees", TreesPy, METH_VARARGS, "trees(p) -> the tree ensemble as lists"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
+                       "_engine",
+                       "Trainyard's native AutoML engine (see docs/AUTOML.md).",
+                       -1,
+                       kMethods,
+                       nullptr,
+                       nullptr,
+                       nullptr,
+                       nullptr};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__engine(void) { return PyModule_Create(&kModule); }

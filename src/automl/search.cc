@@ -1,0 +1,285 @@
+#include "automl/search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "automl/metrics.h"
+#include "automl/registry.h"
+#include "common/error.h"
+
+namespace trainyard::automl {
+
+namespace {
+
+// Parameters whose value drives the trial's cost: they start at the low end.
+bool CostRelated(const std::string& name) { return name == "n_estimators" || name == "max_iter"; }
+
+// The value a normalized coordinate u in [0, 1] stands for.
+double Denormalize(const ParamSpec& s, double u) {
+  u = std::clamp(u, 0.0, 1.0);
+  double v = s.log && s.low > 0
+                 ? std::exp(std::log(s.low) + u * (std::log(s.high) - std::log(s.low)))
+                 : s.low + u * (s.high - s.low);
+  if (s.type == ParamSpec::Type::kInt) v = std::round(v);
+  return v;
+}
+
+double Normalize(const ParamSpec& s, double v) {
+  if (s.high <= s.low) return 0.0;
+  if (s.log && s.low > 0) {
+    v = std::max(v, s.low);
+    return std::clamp((std::log(v) - std::log(s.low)) / (std::log(s.high) - std::log(s.low)), 0.0,
+                      1.0);
+  }
+  return std::clamp((v - s.low) / (s.high - s.low), 0.0, 1.0);
+}
+
+// Choices that do not fit the task are removed (tree criteria, SGD losses).
+std::vector<std::string> TaskChoices(const ParamSpec& s, Task task) {
+  std::vector<std::string> out;
+  for (const auto& c : s.choices) {
+    bool regression_only = c == "squared_error";
+    bool classification_only =
+        c == "gini" || c == "entropy" || c == "log_loss" || c == "modified_huber" || c == "hinge";
+    if (task == Task::kClassification && regression_only) continue;
+    if (task == Task::kRegression && classification_only) continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+bool ScaleSensitive(const std::string& name) {
+  return name == "LogisticRegression" || name == "SGD" || name == "KNN" || name == "SVM" ||
+         name == "LinearSVM" || name == "ElasticNet";
+}
+
+}  // namespace
+
+SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rng_(space_.seed) {
+  if (!IsKnownMetric(space_.task, space_.metric)) {
+    throw InvalidInput("primary_metric '" + space_.metric + "' is not a " + TaskName(space_.task) +
+                       " metric");
+  }
+  higher_ = HigherIsBetter(space_.metric);
+  std::vector<std::string> names =
+      space_.allowed.empty() ? LearnerNames(space_.task) : space_.allowed;
+  for (const auto& n : names) FindLearner(n, space_.task);  // validates allowed names
+  for (const auto& n : space_.blocked) FindLearner(n, space_.task);
+  scalers_ = space_.scalers;
+  if (scalers_.empty()) {
+    for (auto k : Scaler::All()) {
+      if (k != Scaler::Kind::kNone) scalers_.push_back(k);
+    }
+  }
+  for (const auto& n : names) {
+    if (std::find(space_.blocked.begin(), space_.blocked.end(), n) != space_.blocked.end()) {
+      continue;
+    }
+    const LearnerInfo& info = FindLearner(n, space_.task);
+    LearnerState l;
+    l.name = n;
+    l.relative_cost = info.relative_cost;
+    l.scale_sensitive = ScaleSensitive(n);
+    for (ParamSpec s : info.params()) {
+      if (s.type == ParamSpec::Type::kChoice) {
+        s.choices = TaskChoices(s, space_.task);
+        if (s.choices.empty()) continue;
+        auto def = std::find(s.choices.begin(), s.choices.end(), s.default_str);
+        l.init_point.push_back(def == s.choices.end()
+                                   ? 0.0
+                                   : (static_cast<double>(def - s.choices.begin()) + 0.5) /
+                                         static_cast<double>(s.choices.size()));
+      } else if (CostRelated(s.name)) {
+        l.init_point.push_back(0.0);
+      } else {
+        l.init_point.push_back(Normalize(s, s.default_num));
+      }
+      l.dims.push_back(s);
+    }
+    l.best_point = l.init_point;
+    learners_.push_back(std::move(l));
+  }
+  if (learners_.empty()) {
+    throw InvalidInput("no model is left to try: every allowed model is blocked");
+  }
+  initial_order_.resize(learners_.size());
+  std::iota(initial_order_.begin(), initial_order_.end(), 0);
+  std::stable_sort(initial_order_.begin(), initial_order_.end(), [&](size_t a, size_t b) {
+    return learners_[a].relative_cost < learners_[b].relative_cost;
+  });
+}
+
+PipelineSpec SearchStrategy::ToSpec(const LearnerState& l, const std::vector<double>& point,
+                                    size_t scaler) const {
+  PipelineSpec spec;
+  spec.learner = l.name;
+  spec.featurization = space_.featurization;
+  spec.scaler = l.scale_sensitive ? scalers_[scaler % scalers_.size()] : Scaler::Kind::kNone;
+  if (l.name == "MultinomialNaiveBayes") spec.scaler = Scaler::Kind::kMinMax;
+  for (size_t d = 0; d < l.dims.size(); ++d) {
+    const ParamSpec& s = l.dims[d];
+    if (s.type == ParamSpec::Type::kChoice) {
+      size_t k = std::min(s.choices.size() - 1,
+                          static_cast<size_t>(std::clamp(point[d], 0.0, 1.0) *
+                                              static_cast<double>(s.choices.size())));
+      spec.params.str[s.name] = s.choices[k];
+    } else if (point[d] != l.init_point[d] || CostRelated(s.name)) {
+      // Untouched non-cost dimensions keep the learner's own default.
+      spec.params.num[s.name] = Denormalize(s, point[d]);
+    }
+  }
+  return spec;
+}
+
+size_t SearchStrategy::ChooseLearner() {
+  // First every learner once, cheapest first.
+  if (next_initial_ < initial_order_.size()) return initial_order_[next_initial_++];
+  // Then with probability proportional to 1 / ECI, the estimated cost (seconds) for the
+  // learner to improve on the best score so far.
+  std::vector<double> weight(learners_.size(), 0.0);
+  for (size_t i = 0; i < learners_.size(); ++i) {
+    const LearnerState& l = learners_[i];
+    const double cost = std::max(l.cost, 1e-3);
+    const double stale = l.total_seconds - l.seconds_at_best;
+    double eci;
+    if (!l.has_best) {
+      eci = cost * 4 * static_cast<double>(1 + l.fails);  // every trial failed so far
+    } else if (!Better(best_, l.best)) {
+      eci = std::max(stale, 2 * cost);  // the leader: time since its last improvement
+    } else {
+      // Trials needed to close the gap at the learner's expected improvement per trial.
+      const double gap = std::fabs(best_ - l.best);
+      eci = std::max({gap / std::max(l.delta, 1e-12) * cost, stale, cost});
+    }
+    weight[i] = 1.0 / std::max(eci, 1e-6);
+  }
+  std::discrete_distribution<size_t> pick(weight.begin(), weight.end());
+  return pick(rng_);
+}
+
+std::vector<double> SearchStrategy::Propose(LearnerState& l) {
+  const size_t d = l.dims.size();
+  if (d == 0) return l.best_point;
+  std::vector<double> dir(d);
+  if (!l.tried_opposite && !l.last_dir.empty()) {
+    for (size_t k = 0; k < d; ++k) dir[k] = -l.last_dir[k];
+    l.tried_opposite = true;
+  } else {
+    std::normal_distribution<double> g(0.0, 1.0);
+    double norm = 0;
+    for (auto& v : dir) {
+      v = g(rng_);
+      norm += v * v;
+    }
+    norm = std::sqrt(std::max(norm, 1e-12));
+    for (auto& v : dir) v /= norm;
+    l.last_dir = dir;
+    l.tried_opposite = false;
+  }
+  // After 2^(d-1) failures around a point the step shrinks (CFO); a tiny step restarts
+  // from a random point near the cheap initial configuration.
+  if (l.fails > (size_t{1} << std::min<size_t>(d - 1, 6))) {
+    l.step *= 0.5;
+    l.fails = 0;
+  }
+  if (l.step < 0.02) {
+    l.step = 0.3;
+    std::uniform_real_distribution<double> u(0.0, 0.3);
+    for (size_t k = 0; k < d; ++k)
+      l.best_point[k] = std::clamp(l.init_point[k] + u(rng_), 0.0, 1.0);
+  }
+  std::vector<double> p(d);
+  for (size_t k = 0; k < d; ++k) p[k] = std::clamp(l.best_point[k] + l.step * dir[k], 0.0, 1.0);
+  return p;
+}
+
+Trial SearchStrategy::Next() {
+  size_t i = ChooseLearner();
+  LearnerState& l = learners_[i];
+  std::vector<double> point = l.trials == 0 ? l.init_point : Propose(l);
+  size_t scaler = l.best_scaler;
+  if (l.scale_sensitive && l.trials > 0) {
+    std::bernoulli_distribution switch_scaler(0.3);
+    if (switch_scaler(rng_)) {
+      std::uniform_int_distribution<size_t> s(0, scalers_.size() - 1);
+      scaler = s(rng_);
+    }
+  }
+  ++l.trials;
+  Trial t;
+  t.id = next_id_++;
+  t.spec = ToSpec(l, point, scaler);
+  t.label = PipelineLabel(Scaler::DisplayName(t.spec.scaler), l.name, space_.task);
+  pending_[t.id] = {i, std::move(point), scaler};
+  if (std::find(order_.begin(), order_.end(), l.name) == order_.end()) order_.push_back(l.name);
+  return t;
+}
+
+void SearchStrategy::Report(const TrialResult& r) {
+  auto it = pending_.find(r.id);
+  if (it == pending_.end()) throw InvalidInput("trial " + std::to_string(r.id) + " is not pending");
+  Pending p = std::move(it->second);
+  pending_.erase(it);
+  LearnerState& l = learners_[p.learner];
+  const double cost = space_.budget_in_iterations ? 1.0 : r.seconds;
+  l.total_seconds += cost;
+  l.cost = l.cost == 0 ? cost : 0.5 * l.cost + 0.5 * cost;
+  if (r.failed || std::isnan(r.score)) {
+    ++l.fails;
+    l.delta *= 0.5;
+    return;
+  }
+  if (!l.has_best) {
+    // Prior: a tenth of the distance to a perfect score (1 for scores, 0 for errors).
+    const double ideal = higher_ ? 1.0 : 0.0;
+    l.delta = 0.1 * std::fabs(ideal - r.score) + 1e-9;
+  }
+  if (!l.has_best || Better(r.score, l.best)) {
+    if (l.has_best) l.delta = std::max(std::fabs(r.score - l.best), 0.5 * l.delta);
+    l.best = r.score;
+    l.has_best = true;
+    l.best_point = p.point;
+    l.best_scaler = p.scaler;
+    l.seconds_at_best = l.total_seconds;
+    l.fails = 0;
+    l.tried_opposite = true;  // move on from the new point
+  } else {
+    ++l.fails;
+    l.delta *= 0.8;  // each failure lowers the expected gain
+  }
+  if (!has_best_ || Better(r.score, best_)) {
+    best_ = r.score;
+    has_best_ = true;
+  }
+}
+
+std::vector<SearchRecord> RunSequentialSearch(
+    SearchStrategy& strategy, size_t iterations, double time_budget_s,
+    const std::function<double(const PipelineSpec&)>& evaluate) {
+  std::vector<SearchRecord> out;
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  for (size_t i = 0; i < iterations; ++i) {
+    if (time_budget_s > 0 && elapsed() >= time_budget_s) break;
+    SearchRecord rec;
+    rec.trial = strategy.Next();
+    rec.result.id = rec.trial.id;
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      rec.result.score = evaluate(rec.trial.spec);
+    } catch (const std::exception&) {
+      rec.result.failed = true;
+      rec.result.score = NAN;
+    }
+    rec.result.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    strategy.Report(rec.result);
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+}  // namespace trainyard::automl

@@ -1,0 +1,124 @@
+// The search strategy: which pipeline to evaluate next, learning from results so far.
+//
+// Cost-frugal, after FLAML (Wang et al., "FLAML: A Fast and Lightweight AutoML Library",
+// MLSys 2021): every learner starts at its cheapest configuration (few trees/rounds/epochs),
+// cheap learners first; afterwards a learner is drawn with probability proportional to
+// 1 / ECI, its estimated cost for improvement (seconds until it beats the best score so far,
+// from its own improvement speed and trial cost); inside a learner, randomized direct
+// search (FLAML's CFO) moves from the learner's best point along random directions in the
+// normalized hyperparameter space, tries the opposite direction on failure, and shrinks the
+// step after repeated failures. Scale-sensitive learners also search over the scalers.
+// Not thread-safe: one driver thread calls Next/Report (results may arrive out of order).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "automl/pipeline.h"
+
+namespace trainyard::automl {
+
+struct SearchSpace {
+  Task task = Task::kClassification;
+  std::string metric = "accuracy";
+  // Registry names; empty = every learner of the task. Blocked names are removed.
+  std::vector<std::string> allowed;
+  std::vector<std::string> blocked;
+  // Scalers tried for scale-sensitive learners (empty: all but none).
+  std::vector<Scaler::Kind> scalers;
+  Featurizer::Mode featurization = Featurizer::Mode::kAuto;
+  uint64_t seed = 0;
+  // The budget is a number of iterations, not time: every trial costs 1 (Azure's
+  // `iterations` without `experiment_timeout_minutes`), so cheap learners get no discount.
+  bool budget_in_iterations = false;
+};
+
+struct Trial {
+  size_t id = 0;
+  PipelineSpec spec;
+  std::string label;  // "Standardize SGD classifier"
+};
+
+struct TrialResult {
+  size_t id = 0;
+  double score = 0;    // the primary metric; NaN when the trial failed
+  double seconds = 0;  // wall time of the trial
+  bool failed = false;
+};
+
+class SearchStrategy {
+ public:
+  // Throws InvalidInput when no learner is left or the metric does not fit the task.
+  explicit SearchStrategy(SearchSpace space);
+
+  Trial Next();
+  void Report(const TrialResult& result);
+
+  double best_score() const { return best_; }
+  bool has_best() const { return has_best_; }
+  // Learners in the search, in the order of their first trial.
+  const std::vector<std::string>& learners() const { return order_; }
+
+ private:
+  struct LearnerState {
+    std::string name;
+    std::vector<ParamSpec> dims;
+    std::vector<double> best_point, init_point;
+    size_t best_scaler = 0;
+    double best = 0;
+    bool has_best = false;
+    double step = 0.3;
+    size_t fails = 0;  // proposals since the last improvement
+    size_t trials = 0;
+    double total_seconds = 0;  // cost spent on this learner (seconds, or trials)
+    double seconds_at_best = 0;
+    double cost = 0;               // seconds of its recent trial (moving average)
+    double delta = 0;              // expected improvement per trial (score units)
+    std::vector<double> last_dir;  // direction of the last proposal (for the opposite move)
+    bool tried_opposite = true;
+    bool scale_sensitive = false;
+    double relative_cost = 1;
+  };
+  struct Pending {
+    size_t learner;
+    std::vector<double> point;
+    size_t scaler;
+  };
+
+  bool Better(double a, double b) const { return higher_ ? a > b : a < b; }
+  size_t ChooseLearner();
+  std::vector<double> Propose(LearnerState& l);
+  PipelineSpec ToSpec(const LearnerState& l, const std::vector<double>& point, size_t scaler) const;
+
+  SearchSpace space_;
+  bool higher_ = true;
+  std::vector<LearnerState> learners_;
+  std::vector<std::string> order_;
+  std::vector<Scaler::Kind> scalers_;
+  std::map<size_t, Pending> pending_;
+  size_t next_id_ = 0;
+  size_t next_initial_ = 0;  // learners not yet tried, by relative cost
+  std::vector<size_t> initial_order_;
+  double best_ = 0;
+  bool has_best_ = false;
+  std::mt19937_64 rng_;
+};
+
+// Runs `iterations` trials one after another (or until `time_budget_s` > 0 runs out),
+// evaluating each with `evaluate` (returns the primary metric; throw to fail the trial).
+// Returns every trial with its result. For tests and benchmarks; the AutoML driver runs
+// trials as child runs concurrently with the same strategy.
+struct SearchRecord {
+  Trial trial;
+  TrialResult result;
+};
+std::vector<SearchRecord> RunSequentialSearch(
+    SearchStrategy& strategy, size_t iterations, double time_budget_s,
+    const std::function<double(const PipelineSpec&)>& evaluate);
+
+}  // namespace trainyard::automl
