@@ -53,6 +53,14 @@ struct Conn {
   Conn() : cfg(Load()), http(cfg.server_url, cfg.token) {}
 };
 
+// For calls that may take long on the server (URL downloads, environment builds).
+Json CallLong(HttpClient& http, const std::string& method, const std::string& target,
+              const Json& body) {
+  ClientResponse r = http.Request(method, target, body.dump(), "application/json", 3600 * 1000);
+  if (r.status / 100 != 2) ThrowHttpError(r);
+  return r.body.empty() ? Json() : r.Json();
+}
+
 std::string Str(const Json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return "";
   return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
@@ -125,7 +133,7 @@ Json CreateDefinition(Conn& c, const Args& args, size_t first_positional) {
     req["options"] = {{"separator", args.Get("separator", ",")},
                       {"header", !args.Has("no-header")}};
   }
-  return c.http.Call("POST", "/api/v1/dataset-definitions", req);
+  return CallLong(c.http, "POST", "/api/v1/dataset-definitions", req);
 }
 
 void PrintFiles(const Json& def) {
@@ -293,8 +301,8 @@ int Datastore(const std::vector<std::string>& a) {
           {{"src", e.path().string()}, {"path", target.empty() ? rel : target + "/" + rel}});
     }
     std::string name = args.Get("datastore", "workspaceblobstore");
-    Json r = c.http.Call("POST", "/api/v1/datastores/" + UrlEncode(name, false) + "/upload",
-                         {{"files", files}, {"overwrite", args.Has("overwrite")}});
+    Json r = CallLong(c.http, "POST", "/api/v1/datastores/" + UrlEncode(name, false) + "/upload",
+                      {{"files", files}, {"overwrite", args.Has("overwrite")}});
     std::cout << "uploaded " << files.size() << " files to " << name
               << (target.empty() ? "" : "/" + target) << ": " << Str(r, "added") << " added, "
               << Str(r, "replaced") << " replaced, " << Str(r, "skipped")
@@ -377,7 +385,7 @@ int Env(const std::vector<std::string>& a) {
       auto [name, version] = NameVersion(args.Positional(0, "NAME[:VERSION]"));
       body = {{"name", name}, {"version", version}};
     }
-    Json r = c.http.Call("POST", "/api/v1/environment-cache/build", body);
+    Json r = CallLong(c.http, "POST", "/api/v1/environment-cache/build", body);
     if (args.Has("json")) {
       std::cout << r.dump(2) << "\n";
       return 0;

@@ -68,8 +68,8 @@ class ServerLink {
   ServerLink(const std::string& url, const std::string& token) : client_(url, token) {}
 
   ClientResponse Send(const std::string& method, const std::string& target, const std::string& body,
-                      const std::string& content_type) {
-    return Retry([&] { return client_.Request(method, target, body, content_type); });
+                      const std::string& content_type, int timeout_ms = 120000) {
+    return Retry([&] { return client_.Request(method, target, body, content_type, timeout_ms); });
   }
   Json Call(const std::string& method, const std::string& target, const Json& body = nullptr) {
     ClientResponse r = Send(method, target, body.is_null() ? "" : body.dump(), "application/json");
@@ -449,7 +449,11 @@ int RunAgent(const AgentOptions& opts) {
                                       FindSdkPythonDir(), build_log);
     }
     auto pin = [&](const Json& definition) {
-      return link.Call("POST", "/api/v1/dataset-files", {{"definition", definition}})["files"];
+      // The server may download large URLs first: allow an hour before giving up.
+      return link
+          .Send("POST", "/api/v1/dataset-files", Json{{"definition", definition}}.dump(),
+                "application/json", 3600 * 1000)
+          .Json()["files"];
     };
     inputs = PrepareDatasetInputs(def, blobs, run_dir, workdir, pin, [&](const std::string& line) {
       shipper.AppendLog(kDriverLog, "trainyard: " + line + "\n");

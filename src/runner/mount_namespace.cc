@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +59,9 @@ int ReadOnlyBinds::ApplyInChild(const char** step) const {
     return errno;
   }
   if (!root_) {
+    // /proc/self/*_map belong to root while the process is not dumpable (e.g. after a uid
+    // change); the child execs right after, which sets dumpability anew.
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     int err = WriteAll("/proc/self/setgroups", "deny");
     if (err == 0) err = WriteAll("/proc/self/uid_map", uid_map_);
     if (err == 0) err = WriteAll("/proc/self/gid_map", gid_map_);

@@ -88,6 +88,19 @@ TEST_F(DatastoreTest, LocalDirectoryDatastoreAndGlobDataset) {
   EXPECT_THROW(
       CreateDatasetDefinition({{"paths", {{{"datastore", "ext"}, {"path", "nothing/**"}}}}}, ctx_),
       InvalidInput);
+
+  // include_path adds the file each row came from; transforms apply lazily, in order.
+  Json with_path =
+      CreateDatasetDefinition({{"type", "tabular"},
+                               {"paths", {{{"datastore", "ext"}, {"path", "csv/**/*.csv"}}}},
+                               {"options", {{"include_path", true}}}},
+                              ctx_);
+  with_path["transforms"] = Json::array({{{"drop_columns", {"x"}}}, {{"take", 1}}});
+  DataTable p = LoadTabularDataset(ValidateDatasetDefinition(with_path), ctx_, 0);
+  ASSERT_EQ(p.columns.size(), 2u);
+  EXPECT_EQ(p.columns[0].name, "Path");
+  EXPECT_EQ(std::get<std::string>(p.columns[0].values[0]), "/2020/a.csv");
+  EXPECT_EQ(p.num_rows, 1u);
 }
 
 TEST_F(DatastoreTest, DefinitionHashFollowsContentNotOrderOfKeys) {
