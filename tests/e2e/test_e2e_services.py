@@ -223,7 +223,10 @@ def test_entry_script_auth_keys_crash_and_timeout(ws, iris_model, tmp_path, plai
         assert status == 500 and "died" in message(resp), resp
         for _ in range(4):
             assert score_raw(uri, body, key=new_primary)[0] == 200
-        # A request past the timeout gets 504; its worker is replaced.
+        metrics_url = uri.rsplit("/", 1)[0] + "/metrics"
+        wait_for(lambda: "trainyard_serve_workers 2" in http("GET", metrics_url)[2].decode(),
+                 timeout=60, what="the crashed worker replaced")
+        # A request past the timeout gets 504; its worker is replaced, the other one serves.
         t0 = time.time()
         status, _, resp = score_raw(uri, json.dumps({"sleep": 30}), key=new_primary)
         assert status == 504 and time.time() - t0 < 20, resp
@@ -231,9 +234,8 @@ def test_entry_script_auth_keys_crash_and_timeout(ws, iris_model, tmp_path, plai
             assert score_raw(uri, body, key=new_primary)[0] == 200
         metrics = http("GET", uri.rsplit("/", 1)[0] + "/metrics")[2].decode()
         assert 'code="504"} 1' in metrics and 'code="401"} 3' in metrics, metrics
-        wait_for(lambda: "trainyard_serve_workers 2" in
-                 http("GET", uri.rsplit("/", 1)[0] + "/metrics")[2].decode(), timeout=30,
-                 what="two live workers again")
+        wait_for(lambda: "trainyard_serve_workers 2" in http("GET", metrics_url)[2].decode(),
+                 timeout=60, what="two live workers again")
         with pytest.raises(WebserviceException) as exc:
             service.run('"crash"')
         assert exc.value.status_code == 500
