@@ -34,6 +34,7 @@ APT_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libboost-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libssl-dev libyaml-cpp-dev libgtest-dev
   git python3 python3-venv python3-pip ca-certificates
+  libxgboost-dev wrk nginx-light
 )
 
 missing_packages() {
