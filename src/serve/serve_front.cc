@@ -4,9 +4,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <filesystem>
@@ -380,11 +381,26 @@ class Session : public std::enable_shared_from_this<Session> {
       return Error(Route::kScore, 400, why);
     }
     auto deadline = start_ + std::chrono::milliseconds(front_.timeout_ms_.load());
+    // A scorer that answers on this thread inside Score() (the native one) is replied to
+    // directly; answers from other threads (the Python pool) are posted to this connection's
+    // thread.
+    scoring_thread_ = std::this_thread::get_id();
+    sync_result_.reset();
     gen->scorer->Score(std::move(body), deadline, [self = shared_from_this()](ScoreResult r) {
+      if (std::this_thread::get_id() == self->scoring_thread_) {
+        self->sync_result_ = std::move(r);
+        return;
+      }
       asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
         self->Reply(Route::kScore, r.status, std::move(r.body), "application/json");
       });
     });
+    scoring_thread_ = std::thread::id();
+    if (sync_result_) {
+      ScoreResult r = std::move(*sync_result_);
+      sync_result_.reset();
+      Reply(Route::kScore, r.status, std::move(r.body), "application/json");
+    }
   }
 
   void MethodNotAllowed(Route route, const char* allow) {
@@ -448,6 +464,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::string request_id_;
+  std::thread::id scoring_thread_;  // set while inside Scorer::Score
+  std::optional<ScoreResult> sync_result_;
   std::vector<char> scratch_;
   bool keep_alive_ = true;
   Clock::time_point start_;
@@ -455,8 +473,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  Listener(asio::io_context& io, Front& front, tcp::endpoint ep)
-      : io_(io), acceptor_(asio::make_strand(io)), front_(front) {
+  // Accepts on ios[0]; each connection lives on one of `ios` (round robin), each run by one
+  // thread, so a connection's handlers never hop threads.
+  Listener(std::vector<std::unique_ptr<asio::io_context>>& ios, Front& front, tcp::endpoint ep)
+      : ios_(ios), acceptor_(*ios[0]), front_(front) {
     acceptor_.open(ep.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(ep);
@@ -473,7 +493,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_),
+    asio::io_context& target = *ios_[next_++ % ios_.size()];
+    acceptor_.async_accept(target,
                            [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
                              if (ec) {
                                if (ec == asio::error::operation_aborted) return;
@@ -485,9 +506,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
                            });
   }
 
-  asio::io_context& io_;
+  std::vector<std::unique_ptr<asio::io_context>>& ios_;
   tcp::acceptor acceptor_;
   Front& front_;
+  size_t next_ = 0;
 };
 
 }  // namespace
@@ -511,11 +533,16 @@ int RunServe(const ServeOptions& opts) {
   std::string host = config.value("host", "127.0.0.1");
   int port = config.value("port", 0);
 
-  asio::io_context io;
+  int threads = config.value("threads", 0);
+  if (threads <= 0) {
+    threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  }
+  std::vector<std::unique_ptr<asio::io_context>> ios;
+  for (int i = 0; i < threads; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
   std::shared_ptr<Listener> listener;
   try {
     listener = std::make_shared<Listener>(
-        io, front, tcp::endpoint(asio::ip::make_address(host), static_cast<uint16_t>(port)));
+        ios, front, tcp::endpoint(asio::ip::make_address(host), static_cast<uint16_t>(port)));
   } catch (const std::exception& e) {
     std::string msg = "cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what();
     std::cerr << "trainyard serve: " << msg << std::endl;
@@ -539,11 +566,10 @@ int RunServe(const ServeOptions& opts) {
     return 3;
   }
   listener->Start();
-  int threads = config.value("threads", 0);
-  if (threads <= 0)
-    threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   std::vector<std::thread> pool;
-  for (int i = 0; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  for (auto& io : ios) work.push_back(asio::make_work_guard(*io));
+  for (auto& io : ios) pool.emplace_back([&io] { io->run(); });
   front.WriteStatus(generation, "Healthy", nullptr);
   std::cerr << "trainyard serve: listening on http://" << host << ":" << front.bound_port_ << " ("
             << threads << " threads)" << std::endl;
@@ -566,7 +592,7 @@ int RunServe(const ServeOptions& opts) {
   if (auto g = front.Current(); g && g->scorer) g->scorer->Drain();
   // Let the last answers reach their sockets.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  io.stop();
+  for (auto& io : ios) io->stop();
   for (auto& t : pool) t.join();
   {
     std::lock_guard lk(front.gen_mu_);

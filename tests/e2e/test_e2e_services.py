@@ -223,7 +223,10 @@ def test_entry_script_auth_keys_crash_and_timeout(ws, iris_model, tmp_path, plai
         assert status == 500 and "died" in message(resp), resp
         for _ in range(4):
             assert score_raw(uri, body, key=new_primary)[0] == 200
-        # A request past the timeout gets 504; its worker is replaced.
+        metrics_url = uri.rsplit("/", 1)[0] + "/metrics"
+        wait_for(lambda: "trainyard_serve_workers 2" in http("GET", metrics_url)[2].decode(),
+                 timeout=60, what="the crashed worker replaced")
+        # A request past the timeout gets 504; its worker is replaced, the other one serves.
         t0 = time.time()
         status, _, resp = score_raw(uri, json.dumps({"sleep": 30}), key=new_primary)
         assert status == 504 and time.time() - t0 < 20, resp
@@ -231,9 +234,8 @@ def test_entry_script_auth_keys_crash_and_timeout(ws, iris_model, tmp_path, plai
             assert score_raw(uri, body, key=new_primary)[0] == 200
         metrics = http("GET", uri.rsplit("/", 1)[0] + "/metrics")[2].decode()
         assert 'code="504"} 1' in metrics and 'code="401"} 3' in metrics, metrics
-        wait_for(lambda: "trainyard_serve_workers 2" in
-                 http("GET", uri.rsplit("/", 1)[0] + "/metrics")[2].decode(), timeout=30,
-                 what="two live workers again")
+        wait_for(lambda: "trainyard_serve_workers 2" in http("GET", metrics_url)[2].decode(),
+                 timeout=60, what="two live workers again")
         with pytest.raises(WebserviceException) as exc:
             service.run('"crash"')
         assert exc.value.status_code == 500
@@ -415,3 +417,30 @@ def test_service_cli(server, ws, iris_model, tmp_path, trainyard_binary):
     finally:
         cli("delete", "cli-svc")
     assert "cli-svc" not in cli("list").stdout
+
+
+def test_nocode_xgboost_is_scored_natively(ws, tmp_path):
+    import sys
+    from e2e_util import REPO
+    sys.path.insert(0, str(REPO / "bench"))
+    from xgb_ctypes import label, sample_rows, train_xgboost_model
+    from trainyard.core import Model
+    path = train_xgboost_model(tmp_path / "model.json")
+    model = Model.register(ws, model_path=path, model_name="xgb-native",
+                           model_framework=Model.Framework.XGBOOST)
+    service = Model.deploy(ws, "xgb-native-svc", [model])
+    service.wait_for_deployment()
+    try:
+        rows = sample_rows(50, 4, seed=11)
+        probs = service.run({"data": rows})
+        assert len(probs) == 50 and all(0.0 <= p <= 1.0 for p in probs)
+        accuracy = sum((p > 0.5) == (label(r) > 0.5) for p, r in zip(probs, rows)) / 50
+        assert accuracy >= 0.9, accuracy
+        assert service.run([0.9, 0.9, 0.1, 0.1])[0] > 0.5  # one row without "data"
+        status, _, body = score_raw(service.scoring_uri, json.dumps({"data": [[1, 2]]}))
+        assert status == 400 and "needs 4 values" in message(body)
+        # No Python workers: the front scores in-process.
+        metrics = http("GET", service.scoring_uri.rsplit("/", 1)[0] + "/metrics")[2].decode()
+        assert "trainyard_serve_workers" not in metrics
+    finally:
+        service.delete()

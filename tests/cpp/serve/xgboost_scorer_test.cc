@@ -16,21 +16,23 @@ namespace {
 namespace fs = std::filesystem;
 
 // Trains a small binary classifier through the C API (label = x0 > 0.5) and saves it as JSON.
-fs::path TrainModel(const fs::path& dir) {
+fs::path TrainModel(const fs::path& dir, std::vector<std::pair<std::string, std::string>> params = {
+                                             {"objective", "binary:logistic"}}) {
   std::vector<float> x, y;
+  bool binary = params[0].second == "binary:logistic";
   for (int i = 0; i < 200; ++i) {
     float a = static_cast<float>(i % 20) / 20.0f, b = static_cast<float>(i % 7) / 7.0f;
     x.push_back(a);
     x.push_back(b);
     x.push_back(0.5f);
-    y.push_back(a > 0.5f ? 1.0f : 0.0f);
+    y.push_back(a > 0.5f ? (b > 0.5f && !binary ? 2.0f : 1.0f) : 0.0f);
   }
   DMatrixHandle d;
   EXPECT_EQ(XGDMatrixCreateFromMat(x.data(), 200, 3, NAN, &d), 0);
   EXPECT_EQ(XGDMatrixSetFloatInfo(d, "label", y.data(), 200), 0);
   BoosterHandle b;
   EXPECT_EQ(XGBoosterCreate(&d, 1, &b), 0);
-  XGBoosterSetParam(b, "objective", "binary:logistic");
+  for (auto& [k, v] : params) XGBoosterSetParam(b, k.c_str(), v.c_str());
   XGBoosterSetParam(b, "max_depth", "2");
   XGBoosterSetParam(b, "nthread", "1");
   for (int it = 0; it < 10; ++it) EXPECT_EQ(XGBoosterUpdateOneIter(b, it, d), 0);
@@ -71,6 +73,38 @@ TEST_F(XGBoostScorerTest, ScoresRowsOfATrainedModel) {
   EXPECT_EQ(nlohmann::json::parse(r.body)[0], preds[0]);
   r = s.ScoreNow(R"([0.9, null, 0.5])");
   EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(XGBoostScorerTest, CompiledForestMatchesLibxgboostOrFallsBack) {
+  // Start() compares the compiled forest with libxgboost on generated rows and keeps it only
+  // when they agree; an unsupported booster is scored through libxgboost.
+  struct Case {
+    std::vector<std::pair<std::string, std::string>> params;
+    bool compiled;
+    size_t per_row;
+  };
+  std::vector<Case> cases = {
+      {{{"objective", "binary:logistic"}}, true, 1},
+      {{{"objective", "reg:squarederror"}}, true, 1},
+      {{{"objective", "multi:softprob"}, {"num_class", "3"}}, true, 3},
+      {{{"objective", "multi:softmax"}, {"num_class", "3"}}, true, 1},
+      {{{"objective", "reg:squarederror"}, {"booster", "dart"}}, false, 1},
+  };
+  int i = 0;
+  for (auto& c : cases) {
+    fs::path d = dir_ / std::to_string(i++);
+    fs::create_directories(d);
+    XGBoostScorer s({{"kind", "xgboost"}, {"model_file", TrainModel(d, c.params).string()}});
+    s.Start();
+    EXPECT_EQ(s.compiled(), c.compiled) << c.params[0].second;
+    ScoreResult r = s.ScoreNow(R"({"data": [[0.9, 0.9, 0.5], [0.1, null, 0.5]]})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    auto preds = nlohmann::json::parse(r.body);
+    ASSERT_EQ(preds.size(), 2u);
+    if (c.per_row > 1) {
+      EXPECT_EQ(preds[0].size(), c.per_row) << r.body;
+    }
+  }
 }
 
 TEST_F(XGBoostScorerTest, BadInputIs400) {
