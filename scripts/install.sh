@@ -10,7 +10,7 @@
 #   SKIP_APT=1         never call apt-get (you installed the build dependencies yourself)
 #   SKIP_PIP=1         never call pip
 #   BUILD_DIR=build    where the release build goes (default: build)
-#   BUILD_TYPE=...     CMake build type (default: RelWithDebInfo)
+#   BUILD_TYPE=...     CMake build type (default: Release, -O2 without debug info)
 #   PYTHON=python3     the Python that runs the examples, the tests and the SDK
 set -euo pipefail
 
@@ -18,7 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 BUILD_DIR="${BUILD_DIR:-build}"
-BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
+BUILD_TYPE="${BUILD_TYPE:-Release}"
 PYTHON="${PYTHON:-python3}"
 
 if [ -t 1 ]; then log() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
