@@ -34,7 +34,9 @@ class ByteWriter {
     U64(v.size());
     for (const auto& s : v) Str(s);
   }
-  void Raw(const void* p, size_t n) { buf_.append(static_cast<const char*>(p), n); }
+  void Raw(const void* p, size_t n) {
+    if (n > 0) buf_.append(static_cast<const char*>(p), n);
+  }
   std::string& buffer() { return buf_; }
 
  private:
@@ -57,13 +59,13 @@ class ByteReader {
   std::vector<double> Doubles() {
     uint64_t n = Count(sizeof(double));
     std::vector<double> v(n);
-    std::memcpy(v.data(), Take(n * sizeof(double)), n * sizeof(double));
+    CopyOut(v.data(), n * sizeof(double));
     return v;
   }
   std::vector<int32_t> Ints() {
     uint64_t n = Count(sizeof(int32_t));
     std::vector<int32_t> v(n);
-    std::memcpy(v.data(), Take(n * sizeof(int32_t)), n * sizeof(int32_t));
+    CopyOut(v.data(), n * sizeof(int32_t));
     return v;
   }
   std::vector<std::string> Strings() {
@@ -75,6 +77,11 @@ class ByteReader {
   }
   // Reads `n` raw bytes.
   const char* Take(size_t n);
+  // Reads `n` bytes into `dst` (may be null when n is 0: an empty vector's data()).
+  void CopyOut(void* dst, size_t n) {
+    const char* src = Take(n);
+    if (n > 0) std::memcpy(dst, src, n);
+  }
   size_t remaining() const { return data_.size() - pos_; }
   [[noreturn]] void Fail(const std::string& what) const;
 

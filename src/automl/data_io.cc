@@ -47,13 +47,13 @@ RawDataset ParseHandover(std::string_view bytes) {
   for (uint32_t i = 0; i < n_names; ++i) ds.feature_names.push_back(ShortStr(r));
   if (rows * cols * 8 > r.remaining()) r.Fail("X is shorter than its shape");
   ds.X = Matrix(rows, cols);
-  std::memcpy(ds.X.data.data(), r.Take(rows * cols * 8), rows * cols * 8);
+  r.CopyOut(ds.X.data.data(), rows * cols * 8);
   uint8_t kind = r.U8();
   if (kind == 1) {
     ds.y_kind = RawDataset::YKind::kNumeric;
     if (rows * 8 > r.remaining()) r.Fail("y is shorter than X's rows");
     ds.y_numeric.resize(rows);
-    std::memcpy(ds.y_numeric.data(), r.Take(rows * 8), rows * 8);
+    r.CopyOut(ds.y_numeric.data(), rows * 8);
   } else if (kind == 2) {
     ds.y_kind = RawDataset::YKind::kLabels;
     uint32_t n_labels = r.U32();

@@ -351,6 +351,46 @@ std::vector<Matrix> TreeShap(const TreeEnsemble& ens, const Matrix& Z,
   return out;
 }
 
+ExplanationSummary Summarize(const Explanation& e, const std::vector<std::string>& feature_names,
+                             bool per_class) {
+  ExplanationSummary out;
+  if (e.values.empty()) return out;
+  const size_t F = e.values[0].cols;
+  std::vector<std::string> names = feature_names;
+  if (names.size() != F) {
+    names.clear();
+    for (size_t j = 0; j < F; ++j) names.push_back(std::to_string(j));
+  }
+  auto sorted = [&](const std::vector<double>& imp, std::vector<double>& values,
+                    std::vector<std::string>& order) {
+    std::vector<size_t> idx(F);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return imp[a] > imp[b]; });
+    for (size_t j : idx) {
+      values.push_back(imp[j]);
+      order.push_back(names[j]);
+    }
+  };
+  std::vector<double> overall(F, 0.0);
+  for (const Matrix& v : e.values) {
+    std::vector<double> imp(F, 0.0);
+    for (size_t i = 0; i < v.rows; ++i) {
+      for (size_t j = 0; j < F; ++j) imp[j] += std::fabs(v.At(i, j));
+    }
+    for (size_t j = 0; j < F; ++j) {
+      imp[j] /= static_cast<double>(std::max<size_t>(v.rows, 1));
+      overall[j] += imp[j] / static_cast<double>(e.values.size());
+    }
+    if (per_class) {
+      out.per_class_summary.emplace_back();
+      out.per_class_imp.emplace_back();
+      sorted(imp, out.per_class_summary.back(), out.per_class_imp.back());
+    }
+  }
+  sorted(overall, out.overall_summary, out.overall_imp);
+  return out;
+}
+
 Explanation Explain(const Pipeline& p, const Matrix& X, const Matrix* background,
                     const ExplainOptions& options) {
   if (X.cols != p.input_columns()) {

@@ -38,6 +38,19 @@ struct Explanation {
   std::vector<std::vector<double>> model_output;  // per output: what values add up to
 };
 
+// Azure's retrieve_model_explanation summaries: overall_summary = mean |SHAP| over rows and
+// outputs per feature, sorted descending, with overall_imp the feature names in that order;
+// per_class_summary / per_class_imp the same per output (classification only, else empty).
+// Features without names are named by their column index ("0", "1", ...).
+struct ExplanationSummary {
+  std::vector<double> overall_summary;
+  std::vector<std::string> overall_imp;
+  std::vector<std::vector<double>> per_class_summary;
+  std::vector<std::vector<std::string>> per_class_imp;
+};
+ExplanationSummary Summarize(const Explanation& e, const std::vector<std::string>& feature_names,
+                             bool per_class);
+
 // `background`: rows in raw input space (the training data or a sample); required for the
 // permutation explainer, optional for linear (defaults to the training means).
 Explanation Explain(const Pipeline& p, const Matrix& X, const Matrix* background,

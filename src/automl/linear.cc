@@ -179,25 +179,37 @@ class LiblinearLearner : public LinearLearner {
     (void)ctx;
     model* m = train(&prob, &param);
     if (!m) throw InternalError(name() + ": liblinear returned no model");
-    // liblinear orders classes by first appearance; map its weights to class indices.
+    // liblinear orders classes by first appearance; map its weights to class indices. A
+    // class missing from this training set (a small fold) gets a margin of -kAbsent: never
+    // predicted, probability ~0.
+    constexpr double kAbsent = 30.0;
     const int nr_class = m->nr_class;
     const size_t F = X.cols;
     auto weight = [&](size_t j, int k) {  // feature j (F = bias) of liblinear column k
       return m->w[j * static_cast<size_t>(nr_class == 2 ? 1 : nr_class) + static_cast<size_t>(k)];
     };
-    if (nr_class == 2) {
-      // One weight vector: positive margin means label[0].
-      const double sign = m->label[0] == 1 ? 1.0 : -1.0;
-      for (size_t j = 0; j < F; ++j) lm_.coef[j] = sign * weight(j, 0);
-      lm_.intercept[0] = sign * weight(F, 0);
+    auto set_margin = [&](size_t cls, double sign, int k) {
+      for (size_t j = 0; j < F; ++j) lm_.coef[cls * F + j] = sign * weight(j, k);
+      lm_.intercept[cls] = sign * weight(F, k);
+    };
+    if (lm_.n_margins == 1) {
+      // Two classes, one margin for class 1.
+      if (nr_class == 2) {
+        set_margin(0, m->label[0] == 1 ? 1.0 : -1.0, 0);  // positive margin means label[0]
+      } else {
+        lm_.intercept[0] = m->label[0] == 1 ? kAbsent : -kAbsent;  // one class seen
+      }
     } else {
-      for (int k = 0; k < nr_class; ++k) {
-        size_t cls = static_cast<size_t>(m->label[k]);
-        for (size_t j = 0; j < F; ++j) lm_.coef[cls * F + j] = weight(j, k);
-        lm_.intercept[cls] = weight(F, k);
+      std::fill(lm_.intercept.begin(), lm_.intercept.end(), -kAbsent);
+      if (nr_class == 2) {
+        set_margin(static_cast<size_t>(m->label[0]), 1.0, 0);
+        set_margin(static_cast<size_t>(m->label[1]), -1.0, 0);
+      } else if (nr_class == 1) {
+        lm_.intercept[static_cast<size_t>(m->label[0])] = kAbsent;
+      } else {
+        for (int k = 0; k < nr_class; ++k) set_margin(static_cast<size_t>(m->label[k]), 1.0, k);
       }
     }
-    // A class absent from the training fold keeps zero weights (never predicted first).
     free_and_destroy_model(&m);
     CheckFinite();
   }

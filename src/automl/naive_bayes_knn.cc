@@ -162,9 +162,10 @@ class Knn : public Learner {
  public:
   std::string name() const override { return "KNN"; }
 
-  void Fit(const Matrix& X, const Target& y, const FitContext&) override {
+  void Fit(const Matrix& X, const Target& y, const FitContext& ctx) override {
     n_features_ = X.cols;
     n_outputs_ = task_ == Task::kClassification ? y.NumClasses() : 1;
+    threads_ = std::max<size_t>(1, ctx.threads);
     k_ = static_cast<size_t>(std::max(1.0, params_.Num("n_neighbors", 5)));
     p_ = params_.Num("p", 2);
     if (p_ != 1 && p_ != 2) throw InvalidInput("KNN: p must be 1 (Manhattan) or 2 (Euclidean)");
@@ -182,7 +183,7 @@ class Knn : public Learner {
     CheckPredictInput(X);
     const size_t n = X_.rows, k = std::min(k_, n), F = n_features_;
     Matrix out(X.rows, n_outputs_);
-    ParallelFor((X.rows + 63) / 64, 2, [&](size_t block) {
+    ParallelFor((X.rows + 63) / 64, threads_, [&](size_t block) {
       std::vector<std::pair<double, size_t>> d(n);
       for (size_t i = block * 64; i < std::min(X.rows, block * 64 + 64); ++i) {
         const double* q = X.Row(i);
@@ -259,6 +260,7 @@ class Knn : public Learner {
   }
 
   size_t k_ = 5;
+  size_t threads_ = 1;  // the fit's max_cores_per_iteration (1 after loading)
   double p_ = 2;
   bool distance_weights_ = false;
   Matrix X_;

@@ -156,3 +156,24 @@ def test_explainer_errors(automl, iris_split):
         knn.explain(Xte[:2], method="tree")
     with pytest.raises(ValueError, match="method 'magic' is unknown"):
         knn.explain(Xte[:2], background=Xtr, method="magic")
+
+
+def test_summaries_follow_retrieve_model_explanation(automl, iris_split):
+    Xtr, Xte, ytr, _ = iris_split
+    names = ["sepal length", "sepal width", "petal length", "petal width"]
+    model = automl.fit(Xtr, ytr, "classification", "RandomForest", params={"n_estimators": 20},
+                       feature_names=names)
+    e = model.explain(Xte)
+    mean_abs = [np.abs(v).mean(axis=0) for v in e["values"]]
+    overall = np.mean(mean_abs, axis=0)
+    order = np.argsort(-overall, kind="stable")
+    assert e["overall_imp"] == [names[j] for j in order]
+    assert np.allclose(e["overall_summary"], overall[order])
+    assert e["overall_summary"] == sorted(e["overall_summary"], reverse=True)
+    assert len(e["per_class_summary"]) == 3 and len(e["per_class_imp"]) == 3
+    for k in range(3):
+        assert np.allclose(e["per_class_summary"][k], np.sort(mean_abs[k])[::-1])
+    assert e["overall_imp"][0].startswith("petal")  # iris is decided by the petals
+    reg = automl.fit(Xtr, Xtr[:, 0] * 2, "regression", "ElasticNet", params={"alpha": 0.01})
+    er = reg.explain(Xte)
+    assert er["per_class_summary"] == [] and er["overall_imp"][0] == "0"

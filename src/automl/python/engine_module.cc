@@ -824,10 +824,20 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
     for (size_t k = 0; k < e.model_output.size(); ++k) {
       PyList_SetItem(outputs, static_cast<Py_ssize_t>(k), ListOf(e.model_output[k]));
     }
-    return Py_BuildValue("{s:N,s:N,s:N,s:s,s:s,s:N}", "values", values, "expected_values",
-                         ListOf(e.expected_values), "model_output", outputs, "method",
-                         e.method.c_str(), "output", e.output.c_str(), "outputs",
-                         ListOf(e.output_names));
+    const bool classification = p.task() == ta::Task::kClassification;
+    ta::ExplanationSummary sum = ta::Summarize(e, p.feature_names(), classification);
+    PyObject* pcs = PyList_New(static_cast<Py_ssize_t>(sum.per_class_summary.size()));
+    PyObject* pci = PyList_New(static_cast<Py_ssize_t>(sum.per_class_imp.size()));
+    for (size_t k = 0; k < sum.per_class_summary.size(); ++k) {
+      PyList_SetItem(pcs, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_summary[k]));
+      PyList_SetItem(pci, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_imp[k]));
+    }
+    return Py_BuildValue("{s:N,s:N,s:N,s:s,s:s,s:N,s:N,s:N,s:N,s:N}", "values", values,
+                         "expected_values", ListOf(e.expected_values), "model_output", outputs,
+                         "method", e.method.c_str(), "output", e.output.c_str(), "outputs",
+                         ListOf(e.output_names), "overall_summary", ListOf(sum.overall_summary),
+                         "overall_imp", ListOf(sum.overall_imp), "per_class_summary", pcs,
+                         "per_class_imp", pci);
   });
 }
 

@@ -89,6 +89,33 @@ TEST(Learners, CancelStopsAFit) {
   }
 }
 
+TEST(Learners, ClassesMissingFromTheTrainingRowsAreNeverPredicted) {
+  // Training rows hold classes 0 and 2 of {0, 1, 2} (as in a small CV fold), or one class.
+  Dataset d = testing::Blobs(90, 3, 3, 6);
+  std::vector<size_t> keep;
+  for (size_t i = 0; i < d.X.rows; ++i) {
+    if (d.target.y[i] != 1) keep.push_back(i);
+  }
+  Target y = d.target;
+  y.y = SelectItems(d.target.y, keep);
+  Matrix X = SelectRows(d.X, keep);
+  for (const char* name : {"LinearSVM", "LogisticRegression", "SGD"}) {
+    SCOPED_TRACE(name);
+    auto p = Pipeline::Fit(Spec(name, Scaler::Kind::kStandard), X, y, FitContext{});
+    for (double c : p->Predict(d.X)) EXPECT_NE(c, 1.0);
+  }
+  Target binary;
+  binary.task = Task::kClassification;
+  binary.class_names = {"no", "yes"};
+  binary.y.assign(20, 1.0);
+  Matrix Xb = SelectRows(d.X, std::vector<size_t>{0,  1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                                  10, 11, 12, 13, 14, 15, 16, 17, 18, 19});
+  for (const char* name : {"LinearSVM", "LogisticRegression"}) {
+    auto p = Pipeline::Fit(Spec(name, Scaler::Kind::kNone), Xb, binary, FitContext{});
+    for (double c : p->Predict(Xb)) EXPECT_EQ(c, 1.0) << name;
+  }
+}
+
 TEST(Learners, RegistryRejectsUnknownNamesAndParameters) {
   EXPECT_THROW(CreateLearner("Nope", Task::kClassification, {}), InvalidInput);
   EXPECT_THROW(CreateLearner("ElasticNet", Task::kClassification, {}), InvalidInput);
