@@ -18,6 +18,7 @@
 #include "cli/args.h"
 #include "cli/commands_data.h"
 #include "cli/commands_service.h"
+#include "cli/table.h"
 #include "common/error.h"
 #include "common/spawn.h"
 #include "common/util.h"
@@ -109,29 +110,6 @@ int FreePort() {
   }
   ::close(fd);
   return ntohs(a.sin_port);
-}
-
-std::string Str(const Json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-}
-
-// Prints rows as an aligned table.
-void PrintTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w(header.size());
-  for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
-  for (auto& r : rows)
-    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  auto line = [&](const std::vector<std::string>& r) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      std::cout << std::left << std::setw(static_cast<int>(i + 1 < r.size() ? w[i] + 2 : 0))
-                << r[i];
-    }
-    std::cout << "\n";
-  };
-  line(header);
-  for (auto& r : rows) line(r);
 }
 
 // Reports progress of a transfer on stderr, but only once it has taken more than a second

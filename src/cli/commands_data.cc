@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/args.h"
+#include "cli/table.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
@@ -59,28 +60,6 @@ Json CallLong(HttpClient& http, const std::string& method, const std::string& ta
   ClientResponse r = http.Request(method, target, body.dump(), "application/json", 3600 * 1000);
   if (r.status / 100 != 2) ThrowHttpError(r);
   return r.body.empty() ? Json() : r.Json();
-}
-
-std::string Str(const Json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
-}
-
-void Table(const std::vector<std::string>& header,
-           const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> w(header.size());
-  for (size_t i = 0; i < header.size(); ++i) w[i] = header[i].size();
-  for (auto& r : rows)
-    for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
-  auto line = [&](const std::vector<std::string>& r) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      std::cout << std::left << std::setw(static_cast<int>(i + 1 < r.size() ? w[i] + 2 : 0))
-                << r[i];
-    }
-    std::cout << "\n";
-  };
-  line(header);
-  for (auto& r : rows) line(r);
 }
 
 std::string HumanSize(uint64_t b) {
@@ -146,7 +125,7 @@ void PrintFiles(const Json& def) {
     rows.push_back({"/" + Str(f, "path"), f.contains("size") ? HumanSize(f["size"]) : "?",
                     Str(f, "sha256").substr(0, 12), src});
   }
-  Table({"PATH", "SIZE", "SHA256", "SOURCE"}, rows);
+  PrintTable({"PATH", "SIZE", "SHA256", "SOURCE"}, rows);
 }
 
 int Dataset(const std::vector<std::string>& a) {
@@ -205,7 +184,7 @@ int Dataset(const std::vector<std::string>& a) {
                       std::to_string(d["definition"].value("files", Json::array()).size()),
                       Str(d, "created_utc"), Str(d, "description")});
     }
-    Table({"NAME", "VERSION", "TYPE", "FILES", "CREATED", "DESCRIPTION"}, rows);
+    PrintTable({"NAME", "VERSION", "TYPE", "FILES", "CREATED", "DESCRIPTION"}, rows);
     return 0;
   }
   if (sub == "show") {
@@ -231,7 +210,7 @@ int Dataset(const std::vector<std::string>& a) {
       rows.push_back(
           {Str(r, "run_id"), Str(r, "input_name"), Str(r, "mode"), Str(r, "created_utc")});
     }
-    if (!rows.empty()) Table({"RUN", "INPUT", "MODE", "SUBMITTED"}, rows);
+    if (!rows.empty()) PrintTable({"RUN", "INPUT", "MODE", "SUBMITTED"}, rows);
     return 0;
   }
   if (sub == "download") {
@@ -284,7 +263,7 @@ int Datastore(const std::vector<std::string>& a) {
       rows.push_back({Str(d, "name"), Str(d, "type"), d.value("is_default", false) ? "yes" : "",
                       Str(d, "path")});
     }
-    Table({"NAME", "TYPE", "DEFAULT", "PATH"}, rows);
+    PrintTable({"NAME", "TYPE", "DEFAULT", "PATH"}, rows);
     return 0;
   }
   if (sub == "upload") {
@@ -343,7 +322,7 @@ int Env(const std::vector<std::string>& a) {
                         e.value("curated", false) ? "curated" : "registered",
                         Str(e, "description")});
       }
-      Table({"NAME", "VERSION", "KIND", "DESCRIPTION"}, rows);
+      PrintTable({"NAME", "VERSION", "KIND", "DESCRIPTION"}, rows);
       return 0;
     }
     Json envs = c.http.Call("GET", "/api/v1/environment-cache")["environments"];
@@ -359,7 +338,7 @@ int Env(const std::vector<std::string>& a) {
                       std::to_string(e["packages"].size()), HumanSize(e.value("size", uint64_t{0})),
                       Str(e, "created_utc"), Ago(Str(e, "last_used_utc"))});
     }
-    Table({"HASH", "NAME", "PYTHON", "PACKAGES", "SIZE", "BUILT", "LAST USED"}, rows);
+    PrintTable({"HASH", "NAME", "PYTHON", "PACKAGES", "SIZE", "BUILT", "LAST USED"}, rows);
     std::cout << envs.size() << " environments, " << HumanSize(total) << "\n";
     return 0;
   }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/args.h"
+#include "cli/table.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "common/workspace_config.h"
@@ -55,11 +56,6 @@ struct ServiceClient {
 std::string ServiceUrl(const std::string& name) {
   ValidateServiceName(name);
   return "/api/v1/services/" + name;
-}
-
-std::string Str(const Json& j, const char* key) {
-  if (!j.contains(key) || j[key].is_null()) return "";
-  return j[key].is_string() ? j[key].get<std::string>() : j[key].dump();
 }
 
 void PrintService(const Json& s) {
@@ -227,23 +223,13 @@ int CmdService(const std::vector<std::string>& a) {
       return 0;
     }
     std::vector<std::vector<std::string>> rows;
-    std::vector<size_t> w = {4, 5, 11, 6};
     for (auto& s : all) {
       std::string models;
       for (auto& m : s.value("models", Json::array()))
         models += (models.empty() ? "" : ",") + Str(m, "id");
       rows.push_back({Str(s, "name"), Str(s, "state"), Str(s, "scoring_uri"), models});
-      for (size_t i = 0; i < 4; ++i) w[i] = std::max(w[i], rows.back()[i].size());
     }
-    std::vector<std::string> header = {"NAME", "STATE", "SCORING_URI", "MODELS"};
-    auto line = [&](const std::vector<std::string>& r) {
-      for (size_t i = 0; i < r.size(); ++i)
-        std::cout << std::left << std::setw(static_cast<int>(i + 1 < r.size() ? w[i] + 2 : 0))
-                  << r[i];
-      std::cout << "\n";
-    };
-    line(header);
-    for (auto& r : rows) line(r);
+    PrintTable({"NAME", "STATE", "SCORING_URI", "MODELS"}, rows);
     return 0;
   }
   if (sub == "show") {
