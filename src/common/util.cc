@@ -78,6 +78,17 @@ std::string ReadFile(const std::filesystem::path& p) {
   return ss.str();
 }
 
+std::string ReadFileTail(const std::filesystem::path& p, size_t max_bytes) {
+  std::ifstream in(p, std::ios::binary | std::ios::ate);
+  if (!in) return "";
+  auto size = static_cast<size_t>(in.tellg());
+  size_t start = size > max_bytes ? size - max_bytes : 0;
+  in.seekg(static_cast<std::streamoff>(start));
+  std::string out(size - start, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  return out;
+}
+
 void FsyncDir(const std::filesystem::path& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return;

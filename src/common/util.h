@@ -35,6 +35,8 @@ class Sha256 {
 
 // Whole-file read; throws NotFound / InternalError.
 std::string ReadFile(const std::filesystem::path& p);
+// The last `max_bytes` bytes of a file (all of it when smaller); "" when it cannot be read.
+std::string ReadFileTail(const std::filesystem::path& p, size_t max_bytes);
 // Writes `data` to `p` atomically: temp file in the same directory, fsync, rename, fsync dir.
 void WriteFileAtomic(const std::filesystem::path& p, std::string_view data, int mode = 0644);
 // fsync a directory (after a rename into it).

@@ -24,17 +24,6 @@ namespace {
 const char* const kActiveStatuses[] = {"Preparing", "Provisioning", "Starting",
                                        "Running",   "Finalizing",   "CancelRequested"};
 
-std::string TailOfFile(const fs::path& p, size_t max_bytes) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return "";
-  in.seekg(0, std::ios::end);
-  auto size = static_cast<size_t>(in.tellg());
-  size_t start = size > max_bytes ? size - max_bytes : 0;
-  in.seekg(static_cast<std::streamoff>(start));
-  std::string out(size - start, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  return out;
-}
 }  // namespace
 
 bool IsAgentAlive(int pid, const std::string& run_id) {
@@ -226,7 +215,7 @@ void RunScheduler::AgentExited(const std::string& run_id, const std::string& why
       fs::path agent_log = fs::path(opts_.data_dir) / "runs" / run_id / "agent.log";
       store_.UpdateRunStatus(run_id, "Failed",
                              {{"message", "the run's agent stopped unexpectedly (" + why + ")"},
-                              {"traceback", TailOfFile(agent_log, 4000)}},
+                              {"traceback", ReadFileTail(agent_log, 4000)}},
                              std::nullopt);
     }
   }

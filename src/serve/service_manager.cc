@@ -126,17 +126,6 @@ class ScorerStartFailure : public std::runtime_error {
   Json error;
 };
 
-std::string TailOfFile(const fs::path& p, size_t max_bytes) {
-  std::ifstream in(p, std::ios::binary | std::ios::ate);
-  if (!in) return "";
-  auto size = static_cast<size_t>(in.tellg());
-  size_t start = size > max_bytes ? size - max_bytes : 0;
-  in.seekg(static_cast<std::streamoff>(start));
-  std::string out(size - start, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  return out;
-}
-
 }  // namespace
 
 void ValidateServiceName(std::string_view name) {
@@ -809,7 +798,7 @@ Json ServiceManager::List() {
 
 std::string ServiceManager::Logs(const std::string& name, size_t max_bytes) {
   Require(name);
-  return TailOfFile(Dir(name) / kServeLog, max_bytes);
+  return ReadFileTail(Dir(name) / kServeLog, max_bytes);
 }
 
 Json ServiceManager::Keys(const std::string& name) {
