@@ -142,6 +142,9 @@ class Driver:
         t = self.s.get("experiment_timeout_minutes")
         return self.start + t * 60.0 if t else None
 
+    def past_deadline(self):
+        return self.deadline() is not None and time.monotonic() >= self.deadline()
+
     def better(self, a, b):
         return b is None or (a > b if self.higher else a < b)
 
@@ -262,7 +265,7 @@ class Driver:
         per_it = (s.get("iteration_timeout_minutes") or 0) * 60.0
         deadline = self.deadline()
         # Leave time for the ensembles and the explanation inside the experiment timeout.
-        reserve = min(30.0, 0.1 * (deadline - self.start)) if deadline else 0.0
+        reserve = min(30.0, max(1.0, 0.1 * (deadline - self.start))) if deadline else 0.0
         running, next_i = [], 0
         while True:
             now = time.monotonic()
@@ -357,7 +360,7 @@ class Driver:
         y_range = 0.0
         if self.task == "regression":
             y_range = max(float(v) for v in self.y) - min(float(v) for v in self.y)
-        if s.get("enable_voting_ensemble"):
+        if s.get("enable_voting_ensemble") and not self.past_deadline():
             i = next_i
             next_i += 1
             t0 = time.monotonic()
@@ -371,9 +374,7 @@ class Driver:
                                                  y_range)
                 kept = [(m, w, r) for m, w, r in zip(members, weights, cands) if w > 0]
                 model = engine.voting_ensemble([k[0] for k in kept], [k[1] for k in kept])
-                outs = len(preds[0][0])
-                blend = [[sum(w * preds[j][row][c] for j, w in enumerate(weights))
-                          for c in range(outs)] for row in range(len(y_enc))]
+                blend = _blend(preds, weights)
                 scores = self._scores(y_enc, blend, y_range)
                 it["model_path"] = os.path.join(self.workdir, "model_{}.tyam".format(i))
                 model.save(it["model_path"])
@@ -393,8 +394,7 @@ class Driver:
                                       "score": "nan", "duration": _fmt_duration(it["seconds"])})
                 child.fail("VotingEnsemble failed: {}".format(e))
                 self.results.append(it)
-        if s.get("enable_stack_ensemble") and len(cands) >= 2 and \
-                not (self.deadline() and time.monotonic() >= self.deadline()):
+        if s.get("enable_stack_ensemble") and len(cands) >= 2 and not self.past_deadline():
             i = next_i
             next_i += 1
             t0 = time.monotonic()
@@ -523,6 +523,18 @@ class Driver:
         self.parent.add_properties(props)
 
 
+def _blend(preds, weights):
+    """The weighted average of the members' validation predictions (rows x outputs)."""
+    try:
+        import numpy as np
+        return (np.tensordot(np.asarray(weights, dtype=float),
+                             np.asarray(preds, dtype=float), axes=1)).tolist()
+    except ImportError:
+        outs = len(preds[0][0])
+        return [[sum(w * preds[j][row][c] for j, w in enumerate(weights))
+                 for c in range(outs)] for row in range(len(preds[0]))]
+
+
 def _label_text(v):
     if isinstance(v, float) and v.is_integer():
         v = int(v)
@@ -560,11 +572,11 @@ def main(argv):
         driver.canceled = True
         _cancel_open_children(parent)
         sys.exit(143)
-    except _data.DataError as e:
-        print("AutoML data error: {}".format(e), file=sys.stderr)
-        sys.exit(2)
     except Exception:
+        # The agent takes the run's error message from the traceback's last line.
         traceback.print_exc()
+        sys.stderr.flush()
+        _cancel_open_children(parent)
         sys.exit(1)
 
 

@@ -45,6 +45,9 @@ _COST = {"NaiveBayes": 0.2, "MultinomialNaiveBayes": 0.2, "BernoulliNaiveBayes":
          "DecisionTree": 0.5, "SGD": 1.0, "LinearSVM": 1.0, "ElasticNet": 1.0,
          "LogisticRegression": 1.2, "KNN": 1.5, "ExtremeRandomTrees": 2.0, "RandomForest": 2.5,
          "XGBoostClassifier": 6.0, "XGBoostRegressor": 6.0, "GradientBoosting": 8.0, "SVM": 10.0}
+_FIRST = ["LogisticRegression", "ElasticNet", "KNN", "ExtremeRandomTrees", "SGD",
+          "RandomForest", "XGBoostClassifier", "XGBoostRegressor", "LinearSVM", "NaiveBayes",
+          "DecisionTree", "SVM", "GradientBoosting"]
 _SCALE_SENSITIVE = {"LogisticRegression", "LinearSVM", "SGD", "KNN", "SVM", "ElasticNet"}
 SCALERS = ["Standardize", "Scale 0/1", "Scale MaxAbs 1", "Robust Scaler", "Normalizer"]
 # Azure's pipeline label of each learner.
@@ -69,7 +72,10 @@ class Strategy:
         self.rng = random.Random(seed)
         self.higher = higher_is_better
         self.in_iterations = in_iterations
-        self.order = sorted(learners, key=lambda n: _COST.get(n, 3.0))
+        # First round: strong, cheap learners first (Azure's and FLAML's experience), then
+        # the rest by cost; afterwards the order only breaks ties.
+        self.order = sorted(learners, key=lambda n: (_FIRST.index(n) if n in _FIRST
+                                                     else len(_FIRST), _COST.get(n, 3.0)))
         self.state = {n: {"best": None, "point": None, "scaler": None, "step": 0.3,
                           "fails": 0, "trials": 0, "cost": _COST.get(n, 3.0), "gain": None}
                       for n in self.order}

@@ -252,7 +252,7 @@ class AutoMLConfig:
         }
 
     def _write_data(self, folder):
-        from trainyard._automl import handover
+        handover = _handover_module()
         os.makedirs(os.path.join(folder, DATA_DIR), exist_ok=True)
         files = {}
         if self.X is not None:
@@ -321,6 +321,22 @@ class AutoMLConfig:
         if show_output:
             run._show_live_table()
         return run
+
+
+def _handover_module():
+    """trainyard/_automl/handover.py (standard library only) without loading the engine
+    binding: submitting needs no compiled code."""
+    import importlib.util
+    import sys
+    name = "trainyard._automl.handover"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "_automl", "handover.py")
+    spec = importlib.util.spec_from_file_location("trainyard_automl_handover", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _labels(y):
