@@ -28,6 +28,7 @@ EXPLANATION_FILE = "explanation.json"
 EXACT_EXPLAINERS = ("DecisionTree", "RandomForest", "ExtremeRandomTrees", "GradientBoosting",
                     "XGBoostClassifier", "XGBoostRegressor", "LogisticRegression", "LinearSVM",
                     "SGD", "ElasticNet")
+FINISH_SECONDS = 2.0  # uploading the best model and finishing the run, under load
 MINIMIZED = ("normalized_root_mean_squared_error", "normalized_mean_absolute_error")
 log = logging.getLogger("trainyard.automl")
 
@@ -70,6 +71,17 @@ class Driver:
         self.best = None
         self.canceled = False
         self.start = time.monotonic()
+        # The experiment's clock starts when the run started (interpreter start-up and the
+        # data script count against experiment_timeout_minutes, as in Azure).
+        started = (parent._run_dto or {}).get("start_time_utc") if hasattr(parent, "_run_dto") \
+            else None
+        if started:
+            try:
+                from datetime import datetime
+                t0 = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+                self.start -= max(0.0, min(time.time() - t0, 600.0))
+            except ValueError:
+                pass
         self.workdir = os.path.abspath("automl_iterations")
         os.makedirs(self.workdir, exist_ok=True)
 
@@ -142,8 +154,10 @@ class Driver:
         t = self.s.get("experiment_timeout_minutes")
         return self.start + t * 60.0 if t else None
 
-    def past_deadline(self):
-        return self.deadline() is not None and time.monotonic() >= self.deadline()
+    def past_deadline(self, need=0.0):
+        """True when less than ``need`` seconds (plus ~2 s to finish the run) are left."""
+        return self.deadline() is not None and \
+            time.monotonic() + need + FINISH_SECONDS >= self.deadline()
 
     def better(self, a, b):
         return b is None or (a > b if self.higher else a < b)
@@ -265,7 +279,7 @@ class Driver:
         per_it = (s.get("iteration_timeout_minutes") or 0) * 60.0
         deadline = self.deadline()
         # Leave time for the ensembles and the explanation inside the experiment timeout.
-        reserve = min(30.0, max(1.0, 0.1 * (deadline - self.start))) if deadline else 0.0
+        reserve = min(60.0, max(4.0, 0.2 * (deadline - self.start))) if deadline else 0.0
         running, next_i = [], 0
         while True:
             now = time.monotonic()
@@ -360,7 +374,8 @@ class Driver:
         y_range = 0.0
         if self.task == "regression":
             y_range = max(float(v) for v in self.y) - min(float(v) for v in self.y)
-        if s.get("enable_voting_ensemble") and not self.past_deadline():
+        ens_started = time.monotonic()
+        if s.get("enable_voting_ensemble") and not self.past_deadline(1.0):
             i = next_i
             next_i += 1
             t0 = time.monotonic()
@@ -394,7 +409,8 @@ class Driver:
                                       "score": "nan", "duration": _fmt_duration(it["seconds"])})
                 child.fail("VotingEnsemble failed: {}".format(e))
                 self.results.append(it)
-        if s.get("enable_stack_ensemble") and len(cands) >= 2 and not self.past_deadline():
+        if s.get("enable_stack_ensemble") and len(cands) >= 2 and \
+                not self.past_deadline(time.monotonic() - ens_started):
             i = next_i
             next_i += 1
             t0 = time.monotonic()
