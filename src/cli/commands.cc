@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "cli/args.h"
-#include "cli/commands_data.h"
 #include "cli/commands_automl.h"
+#include "cli/commands_data.h"
 #include "cli/commands_service.h"
 #include "common/error.h"
 #include "common/spawn.h"

@@ -52,8 +52,9 @@ int CmdAutoml(const std::vector<std::string>& args) {
   av.push_back(nullptr);
   std::cout.flush();
   ::execvp(av[0], av.data());
-  throw Error("Internal", "cannot run " + python + " for `trainyard automl`: " + std::strerror(errno) +
-              " (set TRAINYARD_PYTHON to a Python 3.11+ interpreter)",
+  throw Error("Internal",
+              "cannot run " + python + " for `trainyard automl`: " + std::strerror(errno) +
+                  " (set TRAINYARD_PYTHON to a Python 3.11+ interpreter)",
               500);
 }
 

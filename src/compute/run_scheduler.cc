@@ -60,7 +60,8 @@ void RunScheduler::Start() {
   for (const char* s : kActiveStatuses) active.statuses.push_back(s);
   for (auto& r : store_.ListRuns(active)) {
     // Runs an agent executes: scripts, and AutoML runs submitted with a driver definition.
-    bool agent_run = r.kind == "script" || (r.kind == "automl" && r.definition.contains("source_directory"));
+    bool agent_run =
+        r.kind == "script" || (r.kind == "automl" && r.definition.contains("source_directory"));
     if (!agent_run) continue;
     if (IsAgentAlive(static_cast<int>(r.agent_pid), r.id)) {
       std::lock_guard lk(mu_);

@@ -137,7 +137,9 @@ class Strategy:
                 continue
             gap = abs((self.best or 0) - st["best"]) + 1e-6
             gain = st["gain"] or max(1e-4, abs(1.0 - st["best"]) / 10.0) * (0.8 ** st["fails"])
-            cost = 1.0 if self.in_iterations else st["cost"]
+            # Seconds per trial even under an iterations budget: the wall time is what the
+            # user waits for, and a cheap learner that is close gets more tries (FLAML).
+            cost = st["cost"]
             eci = max(gap / gain, 1.0) * cost
             if st["best"] == self.best:
                 eci = max(1.0, st["fails"] + 1.0) * cost
