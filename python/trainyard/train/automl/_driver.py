@@ -37,6 +37,7 @@ _W = {}
 
 
 def _work(conn, learner, params, scaler, model_path):
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a cancel ends the worker at once
     try:
         w = _W
         ev = engine.evaluate(w["X"], w["y"], w["task"], learner, params, scaler,
@@ -70,6 +71,7 @@ class Driver:
         self.results = []  # dicts: iteration, learner, scaler, params, score, scores, ...
         self.best = None
         self.canceled = False
+        self.in_loop = False
         self.start = time.monotonic()
         # The experiment's clock starts when the run started (interpreter start-up and the
         # data script count against experiment_timeout_minutes, as in Azure).
@@ -281,6 +283,7 @@ class Driver:
         # Leave time for the ensembles and the explanation inside the experiment timeout.
         reserve = min(60.0, max(4.0, 0.2 * (deadline - self.start))) if deadline else 0.0
         running, next_i = [], 0
+        self.in_loop = True
         while True:
             now = time.monotonic()
             stop = self.canceled or self.exit_score_reached() or self.early_stop() or \
@@ -298,6 +301,12 @@ class Driver:
                 break
             for it in list(running):
                 msg = None
+                if self.canceled:  # the run was canceled: its workers got SIGTERM too
+                    self.stop_worker(it)
+                    running.remove(it)
+                    self.finish_iteration(it, None, status="Canceled",
+                                          error="the AutoML run was canceled")
+                    continue
                 if it["conn"].poll(0.0):
                     try:
                         msg = it["conn"].recv()
@@ -334,6 +343,7 @@ class Driver:
                 self.finish_iteration(it, None, status="Canceled",
                                       error="canceled by cancel_iteration")
             time.sleep(0.02)
+        self.in_loop = False
         return next_i
 
     # ----- ensembles ---------------------------------------------------------------------
@@ -570,8 +580,11 @@ def main(argv):
     driver = Driver(settings, parent)
 
     def on_term(signum, frame):
+        # Inside the search loop the flag is enough (it is polled every 20 ms and stops the
+        # workers); elsewhere (data script, ensembles, explanation) stop right away.
         driver.canceled = True
-        raise KeyboardInterrupt
+        if not driver.in_loop:
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
     try:
@@ -580,6 +593,8 @@ def main(argv):
         log.info("data: %d rows x %d columns; validation: %s", len(driver.X), len(driver.X[0]),
                  "X_valid" if driver.X_valid is not None else "{}-fold CV".format(driver.folds))
         next_i = driver.search()
+        if driver.canceled:
+            raise KeyboardInterrupt
         driver.ensembles(next_i)
         driver.finish()
         log.info("best: iteration %s %s %s=%s", driver.best["iteration"], driver.best["label"],
@@ -597,6 +612,7 @@ def main(argv):
 
 
 def _cancel_open_children(parent):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # finish the cleanup; SIGKILL still ends it
     try:
         for child in parent.get_children():
             if child.get_status() in ("Running", "Queued", "NotStarted", "Starting"):
