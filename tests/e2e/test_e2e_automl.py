@@ -286,3 +286,34 @@ def test_config_validation_fails_before_submitting(ws):
     with pytest.raises(UserErrorException, match="leave no model"):
         AutoMLConfig(task="classification", X=X, y=y, allowed_models=["KNN"],
                      blocked_models=["KNN"])
+
+
+def test_cli_submit_csv_with_text_labels(server, tmp_path, trainyard_binary):
+    import subprocess
+    iris = datasets.load_iris()
+    names = ["setosa", "versicolor", "virginica"]
+    csv = tmp_path / "iris.csv"
+    with open(csv, "w") as f:
+        f.write("sl,sw,pl,pw,species\n")
+        for row, t in zip(iris.data, iris.target):
+            f.write(",".join(str(v) for v in row) + "," + names[t] + "\n")
+    env = dict(os.environ, PYTHONPATH=str(e2e_util.PYTHON_DIR))
+    out = subprocess.run([trainyard_binary, "automl", "submit", "--csv", str(csv),
+                          "--label-column", "species", "--task", "classification",
+                          "--iterations", "3", "--n-cross-validations", "3",
+                          "--experiment", "e2e-automl-cli", "--register-model", "iris-cli"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert " ITERATION     PIPELINE" in out.stdout and "registered model iris-cli:1" in out.stdout
+    out = subprocess.run([trainyard_binary, "automl", "predict", "iris-cli:1", str(csv),
+                          "--label-column", "species", "--proba"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "prediction,proba_setosa,proba_versicolor,proba_virginica"
+    preds = [line.split(",")[0] for line in lines[1:]]
+    assert len(preds) == 150 and np.mean([p == names[t] for p, t in
+                                          zip(preds, iris.target)]) > 0.9
+    bad = subprocess.run([trainyard_binary, "automl", "submit", "--csv", str(csv), "--task",
+                          "classification"], capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "--label-column" in bad.stderr
