@@ -107,3 +107,12 @@ def test_strategy_tries_every_learner_then_searches():
     assert picks.count("KNN") > picks.count("DecisionTree")
     name, params, scaler = s.next(99)
     assert isinstance(params, dict) and scaler
+
+
+def test_regression_strategy_uses_regression_losses_only():
+    s = _search.Strategy(["SGD", "ElasticNet"], higher_is_better=False, task="regression")
+    seen = [s.next(i) for i in range(2)]
+    for i in range(2):
+        s.report(i, 0.2 + i * 0.1, 0.1)
+    seen += [s.next(i) for i in range(2, 12)]
+    assert all("loss" not in params for name, params, _ in seen if name == "SGD")

@@ -273,7 +273,8 @@ class Driver:
         if not learners:
             raise _data.DataError("no learner is left after blocked_models/allowed_models")
         self.strategy = _search.Strategy(learners, self.higher, s.get("seed", 0),
-                                         in_iterations=bool(s.get("iterations")))
+                                         in_iterations=bool(s.get("iterations")),
+                                         task=self.task)
         n_ens = (1 if s.get("enable_voting_ensemble") else 0) + \
             (1 if s.get("enable_stack_ensemble") else 0)
         total = s.get("iterations")

@@ -68,7 +68,9 @@ def label(learner, scaler, task="classification"):
 
 
 class Strategy:
-    def __init__(self, learners, higher_is_better=True, seed=0, in_iterations=True):
+    def __init__(self, learners, higher_is_better=True, seed=0, in_iterations=True,
+                 task="classification"):
+        self.task = task
         self.rng = random.Random(seed)
         self.higher = higher_is_better
         self.in_iterations = in_iterations
@@ -86,9 +88,15 @@ class Strategy:
     def _better(self, a, b):
         return b is None or (a > b if self.higher else a < b)
 
+    def _space(self, name):
+        space = _SPACES.get(name, [])
+        if self.task == "regression":  # classification losses only for classifiers
+            space = [spec for spec in space if spec[0] != "loss"]
+        return space
+
     def _point_to_params(self, name, point):
         params = {}
-        for spec, x in zip(_SPACES.get(name, []), point):
+        for spec, x in zip(self._space(name), point):
             if isinstance(spec[1], list):
                 params[spec[0]] = spec[1][min(int(x * len(spec[1])), len(spec[1]) - 1)]
                 continue
@@ -100,7 +108,7 @@ class Strategy:
 
     def _initial_point(self, name):
         point = []
-        for spec in _SPACES.get(name, []):
+        for spec in self._space(name):
             if isinstance(spec[1], list):
                 point.append((spec[1].index(spec[2]) + 0.5) / len(spec[1]))
                 continue
