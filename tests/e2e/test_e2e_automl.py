@@ -317,3 +317,17 @@ def test_cli_submit_csv_with_text_labels(server, tmp_path, trainyard_binary):
     bad = subprocess.run([trainyard_binary, "automl", "submit", "--csv", str(csv), "--task",
                           "classification"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "--label-column" in bad.stderr
+
+
+def test_experiment_exit_score_stops_the_search(ws, tmp_path):
+    from trainyard.core import Experiment
+    from trainyard.train.automl import AutoMLConfig
+    project = _digits_project(tmp_path)
+    cfg = AutoMLConfig(task="classification", path=str(project), data_script="get_data.py",
+                       iterations=50, n_cross_validations=3, primary_metric="accuracy",
+                       experiment_exit_score=0.5, max_concurrent_iterations=1)
+    run = Experiment(ws, "e2e-automl-exit").submit(cfg)
+    assert e2e_util.wait_status(run, timeout=180) == "Completed", run.get_details()
+    children = list(run.get_children())
+    # the first iteration already beats 0.5: nothing else is started (no ensemble of one)
+    assert len(children) == 1 and float(children[0].properties["score"]) >= 0.5
