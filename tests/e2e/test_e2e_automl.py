@@ -331,3 +331,23 @@ def test_experiment_exit_score_stops_the_search(ws, tmp_path):
     children = list(run.get_children())
     # the first iteration already beats 0.5: nothing else is started (no ensemble of one)
     assert len(children) == 1 and float(children[0].properties["score"]) >= 0.5
+
+
+def test_iteration_timeout_stops_a_slow_iteration(ws, tmp_path):
+    from trainyard.core import Experiment
+    from trainyard.train.automl import AutoMLConfig
+    project = _digits_project(tmp_path)
+    # SVM with Platt probabilities on digits takes seconds per fold: past a 0.6 s limit
+    cfg = AutoMLConfig(task="classification", path=str(project), data_script="get_data.py",
+                       iterations=2, n_cross_validations=5, primary_metric="accuracy",
+                       allowed_models=["SVM", "NaiveBayes"], iteration_timeout_minutes=0.01,
+                       enable_voting_ensemble=False, enable_stack_ensemble=False)
+    run = Experiment(ws, "e2e-automl-it-timeout").submit(cfg)
+    assert e2e_util.wait_status(run, timeout=180) == "Completed", run.get_details()
+    by_algo = {c.properties["run_algorithm"]: c for c in run.get_children()}
+    svm = by_algo["SVM"]
+    assert svm.get_status() == "Failed"
+    assert "iteration_timeout_minutes" in json.dumps(svm.get_details().get("error"))
+    assert float(svm.properties["seconds"]) < 0.6 + 5.0
+    assert by_algo["NaiveBayes"].get_status() == "Completed"
+    assert run.get_properties()["best_pipeline"].endswith("naive Bayes")
