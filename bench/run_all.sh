@@ -19,6 +19,7 @@ python3 p1_submit_overhead.py "${QUICK[@]}"
 python3 p3_ingest_vs_sqlite.py "${QUICK[@]}"
 python3 p4_datasets_envs.py "${QUICK[@]}"
 python3 p7_engine_seed_pipelines.py "${QUICK[@]}"
+python3 p7_automl_submit.py "${QUICK[@]}"
 bash setup.sh
 .venv/bin/python p2_metrics_vs_mlflow.py "${QUICK[@]}"
 .venv/bin/python p6_serving.py "${QUICK[@]}"

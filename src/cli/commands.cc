@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "cli/args.h"
+#include "cli/commands_automl.h"
 #include "cli/commands_data.h"
 #include "cli/commands_service.h"
 #include "cli/table.h"
@@ -63,6 +64,10 @@ Models:
   model download NAME[:VERSION] [--dest DIR]
   model register --name NAME --path FILE_OR_DIR [--framework F] [--framework-version V]
                  [--description TEXT] [--json]
+
+AutoML:
+  automl submit CONFIG.yml|--csv DATA.csv --label-column COL --task T ...   (`automl --help`)
+  automl predict MODEL[:VERSION]|FILE.tyam DATA.csv [--proba]
 
 Web services:
   service deploy --name NAME --model MODEL[:VERSION] [--entry-script FILE] [--auth] ...
@@ -630,6 +635,7 @@ int Dispatch(const std::vector<std::string>& args) {
   if (cmd == "experiment") return CmdExperiment(rest);
   if (cmd == "dataset" || cmd == "datastore" || cmd == "env") return DispatchData(cmd, rest);
   if (cmd == "service") return CmdService(rest);
+  if (cmd == "automl") return CmdAutoml(rest);
   if (cmd == "serve") return CmdServe(rest);
   throw InvalidInput("unknown command '" + cmd + "'; run `trainyard --help`");
 }

@@ -48,7 +48,10 @@ void RunScheduler::Start() {
   active.include_children = true;
   for (const char* s : kActiveStatuses) active.statuses.push_back(s);
   for (auto& r : store_.ListRuns(active)) {
-    if (r.kind != "script") continue;
+    // Runs an agent executes: scripts, and AutoML runs submitted with a driver definition.
+    bool agent_run =
+        r.kind == "script" || (r.kind == "automl" && r.definition.contains("source_directory"));
+    if (!agent_run) continue;
     if (IsAgentAlive(static_cast<int>(r.agent_pid), r.id)) {
       std::lock_guard lk(mu_);
       running_[r.id] = static_cast<int>(-r.agent_pid);  // negative: adopted, not our child
@@ -70,7 +73,8 @@ void RunScheduler::Start() {
   {
     std::lock_guard lk(mu_);
     for (auto& r : runs)
-      if (r.kind == "script") queue_.push_back(r.id);
+      if (r.kind == "script" || (r.kind == "automl" && r.definition.contains("source_directory")))
+        queue_.push_back(r.id);
   }
   dispatcher_ = std::thread([this] { DispatchLoop(); });
 }

@@ -329,7 +329,8 @@ struct Api::Impl {
     r.tags = StringValues(body.value("tags", Json::object()), "tag");
     r.properties = StringValues(body.value("properties", Json::object()), "property");
 
-    if (kind == "script") {
+    // An AutoML run submitted with a config runs its driver through the agent, as a script.
+    if (kind == "script" || (kind == "automl" && body.contains("config"))) {
       if (!body.contains("config") || !body["config"].is_object()) {
         throw InvalidInput("a script run needs 'config' (source_directory, script or command)");
       }
@@ -444,7 +445,7 @@ struct Api::Impl {
 
   void Cancel(HttpRequest&, HttpResponse& res, const Params& p) {
     RunRecord r = RequireRun(p[0]);
-    if (r.kind == "script") {
+    if (r.kind == "script" || r.kind == "automl") {
       ctx.scheduler->Cancel(r.id);
     } else if (!IsTerminalStatus(r.status)) {
       ctx.store->UpdateRunStatus(r.id, "Canceled", nullptr, std::nullopt);
