@@ -29,7 +29,8 @@ if [ "${SKIP_ASAN:-0}" != "1" ]; then
   if [ ! -f build-asan/build.ninja ]; then
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTRAINYARD_SANITIZE=ON
   fi
-  cmake --build build-asan
+  # Only the unit-test binary: no test runs the ASan build of trainyard or the Python binding.
+  cmake --build build-asan --target trainyard_tests
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
     ctest --test-dir build-asan --output-on-failure -j "$JOBS"
