@@ -209,17 +209,8 @@ class Driver:
             score = scores.get(self.metric)
             if score is None or (isinstance(score, float) and math.isnan(score)):
                 score = None
-            it.update(score=score, scores=scores, predictions=msg["predictions"],
-                      rows=msg["rows"])
-            for k, v in sorted(scores.items()):
-                if isinstance(v, (int, float)) and not math.isnan(v):
-                    child.log(k, v)
-            child.upload_file("outputs/" + MODEL_FILE, it["model_path"])
-            child.add_properties({"score": repr(score), "duration": _fmt_duration(seconds),
-                                  "seconds": "{:.3f}".format(seconds)})
-            child.complete()
-            if score is not None and self.better(score, (self.best or {}).get("score")):
-                self.best = it
+            it.update(predictions=msg["predictions"], rows=msg["rows"])
+            self._record_success(it, score, scores, seconds)
         else:
             it["score"] = None
             reason = error or (msg or {}).get("error") or "the iteration's worker ended"
@@ -465,7 +456,12 @@ class Driver:
     def finish_iteration_direct(self, it, scores):
         seconds = time.monotonic() - it["t0"]
         it["seconds"] = seconds
-        score = scores.get(self.metric)
+        self._record_success(it, scores.get(self.metric), scores, seconds)
+        self.results.append(it)
+
+    def _record_success(self, it, score, scores, seconds):
+        """A finished iteration: its metrics, model file and properties on its child run,
+        the child completed, and the best iteration updated."""
         it.update(score=score, scores=scores)
         child = it["child"]
         for k, v in sorted(scores.items()):
@@ -477,7 +473,6 @@ class Driver:
         child.complete()
         if score is not None and self.better(score, (self.best or {}).get("score")):
             self.best = it
-        self.results.append(it)
 
     # ----- the best model and its explanation --------------------------------------------
     def explanation(self, model):
