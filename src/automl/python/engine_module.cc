@@ -413,6 +413,15 @@ PyObject* DefaultValidationPy(PyObject*, PyObject* args) {
   });
 }
 
+// Releases the GIL for the lifetime of the object (long native work), restoring it on any exit.
+struct GilReleased {
+  PyThreadState* state = PyEval_SaveThread();
+  GilReleased() = default;
+  GilReleased(const GilReleased&) = delete;
+  GilReleased& operator=(const GilReleased&) = delete;
+  ~GilReleased() { PyEval_RestoreThread(state); }
+};
+
 PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {
       "X",       "y",    "task",          "learner", "params", "scaler", "featurization",
@@ -439,14 +448,10 @@ PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
     std::unique_ptr<ta::Pipeline> p;
-    PyThreadState* st = PyEval_SaveThread();
-    try {
+    {
+      GilReleased released;
       p = ta::Pipeline::Fit(spec, m, t, ctx, fn);
-    } catch (...) {
-      PyEval_RestoreThread(st);
-      throw;
     }
-    PyEval_RestoreThread(st);
     return Wrap(std::move(p));
   });
 }
@@ -476,15 +481,11 @@ PyObject* CrossValidatePy(PyObject*, PyObject* args, PyObject* kw) {
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
     ta::Evaluation ev;
-    PyThreadState* st = PyEval_SaveThread();
-    try {
+    {
+      GilReleased released;
       ev = ta::EvaluatePipeline(spec, m, t, ta::KFoldSplits(t, static_cast<size_t>(folds), seed),
                                 ctx);
-    } catch (...) {
-      PyEval_RestoreThread(st);
-      throw;
     }
-    PyEval_RestoreThread(st);
     return ScoresDict(ev.scores);
   });
 }
@@ -535,17 +536,13 @@ PyObject* EvaluatePy(PyObject*, PyObject* args, PyObject* kw) {
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
     ta::Evaluation ev;
-    PyThreadState* st = PyEval_SaveThread();
-    try {
+    {
+      GilReleased released;
       std::vector<ta::Fold> fs;
       if (!explicit_valid) fs = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
       ev = ta::EvaluatePipeline(spec, m, t, fs, ctx, explicit_valid ? &mv : nullptr,
                                 explicit_valid ? &tv : nullptr);
-    } catch (...) {
-      PyEval_RestoreThread(st);
-      throw;
     }
-    PyEval_RestoreThread(st);
     std::vector<int32_t> rows(ev.rows.begin(), ev.rows.end());
     return Py_BuildValue("{s:N,s:N,s:N}", "scores", ScoresDict(ev.scores), "predictions",
                          MatrixOut(ev.predictions), "rows", ListOf(rows));
@@ -668,18 +665,14 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
     std::vector<ta::SearchRecord> records;
-    PyThreadState* st = PyEval_SaveThread();
-    try {
+    {
+      GilReleased released;
       records = ta::RunSequentialSearch(
           strategy, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), budget,
           [&](const ta::PipelineSpec& spec) {
             return ta::EvaluatePipeline(spec, m, t, splits, ctx).scores.at(metric);
           });
-    } catch (...) {
-      PyEval_RestoreThread(st);
-      throw;
     }
-    PyEval_RestoreThread(st);
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(records.size()));
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
@@ -714,14 +707,10 @@ PyObject* PredictRawPy(PyObject*, PyObject* args) {
     const ta::Pipeline& p = Unwrap(cap);
     ta::Matrix m = ToMatrix(X, "X");
     ta::Matrix out;
-    PyThreadState* st = PyEval_SaveThread();
-    try {
+    {
+      GilReleased released;
       out = p.PredictRaw(m);
-    } catch (...) {
-      PyEval_RestoreThread(st);
-      throw;
     }
-    PyEval_RestoreThread(st);
     return MatrixOut(out);
   });
 }
@@ -808,14 +797,10 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
     opt.permutations = static_cast<size_t>(samples);
     opt.seed = seed;
     ta::Explanation e;
-    PyThreadState* st = PyEval_SaveThread();
-    try {
+    {
+      GilReleased released;
       e = ta::Explain(p, m, background != Py_None ? &bg : nullptr, opt);
-    } catch (...) {
-      PyEval_RestoreThread(st);
-      throw;
     }
-    PyEval_RestoreThread(st);
     PyObject* values = PyList_New(static_cast<Py_ssize_t>(e.values.size()));
     for (size_t k = 0; k < e.values.size(); ++k) {
       PyList_SetItem(values, static_cast<Py_ssize_t>(k), MatrixOut(e.values[k]));
