@@ -5,7 +5,8 @@ inside PyPI packages (statsmodels, palmerpenguins). Goal (issue 3): >= FLAML on 
 Protocol per dataset and budget B: one fixed 75/25 train/test split (stratified for
 classification, seed 0); categoricals one-hot encoded here (missing -> NaN in every column of
 the group), the same float matrix for both systems.
-  FLAML: AutoML().fit(X_train, y_train, task, time_budget=B, metric='roc_auc_weighted' | 'r2',
+  FLAML: AutoML().fit(X_train, y_train, task, time_budget=B, metric='roc_auc' (binary) |
+         'roc_auc_ovr_weighted' (multiclass; FLAML 2.x refuses 'roc_auc_weighted' there) | 'r2',
          n_jobs=2, seed=0, verbose=0), default estimators; its predictions on the test split.
   ours:  engine.search(X_train, y_train, task, 'AUC_weighted' | 'r2_score', time_budget=B*s,
          threads=2, folds=5), then engine.fit of the best pipeline on all training rows and its
@@ -56,7 +57,7 @@ def one_hot(df, categorical):
             s = df[c]
             values = sorted(s.dropna().unique().tolist())
             for v in values:
-                col = (s == v).astype(float).to_numpy()
+                col = np.array((s == v).astype(float), dtype=float)
                 col[s.isna().to_numpy()] = np.nan
                 cols.append(col)
                 names.append("%s=%s" % (c, v))
@@ -168,7 +169,10 @@ def ours(task, X_tr, y_tr, X_te, budget):
 def flaml_side(task, X_tr, y_tr, X_te, budget):
     import pandas as pd
     from flaml import AutoML
-    metric = "roc_auc_weighted" if task == "classification" else "r2"
+    # FLAML 2.x: 'roc_auc_weighted' refuses more than two classes; 'roc_auc_ovr_weighted' is
+    # the same weighted one-vs-rest AUC (for two classes plain 'roc_auc', equal to it).
+    metric = "r2" if task != "classification" else (
+        "roc_auc" if len(np.unique(y_tr)) == 2 else "roc_auc_ovr_weighted")
     cols = ["f%d" % j for j in range(X_tr.shape[1])]
     a = AutoML()
     t0 = time.perf_counter()
