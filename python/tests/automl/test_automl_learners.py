@@ -151,3 +151,18 @@ def test_svm_probabilities_match_libsvm_platt(automl, rows, classes):
             y[te], q, multi_class="ovr", average="weighted")
     assert auc(p) > auc(ref) - 0.005, (auc(p), auc(ref))
     assert log_loss(y[te], p) < log_loss(y[te], ref) + 0.03, (log_loss(y[te], p), log_loss(y[te], ref))
+
+
+def test_linear_svm_uses_the_primal_solver_on_tall_data_as_sklearn(automl):
+    """More rows than features: LinearSVM solves the primal as scikit-learn's dual='auto' does
+    (the dual hits liblinear's iteration cap on non-separable data); the fitted model predicts
+    as scikit-learn's LinearSVC with the same tolerance."""
+    from sklearn.datasets import make_classification
+    X, y = make_classification(n_samples=3000, n_features=10, n_informative=5, flip_y=0.1,
+                               random_state=4)
+    tr, te = np.arange(3000) % 4 != 0, np.arange(3000) % 4 == 0
+    ours = automl.fit(X[tr], y[tr], "classification", "LinearSVM", params={"tol": 1e-4},
+                      scaler="Standardize").predict(X[te])
+    ref = make_pipeline(StandardScaler(), svm.LinearSVC(tol=1e-4, dual=False)).fit(
+        X[tr], y[tr]).predict(X[te])
+    assert np.mean(np.asarray(ours) == ref) >= 0.99
