@@ -187,8 +187,10 @@ def flaml_side(task, X_tr, y_tr, X_te, budget):
     cols = ["f%d" % j for j in range(X_tr.shape[1])]
     a = AutoML()
     t0 = time.perf_counter()
-    a.fit(pd.DataFrame(X_tr, columns=cols), y_tr, task=task, time_budget=budget, metric=metric,
-          n_jobs=2, seed=0, verbose=0)
+    with warnings.catch_warnings():  # FLAML's learners warn per trial (convergence, joblib)
+        warnings.simplefilter("ignore")
+        a.fit(pd.DataFrame(X_tr, columns=cols), y_tr, task=task, time_budget=budget,
+              metric=metric, n_jobs=2, seed=0, verbose=0)
     Xt = pd.DataFrame(X_te, columns=cols)
     out = a.predict_proba(Xt) if task == "classification" else a.predict(Xt)
     wall = time.perf_counter() - t0
@@ -201,6 +203,7 @@ def verdict(d):
 
 def main():
     warnings.filterwarnings("ignore")
+    os.environ["PYTHONWARNINGS"] = "ignore"  # also in FLAML's joblib worker processes
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true",
                     help="2 datasets, 2 s budgets (smoke test; not the figure)")
@@ -260,20 +263,22 @@ def main():
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
-    n = len(rows)
-    exact = sum(r["delta"] >= 0 for r in rows)
-    within = sum(r["delta"] >= -0.001 for r in rows)
+    # The goal holds per budget: >= FLAML (exactly) on >= 80% of the datasets at each budget.
     print()
+    counts = []
     for budget in budgets:
         br = [r for r in rows if r["budget"] == budget]
+        counts.append((budget, sum(r["delta"] >= 0 for r in br),
+                       sum(r["delta"] >= -0.001 for r in br), len(br)))
         print("  %g s: >= FLAML on %d of %d (exact), %d of %d (within 0.001)" % (
-            budget, sum(r["delta"] >= 0 for r in br), len(br),
-            sum(r["delta"] >= -0.001 for r in br), len(br)))
+            budget, counts[-1][1], len(br), counts[-1][2], len(br)))
+    worst = min(c[1] / c[3] for c in counts)
     benchlib.result_line(
-        "P8", "engine vs FLAML at %s s budgets on %d datasets: >= FLAML on %d of %d exactly, "
-        "%d of %d within 0.001 (test AUC_weighted / r2)" % (
-            "/".join("%g" % b for b in budgets), len(names), exact, n, within, n),
-        "%d%%" % round(100.0 * exact / n), ">= 80% exactly", exact >= 0.8 * n)
+        "P8", "engine vs FLAML on %d datasets (test AUC_weighted / r2): %s" % (
+            len(names), "; ".join("%g s: >= on %d of %d exactly, %d of %d within 0.001" % (
+                b, e, n, w, n) for b, e, w, n in counts)),
+        "%d%% (worst budget, exact)" % round(100.0 * worst), ">= 80% at every budget",
+        worst >= 0.8)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ TEST(Learners, CancelStopsAFit) {
   std::atomic<bool> cancel{true};
   FitContext ctx;
   ctx.cancel = &cancel;
-  for (const char* name : {"RandomForest", "GradientBoosting", "SGD", "XGBoostClassifier"}) {
+  for (const char* name : {"RandomForest", "GradientBoosting", "SGD", "XGBoostClassifier", "SVM"}) {
     SCOPED_TRACE(name);
     EXPECT_THROW(Pipeline::Fit(Spec(name, Scaler::Kind::kNone), d.X, d.target, ctx), Cancelled);
   }
@@ -99,7 +99,7 @@ TEST(Learners, ClassesMissingFromTheTrainingRowsAreNeverPredicted) {
   Target y = d.target;
   y.y = SelectItems(d.target.y, keep);
   Matrix X = SelectRows(d.X, keep);
-  for (const char* name : {"LinearSVM", "LogisticRegression", "SGD"}) {
+  for (const char* name : {"LinearSVM", "LogisticRegression", "SGD", "SVM"}) {
     SCOPED_TRACE(name);
     auto p = Pipeline::Fit(Spec(name, Scaler::Kind::kStandard), X, y, FitContext{});
     for (double c : p->Predict(d.X)) EXPECT_NE(c, 1.0);
@@ -110,7 +110,7 @@ TEST(Learners, ClassesMissingFromTheTrainingRowsAreNeverPredicted) {
   binary.y.assign(20, 1.0);
   Matrix Xb = SelectRows(d.X, std::vector<size_t>{0,  1,  2,  3,  4,  5,  6,  7,  8,  9,
                                                   10, 11, 12, 13, 14, 15, 16, 17, 18, 19});
-  for (const char* name : {"LinearSVM", "LogisticRegression"}) {
+  for (const char* name : {"LinearSVM", "LogisticRegression", "SVM"}) {
     auto p = Pipeline::Fit(Spec(name, Scaler::Kind::kNone), Xb, binary, FitContext{});
     for (double c : p->Predict(Xb)) EXPECT_EQ(c, 1.0) << name;
   }
