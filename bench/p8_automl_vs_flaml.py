@@ -9,8 +9,8 @@ the group), the same float matrix for both systems.
          'roc_auc_ovr_weighted' (multiclass; FLAML 2.x refuses 'roc_auc_weighted' there) | 'r2',
          n_jobs=2, seed=0, verbose=0), default estimators; its predictions on the test split.
   ours:  engine.search(X_train, y_train, task, 'AUC_weighted' | 'r2_score', time_budget=0.85*B,
-         threads=2, folds=the engine's default: 10 under 1,000 rows, else 3), then engine.fit of the best pipeline on all training rows and its
-         predictions on the test split. Our wall time counts search + final fit against B
+         threads=2, folds=the engine's default: 10 under 1,000 rows, else 3), then engine.fit
+         of the best pipeline on all training rows and its predictions on the test split. Our wall time counts search + final fit against B
          (FLAML's retrain is inside its budget too); both wall times are reported.
 Test metric: AUC_weighted (scikit-learn roc_auc_score, weighted one-vs-rest) for
 classification, accuracy beside it; r2 for regression. The two systems run one after the other,
