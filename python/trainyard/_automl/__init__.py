@@ -16,7 +16,7 @@ import sys
 
 from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
 
-__all__ = ["engine", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
+__all__ = ["engine", "Table", "read_csv", "table", "featurize", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
            "caruana_weights", "voting_ensemble", "stack_ensemble", "search",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 
@@ -83,6 +83,88 @@ def _label_value(name):
     return int(v) if v.is_integer() and "." not in name and "e" not in name else v
 
 
+class Table:
+    """A raw table (numeric, bool, datetime and text columns with missing values) held by the
+    engine, with its label column taken out when one was named. What fit / predict / explain
+    accept besides numeric matrices (docs/AUTOML.md "Featurization of tables")."""
+
+    def __init__(self, capsule):
+        self._t = capsule
+        info = engine.table_info(capsule)
+        self.columns = info["columns"]
+        self.types = info["types"]
+        self.rows = info["rows"]
+        self.label_column = info["label_column"] or None
+        self.task = info["task"] or None
+        self._y, self.classes = info["y"], info["classes"]
+
+    def __len__(self):
+        return self.rows
+
+    def __repr__(self):
+        return "Table(%d rows, columns=%r, label=%r)" % (self.rows, self.columns,
+                                                       self.label_column)
+
+    @property
+    def y(self):
+        """The labels: class labels (classification) or values (regression); None without a
+        label column."""
+        if self.label_column is None:
+            return None
+        if self.task == "classification":
+            return [_label_value(self.classes[int(i)]) for i in self._y]
+        return list(self._y)
+
+    @property
+    def y_encoded(self):
+        """Class indices (classification) or values, as the engine sees them."""
+        return None if self.label_column is None else list(self._y)
+
+    def take(self, indices):
+        return Table(engine.table_rows(self._t, [int(i) for i in indices]))
+
+
+def read_csv(path, label_column=None, task=None):
+    """A CSV (header row) read by the engine's reader, types inferred per column."""
+    return Table(engine.read_csv(os.fspath(path), label_column, task))
+
+
+def table(data, columns=None, label_column=None, task=None):
+    """A Table from a pandas DataFrame, a dict of columns, or rows (lists) with ``columns``
+    naming them. None / NaN / "" are missing values."""
+    if isinstance(data, Table):
+        return data
+    if hasattr(data, "columns") and hasattr(data, "__getitem__") and hasattr(data, "to_numpy"):
+        names = [str(c) for c in data.columns]
+        cols = [[None if _is_nan(v) else v for v in data[c].tolist()] for c in data.columns]
+    elif isinstance(data, dict):
+        names = [str(k) for k in data]
+        cols = [list(v) for v in data.values()]
+    else:
+        rows = data.tolist() if hasattr(data, "tolist") else [list(r) for r in data]
+        if columns is None:
+            raise ValueError("rows need column names: pass columns=[...]")
+        names = [str(c) for c in columns]
+        for i, r in enumerate(rows):
+            if len(r) != len(names):
+                raise ValueError("row {} has {} values but there are {} columns ({})".format(
+                    i, len(r), len(names), ", ".join(names)))
+        cols = [[r[j] for r in rows] for j in range(len(names))]
+    return Table(engine.table_from_columns(names, cols, label_column, task))
+
+
+def _is_nan(v):
+    return isinstance(v, float) and v != v
+
+
+def featurize(data, featurization="auto"):
+    """Fits the table featurizer: {"state": bytes, "X": engineered matrix, "names",
+    "raw_names", "source" (raw column of each engineered feature)}."""
+    r = engine.featurize(data._t, featurization)
+    r["X"] = _matrix(r["X"])
+    return r
+
+
 class FittedPipeline:
     """A fitted featurizer + scaler + learner. Mirrors scikit-learn's predict/predict_proba."""
 
@@ -94,12 +176,28 @@ class FittedPipeline:
         self.classes_ = [_label_value(c) for c in info["classes"]]
         self.feature_names = info["feature_names"]
         self.label = info["label"]
+        # Models trained on a table take raw rows: these are their columns (else None).
+        raw = self.header.get("raw_columns")
+        self.raw_columns = [c["name"] for c in raw] if raw else None
+
+    def _input(self, X):
+        """Raw input of a table model as a Table (DataFrame, dict of columns, rows in the raw
+        column order) or a CSV path; numeric matrices pass through for matrix models."""
+        if self.raw_columns is None or isinstance(X, str):
+            return X._t if isinstance(X, Table) else X
+        if isinstance(X, os.PathLike):
+            return os.fspath(X)
+        if isinstance(X, Table):
+            return X._t
+        if isinstance(X, dict) or hasattr(X, "columns"):
+            return table(X)._t
+        return table(X, columns=self.raw_columns)._t
 
     def __repr__(self):
         return "FittedPipeline(%r)" % self.label
 
     def predict_raw(self, X):
-        return _matrix(engine.predict_raw(self._p, X))
+        return _matrix(engine.predict_raw(self._p, self._input(X)))
 
     def predict_proba(self, X):
         if self.task != "classification":
@@ -121,9 +219,16 @@ class FittedPipeline:
     def explain(self, X, background=None, method="auto", samples=0, seed=0):
         """SHAP values: dict with values (per output: rows x features), expected_values,
         model_output, method, output ('probability' | 'margin' | 'value'), outputs."""
-        r = engine.explain(self._p, X, background, method, samples, seed)
+        r = engine.explain(self._p, self._input(X),
+                           None if background is None else self._input(background), method,
+                           samples, seed)
         r["values"] = [_matrix(v) for v in r["values"]]
         return r
+
+    def set_table_featurizer(self, state):
+        """Attach featurize()'s state: the model (fitted on its X) then takes raw tables."""
+        engine.set_table_featurizer(self._p, state)
+        self.__init__(self._p)
 
     def trees(self):
         return engine.trees(self._p)
@@ -137,6 +242,9 @@ class FittedPipeline:
 
 def fit(X, y, task, learner, params=None, scaler="", featurization="auto", threads=1, seed=0,
         feature_names=None):
+    """X: a numeric matrix, or a Table (featurized by the engine; y None takes its labels)."""
+    if isinstance(X, Table):
+        X = X._t
     return FittedPipeline(engine.fit(X, y, task, learner, params, scaler, featurization,
                                      threads, seed, feature_names))
 

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "automl/registry.h"
 #include "automl/search.h"
 #include "automl/splitter.h"
+#include "automl/table.h"
 #include "automl/trees.h"
 #include "common/error.h"
 
@@ -422,6 +425,276 @@ struct GilReleased {
   ~GilReleased() { PyEval_RestoreThread(state); }
 };
 
+// ---- tables: CSV files and raw rows (docs/AUTOML.md "Featurization of tables") -------------
+// A Table capsule holds a LabeledTable (features, optional label column and its target).
+
+constexpr const char* kTableCapsule = "trainyard.automl.Table";
+
+void DestroyTable(PyObject* cap) {
+  delete static_cast<ta::LabeledTable*>(PyCapsule_GetPointer(cap, kTableCapsule));
+}
+
+PyObject* WrapTable(ta::LabeledTable t) {
+  return PyCapsule_New(new ta::LabeledTable(std::move(t)), kTableCapsule, DestroyTable);
+}
+
+bool IsTable(PyObject* o) { return PyCapsule_IsValid(o, kTableCapsule) != 0; }
+
+const ta::LabeledTable& UnwrapTable(PyObject* cap) {
+  auto* t = static_cast<ta::LabeledTable*>(PyCapsule_GetPointer(cap, kTableCapsule));
+  if (!t) throw PyErrorSet{};
+  return *t;
+}
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw trainyard::NotFound("CSV file " + path + " cannot be opened");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Model input: a Table capsule or a CSV path (through the model's table featurizer), else a
+// numeric matrix (the engineered features of a table model).
+ta::Matrix ModelInput(const ta::Pipeline& p, PyObject* X, const char* what) {
+  if (IsTable(X)) return p.FeaturizeTable(UnwrapTable(X).features);
+  if (PyUnicode_Check(X)) {
+    const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
+    if (!path) throw PyErrorSet{};
+    if (!p.table_featurizer()) {
+      throw trainyard::InvalidInput(std::string(what) +
+                                    " is a CSV path but this model was trained on a numeric "
+                                    "matrix; pass a numeric matrix");
+    }
+    return p.FeaturizeTable(ta::ReadCsvForFeaturizer(ReadTextFile(path), path,
+                                                     *p.table_featurizer()));
+  }
+  return ToMatrix(X, what);
+}
+
+// A Table capsule or a CSV path as the raw table of a table model (explanations).
+bool RawTableArg(const ta::Pipeline& p, PyObject* X, trainyard::DataTable& out) {
+  if (IsTable(X)) {
+    out = UnwrapTable(X).features;
+    return true;
+  }
+  if (PyUnicode_Check(X) && p.table_featurizer()) {
+    const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
+    if (!path) throw PyErrorSet{};
+    out = ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer());
+    return true;
+  }
+  return false;
+}
+
+PyObject* ReadCsvPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"path", "label_column", "task", nullptr};
+  const char *path, *label = nullptr, *task = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zz", const_cast<char**>(kws), &path, &label,
+                                   &task)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    std::string text = ReadTextFile(path);
+    ta::LabeledTable t;
+    {
+      GilReleased released;
+      t = ta::ReadCsvTable(text, path, label ? label : "", task ? task : "");
+    }
+    return WrapTable(std::move(t));
+  });
+}
+
+// table_from_columns(names, columns, label_column=None, task=None): columns are sequences of
+// Python values; None, NaN and the CSV missing spellings are missing; a column of numbers
+// (int/float/bool) is numeric, any other is typed from its text as the CSV reader does.
+PyObject* TableFromColumnsPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"names", "columns", "label_column", "task", nullptr};
+  PyObject *names, *columns;
+  const char *label = nullptr, *task = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|zz", const_cast<char**>(kws), &names, &columns,
+                                   &label, &task)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    std::vector<std::string> nm = ToStrings(names);
+    Ref it(PyObject_GetIter(columns));
+    if (!it.p) throw PyErrorSet{};
+    trainyard::DataTable table;
+    size_t c = 0;
+    while (PyObject* item = PyIter_Next(it.p)) {
+      Ref col(item);
+      if (c >= nm.size()) throw trainyard::InvalidInput("more columns than column names");
+      trainyard::DataColumn dc;
+      dc.name = nm[c++];
+      Ref vit(PyObject_GetIter(col.p));
+      if (!vit.p) throw PyErrorSet{};
+      while (PyObject* v = PyIter_Next(vit.p)) {
+        Ref val(v);
+        if (val.p == Py_None) {
+          dc.values.emplace_back(std::monostate{});
+        } else if (PyUnicode_Check(val.p)) {
+          Py_ssize_t n = 0;
+          const char* u = PyUnicode_AsUTF8AndSize(val.p, &n);
+          if (!u) throw PyErrorSet{};
+          std::string s(u, static_cast<size_t>(n));
+          if (s.empty() || trainyard::IsMissingToken(s))
+            dc.values.emplace_back(std::monostate{});
+          else
+            dc.values.emplace_back(std::move(s));
+        } else if (PyBool_Check(val.p)) {
+          dc.values.emplace_back(std::string(val.p == Py_True ? "true" : "false"));
+        } else if (PyNumber_Check(val.p)) {
+          double d = ItemToDouble(val.p);
+          if (std::isnan(d))
+            dc.values.emplace_back(std::monostate{});
+          else
+            dc.values.emplace_back(ta::FormatNumber(d));
+        } else {
+          Ref s(PyObject_Str(val.p));
+          const char* u = s.p ? PyUnicode_AsUTF8AndSize(s.p, nullptr) : nullptr;
+          if (!u) throw PyErrorSet{};
+          dc.values.emplace_back(std::string(u));
+        }
+      }
+      if (PyErr_Occurred()) throw PyErrorSet{};
+      // Numbers are typed through their text (int/float/bool), as CSV fields are.
+      ta::InferColumnType(dc);
+      if (!table.columns.empty() && dc.values.size() != table.num_rows) {
+        throw trainyard::InvalidInput("column '" + dc.name + "' has " +
+                                      std::to_string(dc.values.size()) + " values, column '" +
+                                      table.columns[0].name + "' " +
+                                      std::to_string(table.num_rows));
+      }
+      table.num_rows = dc.values.size();
+      table.columns.push_back(std::move(dc));
+    }
+    if (PyErr_Occurred()) throw PyErrorSet{};
+    if (c != nm.size()) throw trainyard::InvalidInput("fewer columns than column names");
+    ta::LabeledTable lt;
+    lt.features = std::move(table);
+    if (label) lt = ta::SplitLabel(std::move(lt.features), label, task ? task : "", "the table");
+    return WrapTable(std::move(lt));
+  });
+}
+
+PyObject* TableInfoPy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::LabeledTable& t = UnwrapTable(cap);
+    std::vector<std::string> names, types;
+    for (const auto& c : t.features.columns) {
+      names.push_back(c.name);
+      types.push_back(trainyard::ColumnTypeName(c.type));
+    }
+    return Py_BuildValue("{s:N,s:N,s:n,s:s,s:s,s:N,s:N}", "columns", ListOf(names), "types",
+                         ListOf(types), "rows", static_cast<Py_ssize_t>(t.features.num_rows),
+                         "label_column", t.label_column.c_str(), "task",
+                         t.label_column.empty() ? "" : ta::TaskName(t.target.task), "y",
+                         ListOf(t.target.y), "classes", ListOf(t.target.class_names));
+  });
+}
+
+// table_rows(t, indices) -> a table of those rows (labels included), in that order.
+PyObject* TableRowsPy(PyObject*, PyObject* args) {
+  PyObject *cap, *idx;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &idx)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::LabeledTable& t = UnwrapTable(cap);
+    std::vector<double> v = ToVector(idx, "indices");
+    std::vector<size_t> rows;
+    for (double d : v) {
+      if (!(d >= 0 && d < static_cast<double>(t.features.num_rows))) {
+        throw trainyard::InvalidInput("row index " + ta::FormatNumber(d) + " is out of range");
+      }
+      rows.push_back(static_cast<size_t>(d));
+    }
+    return WrapTable(ta::SelectTableRows(t, rows));
+  });
+}
+
+// featurize(t, featurization) -> {"state": bytes, "X": matrix, "names", "raw_names", "source"}
+PyObject* FeaturizePy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  const char* mode = "auto";
+  if (!PyArg_ParseTuple(args, "O|s", &cap, &mode)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::LabeledTable& t = UnwrapTable(cap);
+    ta::TableFeaturizer f;
+    ta::Matrix X;
+    {
+      GilReleased released;
+      f.Fit(t.features, ta::Featurizer::ParseMode(mode));
+      X = f.Transform(t.features);
+    }
+    ta::ByteWriter w;
+    f.Save(w);
+    std::vector<double> source(f.output_source().begin(), f.output_source().end());
+    return Py_BuildValue("{s:y#,s:N,s:N,s:N,s:N}", "state", w.buffer().data(),
+                         static_cast<Py_ssize_t>(w.buffer().size()), "X", MatrixOut(X), "names",
+                         ListOf(f.output_names()), "raw_names", ListOf(f.raw_names()), "source",
+                         ListOf(source));
+  });
+}
+
+ta::TableFeaturizer LoadFeaturizerState(PyObject* state) {
+  char* data;
+  Py_ssize_t n;
+  if (PyBytes_AsStringAndSize(state, &data, &n) != 0) throw PyErrorSet{};
+  ta::ByteReader r(std::string_view(data, static_cast<size_t>(n)), "table featurizer state");
+  ta::TableFeaturizer f;
+  f.Load(r);
+  return f;
+}
+
+// transform_table(state, t) -> the engineered features of t.
+PyObject* TransformTablePy(PyObject*, PyObject* args) {
+  PyObject *state, *cap;
+  if (!PyArg_ParseTuple(args, "OO", &state, &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::TableFeaturizer f = LoadFeaturizerState(state);
+    return MatrixOut(f.Transform(UnwrapTable(cap).features));
+  });
+}
+
+// set_table_featurizer(p, state): the model (trained on featurize()'s X) takes raw tables.
+PyObject* SetTableFeaturizerPy(PyObject*, PyObject* args) {
+  PyObject *cap, *state;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &state)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    auto* p = static_cast<ta::Pipeline*>(PyCapsule_GetPointer(cap, kCapsule));
+    if (!p) throw PyErrorSet{};
+    p->SetTableFeaturizer(std::make_shared<ta::TableFeaturizer>(LoadFeaturizerState(state)));
+    Py_RETURN_NONE;
+  });
+}
+
+// fit() on a Table: y None takes the table's label column (which must match `task`).
+PyObject* FitTable(const ta::PipelineSpec& spec, const ta::LabeledTable& t, PyObject* y,
+                   ta::Task task, const ta::FitContext& ctx) {
+  ta::Target target;
+  if (y == Py_None) {
+    if (t.label_column.empty()) {
+      throw trainyard::InvalidInput(
+          "y is None and the table has no label column; read it with label_column=...");
+    }
+    if (t.target.task != task) {
+      throw trainyard::InvalidInput(std::string("the table's labels were read for ") +
+                                    ta::TaskName(t.target.task) + ", not " + ta::TaskName(task));
+    }
+    target = t.target;
+  } else {
+    target = ToTarget(y, task);
+  }
+  std::unique_ptr<ta::Pipeline> p;
+  {
+    GilReleased released;
+    p = ta::Pipeline::Fit(spec, t.features, target, ctx);
+  }
+  return Wrap(std::move(p));
+}
+
 PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {
       "X",       "y",    "task",          "learner", "params", "scaler", "featurization",
@@ -441,12 +714,13 @@ PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
     spec.params = ToParams(params);
     spec.scaler = ta::Scaler::Parse(scaler);
     spec.featurization = ta::Featurizer::ParseMode(featurization);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Target t = ToTarget(y, TaskArg(task));
-    std::vector<std::string> fn = ToStrings(names);
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
+    if (IsTable(X)) return FitTable(spec, UnwrapTable(X), y, TaskArg(task), ctx);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    std::vector<std::string> fn = ToStrings(names);
     std::unique_ptr<ta::Pipeline> p;
     {
       GilReleased released;
@@ -705,7 +979,7 @@ PyObject* PredictRawPy(PyObject*, PyObject* args) {
   if (!PyArg_ParseTuple(args, "OO", &cap, &X)) return nullptr;
   return Guard([&]() -> PyObject* {
     const ta::Pipeline& p = Unwrap(cap);
-    ta::Matrix m = ToMatrix(X, "X");
+    ta::Matrix m = ModelInput(p, X, "X");
     ta::Matrix out;
     {
       GilReleased released;
@@ -789,15 +1063,26 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
   }
   return Guard([&]() -> PyObject* {
     const ta::Pipeline& p = Unwrap(cap);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Matrix bg;
-    if (background != Py_None) bg = ToMatrix(background, "background");
     ta::ExplainOptions opt;
     opt.method = method;
     opt.permutations = static_cast<size_t>(samples);
     opt.seed = seed;
     ta::Explanation e;
-    {
+    std::vector<std::string> names = p.feature_names();
+    trainyard::DataTable tx, tbg;
+    if (RawTableArg(p, X, tx)) {
+      // A raw table: SHAP on the raw column names (docs/AUTOML.md).
+      const bool has_bg = background != Py_None;
+      if (has_bg && !RawTableArg(p, background, tbg)) {
+        throw trainyard::InvalidInput("background must be a table (or CSV path) like X");
+      }
+      GilReleased released;
+      e = ta::ExplainTable(p, tx, has_bg ? &tbg : nullptr, opt);
+      names = p.table_featurizer()->raw_names();
+    } else {
+      ta::Matrix m = ToMatrix(X, "X");
+      ta::Matrix bg;
+      if (background != Py_None) bg = ToMatrix(background, "background");
       GilReleased released;
       e = ta::Explain(p, m, background != Py_None ? &bg : nullptr, opt);
     }
@@ -810,14 +1095,15 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
       PyList_SetItem(outputs, static_cast<Py_ssize_t>(k), ListOf(e.model_output[k]));
     }
     const bool classification = p.task() == ta::Task::kClassification;
-    ta::ExplanationSummary sum = ta::Summarize(e, p.feature_names(), classification);
+    ta::ExplanationSummary sum = ta::Summarize(e, names, classification);
     PyObject* pcs = PyList_New(static_cast<Py_ssize_t>(sum.per_class_summary.size()));
     PyObject* pci = PyList_New(static_cast<Py_ssize_t>(sum.per_class_imp.size()));
     for (size_t k = 0; k < sum.per_class_summary.size(); ++k) {
       PyList_SetItem(pcs, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_summary[k]));
       PyList_SetItem(pci, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_imp[k]));
     }
-    return Py_BuildValue("{s:N,s:N,s:N,s:s,s:s,s:N,s:N,s:N,s:N,s:N}", "values", values,
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:s,s:s,s:N,s:N,s:N,s:N,s:N}", "features",
+                         ListOf(names), "values", values,
                          "expected_values", ListOf(e.expected_values), "model_output", outputs,
                          "method", e.method.c_str(), "output", e.output.c_str(), "outputs",
                          ListOf(e.output_names), "overall_summary", ListOf(sum.overall_summary),
@@ -886,6 +1172,20 @@ PyMethodDef kMethods[] = {
     {"explain", ExplainPy, METH_VARARGS,
      "explain(p, X, background=None, method='auto', samples=0, seed=0) -> dict"},
     {"trees", TreesPy, METH_VARARGS, "trees(p) -> the tree ensemble as lists"},
+    // tables (CSV / raw rows)
+    {"read_csv", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(ReadCsvPy)),
+     METH_VARARGS | METH_KEYWORDS, "read_csv(path, label_column=None, task=None) -> table"},
+    {"table_from_columns",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(TableFromColumnsPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "table_from_columns(names, columns, label_column=None, task=None) -> table"},
+    {"table_info", TableInfoPy, METH_VARARGS, "table_info(t) -> dict"},
+    {"table_rows", TableRowsPy, METH_VARARGS, "table_rows(t, indices) -> table"},
+    {"featurize", FeaturizePy, METH_VARARGS,
+     "featurize(t, featurization='auto') -> {state, X, names, raw_names, source}"},
+    {"transform_table", TransformTablePy, METH_VARARGS, "transform_table(state, t) -> matrix"},
+    {"set_table_featurizer", SetTableFeaturizerPy, METH_VARARGS,
+     "set_table_featurizer(p, state): the model then predicts raw tables"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
