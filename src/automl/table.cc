@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <unordered_set>
 
 #include "common/error.h"
@@ -324,18 +327,90 @@ void TableFeaturizer::Load(ByteReader& r) {
   BuildOutputs();
 }
 
-LabeledTable ReadCsvTable(std::string_view text, const std::string& source,
-                          const std::string& label_column, const std::string& task) {
-  DelimitedOptions o;
-  o.source_name = source;
-  DataTable t = ReadDelimited(text, o);
+namespace {
+void CheckNotEmpty(const DataTable& t, const std::string& source) {
   if (t.columns.empty()) {
     throw InvalidInput("the CSV " + source + " is empty: it needs a header row and data rows");
   }
   if (t.num_rows == 0) {
     throw InvalidInput("the CSV " + source + " has a header but no data rows");
   }
+}
+}  // namespace
+
+LabeledTable ReadCsvTable(std::string_view text, const std::string& source,
+                          const std::string& label_column, const std::string& task) {
+  DelimitedOptions o;
+  o.source_name = source;
+  DataTable t = ReadDelimited(text, o);
+  CheckNotEmpty(t, source);
   return SplitLabel(std::move(t), label_column, task, "the CSV " + source);
+}
+
+std::vector<TableTransform> ParseTransforms(std::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_array()) throw InvalidInput("transforms must be a JSON list");
+  std::vector<TableTransform> out;
+  for (const auto& t : j) {
+    TableTransform tr;
+    if (t.is_object() && t.size() == 1 && t.contains("take") && t["take"].is_number_unsigned()) {
+      tr.kind = TableTransform::Kind::kTake;
+      tr.n = t["take"].get<size_t>();
+    } else if (t.is_object() && t.size() == 1 &&
+               (t.contains("keep_columns") || t.contains("drop_columns"))) {
+      const bool keep = t.contains("keep_columns");
+      const auto& cols = t.begin().value();
+      if (!cols.is_array()) throw InvalidInput("keep_columns/drop_columns need a list of names");
+      tr.kind = keep ? TableTransform::Kind::kKeep : TableTransform::Kind::kDrop;
+      for (const auto& c : cols) {
+        if (!c.is_string()) throw InvalidInput("column names must be strings");
+        tr.columns.push_back(c.get<std::string>());
+      }
+    } else {
+      throw InvalidInput("each transform must be one of {\"keep_columns\": [..]}, "
+                         "{\"drop_columns\": [..]}, {\"take\": N}; got " + t.dump());
+    }
+    out.push_back(std::move(tr));
+  }
+  return out;
+}
+
+LabeledTable ReadCsvFiles(const CsvSource& source, const std::string& label_column,
+                          const std::string& task) {
+  if (source.paths.empty()) throw InvalidInput("no CSV files to read");
+  DataTable all;
+  std::string names;
+  for (const std::string& path : source.paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw NotFound("CSV file " + path + " cannot be opened");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    DelimitedOptions o;
+    o.separator = source.separator;
+    o.header = source.header;
+    o.source_name = path;
+    DataTable t = ReadDelimited(ss.str(), o);
+    names += (names.empty() ? "" : ", ") + path;
+    if (all.columns.empty())
+      all = std::move(t);
+    else
+      all.Append(std::move(t));
+  }
+  for (const TableTransform& tr : source.transforms) {
+    switch (tr.kind) {
+      case TableTransform::Kind::kKeep:
+        all.KeepColumns(tr.columns);
+        break;
+      case TableTransform::Kind::kDrop:
+        all.DropColumns(tr.columns);
+        break;
+      case TableTransform::Kind::kTake:
+        all.Take(tr.n);
+        break;
+    }
+  }
+  CheckNotEmpty(all, names);
+  return SplitLabel(std::move(all), label_column, task, "the CSV " + names);
 }
 
 LabeledTable SplitLabel(DataTable t, const std::string& label_column, const std::string& task,
@@ -424,6 +499,40 @@ void InferColumnType(DataColumn& column) {
     }
   }
   column.type = ColumnType::kString;
+}
+
+Matrix NumericMatrix(const DataTable& t, const std::vector<std::string>& names, size_t width) {
+  std::vector<size_t> cols;
+  bool by_name = !names.empty();
+  for (const std::string& n : names) {
+    int i = t.ColumnIndex(n);
+    if (i < 0) {
+      by_name = false;
+      break;
+    }
+    cols.push_back(static_cast<size_t>(i));
+  }
+  if (!by_name) {
+    if (t.columns.size() != width) {
+      throw InvalidInput("the model was trained on " + std::to_string(width) +
+                         " numeric features but the table has " +
+                         std::to_string(t.columns.size()) +
+                         " columns (and not all of the model's feature names)");
+    }
+    cols.clear();
+    for (size_t j = 0; j < width; ++j) cols.push_back(j);
+  }
+  Matrix m(t.num_rows, cols.size());
+  for (size_t k = 0; k < cols.size(); ++k) {
+    const DataColumn& c = t.columns[cols[k]];
+    if (!IsNumericType(c.type) && c.MissingCount() != t.num_rows) {
+      throw InvalidInput("column '" + c.name + "' holds " + ColumnTypeName(c.type) +
+                         " values but this model was trained on a numeric matrix; train on the "
+                         "table (featurization='auto') to use text columns");
+    }
+    for (size_t i = 0; i < t.num_rows; ++i) m.At(i, k) = c.AsDouble(i);
+  }
+  return m;
 }
 
 DataTable ReadCsvForFeaturizer(std::string_view text, const std::string& source,

@@ -100,6 +100,27 @@ struct LabeledTable {
 LabeledTable ReadCsvTable(std::string_view text, const std::string& source,
                           const std::string& label_column, const std::string& task);
 
+// Delimited files read as one table (a TabularDataset's files): each file read with the
+// project's reader (types inferred), appended by column name, then the dataset's transforms
+// in order (keep_columns / drop_columns / take, as the server applies them).
+struct TableTransform {
+  enum class Kind { kKeep, kDrop, kTake } kind = Kind::kKeep;
+  std::vector<std::string> columns;
+  size_t n = 0;
+};
+struct CsvSource {
+  std::vector<std::string> paths;
+  char separator = ',';
+  bool header = true;
+  std::vector<TableTransform> transforms;
+};
+// A dataset definition's transforms in JSON: [{"keep_columns": [..]}, {"drop_columns": [..]},
+// {"take": N}]; InvalidInput on anything else.
+std::vector<TableTransform> ParseTransforms(std::string_view json);
+// Errors as ReadCsvTable's; a missing file is NotFound.
+LabeledTable ReadCsvFiles(const CsvSource& source, const std::string& label_column,
+                          const std::string& task);
+
 // Takes `label_column` out of `t` and encodes it for `task` (same rules and errors as
 // ReadCsvTable; `where` names the data in messages, e.g. "the CSV train.csv").
 LabeledTable SplitLabel(DataTable t, const std::string& label_column, const std::string& task,
@@ -115,6 +136,11 @@ DataTable ReadCsvForFeaturizer(std::string_view text, const std::string& source,
 // Types a column of strings (missing = monostate) as the CSV reader would: int, float, bool,
 // datetime when every non-missing value parses as that type, else string.
 void InferColumnType(DataColumn& column);
+
+// A table as the numeric matrix of a model trained on a matrix: the columns `names` when the
+// table has them all, else all its columns in order (there must be `width`); int/float/bool
+// values, missing -> NaN. A text column is an InvalidInput naming it.
+Matrix NumericMatrix(const DataTable& t, const std::vector<std::string>& names, size_t width);
 
 // Text of a cell as a category ("" for missing): strings as they are, numbers in their
 // shortest round-trip form, bools "true"/"false".

@@ -16,7 +16,7 @@ import sys
 
 from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
 
-__all__ = ["engine", "Table", "read_csv", "table", "featurize", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
+__all__ = ["engine", "Table", "read_csv", "table", "featurize", "transform_table", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
            "caruana_weights", "voting_ensemble", "stack_ensemble", "search",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 
@@ -123,10 +123,20 @@ class Table:
     def take(self, indices):
         return Table(engine.table_rows(self._t, [int(i) for i in indices]))
 
+    def keep_columns(self, names):
+        """A table of these columns only (an unknown name is an error listing the columns)."""
+        return Table(engine.table_keep(self._t, list(names)))
 
-def read_csv(path, label_column=None, task=None):
-    """A CSV (header row) read by the engine's reader, types inferred per column."""
-    return Table(engine.read_csv(os.fspath(path), label_column, task))
+
+def read_csv(path, label_column=None, task=None, separator=",", header=True, transforms=None):
+    """CSV file(s) read by the engine's reader (types inferred per column; several files are
+    appended by column name), then a TabularDataset's ``transforms`` ([{"keep_columns": [..]},
+    {"drop_columns": [..]}, {"take": N}]) in order; ``label_column`` is taken out as the
+    labels for ``task``."""
+    paths = os.fspath(path) if isinstance(path, (str, os.PathLike)) else \
+        [os.fspath(p) for p in path]
+    return Table(engine.read_csv(paths, label_column, task, separator, bool(header),
+                                 None if transforms is None else json.dumps(transforms)))
 
 
 def table(data, columns=None, label_column=None, task=None):
@@ -155,6 +165,11 @@ def table(data, columns=None, label_column=None, task=None):
 
 def _is_nan(v):
     return isinstance(v, float) and v != v
+
+
+def transform_table(state, data):
+    """The engineered features of a table through featurize()'s ``state``."""
+    return _matrix(engine.transform_table(state, table(data)._t))
 
 
 def featurize(data, featurization="auto"):

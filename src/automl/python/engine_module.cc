@@ -454,31 +454,34 @@ std::string ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
-// Model input: a Table capsule or a CSV path (through the model's table featurizer), else a
-// numeric matrix (the engineered features of a table model).
+// Model input: a Table capsule or a CSV path (a table model featurizes it; a matrix model
+// takes its numeric columns), else a numeric matrix (for a table model: its engineered
+// features).
 ta::Matrix ModelInput(const ta::Pipeline& p, PyObject* X, const char* what) {
-  if (IsTable(X)) return p.FeaturizeTable(UnwrapTable(X).features);
-  if (PyUnicode_Check(X)) {
+  trainyard::DataTable t;
+  if (IsTable(X)) {
+    t = UnwrapTable(X).features;
+  } else if (PyUnicode_Check(X)) {
     const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
     if (!path) throw PyErrorSet{};
-    if (!p.table_featurizer()) {
-      throw trainyard::InvalidInput(std::string(what) +
-                                    " is a CSV path but this model was trained on a numeric "
-                                    "matrix; pass a numeric matrix");
-    }
-    return p.FeaturizeTable(ta::ReadCsvForFeaturizer(ReadTextFile(path), path,
-                                                     *p.table_featurizer()));
+    t = p.table_featurizer()
+            ? ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer())
+            : ta::ReadCsvTable(ReadTextFile(path), path, "", "").features;
+  } else {
+    return ToMatrix(X, what);
   }
-  return ToMatrix(X, what);
+  if (p.table_featurizer()) return p.FeaturizeTable(t);
+  return ta::NumericMatrix(t, p.feature_names(), p.input_columns());
 }
 
 // A Table capsule or a CSV path as the raw table of a table model (explanations).
 bool RawTableArg(const ta::Pipeline& p, PyObject* X, trainyard::DataTable& out) {
-  if (IsTable(X)) {
+  if (IsTable(X) && p.table_featurizer()) {
     out = UnwrapTable(X).features;
     return true;
   }
-  if (PyUnicode_Check(X) && p.table_featurizer()) {
+  if (!p.table_featurizer()) return false;
+  if (PyUnicode_Check(X)) {
     const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
     if (!path) throw PyErrorSet{};
     out = ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer());
@@ -487,19 +490,35 @@ bool RawTableArg(const ta::Pipeline& p, PyObject* X, trainyard::DataTable& out) 
   return false;
 }
 
+// read_csv(path or [paths], label_column=None, task=None, separator=",", header=True,
+//          transforms=None): transforms as a TabularDataset definition's list, in JSON.
 PyObject* ReadCsvPy(PyObject*, PyObject* args, PyObject* kw) {
-  static const char* kws[] = {"path", "label_column", "task", nullptr};
-  const char *path, *label = nullptr, *task = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zz", const_cast<char**>(kws), &path, &label,
-                                   &task)) {
+  static const char* kws[] = {"path", "label_column", "task", "separator",
+                              "header", "transforms", nullptr};
+  PyObject* paths;
+  const char *label = nullptr, *task = nullptr, *sep = ",", *transforms = nullptr;
+  int header = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|zzspz", const_cast<char**>(kws), &paths, &label,
+                                   &task, &sep, &header, &transforms)) {
     return nullptr;
   }
   return Guard([&]() -> PyObject* {
-    std::string text = ReadTextFile(path);
+    ta::CsvSource src;
+    if (PyUnicode_Check(paths)) {
+      const char* one = PyUnicode_AsUTF8AndSize(paths, nullptr);
+      if (!one) throw PyErrorSet{};
+      src.paths.emplace_back(one);
+    } else {
+      src.paths = ToStrings(paths);
+    }
+    if (std::strlen(sep) != 1) throw trainyard::InvalidInput("separator must be one character");
+    src.separator = sep[0];
+    src.header = header != 0;
+    if (transforms) src.transforms = ta::ParseTransforms(transforms);
     ta::LabeledTable t;
     {
       GilReleased released;
-      t = ta::ReadCsvTable(text, path, label ? label : "", task ? task : "");
+      t = ta::ReadCsvFiles(src, label ? label : "", task ? task : "");
     }
     return WrapTable(std::move(t));
   });
@@ -611,6 +630,17 @@ PyObject* TableRowsPy(PyObject*, PyObject* args) {
       rows.push_back(static_cast<size_t>(d));
     }
     return WrapTable(ta::SelectTableRows(t, rows));
+  });
+}
+
+// table_keep(t, names) -> a table of those columns (labels kept).
+PyObject* TableKeepPy(PyObject*, PyObject* args) {
+  PyObject *cap, *names;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &names)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::LabeledTable t = UnwrapTable(cap);
+    t.features.KeepColumns(ToStrings(names));
+    return WrapTable(std::move(t));
   });
 }
 
@@ -1080,9 +1110,9 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
       e = ta::ExplainTable(p, tx, has_bg ? &tbg : nullptr, opt);
       names = p.table_featurizer()->raw_names();
     } else {
-      ta::Matrix m = ToMatrix(X, "X");
+      ta::Matrix m = ModelInput(p, X, "X");
       ta::Matrix bg;
-      if (background != Py_None) bg = ToMatrix(background, "background");
+      if (background != Py_None) bg = ModelInput(p, background, "background");
       GilReleased released;
       e = ta::Explain(p, m, background != Py_None ? &bg : nullptr, opt);
     }
@@ -1181,6 +1211,7 @@ PyMethodDef kMethods[] = {
      "table_from_columns(names, columns, label_column=None, task=None) -> table"},
     {"table_info", TableInfoPy, METH_VARARGS, "table_info(t) -> dict"},
     {"table_rows", TableRowsPy, METH_VARARGS, "table_rows(t, indices) -> table"},
+    {"table_keep", TableKeepPy, METH_VARARGS, "table_keep(t, names) -> table"},
     {"featurize", FeaturizePy, METH_VARARGS,
      "featurize(t, featurization='auto') -> {state, X, names, raw_names, source}"},
     {"transform_table", TransformTablePy, METH_VARARGS, "transform_table(state, t) -> matrix"},

@@ -45,6 +45,8 @@ def _work(conn, learner, params, scaler, model_path):
                              w.get("X_valid"), w.get("y_valid"))
         model = engine.fit(w["X"], w["y"], w["task"], learner, params, scaler,
                            w["featurization"], w["threads"], w["seed"], w.get("feature_names"))
+        if w.get("table_state"):  # tabular data: the model takes raw rows
+            model.set_table_featurizer(w["table_state"])
         model.save(model_path)
         preds = ev["predictions"]
         preds = preds.tolist() if hasattr(preds, "tolist") else preds
@@ -54,6 +56,11 @@ def _work(conn, learner, params, scaler, model_path):
         conn.send({"ok": False, "error": "{}: {}".format(type(e).__name__, e)})
     finally:
         conn.close()
+
+
+def _rows(m):
+    """Engine matrices (numpy arrays or lists of lists) as lists of rows."""
+    return m.tolist() if hasattr(m, "tolist") else m
 
 
 def _fmt_duration(seconds):
@@ -92,6 +99,10 @@ class Driver:
         s, files = self.s, self.s.get("data_files") or {}
         names = None
         X_valid = y_valid = None
+        # Tabular data (CSV / TabularDataset): the engine featurizes the raw table once; the
+        # search runs on the engineered rows and every model carries the featurizer.
+        self.table = self.table_state = self.explain_table = None
+        self.table_rows = None
         if s.get("data_script"):
             d = _data.from_script(s["data_script"])
             X, y, names = d["X"], d["y"], d["feature_names"]
@@ -99,13 +110,22 @@ class Driver:
         elif files.get("train"):
             X, y, names = _data.from_handover(files["train"])
         elif files.get("train_csv"):
-            X, y, names = _data.from_csv(files["train_csv"], s["label_column_name"])
+            self.table = _data.read_table(files["train_csv"], s["label_column_name"], self.task)
+            feat = _data.featurize(self.table, s["featurization"])
+            self.table_state = feat["state"]
+            X, y, names = _rows(feat["X"]), self.table.y, feat["names"]
+            self.table_rows = list(range(len(X)))
         else:
             raise _data.DataError("the AutoML run has no training data")
         if files.get("valid"):
             X_valid, y_valid, _ = _data.from_handover(files["valid"])
         elif files.get("valid_csv"):
-            X_valid, y_valid, _ = _data.from_csv(files["valid_csv"], s["label_column_name"])
+            vt = _data.read_table(files["valid_csv"], s["label_column_name"], self.task)
+            try:
+                X_valid = _rows(engine.transform_table(self.table_state, vt))
+            except ValueError as e:
+                raise _data.DataError("validation data: {}".format(e)) from None
+            y_valid, self.explain_table = vt.y, vt
         _data.check(X, y, self.task)
         if X_valid is not None and y_valid is not None:
             _data.check(X_valid, y_valid, self.task, "validation data")
@@ -123,6 +143,8 @@ class Driver:
             y_valid = [y[i] for i in valid_idx]
             self.X = X = [X[i] for i in train_idx]
             self.y = y = [y[i] for i in train_idx]
+            if self.table is not None:
+                self.table_rows = [self.table_rows[i] for i in train_idx]
             use_valid, folds = True, 0
         elif not folds:
             folds = 10 if len(X) < 1000 else 3 if len(X) <= 20000 else 0
@@ -148,7 +170,7 @@ class Driver:
         _W.update(X=X, y=self.y, X_valid=Xv, y_valid=self.y_valid, task=self.task,
                   featurization=self.s["featurization"], folds=self.folds or 5,
                   threads=self.s["max_cores_per_iteration"], seed=self.s.get("seed", 0),
-                  feature_names=self.names)
+                  feature_names=self.names, table_state=self.table_state)
         self.Xarr = X
 
     # ----- budgets -----------------------------------------------------------------------
@@ -482,12 +504,20 @@ class Driver:
         # a smaller background, fewer rows and 4 antithetic permutations keep it in seconds.
         nb = 100 if exact else 20
         step = max(1, n // nb)
-        background = [self.X[i] for i in range(0, n, step)][:nb]
-        target = self.X_explain if self.X_explain is not None else background
-        target = list(target)[:200 if exact else 20]
+        limit = 200 if exact else 20
+        if self.table is not None and model.raw_columns is not None:
+            # On the raw columns: the engine sums each raw column's engineered features.
+            background = self.table.take([self.table_rows[i] for i in range(0, n, step)][:nb])
+            target = self.explain_table if self.explain_table is not None else background
+            target = target.take(range(min(limit, len(target))))
+        else:
+            background = [self.X[i] for i in range(0, n, step)][:nb]
+            target = self.X_explain if self.X_explain is not None else background
+            target = list(target)[:limit]
         r = model.explain(target, background=background, samples=0 if exact else 4)
         values = [v.tolist() if hasattr(v, "tolist") else v for v in r["values"]]
-        features = self.names or model.feature_names or \
+        features = r["features"] if model.raw_columns is not None else \
+            self.names or model.feature_names or \
             ["feature_{}".format(j) for j in range(len(self.X[0]))]
 
         def mean_abs(mats):
