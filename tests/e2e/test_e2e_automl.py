@@ -332,7 +332,7 @@ def test_cli_submit_csv_with_text_labels(server, tmp_path, trainyard_binary):
     assert bad.returncode == 2 and "--label-column" in bad.stderr
 
 
-def _mixed_csv(path, rows, seed, task, label=True):
+def _mixed_csv(path, rows, seed, task, label=True, first_id=0):
     """Numeric (with missing values), categorical (with missing values), an ID column and a
     constant column; the label depends on the numeric and categorical columns."""
     rng = np.random.default_rng(seed)
@@ -344,7 +344,7 @@ def _mixed_csv(path, rows, seed, task, label=True):
             color = colors[rng.integers(0, 3)]
             size = ["S", "M", "L"][rng.integers(0, 3)]
             signal = 2 * x1 + (2.0 if color == "red" else -1.0) + 0.5 * x2
-            cells = ["r%04d" % i, "%.5f" % x1, "" if i % 8 == 3 else "%.4f" % x2,
+            cells = ["r%04d" % (first_id + i), "%.5f" % x1, "" if i % 8 == 3 else "%.4f" % x2,
                      "" if i % 13 == 6 else color, size, "k"]
             if label:
                 cells.append("%.5f" % (signal + rng.normal(0, 0.1)) if task == "regression"
@@ -371,7 +371,7 @@ def test_cli_regression_on_a_mixed_csv_end_to_end(server, tmp_path, trainyard_bi
     run_id = [line.split("run: ", 1)[1] for line in out.stdout.splitlines()
               if line.startswith("run: ")][-1]
     run = Run.get(Workspace.from_config(), run_id.strip())
-    children = run.get_children()
+    children = list(run.get_children())
     assert children and all(c.get_status() == "Completed" for c in children)
     for c in children:
         assert "r2_score" in c.get_metrics()
@@ -404,7 +404,7 @@ def test_tabular_dataset_classification_with_label_column(ws, tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
     _mixed_csv(folder / "part1.csv", 120, 2, "classification")
-    _mixed_csv(folder / "part2.csv", 80, 3, "classification")
+    _mixed_csv(folder / "part2.csv", 80, 3, "classification", first_id=120)
     store = ws.get_default_datastore()
     store.upload(str(folder), target_path="automl-mixed", overwrite=True, show_progress=False)
     ds = Dataset.Tabular.from_delimited_files(path=(store, "automl-mixed/*.csv"))

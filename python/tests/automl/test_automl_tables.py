@@ -219,11 +219,13 @@ def test_shap_on_raw_names_is_additive(automl, mixed):
     # The raw values are the sums of the engineered features' values.
     model = automl.fit(t, None, "classification", "DecisionTree")
     f = automl.featurize(t)
-    eng = model.explain(np.asarray(f["X"])[:15])
+    # The binding takes numeric matrices as the engineered features of a table model.
+    eng = automl.engine.explain(model._p, np.asarray(f["X"])[:15])
     raw = model.explain(t.take(range(15)))
+    assert len(eng["features"]) == len(f["names"])
     assert eng["expected_values"] == raw["expected_values"]
     for k in range(2):
-        e, rv = np.asarray(eng["values"][k]), np.asarray(raw["values"][k])
+        e, rv = automl._matrix(eng["values"][k]), np.asarray(raw["values"][k])
         for c in range(6):
             cols = [j for j, s in enumerate(f["source"]) if s == c]
             want = e[:, cols].sum(axis=1) if cols else np.zeros(15)
