@@ -75,17 +75,23 @@ def test_data_checks():
 
 
 def test_csv_reader(tmp_path):
+    """The driver reads CSVs through the engine and featurizes them there."""
     p = tmp_path / "d.csv"
     p.write_text("num,color,label\n1.5,red,yes\n,blue,no\n3,red,yes\n")
-    Xc, y, names = _data.from_csv(str(p), "label")
-    assert names == ["num", "color_blue", "color_red"] and y == ["yes", "no", "yes"]
-    assert Xc[0] == [1.5, 0.0, 1.0] and math.isnan(Xc[1][0]) and Xc[1][1:] == [1.0, 0.0]
+    t = _data.read_table(str(p), "label", "classification")
+    assert t.columns == ["num", "color"] and t.y == ["yes", "no", "yes"]
+    f = _data.featurize(t, "auto")
+    Xc = f["X"].tolist() if hasattr(f["X"], "tolist") else f["X"]
+    assert f["names"] == ["num", "num_missing", "color_blue", "color_red"]
+    assert Xc[0] == [1.5, 0.0, 0.0, 1.0] and math.isnan(Xc[1][0]) and Xc[1][1:] == [1.0, 1.0, 0.0]
+    with pytest.raises(_data.DataError, match="column 'color'.*featurization='auto'"):
+        _data.featurize(t, "off")
     with pytest.raises(_data.DataError, match="label column 'target' is not in the CSV"):
-        _data.from_csv(str(p), "target")
+        _data.read_table(str(p), "target", "classification")
     empty = tmp_path / "e.csv"
     empty.write_text("")
     with pytest.raises(_data.DataError, match="is empty"):
-        _data.from_csv(str(empty), "label")
+        _data.read_table(str(empty), "label", "classification")
 
 
 def test_live_table_row_matches_the_seed():

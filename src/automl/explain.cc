@@ -453,8 +453,8 @@ Explanation SumToRawColumns(Explanation e, const TableFeaturizer& f) {
   const size_t R = f.raw_columns().size();
   for (Matrix& v : e.values) {
     if (v.cols != src.size()) {
-      throw InternalError("explanation width " + std::to_string(v.cols) + " != " +
-                          std::to_string(src.size()) + " engineered features");
+      throw InternalError("explanation width " + std::to_string(v.cols) +
+                          " != " + std::to_string(src.size()) + " engineered features");
     }
     Matrix raw(v.rows, R, 0.0);
     for (size_t i = 0; i < v.rows; ++i) {
@@ -470,8 +470,7 @@ Explanation ExplainTable(const Pipeline& p, const DataTable& X, const DataTable*
   Matrix Z = p.FeaturizeTable(X);
   Matrix B;
   if (background) B = p.FeaturizeTable(*background);
-  return SumToRawColumns(Explain(p, Z, background ? &B : nullptr, options),
-                         *p.table_featurizer());
+  return SumToRawColumns(Explain(p, Z, background ? &B : nullptr, options), *p.table_featurizer());
 }
 
 }  // namespace trainyard::automl

@@ -300,8 +300,7 @@ std::unique_ptr<Pipeline> Pipeline::Deserialize(std::string_view bytes) {
   return p;
 }
 
-std::unique_ptr<Pipeline> Pipeline::LoadBody(ByteReader& r, bool allow_ensemble,
-                                             uint32_t version) {
+std::unique_ptr<Pipeline> Pipeline::LoadBody(ByteReader& r, bool allow_ensemble, uint32_t version) {
   auto p = std::make_unique<Pipeline>();
   uint8_t kind = r.U8();
   if (kind > 2 || (kind != 0 && !allow_ensemble)) r.Fail("pipeline kind");

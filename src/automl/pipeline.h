@@ -7,9 +7,10 @@
 //   "TYAUTOML"  u32 format_version  u64 header_len  header (JSON, for people and tools:
 //   format, version, task, learner, scaler, featurization, classes, feature_names, params,
 //   raw_columns, engine)  body (binary: u8 kind (0 single, 1 voting, 2 stack), task, class
-//   names, feature names, [v2: u8 has_table, the TableFeaturizer's state]; single: featurizer, scaler, learner name, params, learner state (XGBoost boosters
-//   inside via their own UBJSON save-to-buffer); ensembles: the members' model files, weights,
-//   and for stacking the meta learner)  u64 FNV-1a 64 of every byte before it.
+//   names, feature names, [v2: u8 has_table, the TableFeaturizer's state]; single: featurizer,
+//   scaler, learner name, params, learner state (XGBoost boosters inside via their own UBJSON
+//   save-to-buffer); ensembles: the members' model files, weights, and for stacking the meta
+//   learner)  u64 FNV-1a 64 of every byte before it.
 // Loading checks the magic, the version (newer versions are refused with a clear message),
 // the checksum, and every length.
 // A fitted Pipeline is immutable; Predict* are thread-safe.

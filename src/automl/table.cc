@@ -128,8 +128,7 @@ void TableFeaturizer::Fit(const DataTable& table, Featurizer::Mode mode) {
       continue;
     }
     if (IsNumericType(col.type) || col.type == ColumnType::kDatetime) {
-      rc.handling =
-          col.type == ColumnType::kDatetime ? Handling::kDatetime : Handling::kNumeric;
+      rc.handling = col.type == ColumnType::kDatetime ? Handling::kDatetime : Handling::kNumeric;
       std::unordered_set<std::string> distinct;
       bool constant = true;
       double first = std::nan("");
@@ -367,8 +366,10 @@ std::vector<TableTransform> ParseTransforms(std::string_view json) {
         tr.columns.push_back(c.get<std::string>());
       }
     } else {
-      throw InvalidInput("each transform must be one of {\"keep_columns\": [..]}, "
-                         "{\"drop_columns\": [..]}, {\"take\": N}; got " + t.dump());
+      throw InvalidInput(
+          "each transform must be one of {\"keep_columns\": [..]}, "
+          "{\"drop_columns\": [..]}, {\"take\": N}; got " +
+          t.dump());
     }
     out.push_back(std::move(tr));
   }
@@ -430,8 +431,7 @@ LabeledTable SplitLabel(DataTable t, const std::string& label_column, const std:
   DataColumn label = std::move(t.columns[static_cast<size_t>(li)]);
   t.columns.erase(t.columns.begin() + li);
   if (t.columns.empty()) {
-    throw InvalidInput(where + " has no feature columns besides the label '" + label_column +
-                       "'");
+    throw InvalidInput(where + " has no feature columns besides the label '" + label_column + "'");
   }
   if (t.num_rows == 0) throw InvalidInput(where + " has no data rows");
   size_t missing = 0, first_missing = 0;
@@ -439,8 +439,8 @@ LabeledTable SplitLabel(DataTable t, const std::string& label_column, const std:
     if (label.IsMissing(i) && missing++ == 0) first_missing = i;
   }
   if (missing > 0) {
-    throw InvalidInput(std::to_string(missing) + " label(s) in column '" + label_column +
-                       "' of " + where + " are missing (empty/NaN), first in data row " +
+    throw InvalidInput(std::to_string(missing) + " label(s) in column '" + label_column + "' of " +
+                       where + " are missing (empty/NaN), first in data row " +
                        std::to_string(first_missing + 1) +
                        ": drop those rows or fill in their labels");
   }
@@ -487,8 +487,8 @@ LabeledTable SelectTableRows(const LabeledTable& t, const std::vector<size_t>& r
 
 void InferColumnType(DataColumn& column) {
   const size_t missing = column.MissingCount();
-  for (ColumnType t : {ColumnType::kInt, ColumnType::kFloat, ColumnType::kBool,
-                       ColumnType::kDatetime}) {
+  for (ColumnType t :
+       {ColumnType::kInt, ColumnType::kFloat, ColumnType::kBool, ColumnType::kDatetime}) {
     DataColumn trial = column;
     trial.type = ColumnType::kString;
     ConvertColumn(trial, t);
@@ -515,8 +515,7 @@ Matrix NumericMatrix(const DataTable& t, const std::vector<std::string>& names, 
   if (!by_name) {
     if (t.columns.size() != width) {
       throw InvalidInput("the model was trained on " + std::to_string(width) +
-                         " numeric features but the table has " +
-                         std::to_string(t.columns.size()) +
+                         " numeric features but the table has " + std::to_string(t.columns.size()) +
                          " columns (and not all of the model's feature names)");
     }
     cols.clear();

@@ -16,7 +16,8 @@ import sys
 
 from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
 
-__all__ = ["engine", "Table", "read_csv", "table", "featurize", "transform_table", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
+__all__ = ["engine", "Table", "read_csv", "table", "featurize", "transform_table", "fit",
+           "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
            "caruana_weights", "voting_ensemble", "stack_ensemble", "search",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 

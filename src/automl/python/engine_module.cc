@@ -493,8 +493,8 @@ bool RawTableArg(const ta::Pipeline& p, PyObject* X, trainyard::DataTable& out) 
 // read_csv(path or [paths], label_column=None, task=None, separator=",", header=True,
 //          transforms=None): transforms as a TabularDataset definition's list, in JSON.
 PyObject* ReadCsvPy(PyObject*, PyObject* args, PyObject* kw) {
-  static const char* kws[] = {"path", "label_column", "task", "separator",
-                              "header", "transforms", nullptr};
+  static const char* kws[] = {"path",   "label_column", "task", "separator",
+                              "header", "transforms",   nullptr};
   PyObject* paths;
   const char *label = nullptr, *task = nullptr, *sep = ",", *transforms = nullptr;
   int header = 1;
@@ -580,10 +580,9 @@ PyObject* TableFromColumnsPy(PyObject*, PyObject* args, PyObject* kw) {
       // Numbers are typed through their text (int/float/bool), as CSV fields are.
       ta::InferColumnType(dc);
       if (!table.columns.empty() && dc.values.size() != table.num_rows) {
-        throw trainyard::InvalidInput("column '" + dc.name + "' has " +
-                                      std::to_string(dc.values.size()) + " values, column '" +
-                                      table.columns[0].name + "' " +
-                                      std::to_string(table.num_rows));
+        throw trainyard::InvalidInput(
+            "column '" + dc.name + "' has " + std::to_string(dc.values.size()) +
+            " values, column '" + table.columns[0].name + "' " + std::to_string(table.num_rows));
       }
       table.num_rows = dc.values.size();
       table.columns.push_back(std::move(dc));
@@ -1132,13 +1131,12 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
       PyList_SetItem(pcs, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_summary[k]));
       PyList_SetItem(pci, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_imp[k]));
     }
-    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:s,s:s,s:N,s:N,s:N,s:N,s:N}", "features",
-                         ListOf(names), "values", values,
-                         "expected_values", ListOf(e.expected_values), "model_output", outputs,
-                         "method", e.method.c_str(), "output", e.output.c_str(), "outputs",
-                         ListOf(e.output_names), "overall_summary", ListOf(sum.overall_summary),
-                         "overall_imp", ListOf(sum.overall_imp), "per_class_summary", pcs,
-                         "per_class_imp", pci);
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:s,s:s,s:N,s:N,s:N,s:N,s:N}", "features", ListOf(names),
+                         "values", values, "expected_values", ListOf(e.expected_values),
+                         "model_output", outputs, "method", e.method.c_str(), "output",
+                         e.output.c_str(), "outputs", ListOf(e.output_names), "overall_summary",
+                         ListOf(sum.overall_summary), "overall_imp", ListOf(sum.overall_imp),
+                         "per_class_summary", pcs, "per_class_imp", pci);
   });
 }
 

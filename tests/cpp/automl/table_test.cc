@@ -1,5 +1,7 @@
 // Tables in the AutoML engine: CSV reading with labels, the TableFeaturizer ('auto' / 'off'),
 // model file v2 (and v1 still loading), prediction and explanations on raw tables.
+#include "automl/table.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include "automl/bytes.h"
 #include "automl/explain.h"
 #include "automl/pipeline.h"
-#include "automl/table.h"
 #include "common/error.h"
 
 namespace trainyard::automl {
@@ -100,11 +101,11 @@ TEST(TableFeaturizer, OneHotsImputesHashesAndDrops) {
   EXPECT_EQ(raw[0].handling, H::kNumeric);
   EXPECT_TRUE(raw[0].missing_indicator);
   EXPECT_EQ(raw[1].handling, H::kOneHot);
-  EXPECT_EQ(raw[2].handling, H::kHash);      // 40 distinct of 80: not ID-like
-  EXPECT_EQ(raw[3].handling, H::kDropId);    // u1000..u1079: every value distinct
-  EXPECT_EQ(raw[4].handling, H::kDropId);    // 1..80: a row number
+  EXPECT_EQ(raw[2].handling, H::kHash);    // 40 distinct of 80: not ID-like
+  EXPECT_EQ(raw[3].handling, H::kDropId);  // u1000..u1079: every value distinct
+  EXPECT_EQ(raw[4].handling, H::kDropId);  // 1..80: a row number
   EXPECT_EQ(raw[5].handling, H::kDropConstant);
-  EXPECT_EQ(raw[6].handling, H::kNumeric);   // unique ints, not consecutive: a feature
+  EXPECT_EQ(raw[6].handling, H::kNumeric);  // unique ints, not consecutive: a feature
   const auto& names = f.output_names();
   EXPECT_EQ(names[0], "x");
   EXPECT_EQ(names[1], "x_missing");
@@ -125,8 +126,8 @@ TEST(TableFeaturizer, OneHotsImputesHashesAndDrops) {
   const char* colors[] = {"red", "green", "blue"};
   size_t best = 0;
   for (size_t c = 1; c < 3; ++c)
-    if (counts[c] > counts[best] || (counts[c] == counts[best] &&
-                                     std::string(colors[c]) < std::string(colors[best])))
+    if (counts[c] > counts[best] ||
+        (counts[c] == counts[best] && std::string(colors[c]) < std::string(colors[best])))
       best = c;
   EXPECT_EQ(raw[1].fill, colors[best]);
 
@@ -175,8 +176,8 @@ TEST(TableFeaturizer, PipelineMeanImputesAndDropsConstantParts) {
   }
   EXPECT_DOUBLE_EQ(p->featurizer().fill_values()[0], sum / static_cast<double>(n));
   // A missing x is imputed with the training mean in what the learner sees.
-  DataTable row = ReadCsvForFeaturizer("x,color,city,score\n,red,city1,3\n", "r.csv",
-                                       *p->table_featurizer());
+  DataTable row =
+      ReadCsvForFeaturizer("x,color,city,score\n,red,city1,3\n", "r.csv", *p->table_featurizer());
   Matrix Z = p->Transform(p->FeaturizeTable(row));
   EXPECT_DOUBLE_EQ(Z.At(0, 0), sum / static_cast<double>(n));
 }
