@@ -543,13 +543,17 @@ DataTable ReadCsvForFeaturizer(std::string_view text, const std::string& source,
   if (t.columns.empty()) {
     throw InvalidInput("the CSV " + source + " is empty: it needs a header row and data rows");
   }
+  ConformTable(t, f);
+  return t;
+}
+
+void ConformTable(DataTable& t, const TableFeaturizer& f) {
   for (const auto& rc : f.raw_columns()) {
     int idx = t.ColumnIndex(rc.name);
     if (idx < 0 || rc.type == ColumnType::kString) continue;
     ConvertColumn(t.columns[static_cast<size_t>(idx)],
                   rc.type == ColumnType::kInt ? ColumnType::kFloat : rc.type);
   }
-  return t;
 }
 
 }  // namespace trainyard::automl

@@ -137,6 +137,11 @@ DataTable ReadCsvForFeaturizer(std::string_view text, const std::string& source,
 // datetime when every non-missing value parses as that type, else string.
 void InferColumnType(DataColumn& column);
 
+// Types the string columns of `t` (as read without type inference) by the featurizer's
+// schema: numeric and datetime columns parsed (unparseable -> missing), categorical ones kept
+// as their text. Columns the schema does not know stay as they are.
+void ConformTable(DataTable& t, const TableFeaturizer& f);
+
 // A table as the numeric matrix of a model trained on a matrix: the columns `names` when the
 // table has them all, else all its columns in order (there must be `width`); int/float/bool
 // values, missing -> NaN. A text column is an InvalidInput naming it.

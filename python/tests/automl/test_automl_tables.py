@@ -270,3 +270,23 @@ def test_tabular_spec_reads_several_files_with_transforms(automl, tmp_path):
     assert t.y == ["yes", "no", "yes", "no"]
     with pytest.raises(_data.DataError, match="label column 'nope' is not in"):
         _data.read_table(str(tmp_path / "train.json"), "nope", "classification")
+
+
+def test_raw_rows_follow_the_model_schema(automl, tmp_path):
+    """Categorical text stays exact ("007" is not the number 7) and numeric text parses, for
+    raw rows from Python as for the CSV."""
+    path = tmp_path / "zip.csv"
+    rows = ["zip,amount,target"]
+    codes = ["007", "010", "ab1", "123"]
+    for i in range(80):
+        code = codes[i % 4]
+        rows.append("{},{},{}".format(code, i % 7, "yes" if code in ("007", "ab1") else "no"))
+    path.write_text("\n".join(rows) + "\n")
+    t = automl.read_csv(str(path), "target", "classification")
+    assert t.types == ["string", "int"]
+    model = automl.fit(t, None, "classification", "DecisionTree")
+    assert [c["handling"] for c in model.header["raw_columns"]] == ["onehot", "numeric"]
+    assert "zip_007" in model.feature_names
+    got = model.predict({"zip": ["007", "010", "123"], "amount": ["3", 4, 5.0]})
+    assert list(got) == ["yes", "no", "no"]
+    assert list(model.predict([["007", 1], ["ab1", None]])) == ["yes", "yes"]

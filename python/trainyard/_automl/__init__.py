@@ -140,9 +140,10 @@ def read_csv(path, label_column=None, task=None, separator=",", header=True, tra
                                  None if transforms is None else json.dumps(transforms)))
 
 
-def table(data, columns=None, label_column=None, task=None):
+def table(data, columns=None, label_column=None, task=None, _model=None):
     """A Table from a pandas DataFrame, a dict of columns, or rows (lists) with ``columns``
-    naming them. None / NaN / "" are missing values."""
+    naming them. None / NaN / "" are missing values. Column types are inferred from the
+    values' text as the CSV reader does (``_model``: typed by that table model's schema)."""
     if isinstance(data, Table):
         return data
     if hasattr(data, "columns") and hasattr(data, "__getitem__") and hasattr(data, "to_numpy"):
@@ -161,7 +162,8 @@ def table(data, columns=None, label_column=None, task=None):
                 raise ValueError("row {} has {} values but there are {} columns ({})".format(
                     i, len(r), len(names), ", ".join(names)))
         cols = [[r[j] for r in rows] for j in range(len(names))]
-    return Table(engine.table_from_columns(names, cols, label_column, task))
+    return Table(engine.table_from_columns(names, cols, label_column, task,
+                                           None if _model is None else _model._p))
 
 
 def _is_nan(v):
@@ -206,8 +208,8 @@ class FittedPipeline:
         if isinstance(X, Table):
             return X._t
         if isinstance(X, dict) or hasattr(X, "columns"):
-            return table(X)._t
-        return table(X, columns=self.raw_columns)._t
+            return table(X, _model=self)._t
+        return table(X, columns=self.raw_columns, _model=self)._t
 
     def __repr__(self):
         return "FittedPipeline(%r)" % self.label

@@ -524,15 +524,17 @@ PyObject* ReadCsvPy(PyObject*, PyObject* args, PyObject* kw) {
   });
 }
 
-// table_from_columns(names, columns, label_column=None, task=None): columns are sequences of
-// Python values; None, NaN and the CSV missing spellings are missing; a column of numbers
-// (int/float/bool) is numeric, any other is typed from its text as the CSV reader does.
+// table_from_columns(names, columns, label_column=None, task=None, model=None): columns are
+// sequences of Python values (numbers go by their shortest text); None, NaN and the CSV
+// missing spellings are missing. Each column is typed from its text as the CSV reader does,
+// or, with the capsule of a table `model`, by that model's schema (categorical text kept as
+// is, so "007" stays "007").
 PyObject* TableFromColumnsPy(PyObject*, PyObject* args, PyObject* kw) {
-  static const char* kws[] = {"names", "columns", "label_column", "task", nullptr};
-  PyObject *names, *columns;
+  static const char* kws[] = {"names", "columns", "label_column", "task", "model", nullptr};
+  PyObject *names, *columns, *model = Py_None;
   const char *label = nullptr, *task = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|zz", const_cast<char**>(kws), &names, &columns,
-                                   &label, &task)) {
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|zzO", const_cast<char**>(kws), &names, &columns,
+                                   &label, &task, &model)) {
     return nullptr;
   }
   return Guard([&]() -> PyObject* {
@@ -577,8 +579,7 @@ PyObject* TableFromColumnsPy(PyObject*, PyObject* args, PyObject* kw) {
         }
       }
       if (PyErr_Occurred()) throw PyErrorSet{};
-      // Numbers are typed through their text (int/float/bool), as CSV fields are.
-      ta::InferColumnType(dc);
+      if (model == Py_None) ta::InferColumnType(dc);
       if (!table.columns.empty() && dc.values.size() != table.num_rows) {
         throw trainyard::InvalidInput(
             "column '" + dc.name + "' has " + std::to_string(dc.values.size()) +
@@ -589,6 +590,14 @@ PyObject* TableFromColumnsPy(PyObject*, PyObject* args, PyObject* kw) {
     }
     if (PyErr_Occurred()) throw PyErrorSet{};
     if (c != nm.size()) throw trainyard::InvalidInput("fewer columns than column names");
+    if (model != Py_None) {
+      const ta::Pipeline& p = Unwrap(model);
+      if (p.table_featurizer()) {
+        ta::ConformTable(table, *p.table_featurizer());
+      } else {
+        for (auto& col : table.columns) ta::InferColumnType(col);
+      }
+    }
     ta::LabeledTable lt;
     lt.features = std::move(table);
     if (label) lt = ta::SplitLabel(std::move(lt.features), label, task ? task : "", "the table");
