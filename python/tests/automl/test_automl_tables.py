@@ -290,3 +290,19 @@ def test_raw_rows_follow_the_model_schema(automl, tmp_path):
     got = model.predict({"zip": ["007", "010", "123"], "amount": ["3", 4, 5.0]})
     assert list(got) == ["yes", "no", "no"]
     assert list(model.predict([["007", 1], ["ab1", None]])) == ["yes", "yes"]
+
+
+def test_cross_validate_and_evaluate_take_a_table(automl, mixed):
+    t = automl.read_csv(mixed["cls"], "target", "classification")
+    f = automl.featurize(t)
+    ev = automl.evaluate(t, None, "classification", "RandomForest",
+                         params={"n_estimators": 10}, folds=3, seed=2)
+    ref = automl.evaluate(f["X"], t.y, "classification", "RandomForest",
+                          params={"n_estimators": 10}, folds=3, seed=2)
+    assert ev["scores"] == ref["scores"] and sorted(ev["rows"]) == list(range(300))
+    assert ev["scores"]["accuracy"] > 0.75
+    cv = automl.cross_validate(t, None, "classification", "KNN", scaler="Standardize", folds=3)
+    assert cv == automl.cross_validate(f["X"], t.y, "classification", "KNN",
+                                       scaler="Standardize", folds=3)
+    with pytest.raises(ValueError, match="labels were read for classification, not regression"):
+        automl.evaluate(t, None, "regression", "ElasticNet", folds=3)

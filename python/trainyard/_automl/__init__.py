@@ -269,6 +269,9 @@ def fit(X, y, task, learner, params=None, scaler="", featurization="auto", threa
 
 def cross_validate(X, y, task, learner, params=None, scaler="", featurization="auto", folds=5,
                    threads=1, seed=0):
+    """X: a numeric matrix, or a Table (featurized once on all its rows; y None: its labels)."""
+    if isinstance(X, Table):
+        X = X._t
     return engine.cross_validate(X, y, task, learner, params, scaler, featurization, folds,
                                  threads, seed)
 
@@ -276,7 +279,10 @@ def cross_validate(X, y, task, learner, params=None, scaler="", featurization="a
 def evaluate(X, y, task, learner, params=None, scaler="", featurization="auto", folds=5,
              threads=1, seed=0, X_valid=None, y_valid=None):
     """Cross-validation (or explicit validation) scores plus the validation predictions:
-    {"scores": {...}, "predictions": rows x outputs, "rows": training row of each prediction}."""
+    {"scores": {...}, "predictions": rows x outputs, "rows": training row of each prediction}.
+    X may be a Table (featurized once on all its rows; y None: its labels; no X_valid)."""
+    if isinstance(X, Table):
+        X = X._t
     r = engine.evaluate(X, y, task, learner, params, scaler, featurization, folds, threads,
                         seed, X_valid, y_valid)
     r["predictions"] = _matrix(r["predictions"])

@@ -708,23 +708,40 @@ PyObject* SetTableFeaturizerPy(PyObject*, PyObject* args) {
   });
 }
 
+// The labels of a Table (y None) or y.
+ta::Target TableTarget(const ta::LabeledTable& t, PyObject* y, ta::Task task) {
+  if (y != Py_None) return ToTarget(y, task);
+  if (t.label_column.empty()) {
+    throw trainyard::InvalidInput(
+        "y is None and the table has no label column; read it with label_column=...");
+  }
+  if (t.target.task != task) {
+    throw trainyard::InvalidInput(std::string("the table's labels were read for ") +
+                                  ta::TaskName(t.target.task) + ", not " + ta::TaskName(task));
+  }
+  return t.target;
+}
+
+// Training data of cross_validate / evaluate: a numeric matrix and y, or a Table featurized
+// once by a TableFeaturizer fitted on all its rows (as the driver does; y None: its labels).
+void TrainingInput(PyObject* X, PyObject* y, ta::Task task, ta::Featurizer::Mode mode,
+                   ta::Matrix& m, ta::Target& t) {
+  if (!IsTable(X)) {
+    m = ToMatrix(X, "X");
+    t = ToTarget(y, task);
+    return;
+  }
+  const ta::LabeledTable& lt = UnwrapTable(X);
+  t = TableTarget(lt, y, task);
+  ta::TableFeaturizer f;
+  f.Fit(lt.features, mode);
+  m = f.Transform(lt.features);
+}
+
 // fit() on a Table: y None takes the table's label column (which must match `task`).
 PyObject* FitTable(const ta::PipelineSpec& spec, const ta::LabeledTable& t, PyObject* y,
                    ta::Task task, const ta::FitContext& ctx) {
-  ta::Target target;
-  if (y == Py_None) {
-    if (t.label_column.empty()) {
-      throw trainyard::InvalidInput(
-          "y is None and the table has no label column; read it with label_column=...");
-    }
-    if (t.target.task != task) {
-      throw trainyard::InvalidInput(std::string("the table's labels were read for ") +
-                                    ta::TaskName(t.target.task) + ", not " + ta::TaskName(task));
-    }
-    target = t.target;
-  } else {
-    target = ToTarget(y, task);
-  }
+  ta::Target target = TableTarget(t, y, task);
   std::unique_ptr<ta::Pipeline> p;
   {
     GilReleased released;
@@ -787,8 +804,9 @@ PyObject* CrossValidatePy(PyObject*, PyObject* args, PyObject* kw) {
     spec.params = ToParams(params);
     spec.scaler = ta::Scaler::Parse(scaler);
     spec.featurization = ta::Featurizer::ParseMode(featurization);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::Matrix m;
+    ta::Target t;
+    TrainingInput(X, y, TaskArg(task), spec.featurization, m, t);
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
@@ -821,11 +839,17 @@ PyObject* EvaluatePy(PyObject*, PyObject* args, PyObject* kw) {
     spec.params = ToParams(params);
     spec.scaler = ta::Scaler::Parse(scaler);
     spec.featurization = ta::Featurizer::ParseMode(featurization);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::Matrix m;
+    ta::Target t;
+    TrainingInput(X, y, TaskArg(task), spec.featurization, m, t);
     ta::Matrix mv;
     ta::Target tv = t;
     const bool explicit_valid = Xv != Py_None;
+    if (explicit_valid && IsTable(X)) {
+      throw trainyard::InvalidInput(
+          "X_valid with a table X: featurize() the training table and pass its X, and "
+          "transform_table() the validation table");
+    }
     if (explicit_valid) {
       mv = ToMatrix(Xv, "X_valid");
       // Validation labels are encoded with the training classes.
