@@ -150,13 +150,19 @@ void TableFeaturizer::Fit(const DataTable& table, Featurizer::Mode mode) {
       } else if (col.type == ColumnType::kInt && missing == 0 && n > kMaxOneHot) {
         int64_t lo = INT64_MAX, hi = INT64_MIN;
         std::unordered_set<int64_t> ints;
+        bool all_ints = true;
         for (const CellValue& v : col.values) {
-          int64_t x = std::get<int64_t>(v);
-          lo = std::min(lo, x);
-          hi = std::max(hi, x);
-          ints.insert(x);
+          const auto* x = std::get_if<int64_t>(&v);
+          if (x == nullptr) {
+            all_ints = false;
+            break;
+          }
+          lo = std::min(lo, *x);
+          hi = std::max(hi, *x);
+          ints.insert(*x);
         }
-        if (ints.size() == n && static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1 == n) {
+        if (all_ints && ints.size() == n &&
+            static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo) + 1 == n) {
           rc.handling = Handling::kDropId;
         }
       }

@@ -1235,11 +1235,13 @@ PyMethodDef kMethods[] = {
     {"trees", TreesPy, METH_VARARGS, "trees(p) -> the tree ensemble as lists"},
     // tables (CSV / raw rows)
     {"read_csv", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(ReadCsvPy)),
-     METH_VARARGS | METH_KEYWORDS, "read_csv(path, label_column=None, task=None) -> table"},
+     METH_VARARGS | METH_KEYWORDS,
+     "read_csv(path | [paths], label_column=None, task=None, separator=',', header=True, "
+     "transforms=None) -> table"},
     {"table_from_columns",
      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(TableFromColumnsPy)),
      METH_VARARGS | METH_KEYWORDS,
-     "table_from_columns(names, columns, label_column=None, task=None) -> table"},
+     "table_from_columns(names, columns, label_column=None, task=None, model=None) -> table"},
     {"table_info", TableInfoPy, METH_VARARGS, "table_info(t) -> dict"},
     {"table_rows", TableRowsPy, METH_VARARGS, "table_rows(t, indices) -> table"},
     {"table_keep", TableKeepPy, METH_VARARGS, "table_keep(t, names) -> table"},
