@@ -121,3 +121,19 @@ def test_cross_validate_scores_every_metric(automl, iris_split):
                  "average_precision_score_weighted", "precision_score_weighted", "log_loss"):
         assert 0.0 <= s[name] and (name == "log_loss" or s[name] <= 1.0)
     assert s["AUC_weighted"] > 0.95
+
+
+@pytest.mark.parametrize("learner,params", [("KNN", {}), ("RandomForest", {"n_estimators": 12}),
+                                            ("LogisticRegression", {})])
+def test_folds_in_parallel_give_the_same_evaluation(automl, iris_split, learner, params):
+    # With threads > 1 the folds are fitted side by side; scores and out-of-fold predictions
+    # must be exactly those of the one-thread run (merged in fold order).
+    Xtr, _, ytr, _ = iris_split
+    one = automl.evaluate(Xtr, ytr, "classification", learner, params=params,
+                          scaler="Standardize", folds=5, threads=1, seed=3)
+    two = automl.evaluate(Xtr, ytr, "classification", learner, params=params,
+                          scaler="Standardize", folds=5, threads=2, seed=3)
+    assert one["scores"] == two["scores"]
+    assert one["rows"] == two["rows"]
+    assert np.array_equal(np.asarray(one["predictions"]), np.asarray(two["predictions"]))
+    assert sorted(one["rows"]) == list(range(len(ytr)))
