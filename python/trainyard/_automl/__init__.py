@@ -17,7 +17,7 @@ import sys
 from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
 
 __all__ = ["engine", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
-           "caruana_weights", "voting_ensemble", "stack_ensemble", "search",
+           "caruana_weights", "voting_ensemble", "stack_ensemble", "search", "Search",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -179,6 +179,43 @@ def search(X, y, task, metric, iterations=20, folds=5, time_budget=0.0, allowed=
     trials (iteration, pipeline, learner, scaler, params, score, seconds, failed)."""
     return engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
                          featurization, threads, seed)
+
+
+class Search:
+    """The engine's search strategy step by step (src/automl/search.h), for a driver that runs
+    trials itself (concurrently, in any order):
+
+        s = Search("classification", "AUC_weighted", allowed=None, blocked=None, scalers=None,
+                   featurization="auto", seed=0, budget_in_iterations=False)
+        t = s.next(seconds_left=None)  # {id, learner, params, scaler, label, expected_seconds}
+        s.report(t["id"], score, seconds, failed=False)
+        s.best, s.learners
+
+    ``next`` returns None when no learner's next trial is expected to fit in ``seconds_left``.
+    Unknown learners and a metric not of the task raise ValueError.
+    """
+
+    def __init__(self, task, metric, allowed=None, blocked=None, scalers=None,
+                 featurization="auto", seed=0, budget_in_iterations=False):
+        self._s = engine.search_new(task, metric, allowed, blocked, scalers, featurization,
+                                    int(seed), bool(budget_in_iterations))
+
+    def next(self, seconds_left=None):
+        return engine.search_next(self._s, seconds_left)
+
+    def report(self, id, score, seconds, failed=False):  # noqa: A002 - the trial's id
+        score = float("nan") if score is None else float(score)
+        engine.search_report(self._s, id, score, float(seconds), bool(failed or score != score))
+
+    @property
+    def best(self):
+        """The best primary-metric score reported so far, or None."""
+        return engine.search_state(self._s)["best"]
+
+    @property
+    def learners(self):
+        """The learners in the search, in first-round order."""
+        return engine.search_state(self._s)["learners"]
 
 
 def load(path):

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -634,6 +636,25 @@ PyObject* StackPy(PyObject*, PyObject* args) {
   });
 }
 
+// A trial's hyperparameters as a dict: integer ones as int, the rest float or str.
+PyObject* TrialParams(const ta::Trial& t) {
+  PyObject* params = PyDict_New();
+  for (const auto& [k, v] : t.spec.params.num) {
+    const bool integer =
+        std::find(t.integer_params.begin(), t.integer_params.end(), k) != t.integer_params.end();
+    PyObject* n = integer ? PyLong_FromLongLong(static_cast<long long>(std::llround(v)))
+                          : PyFloat_FromDouble(v);
+    PyDict_SetItemString(params, k.c_str(), n);
+    Py_DECREF(n);
+  }
+  for (const auto& [k, v] : t.spec.params.str) {
+    PyObject* sv = PyUnicode_FromString(v.c_str());
+    PyDict_SetItemString(params, k.c_str(), sv);
+    Py_DECREF(sv);
+  }
+  return params;
+}
+
 PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {"X",       "y",           "task",    "metric",  "iterations",
                               "folds",   "time_budget", "allowed", "blocked", "featurization",
@@ -676,17 +697,7 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(records.size()));
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
-      PyObject* params = PyDict_New();
-      for (const auto& [k, v] : r.trial.spec.params.num) {
-        PyObject* f = PyFloat_FromDouble(v);
-        PyDict_SetItemString(params, k.c_str(), f);
-        Py_DECREF(f);
-      }
-      for (const auto& [k, v] : r.trial.spec.params.str) {
-        PyObject* sv = PyUnicode_FromString(v.c_str());
-        PyDict_SetItemString(params, k.c_str(), sv);
-        Py_DECREF(sv);
-      }
+      PyObject* params = TrialParams(r.trial);
       PyList_SetItem(
           out, static_cast<Py_ssize_t>(i),
           Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:d,s:O}", "iteration",
@@ -849,6 +860,101 @@ PyObject* TreesPy(PyObject*, PyObject* args) {
   });
 }
 
+// ---- the search step by step (trainyard._automl.Search) ------------------------------------
+// A capsule holding a SearchStrategy; the GIL stays held (Next/Report are cheap), so one
+// capsule is never used by two threads at once.
+
+constexpr const char* kSearchCapsule = "trainyard.automl.Search";
+
+void DestroySearch(PyObject* cap) {
+  delete static_cast<ta::SearchStrategy*>(PyCapsule_GetPointer(cap, kSearchCapsule));
+}
+
+ta::SearchStrategy& UnwrapSearch(PyObject* cap) {
+  auto* s = static_cast<ta::SearchStrategy*>(PyCapsule_GetPointer(cap, kSearchCapsule));
+  if (!s) throw PyErrorSet{};
+  return *s;
+}
+
+PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"task",          "metric", "allowed", "blocked",
+                              "scalers",       "featurization", "seed", "budget_in_iterations",
+                              nullptr};
+  PyObject *allowed = Py_None, *blocked = Py_None, *scalers = Py_None;
+  const char *task, *metric, *featurization = "auto";
+  unsigned long long seed = 0;
+  int in_iterations = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOsKp", const_cast<char**>(kws), &task, &metric,
+                                   &allowed, &blocked, &scalers, &featurization, &seed,
+                                   &in_iterations)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::SearchSpace space;
+    space.task = TaskArg(task);
+    space.metric = metric;
+    space.allowed = ToStrings(allowed);
+    space.blocked = ToStrings(blocked);
+    for (const auto& name : ToStrings(scalers)) {
+      ta::Scaler::Kind k = ta::Scaler::Parse(name);
+      if (k == ta::Scaler::Kind::kNone) {
+        throw trainyard::InvalidInput(
+            "scalers: 'none' is not a scaler to search; list scalers such as Standardize");
+      }
+      space.scalers.push_back(k);
+    }
+    space.featurization = ta::Featurizer::ParseMode(featurization);
+    space.seed = seed;
+    space.budget_in_iterations = in_iterations != 0;
+    auto strategy = std::make_unique<ta::SearchStrategy>(std::move(space));
+    return PyCapsule_New(strategy.release(), kSearchCapsule, DestroySearch);
+  });
+}
+
+PyObject* SearchNextPy(PyObject*, PyObject* args) {
+  PyObject *cap, *left = Py_None;
+  if (!PyArg_ParseTuple(args, "O|O", &cap, &left)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::SearchStrategy& s = UnwrapSearch(cap);
+    double seconds_left = std::numeric_limits<double>::infinity();
+    if (left != Py_None) seconds_left = ItemToDouble(left);
+    if (std::isnan(seconds_left)) throw trainyard::InvalidInput("seconds_left is NaN");
+    std::optional<ta::Trial> t = s.Next(seconds_left);
+    if (!t) Py_RETURN_NONE;
+    return Py_BuildValue("{s:n,s:s,s:N,s:s,s:s,s:d}", "id", static_cast<Py_ssize_t>(t->id),
+                         "learner", t->spec.learner.c_str(), "params", TrialParams(*t), "scaler",
+                         ta::Scaler::DisplayName(t->spec.scaler).c_str(), "label",
+                         t->label.c_str(), "expected_seconds", t->expected_seconds);
+  });
+}
+
+PyObject* SearchReportPy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  Py_ssize_t id;
+  double score, seconds;
+  int failed = 0;
+  if (!PyArg_ParseTuple(args, "Ondd|p", &cap, &id, &score, &seconds, &failed)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::SearchStrategy& s = UnwrapSearch(cap);
+    if (id < 0) throw trainyard::InvalidInput("trial id must be >= 0");
+    if (!(seconds >= 0) || std::isinf(seconds)) {
+      throw trainyard::InvalidInput("seconds must be a finite number >= 0");
+    }
+    s.Report({static_cast<size_t>(id), score, seconds, failed != 0});
+    Py_RETURN_NONE;
+  });
+}
+
+PyObject* SearchStatePy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::SearchStrategy& s = UnwrapSearch(cap);
+    PyObject* best = s.has_best() ? PyFloat_FromDouble(s.best_score()) : Py_NewRef(Py_None);
+    return Py_BuildValue("{s:N,s:N}", "best", best, "learners", ListOf(s.learners()));
+  });
+}
+
 PyMethodDef kMethods[] = {
     {"classification_scores", ClassificationScoresPy, METH_VARARGS,
      "classification_scores(y_true, y_proba) -> dict of every classification metric"},
@@ -886,6 +992,16 @@ PyMethodDef kMethods[] = {
     {"explain", ExplainPy, METH_VARARGS,
      "explain(p, X, background=None, method='auto', samples=0, seed=0) -> dict"},
     {"trees", TreesPy, METH_VARARGS, "trees(p) -> the tree ensemble as lists"},
+    {"search_new", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchNewPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "search_new(task, metric, allowed=None, blocked=None, scalers=None, featurization='auto', "
+     "seed=0, budget_in_iterations=False) -> search capsule"},
+    {"search_next", SearchNextPy, METH_VARARGS,
+     "search_next(s, seconds_left=None) -> {id, learner, params, scaler, label, "
+     "expected_seconds} or None"},
+    {"search_report", SearchReportPy, METH_VARARGS,
+     "search_report(s, id, score, seconds, failed=False)"},
+    {"search_state", SearchStatePy, METH_VARARGS, "search_state(s) -> {best, learners}"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
