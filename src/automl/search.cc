@@ -174,7 +174,8 @@ std::optional<size_t> SearchStrategy::ChooseLearner(double seconds_left) {
     const double stale = l.total_seconds - l.seconds_at_best;
     double eci;
     if (!l.has_best) {
-      eci = cost * 4 * static_cast<double>(1 + l.fails);  // every trial failed so far
+      // Every trial failed so far: back off exponentially.
+      eci = cost * 4 * std::ldexp(1.0, static_cast<int>(std::min<size_t>(l.fails, 30)));
     } else if (!Better(best_, l.best)) {
       eci = std::max(stale, 2 * cost);  // the leader: time since its last improvement
     } else {
