@@ -17,7 +17,7 @@ import sys
 from . import handover  # noqa: F401  (stdlib writer/reader of the dataset handover format)
 
 __all__ = ["engine", "fit", "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
-           "caruana_weights", "voting_ensemble", "stack_ensemble", "search", "Search",
+           "caruana_weights", "voting_ensemble", "stack_ensemble", "search", "Search", "search_space",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -216,6 +216,13 @@ class Search:
     def learners(self):
         """The learners in the search, in first-round order."""
         return engine.search_state(self._s)["learners"]
+
+
+def search_space(learner, task):
+    """How the search treats ``learner`` (registry.cc's SearchProfileOf): its searched
+    hyperparameters (name, type, low, high, init, log, choices), relative cost, first-round
+    place, whether it is scale-sensitive, and the fixed scaler otherwise."""
+    return engine.search_space(learner, task)
 
 
 def load(path):

@@ -955,6 +955,31 @@ PyObject* SearchStatePy(PyObject*, PyObject* args) {
   });
 }
 
+PyObject* SearchSpacePy(PyObject*, PyObject* args) {
+  const char *learner, *task;
+  if (!PyArg_ParseTuple(args, "ss", &learner, &task)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::SearchProfile p = ta::SearchProfileOf(learner, TaskArg(task));
+    PyObject* dims = PyList_New(0);
+    for (const ta::ParamSpec& d : p.space) {
+      const bool choice = d.type == ta::ParamSpec::Type::kChoice;
+      PyObject* init = choice ? PyUnicode_FromString(d.default_str.c_str())
+                              : PyFloat_FromDouble(d.default_num);
+      PyObject* dim = Py_BuildValue(
+          "{s:s,s:s,s:d,s:d,s:N,s:O,s:N}", "name", d.name.c_str(), "type",
+          choice ? "choice" : d.type == ta::ParamSpec::Type::kInt ? "int" : "float", "low", d.low,
+          "high", d.high, "init", init, "log", d.log ? Py_True : Py_False, "choices",
+          ListOf(d.choices));
+      PyList_Append(dims, dim);
+      Py_DECREF(dim);
+    }
+    return Py_BuildValue("{s:N,s:d,s:i,s:O,s:s}", "space", dims, "relative_cost",
+                         p.relative_cost, "first_round", p.first_round, "scale_sensitive",
+                         p.scale_sensitive ? Py_True : Py_False, "fixed_scaler",
+                         ta::Scaler::DisplayName(p.fixed_scaler).c_str());
+  });
+}
+
 PyMethodDef kMethods[] = {
     {"classification_scores", ClassificationScoresPy, METH_VARARGS,
      "classification_scores(y_true, y_proba) -> dict of every classification metric"},
@@ -1002,6 +1027,9 @@ PyMethodDef kMethods[] = {
     {"search_report", SearchReportPy, METH_VARARGS,
      "search_report(s, id, score, seconds, failed=False)"},
     {"search_state", SearchStatePy, METH_VARARGS, "search_state(s) -> {best, learners}"},
+    {"search_space", SearchSpacePy, METH_VARARGS,
+     "search_space(learner, task) -> {space, relative_cost, first_round, scale_sensitive, "
+     "fixed_scaler}"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef kModule = {PyModuleDef_HEAD_INIT,
