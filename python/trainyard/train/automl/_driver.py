@@ -1,12 +1,12 @@
 """The AutoML driver: what the agent executes for a run of kind ``automl``.
 
 ``python -m trainyard.train.automl._driver automl_settings.json`` in the run's snapshot. It
-loads the data (data script / handover / CSV), proposes pipelines (the engine's search strategy, ``engine.Search``),
-evaluates each as a CHILD run in a forked worker process (so an iteration past its timeout,
-a canceled iteration, or the experiment timeout stops it at once), logs every metric, uploads
-each child's model to ``outputs/model.tyam``, adds VotingEnsemble / StackEnsemble as the final
-iterations, saves the best model on the parent and, with ``model_explainability``, the
-explanation of the best model as ``outputs/explanation.json``.
+loads the data (data script / handover / CSV), proposes pipelines with the engine's search
+strategy (``engine.Search``), evaluates each as a CHILD run in a forked worker process (so an
+iteration past its timeout, a canceled iteration, or the experiment timeout stops it at once),
+logs every metric, uploads each child's model to ``outputs/model.tyam``, adds VotingEnsemble /
+StackEnsemble as the final iterations, saves the best model on the parent and, with
+``model_explainability``, the explanation of the best model as ``outputs/explanation.json``.
 """
 
 import json
@@ -197,9 +197,9 @@ class Driver:
             target=_work, args=(child_conn, learner, params, scaler, model_path), daemon=True)
         proc.start()
         child_conn.close()
-        return {"iteration": i, "trial": trial["id"], "learner": learner, "scaler": scaler, "params": params,
-                "label": label, "child": child, "proc": proc, "conn": parent_conn,
-                "model_path": model_path, "t0": time.monotonic(), "spec": spec}
+        return {"iteration": i, "trial": trial["id"], "learner": learner, "scaler": scaler,
+                "params": params, "label": label, "child": child, "proc": proc,
+                "conn": parent_conn, "model_path": model_path, "t0": time.monotonic(), "spec": spec}
 
     def finish_iteration(self, it, msg, status=None, error=None):
         seconds = time.monotonic() - it["t0"]
