@@ -99,7 +99,8 @@ std::vector<ParamSpec> ForestSpace() {
 }
 std::vector<ParamSpec> XgboostSpace() {
   return {Int("n_estimators", 4, 1000, 4, true), Int("max_depth", 1, 12, 6, false),
-          Num("learning_rate", 0.01, 1.0, 0.3, true), Num("colsample_bytree", 0.3, 1.0, 1.0, false)};
+          Num("learning_rate", 0.01, 1.0, 0.3, true),
+          Num("colsample_bytree", 0.3, 1.0, 1.0, false)};
 }
 
 }  // namespace
@@ -109,13 +110,23 @@ SearchProfile SearchProfileOf(const std::string& learner, Task task) {
   SearchProfile p;
   const bool cls = task == Task::kClassification;
   // First round: strong, cheap learners first (Azure's and FLAML's experience), then the rest.
-  static const std::vector<std::string> kFirst = {
-      "LogisticRegression", "ElasticNet",        "KNN",       "ExtremeRandomTrees",
-      "SGD",                "RandomForest",      "XGBoostClassifier", "XGBoostRegressor",
-      "LinearSVM",          "NaiveBayes",        "DecisionTree",      "SVM",
-      "GradientBoosting",   "MultinomialNaiveBayes", "BernoulliNaiveBayes"};
-  p.first_round = static_cast<int>(std::find(kFirst.begin(), kFirst.end(), learner) -
-                                   kFirst.begin());
+  static const std::vector<std::string> kFirst = {"LogisticRegression",
+                                                  "ElasticNet",
+                                                  "KNN",
+                                                  "ExtremeRandomTrees",
+                                                  "SGD",
+                                                  "RandomForest",
+                                                  "XGBoostClassifier",
+                                                  "XGBoostRegressor",
+                                                  "LinearSVM",
+                                                  "NaiveBayes",
+                                                  "DecisionTree",
+                                                  "SVM",
+                                                  "GradientBoosting",
+                                                  "MultinomialNaiveBayes",
+                                                  "BernoulliNaiveBayes"};
+  p.first_round =
+      static_cast<int>(std::find(kFirst.begin(), kFirst.end(), learner) - kFirst.begin());
   p.scale_sensitive = learner == "LogisticRegression" || learner == "SGD" || learner == "KNN" ||
                       learner == "SVM" || learner == "LinearSVM" || learner == "ElasticNet";
   if (learner == "MultinomialNaiveBayes") p.fixed_scaler = Scaler::Kind::kMinMax;

@@ -143,7 +143,8 @@ PipelineSpec SearchStrategy::ToSpec(const LearnerState& l, const std::vector<dou
       spec.params.str[s.name] = s.choices[k];
     } else {
       // The initial point exactly as the profile states it (no log/exp round trip).
-      spec.params.num[s.name] = point[d] == l.init_point[d] ? s.default_num : Denormalize(s, point[d]);
+      spec.params.num[s.name] =
+          point[d] == l.init_point[d] ? s.default_num : Denormalize(s, point[d]);
     }
   }
   return spec;
@@ -316,8 +317,8 @@ std::vector<SearchRecord> RunSequentialSearch(
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   for (size_t i = 0; i < iterations; ++i) {
-    const double left = time_budget_s > 0 ? time_budget_s - elapsed()
-                                          : std::numeric_limits<double>::infinity();
+    const double left =
+        time_budget_s > 0 ? time_budget_s - elapsed() : std::numeric_limits<double>::infinity();
     if (left <= 0) break;
     std::optional<Trial> trial = strategy.Next(left);
     if (!trial) break;  // nothing is expected to fit in the time left

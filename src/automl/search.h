@@ -89,10 +89,10 @@ class SearchStrategy {
     double best = 0;
     bool has_best = false;
     double step = 0.3;
-    size_t fails = 0;  // proposals since the last improvement
-    size_t trials = 0;   // proposed
-    size_t reports = 0;  // reported
-    double total_seconds = 0;  // cost spent on this learner (seconds, or trials)
+    size_t fails = 0;             // proposals since the last improvement
+    size_t trials = 0;            // proposed
+    size_t reports = 0;           // reported
+    double total_seconds = 0;     // cost spent on this learner (seconds, or trials)
     double seconds_per_size = 0;  // wall seconds per unit of Size(point), moving average
     double seconds_at_best = 0;
     double cost = 0;               // seconds of its recent trial (moving average)

@@ -877,8 +877,8 @@ ta::SearchStrategy& UnwrapSearch(PyObject* cap) {
 }
 
 PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
-  static const char* kws[] = {"task",          "metric", "allowed", "blocked",
-                              "scalers",       "featurization", "seed", "budget_in_iterations",
+  static const char* kws[] = {"task",    "metric",        "allowed", "blocked",
+                              "scalers", "featurization", "seed",    "budget_in_iterations",
                               nullptr};
   PyObject *allowed = Py_None, *blocked = Py_None, *scalers = Py_None;
   const char *task, *metric, *featurization = "auto";
@@ -923,8 +923,8 @@ PyObject* SearchNextPy(PyObject*, PyObject* args) {
     if (!t) Py_RETURN_NONE;
     return Py_BuildValue("{s:n,s:s,s:N,s:s,s:s,s:d}", "id", static_cast<Py_ssize_t>(t->id),
                          "learner", t->spec.learner.c_str(), "params", TrialParams(*t), "scaler",
-                         ta::Scaler::DisplayName(t->spec.scaler).c_str(), "label",
-                         t->label.c_str(), "expected_seconds", t->expected_seconds);
+                         ta::Scaler::DisplayName(t->spec.scaler).c_str(), "label", t->label.c_str(),
+                         "expected_seconds", t->expected_seconds);
   });
 }
 
@@ -963,18 +963,19 @@ PyObject* SearchSpacePy(PyObject*, PyObject* args) {
     PyObject* dims = PyList_New(0);
     for (const ta::ParamSpec& d : p.space) {
       const bool choice = d.type == ta::ParamSpec::Type::kChoice;
-      PyObject* init = choice ? PyUnicode_FromString(d.default_str.c_str())
-                              : PyFloat_FromDouble(d.default_num);
-      PyObject* dim = Py_BuildValue(
-          "{s:s,s:s,s:d,s:d,s:N,s:O,s:N}", "name", d.name.c_str(), "type",
-          choice ? "choice" : d.type == ta::ParamSpec::Type::kInt ? "int" : "float", "low", d.low,
-          "high", d.high, "init", init, "log", d.log ? Py_True : Py_False, "choices",
-          ListOf(d.choices));
+      PyObject* init =
+          choice ? PyUnicode_FromString(d.default_str.c_str()) : PyFloat_FromDouble(d.default_num);
+      PyObject* dim = Py_BuildValue("{s:s,s:s,s:d,s:d,s:N,s:O,s:N}", "name", d.name.c_str(), "type",
+                                    choice                                ? "choice"
+                                    : d.type == ta::ParamSpec::Type::kInt ? "int"
+                                                                          : "float",
+                                    "low", d.low, "high", d.high, "init", init, "log",
+                                    d.log ? Py_True : Py_False, "choices", ListOf(d.choices));
       PyList_Append(dims, dim);
       Py_DECREF(dim);
     }
-    return Py_BuildValue("{s:N,s:d,s:i,s:O,s:s}", "space", dims, "relative_cost",
-                         p.relative_cost, "first_round", p.first_round, "scale_sensitive",
+    return Py_BuildValue("{s:N,s:d,s:i,s:O,s:s}", "space", dims, "relative_cost", p.relative_cost,
+                         "first_round", p.first_round, "scale_sensitive",
                          p.scale_sensitive ? Py_True : Py_False, "fixed_scaler",
                          ta::Scaler::DisplayName(p.fixed_scaler).c_str());
   });
