@@ -84,6 +84,7 @@ SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rn
       l.dims.push_back(s);
     }
     l.best_point = l.init_point;
+    l.scaler_tried.assign(scalers_.size(), false);
     learners_.push_back(std::move(l));
     first_round.push_back(profile.first_round);
   }
@@ -237,19 +238,32 @@ std::optional<Trial> SearchStrategy::Next(double seconds_left) {
   if (!chosen) return std::nullopt;
   const size_t i = *chosen;
   LearnerState& l = learners_[i];
-  std::vector<double> point = l.trials == 0 ? l.init_point : Propose(l);
+  size_t scaler = l.best_scaler;
+  bool probe = false;
+  if (l.scale_sensitive && l.trials > 0) {
+    // Scaler probes: half the time (while some scaler is untried; then a tenth of the time)
+    // the best point with another scaler, so a scaler's effect is not confounded with a move.
+    std::vector<size_t> untried;
+    for (size_t k = 0; k < scalers_.size(); ++k) {
+      if (!l.scaler_tried[k]) untried.push_back(k);
+    }
+    std::bernoulli_distribution probe_now(untried.empty() ? 0.1 : 0.5);
+    if (scalers_.size() > 1 && probe_now(rng_)) {
+      probe = true;
+      if (!untried.empty()) {
+        scaler = untried.front();
+      } else {
+        std::uniform_int_distribution<size_t> other(1, scalers_.size() - 1);
+        scaler = (l.best_scaler + other(rng_)) % scalers_.size();
+      }
+    }
+  }
+  if (l.scale_sensitive) l.scaler_tried[scaler] = true;
+  std::vector<double> point = l.trials == 0 ? l.init_point : probe ? l.best_point : Propose(l);
   if (ExpectedSeconds(l, point) > seconds_left) {
     // Too big for the time left: keep the move, but at the best point's size.
     for (size_t d = 0; d < l.dims.size(); ++d) {
       if (CostRelated(l.dims[d].name)) point[d] = std::min(point[d], l.best_point[d]);
-    }
-  }
-  size_t scaler = l.best_scaler;
-  if (l.scale_sensitive && l.trials > 0) {
-    std::bernoulli_distribution switch_scaler(0.3);
-    if (switch_scaler(rng_)) {
-      std::uniform_int_distribution<size_t> s(0, scalers_.size() - 1);
-      scaler = s(rng_);
     }
   }
   ++l.trials;
@@ -261,7 +275,7 @@ std::optional<Trial> SearchStrategy::Next(double seconds_left) {
     if (s.type == ParamSpec::Type::kInt) t.integer_params.push_back(s.name);
   }
   t.expected_seconds = ExpectedSeconds(l, point);
-  pending_[t.id] = {i, std::move(point), scaler};
+  pending_[t.id] = {i, std::move(point), scaler, probe};
   return t;
 }
 
@@ -299,8 +313,8 @@ void SearchStrategy::Report(const TrialResult& r) {
     l.fails = 0;
     l.tried_opposite = true;  // move on from the new point
   } else {
-    ++l.fails;
-    l.delta *= 0.8;  // each failure lowers the expected gain
+    if (!p.probe) ++l.fails;  // a scaler probe says nothing about the step size
+    l.delta *= 0.8;           // each failure lowers the expected gain
   }
   if (!has_best_ || Better(r.score, best_)) {
     best_ = r.score;

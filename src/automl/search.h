@@ -10,9 +10,9 @@
 // speed and trial cost); inside a learner, randomized direct search (FLAML's CFO) moves from
 // the learner's best point along random directions in the normalized hyperparameter space,
 // tries the opposite direction on failure, and shrinks the step after repeated failures.
-// Scale-sensitive learners also search over the scalers. Under a time budget, Next() never
-// proposes a trial whose expected seconds exceed the time left.
-// Not thread-safe: one driver thread calls Next/Report (results may arrive out of order).
+// Scale-sensitive learners also probe the scalers at their best point. Under a time budget, Next()
+// never proposes a trial whose expected seconds exceed the time left. Not thread-safe: one driver
+// thread calls Next/Report (results may arrive out of order).
 #pragma once
 
 #include <chrono>
@@ -85,6 +85,7 @@ class SearchStrategy {
     std::vector<ParamSpec> dims;
     std::vector<double> best_point, init_point;
     size_t best_scaler = 0;
+    std::vector<bool> scaler_tried;  // scale-sensitive learners: scalers_ tried so far
     Scaler::Kind fixed_scaler = Scaler::Kind::kMaxAbs;
     double best = 0;
     bool has_best = false;
@@ -106,6 +107,7 @@ class SearchStrategy {
     size_t learner;
     std::vector<double> point;
     size_t scaler;
+    bool probe = false;  // a scaler probe at the best point (no move in the space)
   };
 
   bool Better(double a, double b) const { return higher_ ? a > b : a < b; }
