@@ -130,6 +130,7 @@ SearchProfile SearchProfileOf(const std::string& learner, Task task) {
   p.scale_sensitive = learner == "LogisticRegression" || learner == "SGD" || learner == "KNN" ||
                       learner == "SVM" || learner == "LinearSVM" || learner == "ElasticNet";
   if (learner == "MultinomialNaiveBayes") p.fixed_scaler = Scaler::Kind::kMinMax;
+  p.quadratic_in_rows = learner == "SVM" || learner == "KNN";
   if (learner == "LogisticRegression") {
     p.space = {Num("C", 1e-3, 1e3, 1.0, true), Int("max_iter", 10, 1000, 100, true)};
     p.relative_cost = 1.2;

@@ -44,6 +44,7 @@ struct SearchProfile {
   double relative_cost = 1.0;
   int first_round = 0;
   bool scale_sensitive = false;
+  bool quadratic_in_rows = false;  // kernel SVM, KNN: cost grows with rows squared
   // For learners that are not scale-sensitive: the fixed scaler (Azure shows "MaxAbsScaler"
   // before tree learners; multinomial naive Bayes needs non-negative inputs: Scale 0/1).
   Scaler::Kind fixed_scaler = Scaler::Kind::kMaxAbs;

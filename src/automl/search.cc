@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "automl/metrics.h"
 #include "automl/registry.h"
@@ -69,6 +72,9 @@ SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rn
     LearnerState l;
     l.name = n;
     l.relative_cost = profile.relative_cost;
+    if (profile.quadratic_in_rows && space_.rows > 2000) {
+      l.relative_cost *= static_cast<double>(space_.rows) / 2000.0;
+    }
     l.scale_sensitive = profile.scale_sensitive;
     l.fixed_scaler = profile.fixed_scaler;
     for (const ParamSpec& s : profile.space) {
@@ -324,15 +330,43 @@ void SearchStrategy::Report(const TrialResult& r) {
 
 std::vector<SearchRecord> RunSequentialSearch(
     SearchStrategy& strategy, size_t iterations, double time_budget_s,
-    const std::function<double(const PipelineSpec&)>& evaluate) {
+    const std::function<double(const PipelineSpec&)>& evaluate, std::atomic<bool>* cancel) {
   std::vector<SearchRecord> out;
   auto start = std::chrono::steady_clock::now();
+  // The watchdog: stops the running trial when the time budget is spent.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread watchdog;
+  if (cancel && time_budget_s > 0) {
+    watchdog = std::thread([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      if (!cv.wait_for(lock, std::chrono::duration<double>(time_budget_s), [&] { return done; })) {
+        cancel->store(true);
+      }
+    });
+  }
+  struct StopWatchdog {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& done;
+    std::thread& t;
+    ~StopWatchdog() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        done = true;
+      }
+      cv.notify_all();
+      if (t.joinable()) t.join();
+    }
+  } stop{mu, cv, done, watchdog};
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   for (size_t i = 0; i < iterations; ++i) {
     const double left =
         time_budget_s > 0 ? time_budget_s - elapsed() : std::numeric_limits<double>::infinity();
+    if (cancel && cancel->load()) break;
     if (left <= 0) break;
     std::optional<Trial> trial = strategy.Next(left);
     if (!trial) break;  // nothing is expected to fit in the time left

@@ -15,6 +15,7 @@
 // thread calls Next/Report (results may arrive out of order).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -39,6 +40,9 @@ struct SearchSpace {
   std::vector<Scaler::Kind> scalers;
   Featurizer::Mode featurization = Featurizer::Mode::kAuto;
   uint64_t seed = 0;
+  // Training rows (0: unknown). Learners whose cost grows with rows squared (SVM, KNN) get
+  // their relative cost scaled by rows / 2,000 above that, for untried learners' estimates.
+  size_t rows = 0;
   // The budget is a number of iterations, not time: every trial costs 1 in the learners'
   // estimated cost for improvement (Azure's `iterations` without
   // `experiment_timeout_minutes`), so cheap learners get no discount.
@@ -140,8 +144,12 @@ struct SearchRecord {
   Trial trial;
   TrialResult result;
 };
+// With a time budget and `cancel`, a watchdog sets *cancel when the budget is spent, so the
+// running trial stops at its next check (`FitContext::cancel`; it counts as failed); evaluate
+// should pass `cancel` to its fits.
 std::vector<SearchRecord> RunSequentialSearch(
     SearchStrategy& strategy, size_t iterations, double time_budget_s,
-    const std::function<double(const PipelineSpec&)>& evaluate);
+    const std::function<double(const PipelineSpec&)>& evaluate,
+    std::atomic<bool>* cancel = nullptr);
 
 }  // namespace trainyard::automl

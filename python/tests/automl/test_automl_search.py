@@ -41,6 +41,12 @@ def test_search_stops_at_its_time_budget(automl, digits_split):
     assert 1 <= len(trials) < 1000
     # Every trial starts inside the budget: the ones before the last took less than it.
     assert sum(t["seconds"] for t in trials[:-1]) < 2.0
+    # iterations=0: no cap under a time budget; without a budget it is refused.
+    trials = automl.search(Xtr, ytr, "classification", "accuracy", iterations=0, folds=3,
+                           time_budget=1.0, allowed=["NaiveBayes", "DecisionTree"])
+    assert len(trials) > 1
+    with pytest.raises(ValueError, match="iterations > 0 or time_budget > 0"):
+        automl.search(Xtr, ytr, "classification", "accuracy", iterations=0)
 
 
 def test_search_object_tries_every_learner_then_searches(automl):

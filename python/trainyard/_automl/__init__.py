@@ -176,7 +176,9 @@ def stack_ensemble(members, out_of_fold, y, seed=0):
 def search(X, y, task, metric, iterations=20, folds=5, time_budget=0.0, allowed=None,
            blocked=None, featurization="auto", threads=1, seed=0):
     """The engine's cost-frugal search, run sequentially with k-fold CV scoring: a list of
-    trials (iteration, pipeline, learner, scaler, params, score, seconds, failed)."""
+    trials (iteration, pipeline, learner, scaler, params, score, seconds, failed). With
+    ``time_budget`` > 0 no trial starts that is expected to outlast the time left and the
+    running one is stopped when it is spent (failed); ``iterations=0`` then means no cap."""
     return engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
                          featurization, threads, seed)
 
@@ -186,19 +188,21 @@ class Search:
     trials itself (concurrently, in any order):
 
         s = Search("classification", "AUC_weighted", allowed=None, blocked=None, scalers=None,
-                   featurization="auto", seed=0, budget_in_iterations=False)
+                   featurization="auto", seed=0, budget_in_iterations=False, rows=0)
         t = s.next(seconds_left=None)  # {id, learner, params, scaler, label, expected_seconds}
         s.report(t["id"], score, seconds, failed=False)
         s.best, s.learners
 
     ``next`` returns None when no learner's next trial is expected to fit in ``seconds_left``.
-    Unknown learners and a metric not of the task raise ValueError.
+    ``rows`` (the training rows, 0 unknown) scales the first-trial estimates of learners whose
+    cost grows with rows squared (SVM, KNN). Unknown learners and a metric not of the task
+    raise ValueError.
     """
 
     def __init__(self, task, metric, allowed=None, blocked=None, scalers=None,
-                 featurization="auto", seed=0, budget_in_iterations=False):
+                 featurization="auto", seed=0, budget_in_iterations=False, rows=0):
         self._s = engine.search_new(task, metric, allowed, blocked, scalers, featurization,
-                                    int(seed), bool(budget_in_iterations))
+                                    int(seed), bool(budget_in_iterations), int(rows))
 
     def next(self, seconds_left=None):
         return engine.search_next(self._s, seconds_left)

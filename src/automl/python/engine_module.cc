@@ -680,19 +680,29 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     space.featurization = ta::Featurizer::ParseMode(featurization);
     space.seed = seed;
     space.budget_in_iterations = budget <= 0;
+    space.rows = m.rows;
+    if (iterations <= 0 && budget <= 0) {
+      throw trainyard::InvalidInput(
+          "search needs iterations > 0 or time_budget > 0 (iterations=0: no cap under a time "
+          "budget)");
+    }
+    const size_t cap = iterations > 0 ? static_cast<size_t>(iterations) : SIZE_MAX;
     ta::SearchStrategy strategy(space);
     auto splits = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
+    std::atomic<bool> cancel{false};
+    ctx.cancel = &cancel;  // set when the time budget is spent: the running trial stops
     std::vector<ta::SearchRecord> records;
     {
       GilReleased released;
       records = ta::RunSequentialSearch(
-          strategy, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), budget,
+          strategy, cap, budget,
           [&](const ta::PipelineSpec& spec) {
             return ta::EvaluatePipeline(spec, m, t, splits, ctx).scores.at(metric);
-          });
+          },
+          &cancel);
     }
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(records.size()));
     for (size_t i = 0; i < records.size(); ++i) {
@@ -879,14 +889,15 @@ ta::SearchStrategy& UnwrapSearch(PyObject* cap) {
 PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {"task",    "metric",        "allowed", "blocked",
                               "scalers", "featurization", "seed",    "budget_in_iterations",
-                              nullptr};
+                              "rows",    nullptr};
   PyObject *allowed = Py_None, *blocked = Py_None, *scalers = Py_None;
   const char *task, *metric, *featurization = "auto";
   unsigned long long seed = 0;
   int in_iterations = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOsKp", const_cast<char**>(kws), &task, &metric,
+  Py_ssize_t rows = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOsKpn", const_cast<char**>(kws), &task, &metric,
                                    &allowed, &blocked, &scalers, &featurization, &seed,
-                                   &in_iterations)) {
+                                   &in_iterations, &rows)) {
     return nullptr;
   }
   return Guard([&]() -> PyObject* {
@@ -906,6 +917,8 @@ PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
     space.featurization = ta::Featurizer::ParseMode(featurization);
     space.seed = seed;
     space.budget_in_iterations = in_iterations != 0;
+    if (rows < 0) throw trainyard::InvalidInput("rows must be >= 0 (0: unknown)");
+    space.rows = static_cast<size_t>(rows);
     auto strategy = std::make_unique<ta::SearchStrategy>(std::move(space));
     return PyCapsule_New(strategy.release(), kSearchCapsule, DestroySearch);
   });
@@ -1021,7 +1034,7 @@ PyMethodDef kMethods[] = {
     {"search_new", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchNewPy)),
      METH_VARARGS | METH_KEYWORDS,
      "search_new(task, metric, allowed=None, blocked=None, scalers=None, featurization='auto', "
-     "seed=0, budget_in_iterations=False) -> search capsule"},
+     "seed=0, budget_in_iterations=False, rows=0) -> search capsule"},
     {"search_next", SearchNextPy, METH_VARARGS,
      "search_next(s, seconds_left=None) -> {id, learner, params, scaler, label, "
      "expected_seconds} or None"},

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "automl/registry.h"
 #include "common/error.h"
@@ -244,6 +245,53 @@ TEST(Search, SequentialRunRecordsFailedTrials) {
     EXPECT_EQ(records[i].trial.id, i);
     EXPECT_EQ(records[i].result.failed, records[i].trial.spec.learner == "NaiveBayes");
   }
+}
+
+TEST(Search, RowsScaleTheFirstEstimateOfQuadraticLearners) {
+  for (size_t rows : {size_t{0}, size_t{20000}}) {
+    SearchSpace space;
+    space.allowed = {"LogisticRegression", "SVM"};
+    space.rows = rows;
+    SearchStrategy s(space);
+    Trial lr = *s.Next();
+    ASSERT_EQ(lr.spec.learner, "LogisticRegression");
+    s.Report({lr.id, 0.9, 1.2, false});
+    // SVM: relative cost 10 (x 10 at 20,000 rows) per unit of 1 s / 1.2.
+    std::optional<Trial> svm = s.Next(50.0);
+    if (rows == 0) {
+      ASSERT_TRUE(svm.has_value());
+      EXPECT_EQ(svm->spec.learner, "SVM");
+      EXPECT_NEAR(svm->expected_seconds, 10.0, 1e-9);
+    } else {
+      // 100 s expected: not in the first round with 50 s left; LogisticRegression instead.
+      ASSERT_TRUE(svm.has_value());
+      EXPECT_EQ(svm->spec.learner, "LogisticRegression");
+    }
+  }
+}
+
+TEST(Search, SequentialRunStopsTheRunningTrialWhenTheBudgetIsSpent) {
+  SearchSpace space;
+  space.allowed = {"KNN"};
+  SearchStrategy s(space);
+  std::atomic<bool> cancel{false};
+  size_t calls = 0;
+  auto records = RunSequentialSearch(
+      s, 100, 0.2,
+      [&](const PipelineSpec&) -> double {
+        ++calls;
+        // A trial that only ends when cancelled (or after a minute: then the test fails).
+        for (int i = 0; i < 60000 && !cancel.load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (cancel.load()) throw Cancelled();
+        return 0.5;
+      },
+      &cancel);
+  EXPECT_TRUE(cancel.load());
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(calls, 1u);
+  EXPECT_TRUE(records[0].result.failed);
 }
 
 }  // namespace

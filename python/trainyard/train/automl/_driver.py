@@ -268,7 +268,7 @@ class Driver:
         self.strategy = engine.Search(
             self.task, self.metric, allowed=learners, featurization=s["featurization"],
             seed=s.get("seed", 0), budget_in_iterations=bool(s.get("iterations")) and
-            not s.get("experiment_timeout_minutes"))
+            not s.get("experiment_timeout_minutes"), rows=len(self.y))
         n_ens = (1 if s.get("enable_voting_ensemble") else 0) + \
             (1 if s.get("enable_stack_ensemble") else 0)
         total = s.get("iterations")
