@@ -257,7 +257,14 @@ std::optional<Trial> SearchStrategy::Next(double seconds_left) {
     if (scalers_.size() > 1 && probe_now(rng_)) {
       probe = true;
       if (!untried.empty()) {
-        scaler = untried.front();
+        // The untried scaler that is best for most other scale-sensitive learners first
+        // (cheap learners find out what suits the data; expensive ones follow).
+        std::vector<size_t> votes(scalers_.size(), 0);
+        for (const LearnerState& o : learners_) {
+          if (&o != &l && o.scale_sensitive && o.has_best) ++votes[o.best_scaler];
+        }
+        scaler = *std::max_element(untried.begin(), untried.end(),
+                                   [&](size_t a, size_t b) { return votes[a] < votes[b]; });
       } else {
         std::uniform_int_distribution<size_t> other(1, scalers_.size() - 1);
         scaler = (l.best_scaler + other(rng_)) % scalers_.size();

@@ -294,5 +294,29 @@ TEST(Search, SequentialRunStopsTheRunningTrialWhenTheBudgetIsSpent) {
   EXPECT_TRUE(records[0].result.failed);
 }
 
+TEST(Search, ScalerProbesFollowWhatSuitsOtherLearners) {
+  // Normalizer suits this data: KNN (cheap) finds it by probing; SVM then probes it first.
+  SearchSpace space;
+  space.allowed = {"KNN", "SVM"};
+  space.seed = 4;
+  SearchStrategy s(space);
+  bool knn_found = false, svm_tried_normalizer = false, checked = false;
+  for (int i = 0; i < 80 && !checked; ++i) {
+    Trial t = *s.Next();
+    const bool norm = t.spec.scaler == Scaler::Kind::kNormalizer;
+    if (t.spec.learner == "SVM" && t.spec.scaler != Scaler::Kind::kStandard) {
+      if (knn_found && !svm_tried_normalizer) {
+        EXPECT_TRUE(norm) << t.label;  // the first SVM probe after KNN's finding
+        checked = true;
+      }
+      svm_tried_normalizer = svm_tried_normalizer || norm;
+    }
+    double score = (t.spec.learner == "SVM" ? 0.8 : 0.7) + (norm ? 0.1 : 0.0);
+    s.Report({t.id, score, t.spec.learner == "SVM" ? 1.0 : 0.05, false});
+    if (t.spec.learner == "KNN" && norm) knn_found = true;
+  }
+  EXPECT_TRUE(checked);
+}
+
 }  // namespace
 }  // namespace trainyard::automl
