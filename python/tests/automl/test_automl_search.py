@@ -17,6 +17,9 @@ def test_search_tries_every_learner_first_and_finds_a_good_model(automl, iris_sp
     assert all(t["seconds"] >= 0 for t in trials)
     best = max(t["score"] for t in trials if not t["failed"])
     assert best > 0.98
+    for t in trials:  # every metric of the trial, the primary one among them
+        assert t["failed"] or (t["scores"]["AUC_weighted"] == t["score"]
+                               and "log_loss" in t["scores"] and "accuracy" in t["scores"])
     forest = next(t for t in trials if t["learner"] == "RandomForest")
     assert forest["params"]["n_estimators"] == 10  # starts at its cheapest configuration
 

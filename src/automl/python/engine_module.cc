@@ -695,12 +695,15 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     std::atomic<bool> cancel{false};
     ctx.cancel = &cancel;  // set when the time budget is spent: the running trial stops
     std::vector<ta::SearchRecord> records;
+    std::vector<ta::Scores> all_scores;  // every metric of each trial, in trial order
     {
       GilReleased released;
       records = ta::RunSequentialSearch(
           strategy, cap, budget,
           [&](const ta::PipelineSpec& spec) {
-            return ta::EvaluatePipeline(spec, m, t, splits, ctx).scores.at(metric);
+            all_scores.emplace_back();  // stays empty when the trial fails
+            all_scores.back() = ta::EvaluatePipeline(spec, m, t, splits, ctx).scores;
+            return all_scores.back().at(metric);
           },
           &cancel);
     }
@@ -708,14 +711,15 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
       PyObject* params = TrialParams(r.trial);
+      PyObject* scores = ScoresDict(i < all_scores.size() ? all_scores[i] : ta::Scores{});
       PyList_SetItem(
           out, static_cast<Py_ssize_t>(i),
-          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:d,s:O}", "iteration",
+          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:N,s:d,s:O}", "iteration",
                         static_cast<Py_ssize_t>(r.trial.id), "pipeline", r.trial.label.c_str(),
                         "learner", r.trial.spec.learner.c_str(), "scaler",
                         ta::Scaler::DisplayName(r.trial.spec.scaler).c_str(), "params", params,
-                        "score", r.result.score, "seconds", r.result.seconds, "failed",
-                        r.result.failed ? Py_True : Py_False));
+                        "score", r.result.score, "scores", scores, "seconds", r.result.seconds,
+                        "failed", r.result.failed ? Py_True : Py_False));
     }
     return out;
   });
@@ -1019,7 +1023,8 @@ PyMethodDef kMethods[] = {
     {"search", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchPy)),
      METH_VARARGS | METH_KEYWORDS,
      "search(X, y, task, metric, iterations=20, folds=5, time_budget=0, allowed=None, "
-     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts]"},
+     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts with every "
+     "metric under 'scores']"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
     {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
