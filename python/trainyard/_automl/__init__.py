@@ -18,7 +18,8 @@ from . import handover  # noqa: F401  (stdlib writer/reader of the dataset hando
 
 __all__ = ["engine", "Table", "read_csv", "table", "featurize", "transform_table", "fit",
            "cross_validate", "evaluate", "load", "loads", "FittedPipeline",
-           "caruana_weights", "voting_ensemble", "stack_ensemble", "search",
+           "caruana_weights", "voting_ensemble", "stack_ensemble", "search", "Search",
+           "search_space",
            "classification_scores", "regression_scores", "learners", "splits", "explain"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -308,9 +309,58 @@ def stack_ensemble(members, out_of_fold, y, seed=0):
 def search(X, y, task, metric, iterations=20, folds=5, time_budget=0.0, allowed=None,
            blocked=None, featurization="auto", threads=1, seed=0):
     """The engine's cost-frugal search, run sequentially with k-fold CV scoring: a list of
-    trials (iteration, pipeline, learner, scaler, params, score, seconds, failed)."""
+    trials (iteration, pipeline, learner, scaler, params, score, scores — every metric, for
+    tie-breaks such as log_loss when the primary metric saturates —, seconds, failed). With
+    ``time_budget`` > 0 no trial starts that is expected to outlast the time left and the
+    running one is stopped when it is spent (failed); ``iterations=0`` then means no cap."""
     return engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
                          featurization, threads, seed)
+
+
+class Search:
+    """The engine's search strategy step by step (src/automl/search.h), for a driver that runs
+    trials itself (concurrently, in any order):
+
+        s = Search("classification", "AUC_weighted", allowed=None, blocked=None, scalers=None,
+                   featurization="auto", seed=0, budget_in_iterations=False, rows=0)
+        t = s.next(seconds_left=None)  # {id, learner, params, scaler, label, expected_seconds}
+        s.report(t["id"], score, seconds, failed=False)
+        s.best, s.learners
+
+    ``next`` returns None when no learner's next trial is expected to fit in ``seconds_left``.
+    ``rows`` (the training rows, 0 unknown) scales the first-trial estimates of learners whose
+    cost grows with rows squared (SVM, KNN). Unknown learners and a metric not of the task
+    raise ValueError.
+    """
+
+    def __init__(self, task, metric, allowed=None, blocked=None, scalers=None,
+                 featurization="auto", seed=0, budget_in_iterations=False, rows=0):
+        self._s = engine.search_new(task, metric, allowed, blocked, scalers, featurization,
+                                    int(seed), bool(budget_in_iterations), int(rows))
+
+    def next(self, seconds_left=None):
+        return engine.search_next(self._s, seconds_left)
+
+    def report(self, id, score, seconds, failed=False):  # noqa: A002 - the trial's id
+        score = float("nan") if score is None else float(score)
+        engine.search_report(self._s, id, score, float(seconds), bool(failed or score != score))
+
+    @property
+    def best(self):
+        """The best primary-metric score reported so far, or None."""
+        return engine.search_state(self._s)["best"]
+
+    @property
+    def learners(self):
+        """The learners in the search, in first-round order."""
+        return engine.search_state(self._s)["learners"]
+
+
+def search_space(learner, task):
+    """How the search treats ``learner`` (registry.cc's SearchProfileOf): its searched
+    hyperparameters (name, type, low, high, init, log, choices), relative cost, first-round
+    place, whether it is scale-sensitive, and the fixed scaler otherwise."""
+    return engine.search_space(learner, task)
 
 
 def load(path):

@@ -11,7 +11,9 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -970,6 +972,25 @@ PyObject* StackPy(PyObject*, PyObject* args) {
   });
 }
 
+// A trial's hyperparameters as a dict: integer ones as int, the rest float or str.
+PyObject* TrialParams(const ta::Trial& t) {
+  PyObject* params = PyDict_New();
+  for (const auto& [k, v] : t.spec.params.num) {
+    const bool integer =
+        std::find(t.integer_params.begin(), t.integer_params.end(), k) != t.integer_params.end();
+    PyObject* n = integer ? PyLong_FromLongLong(static_cast<long long>(std::llround(v)))
+                          : PyFloat_FromDouble(v);
+    PyDict_SetItemString(params, k.c_str(), n);
+    Py_DECREF(n);
+  }
+  for (const auto& [k, v] : t.spec.params.str) {
+    PyObject* sv = PyUnicode_FromString(v.c_str());
+    PyDict_SetItemString(params, k.c_str(), sv);
+    Py_DECREF(sv);
+  }
+  return params;
+}
+
 PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {"X",       "y",           "task",    "metric",  "iterations",
                               "folds",   "time_budget", "allowed", "blocked", "featurization",
@@ -995,42 +1016,46 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     space.featurization = ta::Featurizer::ParseMode(featurization);
     space.seed = seed;
     space.budget_in_iterations = budget <= 0;
+    space.rows = m.rows;
+    if (iterations <= 0 && budget <= 0) {
+      throw trainyard::InvalidInput(
+          "search needs iterations > 0 or time_budget > 0 (iterations=0: no cap under a time "
+          "budget)");
+    }
+    const size_t cap = iterations > 0 ? static_cast<size_t>(iterations) : SIZE_MAX;
     ta::SearchStrategy strategy(space);
     auto splits = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
+    std::atomic<bool> cancel{false};
+    ctx.cancel = &cancel;  // set when the time budget is spent: the running trial stops
     std::vector<ta::SearchRecord> records;
+    std::vector<ta::Scores> all_scores;  // every metric of each trial, in trial order
     {
       GilReleased released;
       records = ta::RunSequentialSearch(
-          strategy, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), budget,
+          strategy, cap, budget,
           [&](const ta::PipelineSpec& spec) {
-            return ta::EvaluatePipeline(spec, m, t, splits, ctx).scores.at(metric);
-          });
+            all_scores.emplace_back();  // stays empty when the trial fails
+            all_scores.back() = ta::EvaluatePipeline(spec, m, t, splits, ctx).scores;
+            return all_scores.back().at(metric);
+          },
+          &cancel);
     }
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(records.size()));
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
-      PyObject* params = PyDict_New();
-      for (const auto& [k, v] : r.trial.spec.params.num) {
-        PyObject* f = PyFloat_FromDouble(v);
-        PyDict_SetItemString(params, k.c_str(), f);
-        Py_DECREF(f);
-      }
-      for (const auto& [k, v] : r.trial.spec.params.str) {
-        PyObject* sv = PyUnicode_FromString(v.c_str());
-        PyDict_SetItemString(params, k.c_str(), sv);
-        Py_DECREF(sv);
-      }
+      PyObject* params = TrialParams(r.trial);
+      PyObject* scores = ScoresDict(i < all_scores.size() ? all_scores[i] : ta::Scores{});
       PyList_SetItem(
           out, static_cast<Py_ssize_t>(i),
-          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:d,s:O}", "iteration",
+          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:N,s:d,s:O}", "iteration",
                         static_cast<Py_ssize_t>(r.trial.id), "pipeline", r.trial.label.c_str(),
                         "learner", r.trial.spec.learner.c_str(), "scaler",
                         ta::Scaler::DisplayName(r.trial.spec.scaler).c_str(), "params", params,
-                        "score", r.result.score, "seconds", r.result.seconds, "failed",
-                        r.result.failed ? Py_True : Py_False));
+                        "score", r.result.score, "scores", scores, "seconds", r.result.seconds,
+                        "failed", r.result.failed ? Py_True : Py_False));
     }
     return out;
   });
@@ -1196,6 +1221,130 @@ PyObject* TreesPy(PyObject*, PyObject* args) {
   });
 }
 
+// ---- the search step by step (trainyard._automl.Search) ------------------------------------
+// A capsule holding a SearchStrategy; the GIL stays held (Next/Report are cheap), so one
+// capsule is never used by two threads at once.
+
+constexpr const char* kSearchCapsule = "trainyard.automl.Search";
+
+void DestroySearch(PyObject* cap) {
+  delete static_cast<ta::SearchStrategy*>(PyCapsule_GetPointer(cap, kSearchCapsule));
+}
+
+ta::SearchStrategy& UnwrapSearch(PyObject* cap) {
+  auto* s = static_cast<ta::SearchStrategy*>(PyCapsule_GetPointer(cap, kSearchCapsule));
+  if (!s) throw PyErrorSet{};
+  return *s;
+}
+
+PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"task",    "metric",        "allowed", "blocked",
+                              "scalers", "featurization", "seed",    "budget_in_iterations",
+                              "rows",    nullptr};
+  PyObject *allowed = Py_None, *blocked = Py_None, *scalers = Py_None;
+  const char *task, *metric, *featurization = "auto";
+  unsigned long long seed = 0;
+  int in_iterations = 0;
+  Py_ssize_t rows = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOsKpn", const_cast<char**>(kws), &task, &metric,
+                                   &allowed, &blocked, &scalers, &featurization, &seed,
+                                   &in_iterations, &rows)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::SearchSpace space;
+    space.task = TaskArg(task);
+    space.metric = metric;
+    space.allowed = ToStrings(allowed);
+    space.blocked = ToStrings(blocked);
+    for (const auto& name : ToStrings(scalers)) {
+      ta::Scaler::Kind k = ta::Scaler::Parse(name);
+      if (k == ta::Scaler::Kind::kNone) {
+        throw trainyard::InvalidInput(
+            "scalers: 'none' is not a scaler to search; list scalers such as Standardize");
+      }
+      space.scalers.push_back(k);
+    }
+    space.featurization = ta::Featurizer::ParseMode(featurization);
+    space.seed = seed;
+    space.budget_in_iterations = in_iterations != 0;
+    if (rows < 0) throw trainyard::InvalidInput("rows must be >= 0 (0: unknown)");
+    space.rows = static_cast<size_t>(rows);
+    auto strategy = std::make_unique<ta::SearchStrategy>(std::move(space));
+    return PyCapsule_New(strategy.release(), kSearchCapsule, DestroySearch);
+  });
+}
+
+PyObject* SearchNextPy(PyObject*, PyObject* args) {
+  PyObject *cap, *left = Py_None;
+  if (!PyArg_ParseTuple(args, "O|O", &cap, &left)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::SearchStrategy& s = UnwrapSearch(cap);
+    double seconds_left = std::numeric_limits<double>::infinity();
+    if (left != Py_None) seconds_left = ItemToDouble(left);
+    if (std::isnan(seconds_left)) throw trainyard::InvalidInput("seconds_left is NaN");
+    std::optional<ta::Trial> t = s.Next(seconds_left);
+    if (!t) Py_RETURN_NONE;
+    return Py_BuildValue("{s:n,s:s,s:N,s:s,s:s,s:d}", "id", static_cast<Py_ssize_t>(t->id),
+                         "learner", t->spec.learner.c_str(), "params", TrialParams(*t), "scaler",
+                         ta::Scaler::DisplayName(t->spec.scaler).c_str(), "label", t->label.c_str(),
+                         "expected_seconds", t->expected_seconds);
+  });
+}
+
+PyObject* SearchReportPy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  Py_ssize_t id;
+  double score, seconds;
+  int failed = 0;
+  if (!PyArg_ParseTuple(args, "Ondd|p", &cap, &id, &score, &seconds, &failed)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::SearchStrategy& s = UnwrapSearch(cap);
+    if (id < 0) throw trainyard::InvalidInput("trial id must be >= 0");
+    if (!(seconds >= 0) || std::isinf(seconds)) {
+      throw trainyard::InvalidInput("seconds must be a finite number >= 0");
+    }
+    s.Report({static_cast<size_t>(id), score, seconds, failed != 0});
+    Py_RETURN_NONE;
+  });
+}
+
+PyObject* SearchStatePy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::SearchStrategy& s = UnwrapSearch(cap);
+    PyObject* best = s.has_best() ? PyFloat_FromDouble(s.best_score()) : Py_NewRef(Py_None);
+    return Py_BuildValue("{s:N,s:N}", "best", best, "learners", ListOf(s.learners()));
+  });
+}
+
+PyObject* SearchSpacePy(PyObject*, PyObject* args) {
+  const char *learner, *task;
+  if (!PyArg_ParseTuple(args, "ss", &learner, &task)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::SearchProfile p = ta::SearchProfileOf(learner, TaskArg(task));
+    PyObject* dims = PyList_New(0);
+    for (const ta::ParamSpec& d : p.space) {
+      const bool choice = d.type == ta::ParamSpec::Type::kChoice;
+      PyObject* init =
+          choice ? PyUnicode_FromString(d.default_str.c_str()) : PyFloat_FromDouble(d.default_num);
+      PyObject* dim = Py_BuildValue("{s:s,s:s,s:d,s:d,s:N,s:O,s:N}", "name", d.name.c_str(), "type",
+                                    choice                                ? "choice"
+                                    : d.type == ta::ParamSpec::Type::kInt ? "int"
+                                                                          : "float",
+                                    "low", d.low, "high", d.high, "init", init, "log",
+                                    d.log ? Py_True : Py_False, "choices", ListOf(d.choices));
+      PyList_Append(dims, dim);
+      Py_DECREF(dim);
+    }
+    return Py_BuildValue("{s:N,s:d,s:i,s:O,s:s}", "space", dims, "relative_cost", p.relative_cost,
+                         "first_round", p.first_round, "scale_sensitive",
+                         p.scale_sensitive ? Py_True : Py_False, "fixed_scaler",
+                         ta::Scaler::DisplayName(p.fixed_scaler).c_str());
+  });
+}
+
 PyMethodDef kMethods[] = {
     {"classification_scores", ClassificationScoresPy, METH_VARARGS,
      "classification_scores(y_true, y_proba) -> dict of every classification metric"},
@@ -1221,7 +1370,8 @@ PyMethodDef kMethods[] = {
     {"search", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchPy)),
      METH_VARARGS | METH_KEYWORDS,
      "search(X, y, task, metric, iterations=20, folds=5, time_budget=0, allowed=None, "
-     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts]"},
+     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts with every "
+     "metric under 'scores']"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
     {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
@@ -1250,6 +1400,19 @@ PyMethodDef kMethods[] = {
     {"transform_table", TransformTablePy, METH_VARARGS, "transform_table(state, t) -> matrix"},
     {"set_table_featurizer", SetTableFeaturizerPy, METH_VARARGS,
      "set_table_featurizer(p, state): the model then predicts raw tables"},
+    {"search_new", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchNewPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "search_new(task, metric, allowed=None, blocked=None, scalers=None, featurization='auto', "
+     "seed=0, budget_in_iterations=False, rows=0) -> search capsule"},
+    {"search_next", SearchNextPy, METH_VARARGS,
+     "search_next(s, seconds_left=None) -> {id, learner, params, scaler, label, "
+     "expected_seconds} or None"},
+    {"search_report", SearchReportPy, METH_VARARGS,
+     "search_report(s, id, score, seconds, failed=False)"},
+    {"search_state", SearchStatePy, METH_VARARGS, "search_state(s) -> {best, learners}"},
+    {"search_space", SearchSpacePy, METH_VARARGS,
+     "search_space(learner, task) -> {space, relative_cost, first_round, scale_sensitive, "
+     "fixed_scaler}"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef kModule = {PyModuleDef_HEAD_INIT,

@@ -1,12 +1,12 @@
 """The AutoML driver: what the agent executes for a run of kind ``automl``.
 
 ``python -m trainyard.train.automl._driver automl_settings.json`` in the run's snapshot. It
-loads the data (data script / handover / CSV), proposes pipelines (``_search.Strategy``),
-evaluates each as a CHILD run in a forked worker process (so an iteration past its timeout,
-a canceled iteration, or the experiment timeout stops it at once), logs every metric, uploads
-each child's model to ``outputs/model.tyam``, adds VotingEnsemble / StackEnsemble as the final
-iterations, saves the best model on the parent and, with ``model_explainability``, the
-explanation of the best model as ``outputs/explanation.json``.
+loads the data (data script / handover / CSV), proposes pipelines with the engine's search
+strategy (``engine.Search``), evaluates each as a CHILD run in a forked worker process (so an
+iteration past its timeout, a canceled iteration, or the experiment timeout stops it at once),
+logs every metric, uploads each child's model to ``outputs/model.tyam``, adds VotingEnsemble /
+StackEnsemble as the final iterations, saves the best model on the parent and, with
+``model_explainability``, the explanation of the best model as ``outputs/explanation.json``.
 """
 
 import json
@@ -21,7 +21,7 @@ import traceback
 
 from trainyard import _automl as engine
 from trainyard.core.run import Run
-from trainyard.train.automl import _data, _search
+from trainyard.train.automl import _data
 
 MODEL_FILE = "model.tyam"
 EXPLANATION_FILE = "explanation.json"
@@ -203,8 +203,9 @@ class Driver:
         return len(done) - 1 - best_at >= 10
 
     # ----- one iteration -----------------------------------------------------------------
-    def start_iteration(self, i, learner, params, scaler):
-        label = _search.label(learner, scaler, self.task)
+    def start_iteration(self, i, trial):
+        learner, params, scaler, label = (trial["learner"], trial["params"], trial["scaler"],
+                                          trial["label"])
         child = self.parent.child_run(name=label, run_id="{}_{}".format(self.parent.id, i))
         spec = {"learner": learner, "scaler": scaler, "params": params,
                 "featurization": self.s["featurization"]}
@@ -218,9 +219,9 @@ class Driver:
             target=_work, args=(child_conn, learner, params, scaler, model_path), daemon=True)
         proc.start()
         child_conn.close()
-        return {"iteration": i, "learner": learner, "scaler": scaler, "params": params,
-                "label": label, "child": child, "proc": proc, "conn": parent_conn,
-                "model_path": model_path, "t0": time.monotonic(), "spec": spec}
+        return {"iteration": i, "trial": trial["id"], "learner": learner, "scaler": scaler,
+                "params": params, "label": label, "child": child, "proc": proc,
+                "conn": parent_conn, "model_path": model_path, "t0": time.monotonic(), "spec": spec}
 
     def finish_iteration(self, it, msg, status=None, error=None):
         seconds = time.monotonic() - it["t0"]
@@ -244,8 +245,7 @@ class Driver:
                 child.fail(reason)
             log.info("iteration %s (%s): %s", it["iteration"], it["label"], reason)
         self.results.append(it)
-        self.strategy.report(it["iteration"], it["score"] if it["score"] is not None
-                             else float("nan"), seconds)
+        self.strategy.report(it["trial"], it["score"], seconds, failed=it["score"] is None)
 
     def stop_worker(self, it):
         if it["proc"].is_alive():
@@ -285,9 +285,12 @@ class Driver:
                         all(v >= 0 for row in self.X for v in row)]
         if not learners:
             raise _data.DataError("no learner is left after blocked_models/allowed_models")
-        self.strategy = _search.Strategy(learners, self.higher, s.get("seed", 0),
-                                         in_iterations=bool(s.get("iterations")),
-                                         task=self.task)
+        # The engine's strategy; an `iterations` budget without a timeout counts trials, a
+        # timeout counts seconds (docs/AUTOML.md, "Search strategy").
+        self.strategy = engine.Search(
+            self.task, self.metric, allowed=learners, featurization=s["featurization"],
+            seed=s.get("seed", 0), budget_in_iterations=bool(s.get("iterations")) and
+            not s.get("experiment_timeout_minutes"), rows=len(self.y))
         n_ens = (1 if s.get("enable_voting_ensemble") else 0) + \
             (1 if s.get("enable_stack_ensemble") else 0)
         total = s.get("iterations")
@@ -304,13 +307,17 @@ class Driver:
                 (deadline is not None and now >= deadline - reserve)
             while not stop and len(running) < s["max_concurrent_iterations"] and \
                     (search_its is None or next_i < search_its):
+                # No trial starts whose expected seconds exceed the time left.
+                left = deadline - reserve - time.monotonic() if deadline is not None else None
+                trial = self.strategy.next(left)
+                if trial is None:
+                    break  # nothing fits in the time left: the running ones finish
                 i = next_i
                 next_i += 1
-                learner, params, scaler = self.strategy.next(i)
                 if self.canceled_before_start(i):
-                    self.strategy.report(i, float("nan"), 0.0)
+                    self.strategy.report(trial["id"], None, 0.0, failed=True)
                     continue
-                running.append(self.start_iteration(i, learner, params, scaler))
+                running.append(self.start_iteration(i, trial))
             if not running:
                 break
             for it in list(running):
