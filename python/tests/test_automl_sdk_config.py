@@ -1,5 +1,6 @@
 """AutoMLConfig validation, the driver's data checks and CSV reader, the live table's row
-format, and the proposal strategy — the parts of the AutoML driver that need no server."""
+format — the parts of the AutoML driver that need no server (the search strategy's tests are
+engine tests: python/tests/automl/test_automl_search.py, tests/cpp/automl/search_test.cc)."""
 import math
 import os
 
@@ -7,7 +8,7 @@ import pytest
 
 from trainyard.exceptions import UserErrorException
 from trainyard.train.automl import AutoMLConfig
-from trainyard.train.automl import _data, _search
+from trainyard.train.automl import _data
 from trainyard.train.automl.run import format_row
 
 X = [[1.0, 2.0], [2.0, 1.0], [3.0, 0.0], [0.0, 3.0]]
@@ -75,44 +76,26 @@ def test_data_checks():
 
 
 def test_csv_reader(tmp_path):
+    """The driver reads CSVs through the engine and featurizes them there."""
     p = tmp_path / "d.csv"
     p.write_text("num,color,label\n1.5,red,yes\n,blue,no\n3,red,yes\n")
-    Xc, y, names = _data.from_csv(str(p), "label")
-    assert names == ["num", "color_blue", "color_red"] and y == ["yes", "no", "yes"]
-    assert Xc[0] == [1.5, 0.0, 1.0] and math.isnan(Xc[1][0]) and Xc[1][1:] == [1.0, 0.0]
+    t = _data.read_table(str(p), "label", "classification")
+    assert t.columns == ["num", "color"] and t.y == ["yes", "no", "yes"]
+    f = _data.featurize(t, "auto")
+    Xc = f["X"].tolist() if hasattr(f["X"], "tolist") else f["X"]
+    assert f["names"] == ["num", "num_missing", "color_blue", "color_red"]
+    assert Xc[0] == [1.5, 0.0, 0.0, 1.0] and math.isnan(Xc[1][0]) and Xc[1][1:] == [1.0, 1.0, 0.0]
+    with pytest.raises(_data.DataError, match="column 'color'.*featurization='auto'"):
+        _data.featurize(t, "off")
     with pytest.raises(_data.DataError, match="label column 'target' is not in the CSV"):
-        _data.from_csv(str(p), "target")
+        _data.read_table(str(p), "target", "classification")
     empty = tmp_path / "e.csv"
     empty.write_text("")
     with pytest.raises(_data.DataError, match="is empty"):
-        _data.from_csv(str(empty), "label")
+        _data.read_table(str(empty), "label", "classification")
 
 
 def test_live_table_row_matches_the_seed():
     seed = "         2      Standardize SGD classifier            0:02:36                  " \
            "0.954     0.954"
     assert format_row(2, "Standardize SGD classifier", "0:02:36", 0.954, 0.954) == seed + "\n"
-
-
-def test_strategy_tries_every_learner_then_searches():
-    s = _search.Strategy(["KNN", "DecisionTree", "LogisticRegression"], seed=1)
-    first = [s.next(i)[0] for i in range(3)]
-    assert sorted(first) == ["DecisionTree", "KNN", "LogisticRegression"]
-    assert first[0] == "LogisticRegression"
-    for i, name in enumerate(first):
-        s.report(i, {"KNN": 0.9, "DecisionTree": 0.7, "LogisticRegression": 0.8}[name], 0.1)
-    picks = [s.next(i)[0] for i in range(3, 43)]
-    for i in range(3, 43):
-        s.report(i, float("nan"), 0.1)
-    assert picks.count("KNN") > picks.count("DecisionTree")
-    name, params, scaler = s.next(99)
-    assert isinstance(params, dict) and scaler
-
-
-def test_regression_strategy_uses_regression_losses_only():
-    s = _search.Strategy(["SGD", "ElasticNet"], higher_is_better=False, task="regression")
-    seen = [s.next(i) for i in range(2)]
-    for i in range(2):
-        s.report(i, 0.2 + i * 0.1, 0.1)
-    seen += [s.next(i) for i in range(2, 12)]
-    assert all("loss" not in params for name, params, _ in seen if name == "SGD")

@@ -448,4 +448,29 @@ Explanation Explain(const Pipeline& p, const Matrix& X, const Matrix* background
   return e;
 }
 
+Explanation SumToRawColumns(Explanation e, const TableFeaturizer& f) {
+  const std::vector<size_t>& src = f.output_source();
+  const size_t R = f.raw_columns().size();
+  for (Matrix& v : e.values) {
+    if (v.cols != src.size()) {
+      throw InternalError("explanation width " + std::to_string(v.cols) +
+                          " != " + std::to_string(src.size()) + " engineered features");
+    }
+    Matrix raw(v.rows, R, 0.0);
+    for (size_t i = 0; i < v.rows; ++i) {
+      for (size_t j = 0; j < v.cols; ++j) raw.At(i, src[j]) += v.At(i, j);
+    }
+    v = std::move(raw);
+  }
+  return e;
+}
+
+Explanation ExplainTable(const Pipeline& p, const DataTable& X, const DataTable* background,
+                         const ExplainOptions& options) {
+  Matrix Z = p.FeaturizeTable(X);
+  Matrix B;
+  if (background) B = p.FeaturizeTable(*background);
+  return SumToRawColumns(Explain(p, Z, background ? &B : nullptr, options), *p.table_featurizer());
+}
+
 }  // namespace trainyard::automl

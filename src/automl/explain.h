@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "automl/matrix.h"
+#include "automl/table.h"
 #include "automl/trees.h"
 
 namespace trainyard::automl {
@@ -55,6 +56,14 @@ ExplanationSummary Summarize(const Explanation& e, const std::vector<std::string
 // permutation explainer, optional for linear (defaults to the training means).
 Explanation Explain(const Pipeline& p, const Matrix& X, const Matrix* background,
                     const ExplainOptions& options);
+
+// A model with a table featurizer explained on its RAW columns: the SHAP values of each raw
+// column's engineered features (one-hot / hash / missing indicator / datetime parts) summed,
+// so additivity stays exact and the expected values are unchanged; dropped raw columns get 0.
+// Columns of the values follow TableFeaturizer::raw_names().
+Explanation ExplainTable(const Pipeline& p, const DataTable& X, const DataTable* background,
+                         const ExplainOptions& options);
+Explanation SumToRawColumns(Explanation e, const TableFeaturizer& f);
 
 // Exact path-dependent TreeSHAP of an ensemble on rows already in the model's feature space.
 // Returns per ensemble output a rows x cols matrix; `expected` gets the expected values.

@@ -37,8 +37,9 @@ struct Params {
   void Load(ByteReader& r);
 };
 
-// One hyperparameter of a learner's search space. Numeric values lie in [low, high]
-// (log-uniform when `log`); kChoice values are one of `choices`.
+// One hyperparameter: a learner's accepted range (params()), or a searched range in a search
+// profile (registry.h's SearchProfile, default = the initial point). Numeric values lie in
+// [low, high] (log-uniform when `log`); kChoice values are one of `choices`.
 struct ParamSpec {
   enum class Type { kInt, kFloat, kChoice } type = Type::kFloat;
   std::string name;

@@ -49,6 +49,33 @@ std::unique_ptr<Pipeline> Pipeline::Fit(const PipelineSpec& spec, const Matrix& 
   return p;
 }
 
+std::unique_ptr<Pipeline> Pipeline::Fit(const PipelineSpec& spec, const DataTable& X,
+                                        const Target& y, const FitContext& ctx) {
+  auto f = std::make_shared<TableFeaturizer>();
+  f->Fit(X, spec.featurization);
+  auto p = Fit(spec, f->Transform(X), y, ctx);
+  p->SetTableFeaturizer(std::move(f));
+  return p;
+}
+
+void Pipeline::SetTableFeaturizer(std::shared_ptr<const TableFeaturizer> f) {
+  if (f && f->output_names().size() != input_columns()) {
+    throw InvalidInput("the table featurizer makes " + std::to_string(f->output_names().size()) +
+                       " features but the model takes " + std::to_string(input_columns()));
+  }
+  if (f) feature_names_ = f->output_names();
+  table_ = std::move(f);
+}
+
+Matrix Pipeline::FeaturizeTable(const DataTable& X) const {
+  if (!table_) {
+    throw InvalidInput(
+        "this model was trained on a numeric matrix, not a table; pass a numeric matrix with " +
+        std::to_string(input_columns()) + " columns");
+  }
+  return table_->Transform(X);
+}
+
 const Learner& Pipeline::learner() const {
   if (!learner_) {
     throw InvalidInput("this model is a " + Label() + "; it has no single learner");
@@ -84,6 +111,7 @@ std::unique_ptr<Pipeline> Pipeline::MakeEnsemble(Kind kind,
   p->task_ = members[0]->task_;
   p->class_names_ = members[0]->class_names_;
   p->feature_names_ = members[0]->feature_names_;
+  p->table_ = members[0]->table_;
   p->weights_ = std::move(weights);
   p->members_ = std::move(members);
   p->meta_ = std::move(meta);
@@ -143,6 +171,20 @@ std::string Pipeline::Label() const {
   return PipelineLabel(Scaler::DisplayName(scaler_.kind()), learner_->name(), task_);
 }
 
+namespace {
+void AddRawColumns(nlohmann::json& h, const TableFeaturizer* table) {
+  if (!table) return;
+  nlohmann::json cols = nlohmann::json::array();
+  for (const auto& rc : table->raw_columns()) {
+    cols.push_back({{"name", rc.name},
+                    {"type", ColumnTypeName(rc.type)},
+                    {"handling", TableFeaturizer::HandlingName(rc.handling)}});
+  }
+  h["raw_columns"] = cols;
+  h["table_featurization"] = table->mode() == Featurizer::Mode::kAuto ? "auto" : "off";
+}
+}  // namespace
+
 std::string Pipeline::HeaderJson() const {
   if (is_ensemble()) {
     nlohmann::json members = nlohmann::json::array();
@@ -164,6 +206,7 @@ std::string Pipeline::HeaderJson() const {
         {"engine", "trainyard " TRAINYARD_VERSION},
     };
     if (meta_) h["meta_learner"] = meta_->name();
+    AddRawColumns(h, table_.get());
     return h.dump();
   }
   nlohmann::json params = nlohmann::json::object();
@@ -183,6 +226,7 @@ std::string Pipeline::HeaderJson() const {
       {"params", params},
       {"engine", "trainyard " TRAINYARD_VERSION},
   };
+  AddRawColumns(h, table_.get());
   return h.dump();
 }
 
@@ -201,6 +245,8 @@ void Pipeline::SaveBody(ByteWriter& w) const {
   w.U8(task_ == Task::kClassification ? 0 : 1);
   w.Strings(class_names_);
   w.Strings(feature_names_);
+  w.U8(table_ != nullptr);
+  if (table_) table_->Save(w);
   if (is_ensemble()) {
     w.U64(members_.size());
     for (const auto& m : members_) m->SaveBody(w);
@@ -221,7 +267,7 @@ void Pipeline::SaveBody(ByteWriter& w) const {
 
 namespace {
 // Checks magic, version and checksum; returns a reader positioned after the version.
-ByteReader OpenModel(std::string_view bytes) {
+ByteReader OpenModel(std::string_view bytes, uint32_t* version_out = nullptr) {
   if (bytes.size() < sizeof kMagic + 4 + 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) {
     throw InvalidInput("not a Trainyard AutoML model file (magic 'TYAUTOML' missing)");
   }
@@ -238,6 +284,7 @@ ByteReader OpenModel(std::string_view bytes) {
   if (stored != Fnv1a(bytes.substr(0, bytes.size() - 8))) {
     throw InvalidInput("model file is corrupt (checksum mismatch)");
   }
+  if (version_out) *version_out = version;
   return r;
 }
 }  // namespace
@@ -245,14 +292,15 @@ ByteReader OpenModel(std::string_view bytes) {
 std::string Pipeline::ReadHeader(std::string_view bytes) { return OpenModel(bytes).Str(); }
 
 std::unique_ptr<Pipeline> Pipeline::Deserialize(std::string_view bytes) {
-  ByteReader r = OpenModel(bytes);
+  uint32_t version = 0;
+  ByteReader r = OpenModel(bytes, &version);
   r.Str();  // JSON header
-  auto p = LoadBody(r, true);
+  auto p = LoadBody(r, true, version);
   if (r.remaining() != 8) r.Fail("trailing bytes");
   return p;
 }
 
-std::unique_ptr<Pipeline> Pipeline::LoadBody(ByteReader& r, bool allow_ensemble) {
+std::unique_ptr<Pipeline> Pipeline::LoadBody(ByteReader& r, bool allow_ensemble, uint32_t version) {
   auto p = std::make_unique<Pipeline>();
   uint8_t kind = r.U8();
   if (kind > 2 || (kind != 0 && !allow_ensemble)) r.Fail("pipeline kind");
@@ -262,11 +310,17 @@ std::unique_ptr<Pipeline> Pipeline::LoadBody(ByteReader& r, bool allow_ensemble)
   p->task_ = task == 0 ? Task::kClassification : Task::kRegression;
   p->class_names_ = r.Strings();
   p->feature_names_ = r.Strings();
+  if (version >= 2 && r.U8() != 0) {
+    auto f = std::make_shared<TableFeaturizer>();
+    f->Load(r);
+    if (f->output_names() != p->feature_names_) r.Fail("table featurizer outputs");
+    p->table_ = std::move(f);
+  }
   if (p->is_ensemble()) {
     uint64_t n = r.U64();
     if (n == 0 || n > r.remaining()) r.Fail("member count");
     for (uint64_t m = 0; m < n; ++m) {
-      p->members_.push_back(LoadBody(r, false));
+      p->members_.push_back(LoadBody(r, false, version));
       const Pipeline& mem = *p->members_.back();
       if (mem.task_ != p->task_ || mem.class_names_ != p->class_names_ ||
           mem.input_columns() != p->members_[0]->input_columns()) {
@@ -335,9 +389,7 @@ Evaluation EvaluatePipeline(const PipelineSpec& spec, const Matrix& X, const Tar
   auto [lo, hi] = std::minmax_element(y.y.begin(), y.y.end());
   const double y_range = y.task == Task::kRegression ? *hi - *lo : 0.0;
   // Scores one validation block and files its predictions under `rows`.
-  auto score = [&](const Pipeline& p, const Matrix& VX, const Target& vy,
-                   const std::vector<size_t>& rows) {
-    Matrix raw = p.PredictRaw(VX);
+  auto score = [&](const Matrix& raw, const Target& vy, const std::vector<size_t>& rows) {
     Scores s = y.task == Task::kClassification ? ClassificationScores(vy.y, raw)
                                                : RegressionScores(vy.y, raw.data, y_range);
     for (const auto& [k, v] : s) ev.scores[k] += v;
@@ -354,17 +406,27 @@ Evaluation EvaluatePipeline(const PipelineSpec& spec, const Matrix& X, const Tar
     auto p = Pipeline::Fit(spec, X, y, ctx);
     std::vector<size_t> rows(valid_X->rows);
     std::iota(rows.begin(), rows.end(), 0);
-    score(*p, *valid_X, *valid_y, rows);
+    score(p->PredictRaw(*valid_X), *valid_y, rows);
   } else {
-    for (const Fold& f : folds) {
+    // The folds are independent: with several cores they run side by side, each fold's fit
+    // getting an equal share of the cores (most learners use one core per fit, so this is
+    // where a trial's speed-up comes from). Results are merged in fold order: the scores and
+    // predictions do not depend on the number of threads.
+    const size_t outer = std::max<size_t>(1, std::min(ctx.threads, folds.size()));
+    FitContext fold_ctx = ctx;
+    fold_ctx.threads = std::max<size_t>(1, ctx.threads / outer);
+    std::vector<Matrix> raw(folds.size());
+    std::vector<Target> valid_targets(folds.size(), y);
+    ParallelFor(folds.size(), outer, [&](size_t i) {
       if (ctx.Cancelled()) throw Cancelled();
+      const Fold& f = folds[i];
       Target ty = y;
       ty.y = SelectItems(y.y, f.train);
-      Target vy = y;
-      vy.y = SelectItems(y.y, f.valid);
-      auto p = Pipeline::Fit(spec, SelectRows(X, f.train), ty, ctx);
-      score(*p, SelectRows(X, f.valid), vy, f.valid);
-    }
+      valid_targets[i].y = SelectItems(y.y, f.valid);
+      auto p = Pipeline::Fit(spec, SelectRows(X, f.train), ty, fold_ctx);
+      raw[i] = p->PredictRaw(SelectRows(X, f.valid));
+    });
+    for (size_t i = 0; i < folds.size(); ++i) score(raw[i], valid_targets[i], folds[i].valid);
   }
   for (auto& [k, v] : ev.scores) v /= static_cast<double>(ev.folds);
   return ev;

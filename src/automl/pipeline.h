@@ -2,13 +2,15 @@
 // ensemble (VotingEnsemble, StackEnsemble; ensemble.h) is a Pipeline too, whose members are
 // single pipelines.
 //
-// Model file (version 1), little-endian:
+// Model file (version 2; version 1 files, without the table featurizer, still load),
+// little-endian:
 //   "TYAUTOML"  u32 format_version  u64 header_len  header (JSON, for people and tools:
 //   format, version, task, learner, scaler, featurization, classes, feature_names, params,
-//   engine)  body (binary: u8 kind (0 single, 1 voting, 2 stack), task, class names, feature
-//   names; single: featurizer, scaler, learner name, params, learner state (XGBoost boosters
-//   inside via their own UBJSON save-to-buffer); ensembles: the members' model files, weights,
-//   and for stacking the meta learner)  u64 FNV-1a 64 of every byte before it.
+//   raw_columns, engine)  body (binary: u8 kind (0 single, 1 voting, 2 stack), task, class
+//   names, feature names, [v2: u8 has_table, the TableFeaturizer's state]; single: featurizer,
+//   scaler, learner name, params, learner state (XGBoost boosters inside via their own UBJSON
+//   save-to-buffer); ensembles: the members' model files, weights, and for stacking the meta
+//   learner)  u64 FNV-1a 64 of every byte before it.
 // Loading checks the magic, the version (newer versions are refused with a clear message),
 // the checksum, and every length.
 // A fitted Pipeline is immutable; Predict* are thread-safe.
@@ -24,10 +26,11 @@
 #include "automl/metrics.h"
 #include "automl/preprocess.h"
 #include "automl/splitter.h"
+#include "automl/table.h"
 
 namespace trainyard::automl {
 
-inline constexpr uint32_t kModelFormatVersion = 1;
+inline constexpr uint32_t kModelFormatVersion = 2;
 
 struct PipelineSpec {
   std::string learner;  // registry name
@@ -45,7 +48,21 @@ class Pipeline {
                                        const FitContext& ctx,
                                        std::vector<std::string> feature_names = {});
 
-  // Classification: rows x C probabilities. Regression: rows x 1 predictions.
+  // A raw table: fits a TableFeaturizer (spec.featurization) on it, then the pipeline on the
+  // engineered features, and keeps the featurizer (the model then predicts raw tables).
+  static std::unique_ptr<Pipeline> Fit(const PipelineSpec& spec, const DataTable& X,
+                                       const Target& y, const FitContext& ctx);
+
+  // Attaches the table featurizer whose engineered features this pipeline was trained on
+  // (feature names become its output names); InvalidInput when the widths differ.
+  void SetTableFeaturizer(std::shared_ptr<const TableFeaturizer> f);
+  // Null for models trained on numeric matrices.
+  const TableFeaturizer* table_featurizer() const { return table_.get(); }
+  // The engineered features of a raw table (InvalidInput without a table featurizer).
+  Matrix FeaturizeTable(const DataTable& X) const;
+
+  // Matrix inputs are in the engineered space (the raw matrix when there is no table
+  // featurizer). Classification: rows x C probabilities. Regression: rows x 1 predictions.
   Matrix PredictRaw(const Matrix& X) const;
   // Classification: class indices (first argmax); regression: values.
   std::vector<double> Predict(const Matrix& X) const;
@@ -88,7 +105,7 @@ class Pipeline {
 
  private:
   void SaveBody(ByteWriter& w) const;
-  static std::unique_ptr<Pipeline> LoadBody(ByteReader& r, bool allow_ensemble);
+  static std::unique_ptr<Pipeline> LoadBody(ByteReader& r, bool allow_ensemble, uint32_t version);
 
   Kind kind_ = Kind::kSingle;
   std::vector<std::unique_ptr<Pipeline>> members_;
@@ -96,6 +113,7 @@ class Pipeline {
   std::unique_ptr<Learner> meta_;
   Task task_ = Task::kClassification;
   std::vector<std::string> class_names_, feature_names_;
+  std::shared_ptr<const TableFeaturizer> table_;
   Featurizer featurizer_;
   Scaler scaler_;
   std::unique_ptr<Learner> learner_;

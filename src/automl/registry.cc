@@ -22,54 +22,159 @@ const std::vector<LearnerInfo>& AllLearners() {
        "logistic regression",
        "",
        MakeLogisticRegression,
-       LogisticRegressionParamSpecs,
-       1.0},
-      {"SGD", {kC, kR}, "SGD classifier", "SGD regressor", MakeSgd, SgdParamSpecs, 1.0},
-      {"NaiveBayes", {kC}, "naive Bayes", "", MakeGaussianNb, NaiveBayesParamSpecs, 0.2},
+       LogisticRegressionParamSpecs},
+      {"SGD", {kC, kR}, "SGD classifier", "SGD regressor", MakeSgd, SgdParamSpecs},
+      {"NaiveBayes", {kC}, "naive Bayes", "", MakeGaussianNb, NaiveBayesParamSpecs},
       {"MultinomialNaiveBayes",
        {kC},
        "multinomial naive Bayes",
        "",
        MakeMultinomialNb,
-       NaiveBayesParamSpecs,
-       0.2},
+       NaiveBayesParamSpecs},
       {"BernoulliNaiveBayes",
        {kC},
        "Bernoulli naive Bayes",
        "",
        MakeBernoulliNb,
-       NaiveBayesParamSpecs,
-       0.2},
-      {"KNN", {kC, kR}, "kNN", "kNN", MakeKnn, KnnParamSpecs, 1.5},
-      {"DecisionTree", {kC, kR}, "DT", "DT", MakeDecisionTree, DecisionTreeParamSpecs, 0.5},
+       NaiveBayesParamSpecs},
+      {"KNN", {kC, kR}, "kNN", "kNN", MakeKnn, KnnParamSpecs},
+      {"DecisionTree", {kC, kR}, "DT", "DT", MakeDecisionTree, DecisionTreeParamSpecs},
       {"RandomForest",
        {kC, kR},
        "random forest",
        "random forest",
        MakeRandomForest,
-       [] { return ForestParamSpecs(false); },
-       5.0},
+       [] { return ForestParamSpecs(false); }},
       {"ExtremeRandomTrees",
        {kC, kR},
        "extra trees",
        "extra trees",
        MakeExtraTrees,
-       [] { return ForestParamSpecs(true); },
-       4.0},
+       [] { return ForestParamSpecs(true); }},
       {"GradientBoosting",
        {kC, kR},
        "gradient boosting",
        "gradient boosting",
        MakeGradientBoosting,
-       GradientBoostingParamSpecs,
-       8.0},
-      {"XGBoostClassifier", {kC}, "XGBoost classifier", "", MakeXgboost, XgboostParamSpecs, 6.0},
-      {"XGBoostRegressor", {kR}, "", "XGBoost regressor", MakeXgboost, XgboostParamSpecs, 6.0},
-      {"LinearSVM", {kC}, "linear SVM", "", MakeLinearSvm, LinearSvmParamSpecs, 1.0},
-      {"SVM", {kC, kR}, "SVM", "SVM", MakeSvm, SvmParamSpecs, 10.0},
-      {"ElasticNet", {kR}, "", "elastic net", MakeElasticNet, ElasticNetParamSpecs, 1.0},
+       GradientBoostingParamSpecs},
+      {"XGBoostClassifier", {kC}, "XGBoost classifier", "", MakeXgboost, XgboostParamSpecs},
+      {"XGBoostRegressor", {kR}, "", "XGBoost regressor", MakeXgboost, XgboostParamSpecs},
+      {"LinearSVM", {kC}, "linear SVM", "", MakeLinearSvm, LinearSvmParamSpecs},
+      {"SVM", {kC, kR}, "SVM", "SVM", MakeSvm, SvmParamSpecs},
+      {"ElasticNet", {kR}, "", "elastic net", MakeElasticNet, ElasticNetParamSpecs},
   };
   return kAll;
+}
+
+namespace {
+
+ParamSpec Num(const std::string& name, double low, double high, double init, bool log) {
+  ParamSpec s;
+  s.type = ParamSpec::Type::kFloat;
+  s.name = name;
+  s.low = low;
+  s.high = high;
+  s.default_num = init;
+  s.log = log;
+  return s;
+}
+ParamSpec Int(const std::string& name, double low, double high, double init, bool log) {
+  ParamSpec s = Num(name, low, high, init, log);
+  s.type = ParamSpec::Type::kInt;
+  return s;
+}
+ParamSpec Choice(const std::string& name, std::vector<std::string> choices,
+                 const std::string& init) {
+  ParamSpec s;
+  s.type = ParamSpec::Type::kChoice;
+  s.name = name;
+  s.choices = std::move(choices);
+  s.default_str = init;
+  return s;
+}
+
+std::vector<ParamSpec> ForestSpace() {
+  return {Int("n_estimators", 10, 500, 10, true), Num("max_features", 0.05, 1.0, 0.2, false),
+          Int("min_samples_leaf", 1, 20, 1, true)};
+}
+std::vector<ParamSpec> XgboostSpace() {
+  return {Int("n_estimators", 4, 1000, 4, true), Int("max_depth", 1, 12, 6, false),
+          Num("learning_rate", 0.01, 1.0, 0.3, true),
+          Num("colsample_bytree", 0.3, 1.0, 1.0, false)};
+}
+
+}  // namespace
+
+SearchProfile SearchProfileOf(const std::string& learner, Task task) {
+  FindLearner(learner, task);  // validates the name for the task
+  SearchProfile p;
+  const bool cls = task == Task::kClassification;
+  // First round: strong, cheap learners first (Azure's and FLAML's experience), then the rest.
+  static const std::vector<std::string> kFirst = {"LogisticRegression",
+                                                  "ElasticNet",
+                                                  "KNN",
+                                                  "ExtremeRandomTrees",
+                                                  "SGD",
+                                                  "RandomForest",
+                                                  "XGBoostClassifier",
+                                                  "XGBoostRegressor",
+                                                  "LinearSVM",
+                                                  "NaiveBayes",
+                                                  "DecisionTree",
+                                                  "SVM",
+                                                  "GradientBoosting",
+                                                  "MultinomialNaiveBayes",
+                                                  "BernoulliNaiveBayes"};
+  p.first_round =
+      static_cast<int>(std::find(kFirst.begin(), kFirst.end(), learner) - kFirst.begin());
+  p.scale_sensitive = learner == "LogisticRegression" || learner == "SGD" || learner == "KNN" ||
+                      learner == "SVM" || learner == "LinearSVM" || learner == "ElasticNet";
+  if (learner == "MultinomialNaiveBayes") p.fixed_scaler = Scaler::Kind::kMinMax;
+  p.quadratic_in_rows = learner == "SVM" || learner == "KNN";
+  if (learner == "LogisticRegression") {
+    p.space = {Num("C", 1e-3, 1e3, 1.0, true), Int("max_iter", 10, 1000, 100, true)};
+    p.relative_cost = 1.2;
+  } else if (learner == "LinearSVM") {
+    p.space = {Num("C", 1e-3, 1e3, 1.0, true)};
+  } else if (learner == "SVM") {
+    p.space = {Num("C", 1e-2, 1e3, 1.0, true)};
+    p.relative_cost = 10;
+  } else if (learner == "SGD") {
+    p.space = {Num("alpha", 1e-6, 1e-1, 1e-4, true), Int("max_iter", 5, 1000, 20, true),
+               Num("eta0", 1e-4, 1.0, 0.01, true)};
+    // Classification losses only for the classifier; the regressor has squared error only.
+    if (cls) p.space.push_back(Choice("loss", {"log_loss", "modified_huber", "hinge"}, "log_loss"));
+  } else if (learner == "ElasticNet") {
+    p.space = {Num("alpha", 1e-4, 10.0, 1.0, true), Num("l1_ratio", 0.0, 1.0, 0.5, false)};
+  } else if (learner == "NaiveBayes") {
+    p.space = {Num("var_smoothing", 1e-12, 1e-3, 1e-9, true)};
+    p.relative_cost = 0.2;
+  } else if (learner == "MultinomialNaiveBayes" || learner == "BernoulliNaiveBayes") {
+    p.space = {Num("alpha", 1e-3, 10, 1.0, true)};
+    p.relative_cost = 0.2;
+  } else if (learner == "KNN") {
+    p.space = {Int("n_neighbors", 1, 50, 5, true), Int("p", 1, 2, 2, false),
+               Choice("weights", {"uniform", "distance"}, "uniform")};
+    p.relative_cost = 1.5;
+  } else if (learner == "DecisionTree") {
+    p.space = {Int("max_depth", 1, 64, 8, true), Int("min_samples_split", 2, 40, 2, true),
+               Int("min_samples_leaf", 1, 20, 1, true)};
+    p.relative_cost = 0.5;
+  } else if (learner == "RandomForest") {
+    p.space = ForestSpace();
+    p.relative_cost = 2.5;
+  } else if (learner == "ExtremeRandomTrees") {
+    p.space = ForestSpace();
+    p.relative_cost = 2.0;
+  } else if (learner == "GradientBoosting") {
+    p.space = {Int("n_estimators", 10, 500, 10, true), Num("learning_rate", 0.01, 1.0, 0.1, true),
+               Int("max_depth", 1, 10, 3, false)};
+    p.relative_cost = 8;
+  } else if (learner == "XGBoostClassifier" || learner == "XGBoostRegressor") {
+    p.space = XgboostSpace();
+    p.relative_cost = 6;
+  }
+  return p;
 }
 
 std::vector<std::string> LearnerNames(Task task) {

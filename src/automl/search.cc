@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <condition_variable>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "automl/metrics.h"
 #include "automl/registry.h"
@@ -21,8 +24,11 @@ double Denormalize(const ParamSpec& s, double u) {
   double v = s.log && s.low > 0
                  ? std::exp(std::log(s.low) + u * (std::log(s.high) - std::log(s.low)))
                  : s.low + u * (s.high - s.low);
-  if (s.type == ParamSpec::Type::kInt) v = std::round(v);
-  return v;
+  if (s.type == ParamSpec::Type::kInt) return std::round(v);
+  if (v == 0) return v;
+  // Five significant digits: readable in the live table and the pipeline spec.
+  const double scale = std::pow(10.0, 4 - std::floor(std::log10(std::fabs(v))));
+  return std::clamp(std::round(v * scale) / scale, s.low, s.high);
 }
 
 double Normalize(const ParamSpec& s, double v) {
@@ -33,25 +39,6 @@ double Normalize(const ParamSpec& s, double v) {
                       1.0);
   }
   return std::clamp((v - s.low) / (s.high - s.low), 0.0, 1.0);
-}
-
-// Choices that do not fit the task are removed (tree criteria, SGD losses).
-std::vector<std::string> TaskChoices(const ParamSpec& s, Task task) {
-  std::vector<std::string> out;
-  for (const auto& c : s.choices) {
-    bool regression_only = c == "squared_error";
-    bool classification_only =
-        c == "gini" || c == "entropy" || c == "log_loss" || c == "modified_huber" || c == "hinge";
-    if (task == Task::kClassification && regression_only) continue;
-    if (task == Task::kRegression && classification_only) continue;
-    out.push_back(c);
-  }
-  return out;
-}
-
-bool ScaleSensitive(const std::string& name) {
-  return name == "LogisticRegression" || name == "SGD" || name == "KNN" || name == "SVM" ||
-         name == "LinearSVM" || name == "ElasticNet";
 }
 
 }  // namespace
@@ -72,33 +59,40 @@ SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rn
       if (k != Scaler::Kind::kNone) scalers_.push_back(k);
     }
   }
+  std::vector<int> first_round;
   for (const auto& n : names) {
     if (std::find(space_.blocked.begin(), space_.blocked.end(), n) != space_.blocked.end()) {
       continue;
     }
-    const LearnerInfo& info = FindLearner(n, space_.task);
+    if (std::any_of(learners_.begin(), learners_.end(),
+                    [&](const LearnerState& l) { return l.name == n; })) {
+      continue;  // listed twice
+    }
+    const SearchProfile profile = SearchProfileOf(n, space_.task);
     LearnerState l;
     l.name = n;
-    l.relative_cost = info.relative_cost;
-    l.scale_sensitive = ScaleSensitive(n);
-    for (ParamSpec s : info.params()) {
+    l.relative_cost = profile.relative_cost;
+    if (profile.quadratic_in_rows && space_.rows > 2000) {
+      l.relative_cost *= static_cast<double>(space_.rows) / 2000.0;
+    }
+    l.scale_sensitive = profile.scale_sensitive;
+    l.fixed_scaler = profile.fixed_scaler;
+    for (const ParamSpec& s : profile.space) {
       if (s.type == ParamSpec::Type::kChoice) {
-        s.choices = TaskChoices(s, space_.task);
-        if (s.choices.empty()) continue;
         auto def = std::find(s.choices.begin(), s.choices.end(), s.default_str);
         l.init_point.push_back(def == s.choices.end()
                                    ? 0.0
                                    : (static_cast<double>(def - s.choices.begin()) + 0.5) /
                                          static_cast<double>(s.choices.size()));
-      } else if (CostRelated(s.name)) {
-        l.init_point.push_back(0.0);
       } else {
         l.init_point.push_back(Normalize(s, s.default_num));
       }
       l.dims.push_back(s);
     }
     l.best_point = l.init_point;
+    l.scaler_tried.assign(scalers_.size(), false);
     learners_.push_back(std::move(l));
+    first_round.push_back(profile.first_round);
   }
   if (learners_.empty()) {
     throw InvalidInput("no model is left to try: every allowed model is blocked");
@@ -106,8 +100,39 @@ SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rn
   initial_order_.resize(learners_.size());
   std::iota(initial_order_.begin(), initial_order_.end(), 0);
   std::stable_sort(initial_order_.begin(), initial_order_.end(), [&](size_t a, size_t b) {
+    if (first_round[a] != first_round[b]) return first_round[a] < first_round[b];
     return learners_[a].relative_cost < learners_[b].relative_cost;
   });
+}
+
+std::vector<std::string> SearchStrategy::learners() const {
+  std::vector<std::string> out;
+  for (size_t i : initial_order_) out.push_back(learners_[i].name);
+  return out;
+}
+
+double SearchStrategy::Size(const LearnerState& l, const std::vector<double>& point) const {
+  double size = 1;
+  for (size_t d = 0; d < l.dims.size(); ++d) {
+    if (CostRelated(l.dims[d].name)) size *= std::max(1.0, Denormalize(l.dims[d], point[d]));
+  }
+  return size;
+}
+
+double SearchStrategy::ExpectedSeconds(const LearnerState& l,
+                                       const std::vector<double>& point) const {
+  if (l.seconds_per_size > 0) return l.seconds_per_size * Size(l, point);
+  // Untried: its relative cost times the measured learners' seconds per unit of relative cost.
+  double unit = 0;
+  size_t measured = 0;
+  for (const LearnerState& m : learners_) {
+    if (m.seconds_per_size <= 0) continue;
+    unit += m.seconds_per_size * Size(m, m.init_point) / m.relative_cost;
+    ++measured;
+  }
+  if (measured == 0) return 0;
+  return unit / static_cast<double>(measured) * l.relative_cost * Size(l, point) /
+         Size(l, l.init_point);
 }
 
 PipelineSpec SearchStrategy::ToSpec(const LearnerState& l, const std::vector<double>& point,
@@ -115,8 +140,7 @@ PipelineSpec SearchStrategy::ToSpec(const LearnerState& l, const std::vector<dou
   PipelineSpec spec;
   spec.learner = l.name;
   spec.featurization = space_.featurization;
-  spec.scaler = l.scale_sensitive ? scalers_[scaler % scalers_.size()] : Scaler::Kind::kNone;
-  if (l.name == "MultinomialNaiveBayes") spec.scaler = Scaler::Kind::kMinMax;
+  spec.scaler = l.scale_sensitive ? scalers_[scaler % scalers_.size()] : l.fixed_scaler;
   for (size_t d = 0; d < l.dims.size(); ++d) {
     const ParamSpec& s = l.dims[d];
     if (s.type == ParamSpec::Type::kChoice) {
@@ -124,27 +148,42 @@ PipelineSpec SearchStrategy::ToSpec(const LearnerState& l, const std::vector<dou
                           static_cast<size_t>(std::clamp(point[d], 0.0, 1.0) *
                                               static_cast<double>(s.choices.size())));
       spec.params.str[s.name] = s.choices[k];
-    } else if (point[d] != l.init_point[d] || CostRelated(s.name)) {
-      // Untouched non-cost dimensions keep the learner's own default.
-      spec.params.num[s.name] = Denormalize(s, point[d]);
+    } else {
+      // The initial point exactly as the profile states it (no log/exp round trip).
+      spec.params.num[s.name] =
+          point[d] == l.init_point[d] ? s.default_num : Denormalize(s, point[d]);
     }
   }
   return spec;
 }
 
-size_t SearchStrategy::ChooseLearner() {
-  // First every learner once, cheapest first.
-  if (next_initial_ < initial_order_.size()) return initial_order_[next_initial_++];
+std::optional<size_t> SearchStrategy::ChooseLearner(double seconds_left) {
+  auto fits = [&](const LearnerState& l, const std::vector<double>& point) {
+    return ExpectedSeconds(l, point) <= seconds_left;
+  };
+  // The first round: every learner once at its initial point, in first-round order (one that
+  // is not expected to fit in the time left waits).
+  for (size_t i : initial_order_) {
+    if (learners_[i].trials == 0 && fits(learners_[i], learners_[i].init_point)) return i;
+  }
   // Then with probability proportional to 1 / ECI, the estimated cost (seconds) for the
-  // learner to improve on the best score so far.
+  // learner to improve on the best score so far, among learners with a result.
   std::vector<double> weight(learners_.size(), 0.0);
+  std::vector<size_t> waiting;  // tried, but no result yet (concurrent trials)
+  bool any = false;
   for (size_t i = 0; i < learners_.size(); ++i) {
     const LearnerState& l = learners_[i];
+    if (l.trials == 0 || !fits(l, l.best_point)) continue;
+    if (l.reports == 0) {
+      waiting.push_back(i);
+      continue;
+    }
     const double cost = std::max(l.cost, 1e-3);
     const double stale = l.total_seconds - l.seconds_at_best;
     double eci;
     if (!l.has_best) {
-      eci = cost * 4 * static_cast<double>(1 + l.fails);  // every trial failed so far
+      // Every trial failed so far: back off exponentially.
+      eci = cost * 4 * std::ldexp(1.0, static_cast<int>(std::min<size_t>(l.fails, 30)));
     } else if (!Better(best_, l.best)) {
       eci = std::max(stale, 2 * cost);  // the leader: time since its last improvement
     } else {
@@ -153,9 +192,15 @@ size_t SearchStrategy::ChooseLearner() {
       eci = std::max({gap / std::max(l.delta, 1e-12) * cost, stale, cost});
     }
     weight[i] = 1.0 / std::max(eci, 1e-6);
+    any = true;
   }
-  std::discrete_distribution<size_t> pick(weight.begin(), weight.end());
-  return pick(rng_);
+  if (any) {
+    std::discrete_distribution<size_t> pick(weight.begin(), weight.end());
+    return pick(rng_);
+  }
+  if (waiting.empty()) return std::nullopt;
+  std::uniform_int_distribution<size_t> pick(0, waiting.size() - 1);
+  return waiting[pick(rng_)];
 }
 
 std::vector<double> SearchStrategy::Propose(LearnerState& l) {
@@ -194,16 +239,44 @@ std::vector<double> SearchStrategy::Propose(LearnerState& l) {
   return p;
 }
 
-Trial SearchStrategy::Next() {
-  size_t i = ChooseLearner();
+std::optional<Trial> SearchStrategy::Next(double seconds_left) {
+  std::optional<size_t> chosen = ChooseLearner(seconds_left);
+  if (!chosen) return std::nullopt;
+  const size_t i = *chosen;
   LearnerState& l = learners_[i];
-  std::vector<double> point = l.trials == 0 ? l.init_point : Propose(l);
   size_t scaler = l.best_scaler;
+  bool probe = false;
   if (l.scale_sensitive && l.trials > 0) {
-    std::bernoulli_distribution switch_scaler(0.3);
-    if (switch_scaler(rng_)) {
-      std::uniform_int_distribution<size_t> s(0, scalers_.size() - 1);
-      scaler = s(rng_);
+    // Scaler probes: half the time (while some scaler is untried; then a tenth of the time)
+    // the best point with another scaler, so a scaler's effect is not confounded with a move.
+    std::vector<size_t> untried;
+    for (size_t k = 0; k < scalers_.size(); ++k) {
+      if (!l.scaler_tried[k]) untried.push_back(k);
+    }
+    std::bernoulli_distribution probe_now(untried.empty() ? 0.1 : 0.5);
+    if (scalers_.size() > 1 && probe_now(rng_)) {
+      probe = true;
+      if (!untried.empty()) {
+        // The untried scaler that is best for most other scale-sensitive learners first
+        // (cheap learners find out what suits the data; expensive ones follow).
+        std::vector<size_t> votes(scalers_.size(), 0);
+        for (const LearnerState& o : learners_) {
+          if (&o != &l && o.scale_sensitive && o.has_best) ++votes[o.best_scaler];
+        }
+        scaler = *std::max_element(untried.begin(), untried.end(),
+                                   [&](size_t a, size_t b) { return votes[a] < votes[b]; });
+      } else {
+        std::uniform_int_distribution<size_t> other(1, scalers_.size() - 1);
+        scaler = (l.best_scaler + other(rng_)) % scalers_.size();
+      }
+    }
+  }
+  if (l.scale_sensitive) l.scaler_tried[scaler] = true;
+  std::vector<double> point = l.trials == 0 ? l.init_point : probe ? l.best_point : Propose(l);
+  if (ExpectedSeconds(l, point) > seconds_left) {
+    // Too big for the time left: keep the move, but at the best point's size.
+    for (size_t d = 0; d < l.dims.size(); ++d) {
+      if (CostRelated(l.dims[d].name)) point[d] = std::min(point[d], l.best_point[d]);
     }
   }
   ++l.trials;
@@ -211,8 +284,11 @@ Trial SearchStrategy::Next() {
   t.id = next_id_++;
   t.spec = ToSpec(l, point, scaler);
   t.label = PipelineLabel(Scaler::DisplayName(t.spec.scaler), l.name, space_.task);
-  pending_[t.id] = {i, std::move(point), scaler};
-  if (std::find(order_.begin(), order_.end(), l.name) == order_.end()) order_.push_back(l.name);
+  for (const ParamSpec& s : l.dims) {
+    if (s.type == ParamSpec::Type::kInt) t.integer_params.push_back(s.name);
+  }
+  t.expected_seconds = ExpectedSeconds(l, point);
+  pending_[t.id] = {i, std::move(point), scaler, probe};
   return t;
 }
 
@@ -222,6 +298,11 @@ void SearchStrategy::Report(const TrialResult& r) {
   Pending p = std::move(it->second);
   pending_.erase(it);
   LearnerState& l = learners_[p.learner];
+  ++l.reports;
+  if (r.seconds > 0) {
+    const double sps = r.seconds / Size(l, p.point);
+    l.seconds_per_size = l.seconds_per_size == 0 ? sps : 0.5 * l.seconds_per_size + 0.5 * sps;
+  }
   const double cost = space_.budget_in_iterations ? 1.0 : r.seconds;
   l.total_seconds += cost;
   l.cost = l.cost == 0 ? cost : 0.5 * l.cost + 0.5 * cost;
@@ -245,8 +326,8 @@ void SearchStrategy::Report(const TrialResult& r) {
     l.fails = 0;
     l.tried_opposite = true;  // move on from the new point
   } else {
-    ++l.fails;
-    l.delta *= 0.8;  // each failure lowers the expected gain
+    if (!p.probe) ++l.fails;  // a scaler probe says nothing about the step size
+    l.delta *= 0.8;           // each failure lowers the expected gain
   }
   if (!has_best_ || Better(r.score, best_)) {
     best_ = r.score;
@@ -256,16 +337,48 @@ void SearchStrategy::Report(const TrialResult& r) {
 
 std::vector<SearchRecord> RunSequentialSearch(
     SearchStrategy& strategy, size_t iterations, double time_budget_s,
-    const std::function<double(const PipelineSpec&)>& evaluate) {
+    const std::function<double(const PipelineSpec&)>& evaluate, std::atomic<bool>* cancel) {
   std::vector<SearchRecord> out;
   auto start = std::chrono::steady_clock::now();
+  // The watchdog: stops the running trial when the time budget is spent.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread watchdog;
+  if (cancel && time_budget_s > 0) {
+    watchdog = std::thread([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      if (!cv.wait_for(lock, std::chrono::duration<double>(time_budget_s), [&] { return done; })) {
+        cancel->store(true);
+      }
+    });
+  }
+  struct StopWatchdog {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& done;
+    std::thread& t;
+    ~StopWatchdog() {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        done = true;
+      }
+      cv.notify_all();
+      if (t.joinable()) t.join();
+    }
+  } stop{mu, cv, done, watchdog};
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
   for (size_t i = 0; i < iterations; ++i) {
-    if (time_budget_s > 0 && elapsed() >= time_budget_s) break;
+    const double left =
+        time_budget_s > 0 ? time_budget_s - elapsed() : std::numeric_limits<double>::infinity();
+    if (cancel && cancel->load()) break;
+    if (left <= 0) break;
+    std::optional<Trial> trial = strategy.Next(left);
+    if (!trial) break;  // nothing is expected to fit in the time left
     SearchRecord rec;
-    rec.trial = strategy.Next();
+    rec.trial = std::move(*trial);
     rec.result.id = rec.trial.id;
     auto t0 = std::chrono::steady_clock::now();
     try {

@@ -248,6 +248,10 @@ def test_cancel_iteration_of_a_pending_iteration(ws, tmp_path):
     ("one_class", "at least two classes"),
     ("missing_label_column", "label column 'target' is not in the CSV"),
     ("empty_csv", "is empty"),
+    ("csv_nan_labels", "1 label(s) in column 'target'"),
+    ("csv_one_class", "at least two classes"),
+    ("csv_all_constant", "every feature column is constant"),
+    ("csv_text_with_featurization_off", "column 'city' holds string values"),
 ])
 def test_bad_input_fails_with_a_clear_error(ws, tmp_path, case, message):
     from trainyard.core import Experiment
@@ -260,6 +264,15 @@ def test_bad_input_fails_with_a_clear_error(ws, tmp_path, case, message):
         cfg = AutoMLConfig(X=X, y=y, **kwargs)
     elif case == "one_class":
         cfg = AutoMLConfig(X=X, y=np.zeros(20), **kwargs)
+    elif case.startswith("csv_"):
+        rows = {"csv_nan_labels": ["1,x,yes", "2,y,", "3,x,no", "4,y,yes"],
+                "csv_one_class": ["1,x,yes", "2,y,yes", "3,x,yes"],
+                "csv_all_constant": ["1,x,yes", "1,x,no", "1,x,yes", "1,x,no"],
+                "csv_text_with_featurization_off": ["1,x,yes", "2,y,no", "3,x,yes", "4,y,no"]}
+        csv = tmp_path / "d.csv"
+        csv.write_text("a,city,target\n" + "\n".join(rows[case]) + "\n")
+        extra = {"featurization": "off"} if case.endswith("_off") else {}
+        cfg = AutoMLConfig(training_data=str(csv), label_column_name="target", **kwargs, **extra)
     else:
         csv = tmp_path / "d.csv"
         csv.write_text("" if case == "empty_csv" else "a,b,label\n1,2,0\n3,4,1\n")
@@ -317,6 +330,108 @@ def test_cli_submit_csv_with_text_labels(server, tmp_path, trainyard_binary):
     bad = subprocess.run([trainyard_binary, "automl", "submit", "--csv", str(csv), "--task",
                           "classification"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "--label-column" in bad.stderr
+
+
+def _mixed_csv(path, rows, seed, task, label=True, first_id=0):
+    """Numeric (with missing values), categorical (with missing values), an ID column and a
+    constant column; the label depends on the numeric and categorical columns."""
+    rng = np.random.default_rng(seed)
+    colors = ["red", "green", "blue"]
+    with open(path, "w") as f:
+        f.write("row_id,x1,x2,color,size,const" + (",target" if label else "") + "\n")
+        for i in range(rows):
+            x1, x2 = rng.normal(), rng.uniform(0, 5)
+            color = colors[rng.integers(0, 3)]
+            size = ["S", "M", "L"][rng.integers(0, 3)]
+            signal = 2 * x1 + (2.0 if color == "red" else -1.0) + 0.5 * x2
+            cells = ["r%04d" % (first_id + i), "%.5f" % x1, "" if i % 8 == 3 else "%.4f" % x2,
+                     "" if i % 13 == 6 else color, size, "k"]
+            if label:
+                cells.append("%.5f" % (signal + rng.normal(0, 0.1)) if task == "regression"
+                             else ("high" if signal > 1 else "low"))
+            f.write(",".join(cells) + "\n")
+    return path
+
+
+def test_cli_regression_on_a_mixed_csv_end_to_end(server, tmp_path, trainyard_binary):
+    """(a) numeric + categorical + missing values, numeric label: submit from the CLI, children
+    Completed with r2 logged, then CLI predict on a CSV without the label column."""
+    import subprocess
+    from trainyard.core import Run, Workspace
+    train = _mixed_csv(tmp_path / "train.csv", 200, 0, "regression")
+    new = _mixed_csv(tmp_path / "new.csv", 25, 1, "regression", label=False)
+    env = dict(os.environ, PYTHONPATH=str(e2e_util.PYTHON_DIR))
+    out = subprocess.run([trainyard_binary, "automl", "submit", "--csv", str(train),
+                          "--label-column", "target", "--task", "regression",
+                          "--primary-metric", "r2_score", "--iterations", "4",
+                          "--n-cross-validations", "3", "--experiment", "e2e-automl-mixed",
+                          "--register-model", "mixed-reg"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr + out.stdout
+    run_id = [line.split("run: ", 1)[1] for line in out.stdout.splitlines()
+              if line.startswith("run: ")][-1]
+    run = Run.get(Workspace.from_config(), run_id.strip())
+    children = list(run.get_children())
+    assert children and all(c.get_status() == "Completed" for c in children)
+    for c in children:
+        assert "r2_score" in c.get_metrics()
+    assert max(c.get_metrics()["r2_score"] for c in children) > 0.8
+    out = subprocess.run([trainyard_binary, "automl", "predict", "mixed-reg:1", str(new)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    preds = out.stdout.split()
+    assert preds[0] == "prediction" and len(preds) == 26
+    # The same rows through the SDK (raw rows from Python) give the same predictions.
+    best_run, model = run.get_output()
+    assert model.raw_columns == ["row_id", "x1", "x2", "color", "size", "const"]
+    sdk = model.predict(str(new))
+    assert np.allclose([float(p) for p in preds[1:]], sdk, rtol=1e-5)
+    # Without a column the model uses: a clear error naming it.
+    (tmp_path / "short.csv").write_text("x1,x2\n1,2\n")
+    out = subprocess.run([trainyard_binary, "automl", "predict", "mixed-reg:1",
+                          str(tmp_path / "short.csv")], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 2 and "column 'color'" in out.stderr
+
+
+def test_tabular_dataset_classification_with_label_column(ws, tmp_path):
+    """(b) training_data= a registered TabularDataset with label_column_name: the driver gets
+    the dataset's CSV files (no pandas), get_output predicts raw rows, the explanation is on
+    the raw column names."""
+    from trainyard.core import Dataset, Experiment
+    from trainyard.train.automl import AutoMLConfig
+    from trainyard.train.automl.automlexplainer import retrieve_model_explanation
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    _mixed_csv(folder / "part1.csv", 120, 2, "classification")
+    _mixed_csv(folder / "part2.csv", 80, 3, "classification", first_id=120)
+    store = ws.get_default_datastore()
+    store.upload(str(folder), target_path="automl-mixed", overwrite=True, show_progress=False)
+    ds = Dataset.Tabular.from_delimited_files(path=(store, "automl-mixed/*.csv"))
+    ds = ds.register(ws, "automl-mixed", create_new_version=True)
+    ds = Dataset.get_by_name(ws, "automl-mixed").drop_columns(["size"])
+    cfg = AutoMLConfig(task="classification", training_data=ds, label_column_name="target",
+                       iterations=3, n_cross_validations=3, primary_metric="accuracy",
+                       model_explainability=True, compute_target="local")
+    run = Experiment(ws, "e2e-automl-tabular").submit(cfg)
+    assert e2e_util.wait_status(run, timeout=300) == "Completed", run.get_details()
+    best_run, model = run.get_output()
+    assert model.raw_columns == ["row_id", "x1", "x2", "color", "const"]  # size dropped
+    assert {c["name"]: c["handling"] for c in model.header["raw_columns"]} == {
+        "row_id": "dropped_id", "x1": "numeric", "x2": "numeric", "color": "onehot",
+        "const": "dropped_constant"}
+    test = _mixed_csv(tmp_path / "test.csv", 60, 4, "classification")
+    import csv as csvmod
+    with open(test) as f:
+        rows = list(csvmod.DictReader(f))
+    truth = [r.pop("target") for r in rows]
+    cols = {k: [r[k] for r in rows] for k in rows[0]}
+    pred = model.predict(cols)
+    assert np.mean(np.asarray(pred) == np.asarray(truth)) > 0.8
+    assert np.array_equal(pred, model.predict(str(test)))
+    shap_values, expected_values, _, overall_imp, _, _ = retrieve_model_explanation(best_run)
+    assert set(overall_imp) == {"row_id", "x1", "x2", "color", "const"}
+    assert shap_values.shape[2] == 5
 
 
 def test_experiment_exit_score_stops_the_search(ws, tmp_path):

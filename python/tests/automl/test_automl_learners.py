@@ -123,6 +123,22 @@ def test_cross_validate_scores_every_metric(automl, iris_split):
     assert s["AUC_weighted"] > 0.95
 
 
+@pytest.mark.parametrize("learner,params", [("KNN", {}), ("RandomForest", {"n_estimators": 12}),
+                                            ("LogisticRegression", {})])
+def test_folds_in_parallel_give_the_same_evaluation(automl, iris_split, learner, params):
+    # With threads > 1 the folds are fitted side by side; scores and out-of-fold predictions
+    # must be exactly those of the one-thread run (merged in fold order).
+    Xtr, _, ytr, _ = iris_split
+    one = automl.evaluate(Xtr, ytr, "classification", learner, params=params,
+                          scaler="Standardize", folds=5, threads=1, seed=3)
+    two = automl.evaluate(Xtr, ytr, "classification", learner, params=params,
+                          scaler="Standardize", folds=5, threads=2, seed=3)
+    assert one["scores"] == two["scores"]
+    assert one["rows"] == two["rows"]
+    assert np.array_equal(np.asarray(one["predictions"]), np.asarray(two["predictions"]))
+    assert sorted(one["rows"]) == list(range(len(ytr)))
+
+
 @pytest.mark.parametrize("rows,classes", [(2400, 2), (1500, 4), (600, 3)])
 def test_svm_probabilities_match_libsvm_platt(automl, rows, classes):
     """The SVM's own out-of-fold Platt calibration (5/3/2 folds by size, folds and final model

@@ -49,7 +49,7 @@ def test_save_load_roundtrip_predicts_identically(automl, data, tmp_path, task, 
     assert np.array_equal(loaded.predict_raw(X), model.predict_raw(X))
     assert loaded.label == model.label
     assert loaded.feature_names == names
-    assert loaded.header["learner"] == learner and loaded.header["version"] == 1
+    assert loaded.header["learner"] == learner and loaded.header["version"] == 2
     assert loaded.header["scaler"] == scaler
     again = automl.loads(loaded.to_bytes())  # bytes round trip is stable
     assert again.to_bytes() == loaded.to_bytes()
@@ -63,7 +63,7 @@ def test_model_file_layout_and_header(automl, data):
     (version,) = struct.unpack_from("<I", blob, 8)
     (hlen,) = struct.unpack_from("<Q", blob, 12)
     header = json.loads(blob[20:20 + hlen])
-    assert version == 1
+    assert version == 2
     assert header["format"] == "trainyard-automl-model"
     assert header["pipeline"] == "Standardize DT"
     assert header["classes"] == ["0", "1", "2"]

@@ -10,7 +10,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <limits>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +26,7 @@
 #include "automl/registry.h"
 #include "automl/search.h"
 #include "automl/splitter.h"
+#include "automl/table.h"
 #include "automl/trees.h"
 #include "common/error.h"
 
@@ -422,6 +427,331 @@ struct GilReleased {
   ~GilReleased() { PyEval_RestoreThread(state); }
 };
 
+// ---- tables: CSV files and raw rows (docs/AUTOML.md "Featurization of tables") -------------
+// A Table capsule holds a LabeledTable (features, optional label column and its target).
+
+constexpr const char* kTableCapsule = "trainyard.automl.Table";
+
+void DestroyTable(PyObject* cap) {
+  delete static_cast<ta::LabeledTable*>(PyCapsule_GetPointer(cap, kTableCapsule));
+}
+
+PyObject* WrapTable(ta::LabeledTable t) {
+  return PyCapsule_New(new ta::LabeledTable(std::move(t)), kTableCapsule, DestroyTable);
+}
+
+bool IsTable(PyObject* o) { return PyCapsule_IsValid(o, kTableCapsule) != 0; }
+
+const ta::LabeledTable& UnwrapTable(PyObject* cap) {
+  auto* t = static_cast<ta::LabeledTable*>(PyCapsule_GetPointer(cap, kTableCapsule));
+  if (!t) throw PyErrorSet{};
+  return *t;
+}
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw trainyard::NotFound("CSV file " + path + " cannot be opened");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Model input: a Table capsule or a CSV path (a table model featurizes it; a matrix model
+// takes its numeric columns), else a numeric matrix (for a table model: its engineered
+// features).
+ta::Matrix ModelInput(const ta::Pipeline& p, PyObject* X, const char* what) {
+  trainyard::DataTable t;
+  if (IsTable(X)) {
+    t = UnwrapTable(X).features;
+  } else if (PyUnicode_Check(X)) {
+    const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
+    if (!path) throw PyErrorSet{};
+    t = p.table_featurizer()
+            ? ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer())
+            : ta::ReadCsvTable(ReadTextFile(path), path, "", "").features;
+  } else {
+    return ToMatrix(X, what);
+  }
+  if (p.table_featurizer()) return p.FeaturizeTable(t);
+  return ta::NumericMatrix(t, p.feature_names(), p.input_columns());
+}
+
+// A Table capsule or a CSV path as the raw table of a table model (explanations).
+bool RawTableArg(const ta::Pipeline& p, PyObject* X, trainyard::DataTable& out) {
+  if (IsTable(X) && p.table_featurizer()) {
+    out = UnwrapTable(X).features;
+    return true;
+  }
+  if (!p.table_featurizer()) return false;
+  if (PyUnicode_Check(X)) {
+    const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
+    if (!path) throw PyErrorSet{};
+    out = ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer());
+    return true;
+  }
+  return false;
+}
+
+// read_csv(path or [paths], label_column=None, task=None, separator=",", header=True,
+//          transforms=None): transforms as a TabularDataset definition's list, in JSON.
+PyObject* ReadCsvPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"path",   "label_column", "task", "separator",
+                              "header", "transforms",   nullptr};
+  PyObject* paths;
+  const char *label = nullptr, *task = nullptr, *sep = ",", *transforms = nullptr;
+  int header = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "O|zzspz", const_cast<char**>(kws), &paths, &label,
+                                   &task, &sep, &header, &transforms)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::CsvSource src;
+    if (PyUnicode_Check(paths)) {
+      const char* one = PyUnicode_AsUTF8AndSize(paths, nullptr);
+      if (!one) throw PyErrorSet{};
+      src.paths.emplace_back(one);
+    } else {
+      src.paths = ToStrings(paths);
+    }
+    if (std::strlen(sep) != 1) throw trainyard::InvalidInput("separator must be one character");
+    src.separator = sep[0];
+    src.header = header != 0;
+    if (transforms) src.transforms = ta::ParseTransforms(transforms);
+    ta::LabeledTable t;
+    {
+      GilReleased released;
+      t = ta::ReadCsvFiles(src, label ? label : "", task ? task : "");
+    }
+    return WrapTable(std::move(t));
+  });
+}
+
+// table_from_columns(names, columns, label_column=None, task=None, model=None): columns are
+// sequences of Python values (numbers go by their shortest text); None, NaN and the CSV
+// missing spellings are missing. Each column is typed from its text as the CSV reader does,
+// or, with the capsule of a table `model`, by that model's schema (categorical text kept as
+// is, so "007" stays "007").
+PyObject* TableFromColumnsPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"names", "columns", "label_column", "task", "model", nullptr};
+  PyObject *names, *columns, *model = Py_None;
+  const char *label = nullptr, *task = nullptr;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|zzO", const_cast<char**>(kws), &names, &columns,
+                                   &label, &task, &model)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    std::vector<std::string> nm = ToStrings(names);
+    Ref it(PyObject_GetIter(columns));
+    if (!it.p) throw PyErrorSet{};
+    trainyard::DataTable table;
+    size_t c = 0;
+    while (PyObject* item = PyIter_Next(it.p)) {
+      Ref col(item);
+      if (c >= nm.size()) throw trainyard::InvalidInput("more columns than column names");
+      trainyard::DataColumn dc;
+      dc.name = nm[c++];
+      Ref vit(PyObject_GetIter(col.p));
+      if (!vit.p) throw PyErrorSet{};
+      while (PyObject* v = PyIter_Next(vit.p)) {
+        Ref val(v);
+        if (val.p == Py_None) {
+          dc.values.emplace_back(std::monostate{});
+        } else if (PyUnicode_Check(val.p)) {
+          Py_ssize_t n = 0;
+          const char* u = PyUnicode_AsUTF8AndSize(val.p, &n);
+          if (!u) throw PyErrorSet{};
+          std::string s(u, static_cast<size_t>(n));
+          if (s.empty() || trainyard::IsMissingToken(s))
+            dc.values.emplace_back(std::monostate{});
+          else
+            dc.values.emplace_back(std::move(s));
+        } else if (PyBool_Check(val.p)) {
+          dc.values.emplace_back(std::string(val.p == Py_True ? "true" : "false"));
+        } else if (PyNumber_Check(val.p)) {
+          double d = ItemToDouble(val.p);
+          if (std::isnan(d))
+            dc.values.emplace_back(std::monostate{});
+          else
+            dc.values.emplace_back(ta::FormatNumber(d));
+        } else {
+          Ref s(PyObject_Str(val.p));
+          const char* u = s.p ? PyUnicode_AsUTF8AndSize(s.p, nullptr) : nullptr;
+          if (!u) throw PyErrorSet{};
+          dc.values.emplace_back(std::string(u));
+        }
+      }
+      if (PyErr_Occurred()) throw PyErrorSet{};
+      if (model == Py_None) ta::InferColumnType(dc);
+      if (!table.columns.empty() && dc.values.size() != table.num_rows) {
+        throw trainyard::InvalidInput(
+            "column '" + dc.name + "' has " + std::to_string(dc.values.size()) +
+            " values, column '" + table.columns[0].name + "' " + std::to_string(table.num_rows));
+      }
+      table.num_rows = dc.values.size();
+      table.columns.push_back(std::move(dc));
+    }
+    if (PyErr_Occurred()) throw PyErrorSet{};
+    if (c != nm.size()) throw trainyard::InvalidInput("fewer columns than column names");
+    if (model != Py_None) {
+      const ta::Pipeline& p = Unwrap(model);
+      if (p.table_featurizer()) {
+        ta::ConformTable(table, *p.table_featurizer());
+      } else {
+        for (auto& col : table.columns) ta::InferColumnType(col);
+      }
+    }
+    ta::LabeledTable lt;
+    lt.features = std::move(table);
+    if (label) lt = ta::SplitLabel(std::move(lt.features), label, task ? task : "", "the table");
+    return WrapTable(std::move(lt));
+  });
+}
+
+PyObject* TableInfoPy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::LabeledTable& t = UnwrapTable(cap);
+    std::vector<std::string> names, types;
+    for (const auto& c : t.features.columns) {
+      names.push_back(c.name);
+      types.push_back(trainyard::ColumnTypeName(c.type));
+    }
+    return Py_BuildValue("{s:N,s:N,s:n,s:s,s:s,s:N,s:N}", "columns", ListOf(names), "types",
+                         ListOf(types), "rows", static_cast<Py_ssize_t>(t.features.num_rows),
+                         "label_column", t.label_column.c_str(), "task",
+                         t.label_column.empty() ? "" : ta::TaskName(t.target.task), "y",
+                         ListOf(t.target.y), "classes", ListOf(t.target.class_names));
+  });
+}
+
+// table_rows(t, indices) -> a table of those rows (labels included), in that order.
+PyObject* TableRowsPy(PyObject*, PyObject* args) {
+  PyObject *cap, *idx;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &idx)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::LabeledTable& t = UnwrapTable(cap);
+    std::vector<double> v = ToVector(idx, "indices");
+    std::vector<size_t> rows;
+    for (double d : v) {
+      if (!(d >= 0 && d < static_cast<double>(t.features.num_rows))) {
+        throw trainyard::InvalidInput("row index " + ta::FormatNumber(d) + " is out of range");
+      }
+      rows.push_back(static_cast<size_t>(d));
+    }
+    return WrapTable(ta::SelectTableRows(t, rows));
+  });
+}
+
+// table_keep(t, names) -> a table of those columns (labels kept).
+PyObject* TableKeepPy(PyObject*, PyObject* args) {
+  PyObject *cap, *names;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &names)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::LabeledTable t = UnwrapTable(cap);
+    t.features.KeepColumns(ToStrings(names));
+    return WrapTable(std::move(t));
+  });
+}
+
+// featurize(t, featurization) -> {"state": bytes, "X": matrix, "names", "raw_names", "source"}
+PyObject* FeaturizePy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  const char* mode = "auto";
+  if (!PyArg_ParseTuple(args, "O|s", &cap, &mode)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::LabeledTable& t = UnwrapTable(cap);
+    ta::TableFeaturizer f;
+    ta::Matrix X;
+    {
+      GilReleased released;
+      f.Fit(t.features, ta::Featurizer::ParseMode(mode));
+      X = f.Transform(t.features);
+    }
+    ta::ByteWriter w;
+    f.Save(w);
+    std::vector<double> source(f.output_source().begin(), f.output_source().end());
+    return Py_BuildValue("{s:y#,s:N,s:N,s:N,s:N}", "state", w.buffer().data(),
+                         static_cast<Py_ssize_t>(w.buffer().size()), "X", MatrixOut(X), "names",
+                         ListOf(f.output_names()), "raw_names", ListOf(f.raw_names()), "source",
+                         ListOf(source));
+  });
+}
+
+ta::TableFeaturizer LoadFeaturizerState(PyObject* state) {
+  char* data;
+  Py_ssize_t n;
+  if (PyBytes_AsStringAndSize(state, &data, &n) != 0) throw PyErrorSet{};
+  ta::ByteReader r(std::string_view(data, static_cast<size_t>(n)), "table featurizer state");
+  ta::TableFeaturizer f;
+  f.Load(r);
+  return f;
+}
+
+// transform_table(state, t) -> the engineered features of t.
+PyObject* TransformTablePy(PyObject*, PyObject* args) {
+  PyObject *state, *cap;
+  if (!PyArg_ParseTuple(args, "OO", &state, &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::TableFeaturizer f = LoadFeaturizerState(state);
+    return MatrixOut(f.Transform(UnwrapTable(cap).features));
+  });
+}
+
+// set_table_featurizer(p, state): the model (trained on featurize()'s X) takes raw tables.
+PyObject* SetTableFeaturizerPy(PyObject*, PyObject* args) {
+  PyObject *cap, *state;
+  if (!PyArg_ParseTuple(args, "OO", &cap, &state)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    auto* p = static_cast<ta::Pipeline*>(PyCapsule_GetPointer(cap, kCapsule));
+    if (!p) throw PyErrorSet{};
+    p->SetTableFeaturizer(std::make_shared<ta::TableFeaturizer>(LoadFeaturizerState(state)));
+    Py_RETURN_NONE;
+  });
+}
+
+// The labels of a Table (y None) or y.
+ta::Target TableTarget(const ta::LabeledTable& t, PyObject* y, ta::Task task) {
+  if (y != Py_None) return ToTarget(y, task);
+  if (t.label_column.empty()) {
+    throw trainyard::InvalidInput(
+        "y is None and the table has no label column; read it with label_column=...");
+  }
+  if (t.target.task != task) {
+    throw trainyard::InvalidInput(std::string("the table's labels were read for ") +
+                                  ta::TaskName(t.target.task) + ", not " + ta::TaskName(task));
+  }
+  return t.target;
+}
+
+// Training data of cross_validate / evaluate: a numeric matrix and y, or a Table featurized
+// once by a TableFeaturizer fitted on all its rows (as the driver does; y None: its labels).
+void TrainingInput(PyObject* X, PyObject* y, ta::Task task, ta::Featurizer::Mode mode,
+                   ta::Matrix& m, ta::Target& t) {
+  if (!IsTable(X)) {
+    m = ToMatrix(X, "X");
+    t = ToTarget(y, task);
+    return;
+  }
+  const ta::LabeledTable& lt = UnwrapTable(X);
+  t = TableTarget(lt, y, task);
+  ta::TableFeaturizer f;
+  f.Fit(lt.features, mode);
+  m = f.Transform(lt.features);
+}
+
+// fit() on a Table: y None takes the table's label column (which must match `task`).
+PyObject* FitTable(const ta::PipelineSpec& spec, const ta::LabeledTable& t, PyObject* y,
+                   ta::Task task, const ta::FitContext& ctx) {
+  ta::Target target = TableTarget(t, y, task);
+  std::unique_ptr<ta::Pipeline> p;
+  {
+    GilReleased released;
+    p = ta::Pipeline::Fit(spec, t.features, target, ctx);
+  }
+  return Wrap(std::move(p));
+}
+
 PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {
       "X",       "y",    "task",          "learner", "params", "scaler", "featurization",
@@ -441,12 +771,13 @@ PyObject* FitPy(PyObject*, PyObject* args, PyObject* kw) {
     spec.params = ToParams(params);
     spec.scaler = ta::Scaler::Parse(scaler);
     spec.featurization = ta::Featurizer::ParseMode(featurization);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Target t = ToTarget(y, TaskArg(task));
-    std::vector<std::string> fn = ToStrings(names);
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
+    if (IsTable(X)) return FitTable(spec, UnwrapTable(X), y, TaskArg(task), ctx);
+    ta::Matrix m = ToMatrix(X, "X");
+    ta::Target t = ToTarget(y, TaskArg(task));
+    std::vector<std::string> fn = ToStrings(names);
     std::unique_ptr<ta::Pipeline> p;
     {
       GilReleased released;
@@ -475,8 +806,9 @@ PyObject* CrossValidatePy(PyObject*, PyObject* args, PyObject* kw) {
     spec.params = ToParams(params);
     spec.scaler = ta::Scaler::Parse(scaler);
     spec.featurization = ta::Featurizer::ParseMode(featurization);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::Matrix m;
+    ta::Target t;
+    TrainingInput(X, y, TaskArg(task), spec.featurization, m, t);
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
@@ -509,11 +841,17 @@ PyObject* EvaluatePy(PyObject*, PyObject* args, PyObject* kw) {
     spec.params = ToParams(params);
     spec.scaler = ta::Scaler::Parse(scaler);
     spec.featurization = ta::Featurizer::ParseMode(featurization);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Target t = ToTarget(y, TaskArg(task));
+    ta::Matrix m;
+    ta::Target t;
+    TrainingInput(X, y, TaskArg(task), spec.featurization, m, t);
     ta::Matrix mv;
     ta::Target tv = t;
     const bool explicit_valid = Xv != Py_None;
+    if (explicit_valid && IsTable(X)) {
+      throw trainyard::InvalidInput(
+          "X_valid with a table X: featurize() the training table and pass its X, and "
+          "transform_table() the validation table");
+    }
     if (explicit_valid) {
       mv = ToMatrix(Xv, "X_valid");
       // Validation labels are encoded with the training classes.
@@ -634,6 +972,25 @@ PyObject* StackPy(PyObject*, PyObject* args) {
   });
 }
 
+// A trial's hyperparameters as a dict: integer ones as int, the rest float or str.
+PyObject* TrialParams(const ta::Trial& t) {
+  PyObject* params = PyDict_New();
+  for (const auto& [k, v] : t.spec.params.num) {
+    const bool integer =
+        std::find(t.integer_params.begin(), t.integer_params.end(), k) != t.integer_params.end();
+    PyObject* n = integer ? PyLong_FromLongLong(static_cast<long long>(std::llround(v)))
+                          : PyFloat_FromDouble(v);
+    PyDict_SetItemString(params, k.c_str(), n);
+    Py_DECREF(n);
+  }
+  for (const auto& [k, v] : t.spec.params.str) {
+    PyObject* sv = PyUnicode_FromString(v.c_str());
+    PyDict_SetItemString(params, k.c_str(), sv);
+    Py_DECREF(sv);
+  }
+  return params;
+}
+
 PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {"X",       "y",           "task",    "metric",  "iterations",
                               "folds",   "time_budget", "allowed", "blocked", "featurization",
@@ -659,42 +1016,46 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     space.featurization = ta::Featurizer::ParseMode(featurization);
     space.seed = seed;
     space.budget_in_iterations = budget <= 0;
+    space.rows = m.rows;
+    if (iterations <= 0 && budget <= 0) {
+      throw trainyard::InvalidInput(
+          "search needs iterations > 0 or time_budget > 0 (iterations=0: no cap under a time "
+          "budget)");
+    }
+    const size_t cap = iterations > 0 ? static_cast<size_t>(iterations) : SIZE_MAX;
     ta::SearchStrategy strategy(space);
     auto splits = ta::KFoldSplits(t, static_cast<size_t>(folds), seed);
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
     ctx.seed = seed;
+    std::atomic<bool> cancel{false};
+    ctx.cancel = &cancel;  // set when the time budget is spent: the running trial stops
     std::vector<ta::SearchRecord> records;
+    std::vector<ta::Scores> all_scores;  // every metric of each trial, in trial order
     {
       GilReleased released;
       records = ta::RunSequentialSearch(
-          strategy, static_cast<size_t>(std::max<Py_ssize_t>(0, iterations)), budget,
+          strategy, cap, budget,
           [&](const ta::PipelineSpec& spec) {
-            return ta::EvaluatePipeline(spec, m, t, splits, ctx).scores.at(metric);
-          });
+            all_scores.emplace_back();  // stays empty when the trial fails
+            all_scores.back() = ta::EvaluatePipeline(spec, m, t, splits, ctx).scores;
+            return all_scores.back().at(metric);
+          },
+          &cancel);
     }
     PyObject* out = PyList_New(static_cast<Py_ssize_t>(records.size()));
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
-      PyObject* params = PyDict_New();
-      for (const auto& [k, v] : r.trial.spec.params.num) {
-        PyObject* f = PyFloat_FromDouble(v);
-        PyDict_SetItemString(params, k.c_str(), f);
-        Py_DECREF(f);
-      }
-      for (const auto& [k, v] : r.trial.spec.params.str) {
-        PyObject* sv = PyUnicode_FromString(v.c_str());
-        PyDict_SetItemString(params, k.c_str(), sv);
-        Py_DECREF(sv);
-      }
+      PyObject* params = TrialParams(r.trial);
+      PyObject* scores = ScoresDict(i < all_scores.size() ? all_scores[i] : ta::Scores{});
       PyList_SetItem(
           out, static_cast<Py_ssize_t>(i),
-          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:d,s:O}", "iteration",
+          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:N,s:d,s:O}", "iteration",
                         static_cast<Py_ssize_t>(r.trial.id), "pipeline", r.trial.label.c_str(),
                         "learner", r.trial.spec.learner.c_str(), "scaler",
                         ta::Scaler::DisplayName(r.trial.spec.scaler).c_str(), "params", params,
-                        "score", r.result.score, "seconds", r.result.seconds, "failed",
-                        r.result.failed ? Py_True : Py_False));
+                        "score", r.result.score, "scores", scores, "seconds", r.result.seconds,
+                        "failed", r.result.failed ? Py_True : Py_False));
     }
     return out;
   });
@@ -705,7 +1066,7 @@ PyObject* PredictRawPy(PyObject*, PyObject* args) {
   if (!PyArg_ParseTuple(args, "OO", &cap, &X)) return nullptr;
   return Guard([&]() -> PyObject* {
     const ta::Pipeline& p = Unwrap(cap);
-    ta::Matrix m = ToMatrix(X, "X");
+    ta::Matrix m = ModelInput(p, X, "X");
     ta::Matrix out;
     {
       GilReleased released;
@@ -789,15 +1150,26 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
   }
   return Guard([&]() -> PyObject* {
     const ta::Pipeline& p = Unwrap(cap);
-    ta::Matrix m = ToMatrix(X, "X");
-    ta::Matrix bg;
-    if (background != Py_None) bg = ToMatrix(background, "background");
     ta::ExplainOptions opt;
     opt.method = method;
     opt.permutations = static_cast<size_t>(samples);
     opt.seed = seed;
     ta::Explanation e;
-    {
+    std::vector<std::string> names = p.feature_names();
+    trainyard::DataTable tx, tbg;
+    if (RawTableArg(p, X, tx)) {
+      // A raw table: SHAP on the raw column names (docs/AUTOML.md).
+      const bool has_bg = background != Py_None;
+      if (has_bg && !RawTableArg(p, background, tbg)) {
+        throw trainyard::InvalidInput("background must be a table (or CSV path) like X");
+      }
+      GilReleased released;
+      e = ta::ExplainTable(p, tx, has_bg ? &tbg : nullptr, opt);
+      names = p.table_featurizer()->raw_names();
+    } else {
+      ta::Matrix m = ModelInput(p, X, "X");
+      ta::Matrix bg;
+      if (background != Py_None) bg = ModelInput(p, background, "background");
       GilReleased released;
       e = ta::Explain(p, m, background != Py_None ? &bg : nullptr, opt);
     }
@@ -810,19 +1182,19 @@ PyObject* ExplainPy(PyObject*, PyObject* args) {
       PyList_SetItem(outputs, static_cast<Py_ssize_t>(k), ListOf(e.model_output[k]));
     }
     const bool classification = p.task() == ta::Task::kClassification;
-    ta::ExplanationSummary sum = ta::Summarize(e, p.feature_names(), classification);
+    ta::ExplanationSummary sum = ta::Summarize(e, names, classification);
     PyObject* pcs = PyList_New(static_cast<Py_ssize_t>(sum.per_class_summary.size()));
     PyObject* pci = PyList_New(static_cast<Py_ssize_t>(sum.per_class_imp.size()));
     for (size_t k = 0; k < sum.per_class_summary.size(); ++k) {
       PyList_SetItem(pcs, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_summary[k]));
       PyList_SetItem(pci, static_cast<Py_ssize_t>(k), ListOf(sum.per_class_imp[k]));
     }
-    return Py_BuildValue("{s:N,s:N,s:N,s:s,s:s,s:N,s:N,s:N,s:N,s:N}", "values", values,
-                         "expected_values", ListOf(e.expected_values), "model_output", outputs,
-                         "method", e.method.c_str(), "output", e.output.c_str(), "outputs",
-                         ListOf(e.output_names), "overall_summary", ListOf(sum.overall_summary),
-                         "overall_imp", ListOf(sum.overall_imp), "per_class_summary", pcs,
-                         "per_class_imp", pci);
+    return Py_BuildValue("{s:N,s:N,s:N,s:N,s:s,s:s,s:N,s:N,s:N,s:N,s:N}", "features", ListOf(names),
+                         "values", values, "expected_values", ListOf(e.expected_values),
+                         "model_output", outputs, "method", e.method.c_str(), "output",
+                         e.output.c_str(), "outputs", ListOf(e.output_names), "overall_summary",
+                         ListOf(sum.overall_summary), "overall_imp", ListOf(sum.overall_imp),
+                         "per_class_summary", pcs, "per_class_imp", pci);
   });
 }
 
@@ -846,6 +1218,130 @@ PyObject* TreesPy(PyObject*, PyObject* args) {
     return Py_BuildValue("{s:N,s:N,s:d,s:O,s:N}", "trees", trees, "base", ListOf(ens->base),
                          "scale", ens->scale, "margin", ens->margin ? Py_True : Py_False,
                          "tree_output", ListOf(outs));
+  });
+}
+
+// ---- the search step by step (trainyard._automl.Search) ------------------------------------
+// A capsule holding a SearchStrategy; the GIL stays held (Next/Report are cheap), so one
+// capsule is never used by two threads at once.
+
+constexpr const char* kSearchCapsule = "trainyard.automl.Search";
+
+void DestroySearch(PyObject* cap) {
+  delete static_cast<ta::SearchStrategy*>(PyCapsule_GetPointer(cap, kSearchCapsule));
+}
+
+ta::SearchStrategy& UnwrapSearch(PyObject* cap) {
+  auto* s = static_cast<ta::SearchStrategy*>(PyCapsule_GetPointer(cap, kSearchCapsule));
+  if (!s) throw PyErrorSet{};
+  return *s;
+}
+
+PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
+  static const char* kws[] = {"task",    "metric",        "allowed", "blocked",
+                              "scalers", "featurization", "seed",    "budget_in_iterations",
+                              "rows",    nullptr};
+  PyObject *allowed = Py_None, *blocked = Py_None, *scalers = Py_None;
+  const char *task, *metric, *featurization = "auto";
+  unsigned long long seed = 0;
+  int in_iterations = 0;
+  Py_ssize_t rows = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOsKpn", const_cast<char**>(kws), &task, &metric,
+                                   &allowed, &blocked, &scalers, &featurization, &seed,
+                                   &in_iterations, &rows)) {
+    return nullptr;
+  }
+  return Guard([&]() -> PyObject* {
+    ta::SearchSpace space;
+    space.task = TaskArg(task);
+    space.metric = metric;
+    space.allowed = ToStrings(allowed);
+    space.blocked = ToStrings(blocked);
+    for (const auto& name : ToStrings(scalers)) {
+      ta::Scaler::Kind k = ta::Scaler::Parse(name);
+      if (k == ta::Scaler::Kind::kNone) {
+        throw trainyard::InvalidInput(
+            "scalers: 'none' is not a scaler to search; list scalers such as Standardize");
+      }
+      space.scalers.push_back(k);
+    }
+    space.featurization = ta::Featurizer::ParseMode(featurization);
+    space.seed = seed;
+    space.budget_in_iterations = in_iterations != 0;
+    if (rows < 0) throw trainyard::InvalidInput("rows must be >= 0 (0: unknown)");
+    space.rows = static_cast<size_t>(rows);
+    auto strategy = std::make_unique<ta::SearchStrategy>(std::move(space));
+    return PyCapsule_New(strategy.release(), kSearchCapsule, DestroySearch);
+  });
+}
+
+PyObject* SearchNextPy(PyObject*, PyObject* args) {
+  PyObject *cap, *left = Py_None;
+  if (!PyArg_ParseTuple(args, "O|O", &cap, &left)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::SearchStrategy& s = UnwrapSearch(cap);
+    double seconds_left = std::numeric_limits<double>::infinity();
+    if (left != Py_None) seconds_left = ItemToDouble(left);
+    if (std::isnan(seconds_left)) throw trainyard::InvalidInput("seconds_left is NaN");
+    std::optional<ta::Trial> t = s.Next(seconds_left);
+    if (!t) Py_RETURN_NONE;
+    return Py_BuildValue("{s:n,s:s,s:N,s:s,s:s,s:d}", "id", static_cast<Py_ssize_t>(t->id),
+                         "learner", t->spec.learner.c_str(), "params", TrialParams(*t), "scaler",
+                         ta::Scaler::DisplayName(t->spec.scaler).c_str(), "label", t->label.c_str(),
+                         "expected_seconds", t->expected_seconds);
+  });
+}
+
+PyObject* SearchReportPy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  Py_ssize_t id;
+  double score, seconds;
+  int failed = 0;
+  if (!PyArg_ParseTuple(args, "Ondd|p", &cap, &id, &score, &seconds, &failed)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    ta::SearchStrategy& s = UnwrapSearch(cap);
+    if (id < 0) throw trainyard::InvalidInput("trial id must be >= 0");
+    if (!(seconds >= 0) || std::isinf(seconds)) {
+      throw trainyard::InvalidInput("seconds must be a finite number >= 0");
+    }
+    s.Report({static_cast<size_t>(id), score, seconds, failed != 0});
+    Py_RETURN_NONE;
+  });
+}
+
+PyObject* SearchStatePy(PyObject*, PyObject* args) {
+  PyObject* cap;
+  if (!PyArg_ParseTuple(args, "O", &cap)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::SearchStrategy& s = UnwrapSearch(cap);
+    PyObject* best = s.has_best() ? PyFloat_FromDouble(s.best_score()) : Py_NewRef(Py_None);
+    return Py_BuildValue("{s:N,s:N}", "best", best, "learners", ListOf(s.learners()));
+  });
+}
+
+PyObject* SearchSpacePy(PyObject*, PyObject* args) {
+  const char *learner, *task;
+  if (!PyArg_ParseTuple(args, "ss", &learner, &task)) return nullptr;
+  return Guard([&]() -> PyObject* {
+    const ta::SearchProfile p = ta::SearchProfileOf(learner, TaskArg(task));
+    PyObject* dims = PyList_New(0);
+    for (const ta::ParamSpec& d : p.space) {
+      const bool choice = d.type == ta::ParamSpec::Type::kChoice;
+      PyObject* init =
+          choice ? PyUnicode_FromString(d.default_str.c_str()) : PyFloat_FromDouble(d.default_num);
+      PyObject* dim = Py_BuildValue("{s:s,s:s,s:d,s:d,s:N,s:O,s:N}", "name", d.name.c_str(), "type",
+                                    choice                                ? "choice"
+                                    : d.type == ta::ParamSpec::Type::kInt ? "int"
+                                                                          : "float",
+                                    "low", d.low, "high", d.high, "init", init, "log",
+                                    d.log ? Py_True : Py_False, "choices", ListOf(d.choices));
+      PyList_Append(dims, dim);
+      Py_DECREF(dim);
+    }
+    return Py_BuildValue("{s:N,s:d,s:i,s:O,s:s}", "space", dims, "relative_cost", p.relative_cost,
+                         "first_round", p.first_round, "scale_sensitive",
+                         p.scale_sensitive ? Py_True : Py_False, "fixed_scaler",
+                         ta::Scaler::DisplayName(p.fixed_scaler).c_str());
   });
 }
 
@@ -874,7 +1370,8 @@ PyMethodDef kMethods[] = {
     {"search", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchPy)),
      METH_VARARGS | METH_KEYWORDS,
      "search(X, y, task, metric, iterations=20, folds=5, time_budget=0, allowed=None, "
-     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts]"},
+     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts with every "
+     "metric under 'scores']"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
     {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
@@ -886,6 +1383,36 @@ PyMethodDef kMethods[] = {
     {"explain", ExplainPy, METH_VARARGS,
      "explain(p, X, background=None, method='auto', samples=0, seed=0) -> dict"},
     {"trees", TreesPy, METH_VARARGS, "trees(p) -> the tree ensemble as lists"},
+    // tables (CSV / raw rows)
+    {"read_csv", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(ReadCsvPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "read_csv(path | [paths], label_column=None, task=None, separator=',', header=True, "
+     "transforms=None) -> table"},
+    {"table_from_columns",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(TableFromColumnsPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "table_from_columns(names, columns, label_column=None, task=None, model=None) -> table"},
+    {"table_info", TableInfoPy, METH_VARARGS, "table_info(t) -> dict"},
+    {"table_rows", TableRowsPy, METH_VARARGS, "table_rows(t, indices) -> table"},
+    {"table_keep", TableKeepPy, METH_VARARGS, "table_keep(t, names) -> table"},
+    {"featurize", FeaturizePy, METH_VARARGS,
+     "featurize(t, featurization='auto') -> {state, X, names, raw_names, source}"},
+    {"transform_table", TransformTablePy, METH_VARARGS, "transform_table(state, t) -> matrix"},
+    {"set_table_featurizer", SetTableFeaturizerPy, METH_VARARGS,
+     "set_table_featurizer(p, state): the model then predicts raw tables"},
+    {"search_new", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchNewPy)),
+     METH_VARARGS | METH_KEYWORDS,
+     "search_new(task, metric, allowed=None, blocked=None, scalers=None, featurization='auto', "
+     "seed=0, budget_in_iterations=False, rows=0) -> search capsule"},
+    {"search_next", SearchNextPy, METH_VARARGS,
+     "search_next(s, seconds_left=None) -> {id, learner, params, scaler, label, "
+     "expected_seconds} or None"},
+    {"search_report", SearchReportPy, METH_VARARGS,
+     "search_report(s, id, score, seconds, failed=False)"},
+    {"search_state", SearchStatePy, METH_VARARGS, "search_state(s) -> {best, learners}"},
+    {"search_space", SearchSpacePy, METH_VARARGS,
+     "search_space(learner, task) -> {space, relative_cost, first_round, scale_sensitive, "
+     "fixed_scaler}"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef kModule = {PyModuleDef_HEAD_INIT,

@@ -140,32 +140,17 @@ def predict(argv):
     a = p.parse_args(argv)
     if not os.path.isfile(a.data):
         raise UserErrorException("data file {!r} not found".format(a.data))
+    from trainyard import _automl as engine
     model = _resolve_model(a.model)
-    with open(a.data, newline="") as f:
-        rows = [r for r in csv.reader(f) if r]
-    if len(rows) < 2:
-        raise UserErrorException("{} is empty: it needs a header row and data rows".format(
-            a.data))
-    header, body = rows[0], rows[1:]
-    keep = [j for j, h in enumerate(header) if h != a.label_column]
-    names = model.feature_names
-    if names and all(n in header for n in names):
-        keep = [header.index(n) for n in names]
-    X = []
-    for n, r in enumerate(body):
-        row = []
-        for j in keep:
-            v = r[j].strip() if j < len(r) else ""
-            try:
-                row.append(float(v) if v else float("nan"))
-            except ValueError:
-                raise UserErrorException("line {}, column {!r}: {!r} is not a number".format(
-                    n + 2, header[j], v)) from None
-        X.append(row)
-    n_features = model.header.get("n_features")
-    if n_features and len(keep) != n_features:
-        raise UserErrorException("the model expects {} features, {} has {} (besides the "
-                                 "label column)".format(n_features, a.data, len(keep)))
+    # The engine reads the CSV: a model trained on a table matches its raw columns by name
+    # (extra columns such as the label are ignored) and featurizes the raw values; a model
+    # trained on a numeric matrix takes the numeric columns (by feature name when it has them).
+    if model.raw_columns is not None:
+        X = os.path.abspath(a.data)
+    else:
+        X = engine.read_csv(a.data)
+        if a.label_column and a.label_column in X.columns:
+            X = X.keep_columns([c for c in X.columns if c != a.label_column])
     out = open(a.output, "w", newline="") if a.output else sys.stdout
     w = csv.writer(out)
     pred = model.predict(X)

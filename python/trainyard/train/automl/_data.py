@@ -1,9 +1,10 @@
 """Training data for the AutoML driver: a data script's ``get_data()``, a handover file
-(X/y passed inline to AutoMLConfig), or a CSV with a label column. Everything is checked
-before the search starts, with messages that say what to fix."""
+(X/y passed inline to AutoMLConfig), or a CSV / TabularDataset with a label column (read and
+featurized by the engine). Everything is checked before the search starts, with messages that
+say what to fix."""
 
-import csv
 import importlib.util
+import json
 import math
 import os
 
@@ -106,66 +107,30 @@ def from_handover(path):
     return X, y, names or None
 
 
-def from_csv(path, label_column):
-    """A CSV with a header; numeric columns as numbers (empty = missing), text columns
-    one-hot encoded (up to 32 values, else their codes), the label column as y."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or not rows[0]:
-        raise DataError("the CSV {} is empty: it needs a header row and data rows".format(
-            os.path.basename(path)))
-    header, body = rows[0], [r for r in rows[1:] if r]
-    if label_column not in header:
-        raise DataError("label column {!r} is not in the CSV; its columns are: {}".format(
-            label_column, ", ".join(header)))
-    if not body:
-        raise DataError("the CSV {} has a header but no data rows".format(os.path.basename(path)))
-    li = header.index(label_column)
-    for n, r in enumerate(body):
-        if len(r) != len(header):
-            raise DataError("CSV line {} has {} fields, the header {}".format(
-                n + 2, len(r), len(header)))
-    y = []
-    for r in body:
-        v = r[li].strip()
-        try:
-            y.append(float(v) if v else float("nan"))
-        except ValueError:
-            y.append(v)
-    if any(isinstance(v, str) for v in y):
-        y = [("" if isinstance(v, float) and math.isnan(v) else str(v)) if not isinstance(v, str)
-             else v for v in y]
-    cols, names = [], []
-    for j, name in enumerate(header):
-        if j == li:
-            continue
-        raw = [r[j].strip() for r in body]
-        nums = []
-        numeric = True
-        for v in raw:
-            if v == "" or v.lower() in ("na", "nan", "null"):
-                nums.append(float("nan"))
-                continue
-            try:
-                nums.append(float(v))
-            except ValueError:
-                numeric = False
-                break
-        if numeric:
-            cols.append(nums)
-            names.append(name)
-            continue
-        values = sorted(set(v for v in raw if v != ""))
-        if len(values) <= 32:
-            for val in values:
-                cols.append([1.0 if v == val else (float("nan") if v == "" else 0.0) for v in raw])
-                names.append("{}_{}".format(name, val))
-        else:
-            code = {val: float(i) for i, val in enumerate(values)}
-            cols.append([code.get(v, float("nan")) for v in raw])
-            names.append(name)
-    if not cols:
-        raise DataError("the CSV has no feature columns besides the label {!r}".format(
-            label_column))
-    X = [list(r) for r in zip(*cols)]
-    return X, y, names
+def read_table(source, label_column, task):
+    """Training/validation rows as an engine Table: ``source`` is a CSV path, or the path of a
+    JSON spec a TabularDataset became at submit time ({"files": [...], "separator",
+    "header", "transforms"}, paths relative to the spec). The engine reads, types and checks
+    it (empty file, unknown label column, missing labels, one class)."""
+    from trainyard import _automl as engine
+    try:
+        if source.endswith(".json"):
+            with open(source) as f:
+                spec = json.load(f)
+            base = os.path.dirname(os.path.abspath(source))
+            return engine.read_csv([os.path.join(base, p) for p in spec["files"]], label_column,
+                                   task, spec.get("separator", ","), spec.get("header", True),
+                                   spec.get("transforms") or None)
+        return engine.read_csv(source, label_column, task)
+    except (ValueError, FileNotFoundError) as e:
+        raise DataError(str(e)) from None
+
+
+def featurize(table, featurization):
+    """The engine's table featurizer ('auto' / 'off') fitted on the training table:
+    {"state", "X" (engineered rows), "names", "raw_names", "source"}."""
+    from trainyard import _automl as engine
+    try:
+        return engine.featurize(table, featurization)
+    except ValueError as e:
+        raise DataError(str(e)) from None

@@ -1,12 +1,12 @@
 """The AutoML driver: what the agent executes for a run of kind ``automl``.
 
 ``python -m trainyard.train.automl._driver automl_settings.json`` in the run's snapshot. It
-loads the data (data script / handover / CSV), proposes pipelines (``_search.Strategy``),
-evaluates each as a CHILD run in a forked worker process (so an iteration past its timeout,
-a canceled iteration, or the experiment timeout stops it at once), logs every metric, uploads
-each child's model to ``outputs/model.tyam``, adds VotingEnsemble / StackEnsemble as the final
-iterations, saves the best model on the parent and, with ``model_explainability``, the
-explanation of the best model as ``outputs/explanation.json``.
+loads the data (data script / handover / CSV), proposes pipelines with the engine's search
+strategy (``engine.Search``), evaluates each as a CHILD run in a forked worker process (so an
+iteration past its timeout, a canceled iteration, or the experiment timeout stops it at once),
+logs every metric, uploads each child's model to ``outputs/model.tyam``, adds VotingEnsemble /
+StackEnsemble as the final iterations, saves the best model on the parent and, with
+``model_explainability``, the explanation of the best model as ``outputs/explanation.json``.
 """
 
 import json
@@ -21,7 +21,7 @@ import traceback
 
 from trainyard import _automl as engine
 from trainyard.core.run import Run
-from trainyard.train.automl import _data, _search
+from trainyard.train.automl import _data
 
 MODEL_FILE = "model.tyam"
 EXPLANATION_FILE = "explanation.json"
@@ -45,6 +45,8 @@ def _work(conn, learner, params, scaler, model_path):
                              w.get("X_valid"), w.get("y_valid"))
         model = engine.fit(w["X"], w["y"], w["task"], learner, params, scaler,
                            w["featurization"], w["threads"], w["seed"], w.get("feature_names"))
+        if w.get("table_state"):  # tabular data: the model takes raw rows
+            model.set_table_featurizer(w["table_state"])
         model.save(model_path)
         preds = ev["predictions"]
         preds = preds.tolist() if hasattr(preds, "tolist") else preds
@@ -54,6 +56,11 @@ def _work(conn, learner, params, scaler, model_path):
         conn.send({"ok": False, "error": "{}: {}".format(type(e).__name__, e)})
     finally:
         conn.close()
+
+
+def _rows(m):
+    """Engine matrices (numpy arrays or lists of lists) as lists of rows."""
+    return m.tolist() if hasattr(m, "tolist") else m
 
 
 def _fmt_duration(seconds):
@@ -92,6 +99,10 @@ class Driver:
         s, files = self.s, self.s.get("data_files") or {}
         names = None
         X_valid = y_valid = None
+        # Tabular data (CSV / TabularDataset): the engine featurizes the raw table once; the
+        # search runs on the engineered rows and every model carries the featurizer.
+        self.table = self.table_state = self.explain_table = None
+        self.table_rows = None
         if s.get("data_script"):
             d = _data.from_script(s["data_script"])
             X, y, names = d["X"], d["y"], d["feature_names"]
@@ -99,13 +110,22 @@ class Driver:
         elif files.get("train"):
             X, y, names = _data.from_handover(files["train"])
         elif files.get("train_csv"):
-            X, y, names = _data.from_csv(files["train_csv"], s["label_column_name"])
+            self.table = _data.read_table(files["train_csv"], s["label_column_name"], self.task)
+            feat = _data.featurize(self.table, s["featurization"])
+            self.table_state = feat["state"]
+            X, y, names = _rows(feat["X"]), self.table.y, feat["names"]
+            self.table_rows = list(range(len(X)))
         else:
             raise _data.DataError("the AutoML run has no training data")
         if files.get("valid"):
             X_valid, y_valid, _ = _data.from_handover(files["valid"])
         elif files.get("valid_csv"):
-            X_valid, y_valid, _ = _data.from_csv(files["valid_csv"], s["label_column_name"])
+            vt = _data.read_table(files["valid_csv"], s["label_column_name"], self.task)
+            try:
+                X_valid = _rows(engine.transform_table(self.table_state, vt))
+            except ValueError as e:
+                raise _data.DataError("validation data: {}".format(e)) from None
+            y_valid, self.explain_table = vt.y, vt
         _data.check(X, y, self.task)
         if X_valid is not None and y_valid is not None:
             _data.check(X_valid, y_valid, self.task, "validation data")
@@ -123,6 +143,8 @@ class Driver:
             y_valid = [y[i] for i in valid_idx]
             self.X = X = [X[i] for i in train_idx]
             self.y = y = [y[i] for i in train_idx]
+            if self.table is not None:
+                self.table_rows = [self.table_rows[i] for i in train_idx]
             use_valid, folds = True, 0
         elif not folds:
             folds = 10 if len(X) < 1000 else 3 if len(X) <= 20000 else 0
@@ -148,7 +170,7 @@ class Driver:
         _W.update(X=X, y=self.y, X_valid=Xv, y_valid=self.y_valid, task=self.task,
                   featurization=self.s["featurization"], folds=self.folds or 5,
                   threads=self.s["max_cores_per_iteration"], seed=self.s.get("seed", 0),
-                  feature_names=self.names)
+                  feature_names=self.names, table_state=self.table_state)
         self.Xarr = X
 
     # ----- budgets -----------------------------------------------------------------------
@@ -181,8 +203,9 @@ class Driver:
         return len(done) - 1 - best_at >= 10
 
     # ----- one iteration -----------------------------------------------------------------
-    def start_iteration(self, i, learner, params, scaler):
-        label = _search.label(learner, scaler, self.task)
+    def start_iteration(self, i, trial):
+        learner, params, scaler, label = (trial["learner"], trial["params"], trial["scaler"],
+                                          trial["label"])
         child = self.parent.child_run(name=label, run_id="{}_{}".format(self.parent.id, i))
         spec = {"learner": learner, "scaler": scaler, "params": params,
                 "featurization": self.s["featurization"]}
@@ -196,9 +219,9 @@ class Driver:
             target=_work, args=(child_conn, learner, params, scaler, model_path), daemon=True)
         proc.start()
         child_conn.close()
-        return {"iteration": i, "learner": learner, "scaler": scaler, "params": params,
-                "label": label, "child": child, "proc": proc, "conn": parent_conn,
-                "model_path": model_path, "t0": time.monotonic(), "spec": spec}
+        return {"iteration": i, "trial": trial["id"], "learner": learner, "scaler": scaler,
+                "params": params, "label": label, "child": child, "proc": proc,
+                "conn": parent_conn, "model_path": model_path, "t0": time.monotonic(), "spec": spec}
 
     def finish_iteration(self, it, msg, status=None, error=None):
         seconds = time.monotonic() - it["t0"]
@@ -222,8 +245,7 @@ class Driver:
                 child.fail(reason)
             log.info("iteration %s (%s): %s", it["iteration"], it["label"], reason)
         self.results.append(it)
-        self.strategy.report(it["iteration"], it["score"] if it["score"] is not None
-                             else float("nan"), seconds)
+        self.strategy.report(it["trial"], it["score"], seconds, failed=it["score"] is None)
 
     def stop_worker(self, it):
         if it["proc"].is_alive():
@@ -263,9 +285,12 @@ class Driver:
                         all(v >= 0 for row in self.X for v in row)]
         if not learners:
             raise _data.DataError("no learner is left after blocked_models/allowed_models")
-        self.strategy = _search.Strategy(learners, self.higher, s.get("seed", 0),
-                                         in_iterations=bool(s.get("iterations")),
-                                         task=self.task)
+        # The engine's strategy; an `iterations` budget without a timeout counts trials, a
+        # timeout counts seconds (docs/AUTOML.md, "Search strategy").
+        self.strategy = engine.Search(
+            self.task, self.metric, allowed=learners, featurization=s["featurization"],
+            seed=s.get("seed", 0), budget_in_iterations=bool(s.get("iterations")) and
+            not s.get("experiment_timeout_minutes"), rows=len(self.y))
         n_ens = (1 if s.get("enable_voting_ensemble") else 0) + \
             (1 if s.get("enable_stack_ensemble") else 0)
         total = s.get("iterations")
@@ -282,13 +307,17 @@ class Driver:
                 (deadline is not None and now >= deadline - reserve)
             while not stop and len(running) < s["max_concurrent_iterations"] and \
                     (search_its is None or next_i < search_its):
+                # No trial starts whose expected seconds exceed the time left.
+                left = deadline - reserve - time.monotonic() if deadline is not None else None
+                trial = self.strategy.next(left)
+                if trial is None:
+                    break  # nothing fits in the time left: the running ones finish
                 i = next_i
                 next_i += 1
-                learner, params, scaler = self.strategy.next(i)
                 if self.canceled_before_start(i):
-                    self.strategy.report(i, float("nan"), 0.0)
+                    self.strategy.report(trial["id"], None, 0.0, failed=True)
                     continue
-                running.append(self.start_iteration(i, learner, params, scaler))
+                running.append(self.start_iteration(i, trial))
             if not running:
                 break
             for it in list(running):
@@ -482,12 +511,20 @@ class Driver:
         # a smaller background, fewer rows and 4 antithetic permutations keep it in seconds.
         nb = 100 if exact else 20
         step = max(1, n // nb)
-        background = [self.X[i] for i in range(0, n, step)][:nb]
-        target = self.X_explain if self.X_explain is not None else background
-        target = list(target)[:200 if exact else 20]
+        limit = 200 if exact else 20
+        if self.table is not None and model.raw_columns is not None:
+            # On the raw columns: the engine sums each raw column's engineered features.
+            background = self.table.take([self.table_rows[i] for i in range(0, n, step)][:nb])
+            target = self.explain_table if self.explain_table is not None else background
+            target = target.take(range(min(limit, len(target))))
+        else:
+            background = [self.X[i] for i in range(0, n, step)][:nb]
+            target = self.X_explain if self.X_explain is not None else background
+            target = list(target)[:limit]
         r = model.explain(target, background=background, samples=0 if exact else 4)
         values = [v.tolist() if hasattr(v, "tolist") else v for v in r["values"]]
-        features = self.names or model.feature_names or \
+        features = r["features"] if model.raw_columns is not None else \
+            self.names or model.feature_names or \
             ["feature_{}".format(j) for j in range(len(self.X[0]))]
 
         def mean_abs(mats):

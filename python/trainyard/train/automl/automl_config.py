@@ -260,9 +260,9 @@ class AutoMLConfig:
                            _labels(self.y))
             files["train"] = DATA_DIR + "/train.tyds"
         if self.training_data is not None:
-            files["train_csv"] = _csv_into(self.training_data, folder, "train.csv")
+            files["train_csv"] = _csv_into(self.training_data, folder, "train")
         if self.validation_data is not None:
-            files["valid_csv"] = _csv_into(self.validation_data, folder, "valid.csv")
+            files["valid_csv"] = _csv_into(self.validation_data, folder, "valid")
         if self.X_valid is not None:
             handover.write(os.path.join(folder, DATA_DIR, "valid.tyds"), self.X_valid,
                            _labels(self.y_valid) if self.y_valid is not None else None)
@@ -348,18 +348,37 @@ def _labels(y):
 
 
 def _csv_into(data, folder, name):
-    """A TabularDataset (or a CSV path) copied into the snapshot as CSV."""
-    dest = os.path.join(folder, DATA_DIR, name)
+    """Training/validation data into the snapshot for the engine to read: a CSV path is
+    copied; a TabularDataset's delimited files are downloaded (no pandas) next to a JSON spec
+    with its reading options and column transforms (keep/drop columns, take), which the
+    driver hands to the engine's CSV reader."""
     if isinstance(data, (str, os.PathLike)):
+        dest = os.path.join(folder, DATA_DIR, name + ".csv")
         if not os.path.isfile(data):
             _error("training data {!r} is not a file".format(os.fspath(data)))
         shutil.copyfile(data, dest)
-    else:
-        to_csv = getattr(data, "to_csv_files", None) or getattr(data, "download", None)
-        to_pandas = getattr(data, "to_pandas_dataframe", None)
-        if to_pandas is not None:
-            to_pandas().to_csv(dest, index=False)
-        else:
-            _error("training_data must be a CSV path or a TabularDataset, got {}".format(
-                type(data).__name__))
-    return DATA_DIR + "/" + name
+        return DATA_DIR + "/" + name + ".csv"
+    definition = getattr(data, "_definition", None)
+    if not isinstance(definition, dict) or definition.get("type") != "tabular":
+        _error("training_data must be a CSV path or a TabularDataset "
+               "(Dataset.Tabular.from_delimited_files), got {}".format(type(data).__name__))
+    import json
+    from trainyard._http import quote_path
+    ws = data._require_workspace("AutoML training data")
+    files = ws._client.post("/api/v1/dataset-files", {"definition": definition},
+                            idempotent=True, timeout=3600)["files"]
+    if not files:
+        _error("the TabularDataset given as {} data has no files".format(name))
+    rel = []
+    for i, f in enumerate(files):
+        local = "{}_files/{}_{}".format(name, i, os.path.basename(f["path"]) or "part.csv")
+        ws._client.download("/api/v1/blobs/{}".format(quote_path(f["sha256"])),
+                            os.path.join(folder, DATA_DIR, *local.split("/")))
+        rel.append(local)
+    options = definition.get("options") or {}
+    spec = {"files": rel, "separator": options.get("separator", ","),
+            "header": bool(options.get("header", True)),
+            "transforms": definition.get("transforms") or []}
+    with open(os.path.join(folder, DATA_DIR, name + ".json"), "w") as f:
+        json.dump(spec, f, indent=1)
+    return DATA_DIR + "/" + name + ".json"
