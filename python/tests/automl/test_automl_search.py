@@ -145,3 +145,24 @@ def test_search_object_drives_real_trials_concurrently(automl, cancer_split):
         in_flight.append(s.next())
     assert s.best > 0.98
     assert len({t["id"] for t in in_flight}) == 3
+
+
+def test_search_keeps_the_out_of_fold_predictions_of_its_best_trials(automl, iris_split):
+    import numpy as np
+    Xtr, _, ytr, _ = iris_split
+    trials = automl.search(Xtr, ytr, "classification", "AUC_weighted", iterations=12, folds=4,
+                           seed=5, keep_predictions=3)
+    ok = [t for t in trials if not t["failed"]]
+    kept = [t for t in trials if "predictions" in t]
+    assert len(ok) >= 4 and len(kept) == 3
+    # The three kept are three of the best (ties allowed at the cut).
+    cut = sorted((t["score"] for t in ok), reverse=True)[2]
+    assert all(t["score"] >= cut for t in kept)
+    for t in kept:
+        assert t["predictions"].shape == (len(ytr), 3)
+        assert sorted(t["rows"]) == list(range(len(ytr)))
+        # The same pipeline evaluated on the same folds gives the same predictions.
+        ev = automl.evaluate(Xtr, ytr, "classification", t["learner"], params=t["params"],
+                             scaler=t["scaler"], folds=4, seed=5)
+        assert ev["rows"] == t["rows"]
+        np.testing.assert_allclose(ev["predictions"], t["predictions"], rtol=0, atol=1e-12)

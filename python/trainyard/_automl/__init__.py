@@ -307,14 +307,20 @@ def stack_ensemble(members, out_of_fold, y, seed=0):
 
 
 def search(X, y, task, metric, iterations=20, folds=5, time_budget=0.0, allowed=None,
-           blocked=None, featurization="auto", threads=1, seed=0):
+           blocked=None, featurization="auto", threads=1, seed=0, keep_predictions=0):
     """The engine's cost-frugal search, run sequentially with k-fold CV scoring: a list of
     trials (iteration, pipeline, learner, scaler, params, score, scores — every metric, for
     tie-breaks such as log_loss when the primary metric saturates —, seconds, failed). With
     ``time_budget`` > 0 no trial starts that is expected to outlast the time left and the
-    running one is stopped when it is spent (failed); ``iterations=0`` then means no cap."""
-    return engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
-                         featurization, threads, seed)
+    running one is stopped when it is spent (failed); ``iterations=0`` then means no cap.
+    ``keep_predictions=k``: the k best trials also carry their out-of-fold ``predictions``
+    (rows x outputs) and ``rows`` (the training row of each), for ensemble selection."""
+    trials = engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
+                           featurization, threads, seed, keep_predictions)
+    for t in trials:
+        if "predictions" in t:
+            t["predictions"] = _matrix(t["predictions"])
+    return trials
 
 
 class Search:

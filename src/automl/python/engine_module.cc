@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -992,17 +993,28 @@ PyObject* TrialParams(const ta::Trial& t) {
 }
 
 PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
-  static const char* kws[] = {"X",       "y",           "task",    "metric",  "iterations",
-                              "folds",   "time_budget", "allowed", "blocked", "featurization",
-                              "threads", "seed",        nullptr};
+  static const char* kws[] = {"X",
+                              "y",
+                              "task",
+                              "metric",
+                              "iterations",
+                              "folds",
+                              "time_budget",
+                              "allowed",
+                              "blocked",
+                              "featurization",
+                              "threads",
+                              "seed",
+                              "keep_predictions",
+                              nullptr};
   PyObject *X, *y, *allowed = Py_None, *blocked = Py_None;
   const char *task, *metric, *featurization = "auto";
-  Py_ssize_t iterations = 20, folds = 5, threads = 1;
+  Py_ssize_t iterations = 20, folds = 5, threads = 1, keep = 0;
   double budget = 0;
   unsigned long long seed = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|nndOOsnK", const_cast<char**>(kws), &X, &y,
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "OOss|nndOOsnKn", const_cast<char**>(kws), &X, &y,
                                    &task, &metric, &iterations, &folds, &budget, &allowed, &blocked,
-                                   &featurization, &threads, &seed)) {
+                                   &featurization, &threads, &seed, &keep)) {
     return nullptr;
   }
   return Guard([&]() -> PyObject* {
@@ -1032,14 +1044,34 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     ctx.cancel = &cancel;  // set when the time budget is spent: the running trial stops
     std::vector<ta::SearchRecord> records;
     std::vector<ta::Scores> all_scores;  // every metric of each trial, in trial order
+    // keep_predictions = k: the out-of-fold predictions of the k best trials so far (what
+    // ensemble selection works on), by trial index; the worst is dropped when a better comes.
+    const size_t keep_k = static_cast<size_t>(std::max<Py_ssize_t>(0, keep));
+    const bool higher = ta::HigherIsBetter(metric);
+    std::map<size_t, ta::Evaluation> kept;
     {
       GilReleased released;
       records = ta::RunSequentialSearch(
           strategy, cap, budget,
           [&](const ta::PipelineSpec& spec) {
+            const size_t index = all_scores.size();
             all_scores.emplace_back();  // stays empty when the trial fails
-            all_scores.back() = ta::EvaluatePipeline(spec, m, t, splits, ctx).scores;
-            return all_scores.back().at(metric);
+            ta::Evaluation ev = ta::EvaluatePipeline(spec, m, t, splits, ctx);
+            all_scores.back() = ev.scores;
+            const double score = ev.scores.at(metric);
+            if (keep_k > 0 && std::isfinite(score)) {
+              kept.emplace(index, std::move(ev));
+              if (kept.size() > keep_k) {
+                auto worst = kept.begin();
+                for (auto it = kept.begin(); it != kept.end(); ++it) {
+                  const double a = all_scores[it->first].at(metric);
+                  const double b = all_scores[worst->first].at(metric);
+                  if (higher ? a < b : a > b) worst = it;
+                }
+                kept.erase(worst);
+              }
+            }
+            return score;
           },
           &cancel);
     }
@@ -1048,14 +1080,25 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
       const auto& r = records[i];
       PyObject* params = TrialParams(r.trial);
       PyObject* scores = ScoresDict(i < all_scores.size() ? all_scores[i] : ta::Scores{});
-      PyList_SetItem(
-          out, static_cast<Py_ssize_t>(i),
-          Py_BuildValue("{s:n,s:s,s:s,s:s,s:N,s:d,s:N,s:d,s:O}", "iteration",
-                        static_cast<Py_ssize_t>(r.trial.id), "pipeline", r.trial.label.c_str(),
-                        "learner", r.trial.spec.learner.c_str(), "scaler",
-                        ta::Scaler::DisplayName(r.trial.spec.scaler).c_str(), "params", params,
-                        "score", r.result.score, "scores", scores, "seconds", r.result.seconds,
-                        "failed", r.result.failed ? Py_True : Py_False));
+      PyObject* trial = Py_BuildValue(
+          "{s:n,s:s,s:s,s:s,s:N,s:d,s:N,s:d,s:O}", "iteration", static_cast<Py_ssize_t>(r.trial.id),
+          "pipeline", r.trial.label.c_str(), "learner", r.trial.spec.learner.c_str(), "scaler",
+          ta::Scaler::DisplayName(r.trial.spec.scaler).c_str(), "params", params, "score",
+          r.result.score, "scores", scores, "seconds", r.result.seconds, "failed",
+          r.result.failed ? Py_True : Py_False);
+      // A trial stopped by the budget after its evaluation finished is reported as failed:
+      // its predictions are not offered either.
+      auto k = kept.find(i);
+      if (trial && k != kept.end() && !r.result.failed) {
+        std::vector<int32_t> rows(k->second.rows.begin(), k->second.rows.end());
+        PyObject* preds = MatrixOut(k->second.predictions);
+        PyObject* row_list = ListOf(rows);
+        PyDict_SetItemString(trial, "predictions", preds);
+        PyDict_SetItemString(trial, "rows", row_list);
+        Py_XDECREF(preds);
+        Py_XDECREF(row_list);
+      }
+      PyList_SetItem(out, static_cast<Py_ssize_t>(i), trial);
     }
     return out;
   });
@@ -1370,8 +1413,9 @@ PyMethodDef kMethods[] = {
     {"search", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(SearchPy)),
      METH_VARARGS | METH_KEYWORDS,
      "search(X, y, task, metric, iterations=20, folds=5, time_budget=0, allowed=None, "
-     "blocked=None, featurization='auto', threads=1, seed=0) -> [trial dicts with every "
-     "metric under 'scores']"},
+     "blocked=None, featurization='auto', threads=1, seed=0, keep_predictions=0) -> [trial "
+     "dicts with every metric under 'scores'; the keep_predictions best with their out-of-fold "
+     "'predictions' and 'rows']"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
     {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
