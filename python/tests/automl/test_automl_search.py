@@ -155,8 +155,13 @@ def test_search_keeps_the_out_of_fold_predictions_of_its_best_trials(automl, iri
     ok = [t for t in trials if not t["failed"]]
     kept = [t for t in trials if "predictions" in t]
     assert len(ok) >= 4 and len(kept) == 3
-    # The three kept are three of the best (ties allowed at the cut).
-    cut = sorted((t["score"] for t in ok), reverse=True)[2]
+    # The kept trials: the best trial of each of the three best learners (ties allowed).
+    best_of = {}
+    for t in ok:
+        best_of[t["learner"]] = max(best_of.get(t["learner"], -1.0), t["score"])
+    assert len({t["learner"] for t in kept}) == 3
+    assert all(t["score"] == best_of[t["learner"]] for t in kept)
+    cut = sorted(best_of.values(), reverse=True)[2]
     assert all(t["score"] >= cut for t in kept)
     for t in kept:
         assert t["predictions"].shape == (len(ytr), 3)

@@ -313,8 +313,9 @@ def search(X, y, task, metric, iterations=20, folds=5, time_budget=0.0, allowed=
     tie-breaks such as log_loss when the primary metric saturates —, seconds, failed). With
     ``time_budget`` > 0 no trial starts that is expected to outlast the time left and the
     running one is stopped when it is spent (failed); ``iterations=0`` then means no cap.
-    ``keep_predictions=k``: the k best trials also carry their out-of-fold ``predictions``
-    (rows x outputs) and ``rows`` (the training row of each), for ensemble selection."""
+    ``keep_predictions=k``: the best trial of each of the k best learners also carries its
+    out-of-fold ``predictions`` (rows x outputs) and ``rows`` (the training row of each):
+    diverse candidates for ensemble selection."""
     trials = engine.search(X, y, task, metric, iterations, folds, time_budget, allowed, blocked,
                            featurization, threads, seed, keep_predictions)
     for t in trials:

@@ -1044,11 +1044,13 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
     ctx.cancel = &cancel;  // set when the time budget is spent: the running trial stops
     std::vector<ta::SearchRecord> records;
     std::vector<ta::Scores> all_scores;  // every metric of each trial, in trial order
-    // keep_predictions = k: the out-of-fold predictions of the k best trials so far (what
-    // ensemble selection works on), by trial index; the worst is dropped when a better comes.
+    // keep_predictions = k: the out-of-fold predictions of the best trial of each of the k
+    // best learners (diverse candidates for ensemble selection: the best trials overall are
+    // often near-copies of one pipeline), by learner name -> (trial index, evaluation).
     const size_t keep_k = static_cast<size_t>(std::max<Py_ssize_t>(0, keep));
     const bool higher = ta::HigherIsBetter(metric);
-    std::map<size_t, ta::Evaluation> kept;
+    auto better = [&](double a, double b) { return higher ? a > b : a < b; };
+    std::map<std::string, std::pair<size_t, ta::Evaluation>> kept;
     {
       GilReleased released;
       records = ta::RunSequentialSearch(
@@ -1060,13 +1062,19 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
             all_scores.back() = ev.scores;
             const double score = ev.scores.at(metric);
             if (keep_k > 0 && std::isfinite(score)) {
-              kept.emplace(index, std::move(ev));
+              auto it = kept.find(spec.learner);
+              if (it == kept.end()) {
+                kept.emplace(spec.learner, std::make_pair(index, std::move(ev)));
+              } else if (better(score, all_scores[it->second.first].at(metric))) {
+                it->second = std::make_pair(index, std::move(ev));
+              }
               if (kept.size() > keep_k) {
                 auto worst = kept.begin();
-                for (auto it = kept.begin(); it != kept.end(); ++it) {
-                  const double a = all_scores[it->first].at(metric);
-                  const double b = all_scores[worst->first].at(metric);
-                  if (higher ? a < b : a > b) worst = it;
+                for (auto k = kept.begin(); k != kept.end(); ++k) {
+                  if (better(all_scores[worst->second.first].at(metric),
+                             all_scores[k->second.first].at(metric))) {
+                    worst = k;
+                  }
                 }
                 kept.erase(worst);
               }
@@ -1088,10 +1096,11 @@ PyObject* SearchPy(PyObject*, PyObject* args, PyObject* kw) {
           r.result.failed ? Py_True : Py_False);
       // A trial stopped by the budget after its evaluation finished is reported as failed:
       // its predictions are not offered either.
-      auto k = kept.find(i);
-      if (trial && k != kept.end() && !r.result.failed) {
-        std::vector<int32_t> rows(k->second.rows.begin(), k->second.rows.end());
-        PyObject* preds = MatrixOut(k->second.predictions);
+      auto k = kept.find(r.trial.spec.learner);
+      if (trial && k != kept.end() && k->second.first == i && !r.result.failed) {
+        const ta::Evaluation& ev = k->second.second;
+        std::vector<int32_t> rows(ev.rows.begin(), ev.rows.end());
+        PyObject* preds = MatrixOut(ev.predictions);
         PyObject* row_list = ListOf(rows);
         PyDict_SetItemString(trial, "predictions", preds);
         PyDict_SetItemString(trial, "rows", row_list);
@@ -1414,8 +1423,8 @@ PyMethodDef kMethods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "search(X, y, task, metric, iterations=20, folds=5, time_budget=0, allowed=None, "
      "blocked=None, featurization='auto', threads=1, seed=0, keep_predictions=0) -> [trial "
-     "dicts with every metric under 'scores'; the keep_predictions best with their out-of-fold "
-     "'predictions' and 'rows']"},
+     "dicts with every metric under 'scores'; the best trial of each of the keep_predictions "
+     "best learners with its out-of-fold 'predictions' and 'rows']"},
     {"predict_raw", PredictRawPy, METH_VARARGS, "predict_raw(p, X) -> (bytes, rows, cols)"},
     {"info", InfoPy, METH_VARARGS, "info(p) -> dict"},
     {"serialize", SerializePy, METH_VARARGS, "serialize(p) -> bytes (the model file)"},
