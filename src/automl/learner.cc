@@ -56,6 +56,32 @@ void Learner::LoadShape(ByteReader& r) {
   if (n_outputs_ == 0 || n_outputs_ > (1u << 20) || n_features_ > (1u << 28)) r.Fail("shape");
 }
 
+ParamSpec ParamSpec::Float(std::string name, double low, double high, double init, bool log) {
+  ParamSpec s;
+  s.type = Type::kFloat;
+  s.name = std::move(name);
+  s.low = low;
+  s.high = high;
+  s.default_num = init;
+  s.log = log;
+  return s;
+}
+
+ParamSpec ParamSpec::Int(std::string name, double low, double high, double init, bool log) {
+  ParamSpec s = Float(std::move(name), low, high, init, log);
+  s.type = Type::kInt;
+  return s;
+}
+
+ParamSpec ParamSpec::Choice(std::string name, std::vector<std::string> choices, std::string init) {
+  ParamSpec s;
+  s.type = Type::kChoice;
+  s.name = std::move(name);
+  s.choices = std::move(choices);
+  s.default_str = std::move(init);
+  return s;
+}
+
 void ParallelFor(size_t n, size_t threads, const std::function<void(size_t)>& fn) {
   threads = std::max<size_t>(1, std::min(threads, n));
   if (threads <= 1) {

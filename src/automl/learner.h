@@ -47,6 +47,11 @@ struct ParamSpec {
   bool log = false;
   std::vector<std::string> choices;
   std::string default_str;
+
+  // The one way the learners and the search build their spaces.
+  static ParamSpec Float(std::string name, double low, double high, double init, bool log = false);
+  static ParamSpec Int(std::string name, double low, double high, double init, bool log = false);
+  static ParamSpec Choice(std::string name, std::vector<std::string> choices, std::string init);
 };
 
 // Resources and controls for one fit.

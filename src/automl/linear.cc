@@ -531,18 +531,6 @@ class ElasticNetLearner : public LinearLearner {
   }
 };
 
-ParamSpec Num(const char* name, double lo, double hi, double def, bool log,
-              ParamSpec::Type type = ParamSpec::Type::kFloat) {
-  ParamSpec s;
-  s.type = type;
-  s.name = name;
-  s.low = lo;
-  s.high = hi;
-  s.default_num = def;
-  s.log = log;
-  return s;
-}
-
 }  // namespace
 
 std::unique_ptr<Learner> MakeLogisticRegression() {
@@ -553,29 +541,29 @@ std::unique_ptr<Learner> MakeSgd() { return std::make_unique<SgdLearner>(); }
 std::unique_ptr<Learner> MakeElasticNet() { return std::make_unique<ElasticNetLearner>(); }
 
 std::vector<ParamSpec> LogisticRegressionParamSpecs() {
-  return {Num("C", 1e-3, 1e3, 1.0, true), Num("tol", 1e-6, 1e-1, 1e-4, true),
-          Num("max_iter", 10, 1000, 100, true, ParamSpec::Type::kInt)};
+  return {ParamSpec::Float("C", 1e-3, 1e3, 1.0, true),
+          ParamSpec::Float("tol", 1e-6, 1e-1, 1e-4, true),
+          ParamSpec::Int("max_iter", 10, 1000, 100, true)};
 }
 std::vector<ParamSpec> LinearSvmParamSpecs() {
-  return {Num("C", 1e-3, 1e3, 1.0, true), Num("tol", 1e-6, 1e-1, 1e-3, true)};
+  return {ParamSpec::Float("C", 1e-3, 1e3, 1.0, true),
+          ParamSpec::Float("tol", 1e-6, 1e-1, 1e-3, true)};
 }
 std::vector<ParamSpec> SgdParamSpecs() {
-  ParamSpec loss;
-  loss.type = ParamSpec::Type::kChoice;
-  loss.name = "loss";
-  loss.choices = {"log_loss", "modified_huber", "hinge", "squared_error"};
-  loss.default_str = "log_loss";
-  return {Num("alpha", 1e-6, 1e-1, 1e-4, true),
-          Num("max_iter", 5, 1000, 1000, true, ParamSpec::Type::kInt),
-          Num("tol", 1e-6, 1e-1, 1e-3, true),
-          Num("eta0", 1e-4, 1.0, 0.01, true),
-          Num("power_t", 0.1, 1.0, 0.25, false),
+  ParamSpec loss = ParamSpec::Choice(
+      "loss", {"log_loss", "modified_huber", "hinge", "squared_error"}, "log_loss");
+  return {ParamSpec::Float("alpha", 1e-6, 1e-1, 1e-4, true),
+          ParamSpec::Int("max_iter", 5, 1000, 1000, true),
+          ParamSpec::Float("tol", 1e-6, 1e-1, 1e-3, true),
+          ParamSpec::Float("eta0", 1e-4, 1.0, 0.01, true),
+          ParamSpec::Float("power_t", 0.1, 1.0, 0.25, false),
           loss};
 }
 std::vector<ParamSpec> ElasticNetParamSpecs() {
-  return {Num("alpha", 1e-4, 10.0, 1.0, true), Num("l1_ratio", 0.0, 1.0, 0.5, false),
-          Num("max_iter", 10, 5000, 1000, true, ParamSpec::Type::kInt),
-          Num("tol", 1e-7, 1e-2, 1e-4, true)};
+  return {ParamSpec::Float("alpha", 1e-4, 10.0, 1.0, true),
+          ParamSpec::Float("l1_ratio", 0.0, 1.0, 0.5, false),
+          ParamSpec::Int("max_iter", 10, 5000, 1000, true),
+          ParamSpec::Float("tol", 1e-7, 1e-2, 1e-4, true)};
 }
 
 }  // namespace trainyard::automl

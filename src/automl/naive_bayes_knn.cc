@@ -267,17 +267,6 @@ class Knn : public Learner {
   std::vector<double> y_, norms_;
 };
 
-ParamSpec Spec(const char* name, double lo, double hi, double def, bool log, bool is_int) {
-  ParamSpec s;
-  s.type = is_int ? ParamSpec::Type::kInt : ParamSpec::Type::kFloat;
-  s.name = name;
-  s.low = lo;
-  s.high = hi;
-  s.default_num = def;
-  s.log = log;
-  return s;
-}
-
 }  // namespace
 
 std::unique_ptr<Learner> MakeGaussianNb() {
@@ -292,16 +281,12 @@ std::unique_ptr<Learner> MakeBernoulliNb() {
 std::unique_ptr<Learner> MakeKnn() { return std::make_unique<Knn>(); }
 
 std::vector<ParamSpec> NaiveBayesParamSpecs() {
-  return {Spec("alpha", 1e-3, 10, 1.0, true, false),
-          Spec("var_smoothing", 1e-12, 1e-3, 1e-9, true, false)};
+  return {ParamSpec::Float("alpha", 1e-3, 10, 1.0, true),
+          ParamSpec::Float("var_smoothing", 1e-12, 1e-3, 1e-9, true)};
 }
 std::vector<ParamSpec> KnnParamSpecs() {
-  ParamSpec w;
-  w.type = ParamSpec::Type::kChoice;
-  w.name = "weights";
-  w.choices = {"uniform", "distance"};
-  w.default_str = "uniform";
-  return {Spec("n_neighbors", 1, 50, 5, true, true), Spec("p", 1, 2, 2, false, true), w};
+  ParamSpec w = ParamSpec::Choice("weights", {"uniform", "distance"}, "uniform");
+  return {ParamSpec::Int("n_neighbors", 1, 50, 5, true), ParamSpec::Int("p", 1, 2, 2, false), w};
 }
 
 }  // namespace trainyard::automl

@@ -68,39 +68,16 @@ const std::vector<LearnerInfo>& AllLearners() {
 
 namespace {
 
-ParamSpec Num(const std::string& name, double low, double high, double init, bool log) {
-  ParamSpec s;
-  s.type = ParamSpec::Type::kFloat;
-  s.name = name;
-  s.low = low;
-  s.high = high;
-  s.default_num = init;
-  s.log = log;
-  return s;
-}
-ParamSpec Int(const std::string& name, double low, double high, double init, bool log) {
-  ParamSpec s = Num(name, low, high, init, log);
-  s.type = ParamSpec::Type::kInt;
-  return s;
-}
-ParamSpec Choice(const std::string& name, std::vector<std::string> choices,
-                 const std::string& init) {
-  ParamSpec s;
-  s.type = ParamSpec::Type::kChoice;
-  s.name = name;
-  s.choices = std::move(choices);
-  s.default_str = init;
-  return s;
-}
-
 std::vector<ParamSpec> ForestSpace() {
-  return {Int("n_estimators", 10, 500, 10, true), Num("max_features", 0.05, 1.0, 0.2, false),
-          Int("min_samples_leaf", 1, 20, 1, true)};
+  return {ParamSpec::Int("n_estimators", 10, 500, 10, true),
+          ParamSpec::Float("max_features", 0.05, 1.0, 0.2, false),
+          ParamSpec::Int("min_samples_leaf", 1, 20, 1, true)};
 }
 std::vector<ParamSpec> XgboostSpace() {
-  return {Int("n_estimators", 4, 1000, 4, true), Int("max_depth", 1, 12, 6, false),
-          Num("learning_rate", 0.01, 1.0, 0.3, true),
-          Num("colsample_bytree", 0.3, 1.0, 1.0, false)};
+  return {ParamSpec::Int("n_estimators", 4, 1000, 4, true),
+          ParamSpec::Int("max_depth", 1, 12, 6, false),
+          ParamSpec::Float("learning_rate", 0.01, 1.0, 0.3, true),
+          ParamSpec::Float("colsample_bytree", 0.3, 1.0, 1.0, false)};
 }
 
 }  // namespace
@@ -132,33 +109,39 @@ SearchProfile SearchProfileOf(const std::string& learner, Task task) {
   if (learner == "MultinomialNaiveBayes") p.fixed_scaler = Scaler::Kind::kMinMax;
   p.quadratic_in_rows = learner == "SVM" || learner == "KNN";
   if (learner == "LogisticRegression") {
-    p.space = {Num("C", 1e-3, 1e3, 1.0, true), Int("max_iter", 10, 1000, 100, true)};
+    p.space = {ParamSpec::Float("C", 1e-3, 1e3, 1.0, true),
+               ParamSpec::Int("max_iter", 10, 1000, 100, true)};
     p.relative_cost = 1.2;
   } else if (learner == "LinearSVM") {
-    p.space = {Num("C", 1e-3, 1e3, 1.0, true)};
+    p.space = {ParamSpec::Float("C", 1e-3, 1e3, 1.0, true)};
   } else if (learner == "SVM") {
-    p.space = {Num("C", 1e-2, 1e3, 1.0, true)};
+    p.space = {ParamSpec::Float("C", 1e-2, 1e3, 1.0, true)};
     p.relative_cost = 10;
   } else if (learner == "SGD") {
-    p.space = {Num("alpha", 1e-6, 1e-1, 1e-4, true), Int("max_iter", 5, 1000, 20, true),
-               Num("eta0", 1e-4, 1.0, 0.01, true)};
+    p.space = {ParamSpec::Float("alpha", 1e-6, 1e-1, 1e-4, true),
+               ParamSpec::Int("max_iter", 5, 1000, 20, true),
+               ParamSpec::Float("eta0", 1e-4, 1.0, 0.01, true)};
     // Classification losses only for the classifier; the regressor has squared error only.
-    if (cls) p.space.push_back(Choice("loss", {"log_loss", "modified_huber", "hinge"}, "log_loss"));
+    if (cls)
+      p.space.push_back(
+          ParamSpec::Choice("loss", {"log_loss", "modified_huber", "hinge"}, "log_loss"));
   } else if (learner == "ElasticNet") {
-    p.space = {Num("alpha", 1e-4, 10.0, 1.0, true), Num("l1_ratio", 0.0, 1.0, 0.5, false)};
+    p.space = {ParamSpec::Float("alpha", 1e-4, 10.0, 1.0, true),
+               ParamSpec::Float("l1_ratio", 0.0, 1.0, 0.5, false)};
   } else if (learner == "NaiveBayes") {
-    p.space = {Num("var_smoothing", 1e-12, 1e-3, 1e-9, true)};
+    p.space = {ParamSpec::Float("var_smoothing", 1e-12, 1e-3, 1e-9, true)};
     p.relative_cost = 0.2;
   } else if (learner == "MultinomialNaiveBayes" || learner == "BernoulliNaiveBayes") {
-    p.space = {Num("alpha", 1e-3, 10, 1.0, true)};
+    p.space = {ParamSpec::Float("alpha", 1e-3, 10, 1.0, true)};
     p.relative_cost = 0.2;
   } else if (learner == "KNN") {
-    p.space = {Int("n_neighbors", 1, 50, 5, true), Int("p", 1, 2, 2, false),
-               Choice("weights", {"uniform", "distance"}, "uniform")};
+    p.space = {ParamSpec::Int("n_neighbors", 1, 50, 5, true), ParamSpec::Int("p", 1, 2, 2, false),
+               ParamSpec::Choice("weights", {"uniform", "distance"}, "uniform")};
     p.relative_cost = 1.5;
   } else if (learner == "DecisionTree") {
-    p.space = {Int("max_depth", 1, 64, 8, true), Int("min_samples_split", 2, 40, 2, true),
-               Int("min_samples_leaf", 1, 20, 1, true)};
+    p.space = {ParamSpec::Int("max_depth", 1, 64, 8, true),
+               ParamSpec::Int("min_samples_split", 2, 40, 2, true),
+               ParamSpec::Int("min_samples_leaf", 1, 20, 1, true)};
     p.relative_cost = 0.5;
   } else if (learner == "RandomForest") {
     p.space = ForestSpace();
@@ -167,8 +150,9 @@ SearchProfile SearchProfileOf(const std::string& learner, Task task) {
     p.space = ForestSpace();
     p.relative_cost = 2.0;
   } else if (learner == "GradientBoosting") {
-    p.space = {Int("n_estimators", 10, 500, 10, true), Num("learning_rate", 0.01, 1.0, 0.1, true),
-               Int("max_depth", 1, 10, 3, false)};
+    p.space = {ParamSpec::Int("n_estimators", 10, 500, 10, true),
+               ParamSpec::Float("learning_rate", 0.01, 1.0, 0.1, true),
+               ParamSpec::Int("max_depth", 1, 10, 3, false)};
     p.relative_cost = 8;
   } else if (learner == "XGBoostClassifier" || learner == "XGBoostRegressor") {
     p.space = XgboostSpace();

@@ -543,17 +543,6 @@ class Xgboost : public Learner {
   mutable std::vector<float> last_;
 };
 
-ParamSpec Spec(const char* name, double lo, double hi, double def, bool log, bool is_int) {
-  ParamSpec s;
-  s.type = is_int ? ParamSpec::Type::kInt : ParamSpec::Type::kFloat;
-  s.name = name;
-  s.low = lo;
-  s.high = hi;
-  s.default_num = def;
-  s.log = log;
-  return s;
-}
-
 }  // namespace
 
 std::unique_ptr<Learner> MakeSvm() { return std::make_unique<Svm>(); }
@@ -561,20 +550,21 @@ std::unique_ptr<Learner> MakeXgboost() { return std::make_unique<Xgboost>(); }
 
 std::vector<ParamSpec> SvmParamSpecs() {
   // gamma 0 = scikit-learn's 'scale' (the default); searched values are log-uniform.
-  return {Spec("C", 1e-2, 1e3, 1.0, true, false), Spec("gamma", 1e-4, 10, 0, true, false),
-          Spec("tol", 1e-5, 1e-1, 1e-3, true, false), Spec("epsilon", 1e-3, 1, 0.1, true, false)};
+  return {ParamSpec::Float("C", 1e-2, 1e3, 1.0, true), ParamSpec::Float("gamma", 1e-4, 10, 0, true),
+          ParamSpec::Float("tol", 1e-5, 1e-1, 1e-3, true),
+          ParamSpec::Float("epsilon", 1e-3, 1, 0.1, true)};
 }
 std::vector<ParamSpec> XgboostParamSpecs() {
-  return {Spec("n_estimators", 4, 1000, 100, true, true),
-          Spec("max_depth", 1, 12, 6, false, true),
-          Spec("learning_rate", 0.01, 1.0, 0.3, true, false),
-          Spec("subsample", 0.3, 1.0, 1.0, false, false),
-          Spec("colsample_bytree", 0.3, 1.0, 1.0, false, false),
-          Spec("reg_lambda", 1e-3, 100, 1.0, true, false),
-          Spec("reg_alpha", 0, 10, 0.0, false, false),
-          Spec("min_child_weight", 0.01, 20, 1.0, true, false),
-          Spec("gamma", 0, 10, 0.0, false, false),
-          Spec("max_bin", 16, 256, 256, false, true)};
+  return {ParamSpec::Int("n_estimators", 4, 1000, 100, true),
+          ParamSpec::Int("max_depth", 1, 12, 6, false),
+          ParamSpec::Float("learning_rate", 0.01, 1.0, 0.3, true),
+          ParamSpec::Float("subsample", 0.3, 1.0, 1.0, false),
+          ParamSpec::Float("colsample_bytree", 0.3, 1.0, 1.0, false),
+          ParamSpec::Float("reg_lambda", 1e-3, 100, 1.0, true),
+          ParamSpec::Float("reg_alpha", 0, 10, 0.0, false),
+          ParamSpec::Float("min_child_weight", 0.01, 20, 1.0, true),
+          ParamSpec::Float("gamma", 0, 10, 0.0, false),
+          ParamSpec::Int("max_bin", 16, 256, 256, false)};
 }
 
 }  // namespace trainyard::automl

@@ -665,56 +665,32 @@ std::unique_ptr<Learner> MakeGradientBoosting() {
   return std::make_unique<TreeLearner>(Kind::kGradientBoosting);
 }
 
-namespace {
-ParamSpec Int(const char* name, double lo, double hi, double def, bool log = false) {
-  ParamSpec s;
-  s.type = ParamSpec::Type::kInt;
-  s.name = name;
-  s.low = lo;
-  s.high = hi;
-  s.default_num = def;
-  s.log = log;
-  return s;
-}
-ParamSpec Float(const char* name, double lo, double hi, double def, bool log = false) {
-  ParamSpec s = Int(name, lo, hi, def, log);
-  s.type = ParamSpec::Type::kFloat;
-  return s;
-}
-ParamSpec Choice(const char* name, std::vector<std::string> choices, std::string def) {
-  ParamSpec s;
-  s.type = ParamSpec::Type::kChoice;
-  s.name = name;
-  s.choices = std::move(choices);
-  s.default_str = std::move(def);
-  return s;
-}
-}  // namespace
-
 std::vector<ParamSpec> ForestParamSpecs(bool extra) {
-  return {Int("n_estimators", 10, 500, 100, true),
-          Int("max_depth", 0, 64, 0),
-          Int("min_samples_split", 2, 40, 2, true),
-          Int("min_samples_leaf", 1, 20, 1, true),
-          Float("max_features", 0.05, 1.0, 0.0),
-          Choice("criterion", {"gini", "entropy", "squared_error"}, "gini"),
-          Int("bootstrap", 0, 1, extra ? 0 : 1)};
+  return {ParamSpec::Int("n_estimators", 10, 500, 100, true),
+          ParamSpec::Int("max_depth", 0, 64, 0),
+          ParamSpec::Int("min_samples_split", 2, 40, 2, true),
+          ParamSpec::Int("min_samples_leaf", 1, 20, 1, true),
+          ParamSpec::Float("max_features", 0.05, 1.0, 0.0),
+          ParamSpec::Choice("criterion", {"gini", "entropy", "squared_error"}, "gini"),
+          ParamSpec::Int("bootstrap", 0, 1, extra ? 0 : 1)};
 }
 
 std::vector<ParamSpec> DecisionTreeParamSpecs() {
-  return {Int("max_depth", 0, 64, 0), Int("min_samples_split", 2, 40, 2, true),
-          Int("min_samples_leaf", 1, 20, 1, true), Float("max_features", 0.05, 1.0, 1.0),
-          Choice("criterion", {"gini", "entropy", "squared_error"}, "gini")};
+  return {ParamSpec::Int("max_depth", 0, 64, 0),
+          ParamSpec::Int("min_samples_split", 2, 40, 2, true),
+          ParamSpec::Int("min_samples_leaf", 1, 20, 1, true),
+          ParamSpec::Float("max_features", 0.05, 1.0, 1.0),
+          ParamSpec::Choice("criterion", {"gini", "entropy", "squared_error"}, "gini")};
 }
 
 std::vector<ParamSpec> GradientBoostingParamSpecs() {
-  return {Int("n_estimators", 10, 500, 100, true),
-          Float("learning_rate", 0.01, 1.0, 0.1, true),
-          Int("max_depth", 1, 10, 3),
-          Int("min_samples_split", 2, 40, 2, true),
-          Int("min_samples_leaf", 1, 20, 1, true),
-          Float("subsample", 0.3, 1.0, 1.0),
-          Float("max_features", 0.05, 1.0, 1.0)};
+  return {ParamSpec::Int("n_estimators", 10, 500, 100, true),
+          ParamSpec::Float("learning_rate", 0.01, 1.0, 0.1, true),
+          ParamSpec::Int("max_depth", 1, 10, 3),
+          ParamSpec::Int("min_samples_split", 2, 40, 2, true),
+          ParamSpec::Int("min_samples_leaf", 1, 20, 1, true),
+          ParamSpec::Float("subsample", 0.3, 1.0, 1.0),
+          ParamSpec::Float("max_features", 0.05, 1.0, 1.0)};
 }
 
 }  // namespace trainyard::automl

@@ -102,6 +102,32 @@ def test_children_have_iterations_metrics_and_models(digits_run):
     assert "outputs/model.tyam" in run.get_file_names()
 
 
+def test_voting_ensemble_is_scored_as_the_mean_over_folds(digits_run):
+    # The VotingEnsemble child's score is measured as a single pipeline's: the mean over the 3
+    # folds of each fold's AUC_weighted of the weighted blend of its members' out-of-fold
+    # predictions (recomputed here from the members' specs on the same folds).
+    import numpy as np
+    import trainyard._automl as automl
+    run, _ = digits_run
+    children = {c.properties["iteration"]: c for c in run.get_children()}
+    vote = next(c for c in children.values() if c.properties["pipeline"] == "VotingEnsemble")
+    spec = json.loads(vote.properties["pipeline_spec"])
+    digits = datasets.load_digits()
+    X, y = digits.data[10:, :], digits.target[10:]
+    blend = 0.0
+    for it, w in zip(spec["members"], spec["weights"]):
+        m = json.loads(children[str(it)].properties["pipeline_spec"])
+        ev = automl.evaluate(X, y, "classification", m["learner"], params=m["params"],
+                             scaler=m["scaler"], featurization=m["featurization"], folds=3,
+                             seed=0)
+        p = np.empty_like(ev["predictions"])
+        p[np.asarray(ev["rows"])] = ev["predictions"]
+        blend = blend + w * p
+    per = [automl.classification_scores(y[va].tolist(), blend[va].tolist())["AUC_weighted"]
+           for _, va in automl.engine.splits(y.tolist(), "classification", 3, 0, 0)]
+    assert float(vote.properties["score"]) == pytest.approx(float(np.mean(per)), abs=1e-9)
+
+
 def test_get_output_predicts(digits_run):
     run, _ = digits_run
     best_run, model = run.get_output()

@@ -421,7 +421,7 @@ class Driver:
                 kept = [(m, w, r) for m, w, r in zip(members, weights, cands) if w > 0]
                 model = engine.voting_ensemble([k[0] for k in kept], [k[1] for k in kept])
                 blend = _blend(preds, weights)
-                scores = self._scores(y_enc, blend, y_range)
+                scores = self._blend_scores(y_enc, blend, y_range)
                 it["model_path"] = os.path.join(self.workdir, "model_{}.tyam".format(i))
                 model.save(it["model_path"])
                 spec = {"ensemble": "voting", "members": [k[2]["iteration"] for k in kept],
@@ -481,6 +481,18 @@ class Driver:
         if self.task == "classification":
             return engine.classification_scores(y_enc, blend)
         return engine.regression_scores(y_enc, [row[0] for row in blend], y_range)
+
+    def _blend_scores(self, y_enc, blend, y_range):
+        """An ensemble's scores measured as a single pipeline's are: on explicit validation
+        data over its rows; under cross-validation the mean over the folds of each fold's
+        scores (one metric over all out-of-fold rows at once would favour the ensemble: r2 or
+        AUC over pooled rows is not the mean of the folds' values)."""
+        if self.y_valid is not None:
+            return self._scores(y_enc, blend, y_range)
+        folds = engine.splits(self.y, self.task, self.folds, 0, self.s.get("seed", 0))
+        per = [self._scores([y_enc[r] for r in valid], [blend[r] for r in valid], y_range)
+               for _, valid in folds]
+        return {k: sum(p[k] for p in per) / len(per) for k in per[0]}
 
     def finish_iteration_direct(self, it, scores):
         seconds = time.monotonic() - it["t0"]
