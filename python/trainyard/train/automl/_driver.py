@@ -285,12 +285,12 @@ class Driver:
                         all(v >= 0 for row in self.X for v in row)]
         if not learners:
             raise _data.DataError("no learner is left after blocked_models/allowed_models")
-        # The engine's strategy; an `iterations` budget without a timeout counts trials, a
-        # timeout counts seconds (docs/AUTOML.md, "Search strategy").
+        # The engine's strategy with cost in seconds under every budget: an `iterations`
+        # budget counts trials, but the strategy still prefers improvement per second, so the
+        # experiment stays fast (P7; docs/AUTOML.md, "Search strategy").
         self.strategy = engine.Search(
             self.task, self.metric, allowed=learners, featurization=s["featurization"],
-            seed=s.get("seed", 0), budget_in_iterations=bool(s.get("iterations")) and
-            not s.get("experiment_timeout_minutes"), rows=len(self.y))
+            seed=s.get("seed", 0), budget_in_iterations=False, rows=len(self.y))
         n_ens = (1 if s.get("enable_voting_ensemble") else 0) + \
             (1 if s.get("enable_stack_ensemble") else 0)
         total = s.get("iterations")
