@@ -199,6 +199,14 @@ std::vector<double> ToVector(PyObject* obj, const char* what) {
   return v;
 }
 
+// The UTF-8 text of a str object; PyErrorSet when it is not one.
+std::string Utf8(PyObject* str) {
+  Py_ssize_t n = 0;
+  const char* u = PyUnicode_AsUTF8AndSize(str, &n);
+  if (!u) throw PyErrorSet{};
+  return std::string(u, static_cast<size_t>(n));
+}
+
 std::vector<std::string> ToStrings(PyObject* obj) {
   std::vector<std::string> out;
   if (obj == nullptr || obj == Py_None) return out;
@@ -208,10 +216,7 @@ std::vector<std::string> ToStrings(PyObject* obj) {
     Ref o(item);
     Ref s(PyObject_Str(o.p));
     if (!s.p) throw PyErrorSet{};
-    Py_ssize_t n = 0;
-    const char* u = PyUnicode_AsUTF8AndSize(s.p, &n);
-    if (!u) throw PyErrorSet{};
-    out.emplace_back(u, static_cast<size_t>(n));
+    out.push_back(Utf8(s.p));
   }
   if (PyErr_Occurred()) throw PyErrorSet{};
   return out;
@@ -457,40 +462,36 @@ std::string ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
+// A Table capsule or a CSV path as the raw table of a table model (explanations, input).
+bool RawTableArg(const ta::Pipeline& p, PyObject* X, trainyard::DataTable& out) {
+  if (!p.table_featurizer()) return false;
+  if (IsTable(X)) {
+    out = UnwrapTable(X).features;
+    return true;
+  }
+  if (PyUnicode_Check(X)) {
+    const std::string path = Utf8(X);
+    out = ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer());
+    return true;
+  }
+  return false;
+}
+
 // Model input: a Table capsule or a CSV path (a table model featurizes it; a matrix model
 // takes its numeric columns), else a numeric matrix (for a table model: its engineered
 // features).
 ta::Matrix ModelInput(const ta::Pipeline& p, PyObject* X, const char* what) {
   trainyard::DataTable t;
+  if (RawTableArg(p, X, t)) return p.FeaturizeTable(t);
   if (IsTable(X)) {
     t = UnwrapTable(X).features;
   } else if (PyUnicode_Check(X)) {
-    const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
-    if (!path) throw PyErrorSet{};
-    t = p.table_featurizer()
-            ? ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer())
-            : ta::ReadCsvTable(ReadTextFile(path), path, "", "").features;
+    const std::string path = Utf8(X);
+    t = ta::ReadCsvTable(ReadTextFile(path), path, "", "").features;
   } else {
     return ToMatrix(X, what);
   }
-  if (p.table_featurizer()) return p.FeaturizeTable(t);
   return ta::NumericMatrix(t, p.feature_names(), p.input_columns());
-}
-
-// A Table capsule or a CSV path as the raw table of a table model (explanations).
-bool RawTableArg(const ta::Pipeline& p, PyObject* X, trainyard::DataTable& out) {
-  if (IsTable(X) && p.table_featurizer()) {
-    out = UnwrapTable(X).features;
-    return true;
-  }
-  if (!p.table_featurizer()) return false;
-  if (PyUnicode_Check(X)) {
-    const char* path = PyUnicode_AsUTF8AndSize(X, nullptr);
-    if (!path) throw PyErrorSet{};
-    out = ta::ReadCsvForFeaturizer(ReadTextFile(path), path, *p.table_featurizer());
-    return true;
-  }
-  return false;
 }
 
 // read_csv(path or [paths], label_column=None, task=None, separator=",", header=True,
@@ -508,9 +509,7 @@ PyObject* ReadCsvPy(PyObject*, PyObject* args, PyObject* kw) {
   return Guard([&]() -> PyObject* {
     ta::CsvSource src;
     if (PyUnicode_Check(paths)) {
-      const char* one = PyUnicode_AsUTF8AndSize(paths, nullptr);
-      if (!one) throw PyErrorSet{};
-      src.paths.emplace_back(one);
+      src.paths.push_back(Utf8(paths));
     } else {
       src.paths = ToStrings(paths);
     }
@@ -558,10 +557,7 @@ PyObject* TableFromColumnsPy(PyObject*, PyObject* args, PyObject* kw) {
         if (val.p == Py_None) {
           dc.values.emplace_back(std::monostate{});
         } else if (PyUnicode_Check(val.p)) {
-          Py_ssize_t n = 0;
-          const char* u = PyUnicode_AsUTF8AndSize(val.p, &n);
-          if (!u) throw PyErrorSet{};
-          std::string s(u, static_cast<size_t>(n));
+          std::string s = Utf8(val.p);
           if (s.empty() || trainyard::IsMissingToken(s))
             dc.values.emplace_back(std::monostate{});
           else
