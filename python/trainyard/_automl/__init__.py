@@ -167,6 +167,11 @@ def table(data, columns=None, label_column=None, task=None, _model=None):
                                            None if _model is None else _model._p))
 
 
+def _capsule(X):
+    """The engine's handle of a Table; anything else as it is."""
+    return X._t if isinstance(X, Table) else X
+
+
 def _is_nan(v):
     return isinstance(v, float) and v != v
 
@@ -202,12 +207,12 @@ class FittedPipeline:
     def _input(self, X):
         """Raw input of a table model as a Table (DataFrame, dict of columns, rows in the raw
         column order) or a CSV path; numeric matrices pass through for matrix models."""
-        if self.raw_columns is None or isinstance(X, str):
-            return X._t if isinstance(X, Table) else X
-        if isinstance(X, os.PathLike):
-            return os.fspath(X)
         if isinstance(X, Table):
             return X._t
+        if self.raw_columns is None or isinstance(X, str):
+            return X
+        if isinstance(X, os.PathLike):
+            return os.fspath(X)
         if isinstance(X, dict) or hasattr(X, "columns"):
             return table(X, _model=self)._t
         return table(X, columns=self.raw_columns, _model=self)._t
@@ -262,8 +267,7 @@ class FittedPipeline:
 def fit(X, y, task, learner, params=None, scaler="", featurization="auto", threads=1, seed=0,
         feature_names=None):
     """X: a numeric matrix, or a Table (featurized by the engine; y None takes its labels)."""
-    if isinstance(X, Table):
-        X = X._t
+    X = _capsule(X)
     return FittedPipeline(engine.fit(X, y, task, learner, params, scaler, featurization,
                                      threads, seed, feature_names))
 
@@ -271,8 +275,7 @@ def fit(X, y, task, learner, params=None, scaler="", featurization="auto", threa
 def cross_validate(X, y, task, learner, params=None, scaler="", featurization="auto", folds=5,
                    threads=1, seed=0):
     """X: a numeric matrix, or a Table (featurized once on all its rows; y None: its labels)."""
-    if isinstance(X, Table):
-        X = X._t
+    X = _capsule(X)
     return engine.cross_validate(X, y, task, learner, params, scaler, featurization, folds,
                                  threads, seed)
 
@@ -282,8 +285,7 @@ def evaluate(X, y, task, learner, params=None, scaler="", featurization="auto", 
     """Cross-validation (or explicit validation) scores plus the validation predictions:
     {"scores": {...}, "predictions": rows x outputs, "rows": training row of each prediction}.
     X may be a Table (featurized once on all its rows; y None: its labels; no X_valid)."""
-    if isinstance(X, Table):
-        X = X._t
+    X = _capsule(X)
     r = engine.evaluate(X, y, task, learner, params, scaler, featurization, folds, threads,
                         seed, X_valid, y_valid)
     r["predictions"] = _matrix(r["predictions"])
