@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -39,6 +40,37 @@ double Normalize(const ParamSpec& s, double v) {
                       1.0);
   }
   return std::clamp((v - s.low) / (s.high - s.low), 0.0, 1.0);
+}
+
+// Diminishing returns: each trial without improvement multiplies a learner's expected
+// improvement per trial by this (Report), so its remaining improvement is delta / (1 - r).
+constexpr double kDecay = 0.9;
+constexpr double kMaxTrials = 64;
+
+// Trials a learner is expected to need to close `gap` to the best score when its next trial
+// improves by `delta` and each later one by kDecay times the one before: n with
+// delta (1 - r^n) / (1 - r) = gap. A gap beyond the learner's whole expected remaining gain
+// (a weak learner far behind, however cheap) counts as kMaxTrials times how far beyond.
+double TrialsToClose(double gap, double delta) {
+  const double ratio = gap * (1 - kDecay) / std::max(delta, 1e-12);
+  if (ratio >= 1) return kMaxTrials * ratio;
+  return std::clamp(std::log(1 - ratio) / std::log(kDecay), 1.0, kMaxTrials);
+}
+
+// How far behind its best score a learner is taken to be with a scaler that no other learner
+// has a result for, when choosing which scaler to probe next (score units).
+constexpr double kUnknownScalerGap = 0.01;
+
+// A pipeline's identity within one learner: its scaler and hyperparameter values.
+std::string Signature(const PipelineSpec& spec) {
+  std::string sig = std::to_string(static_cast<int>(spec.scaler));
+  for (const auto& [name, v] : spec.params.num) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    sig += ";" + name + "=" + buf;
+  }
+  for (const auto& [name, v] : spec.params.str) sig += ";" + name + "=" + v;
+  return sig;
 }
 
 }  // namespace
@@ -91,6 +123,7 @@ SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rn
     }
     l.best_point = l.init_point;
     l.scaler_tried.assign(scalers_.size(), false);
+    l.scaler_best.assign(scalers_.size(), std::numeric_limits<double>::quiet_NaN());
     learners_.push_back(std::move(l));
     first_round.push_back(profile.first_round);
   }
@@ -187,9 +220,7 @@ std::optional<size_t> SearchStrategy::ChooseLearner(double seconds_left) {
     } else if (!Better(best_, l.best)) {
       eci = std::max(stale, 2 * cost);  // the leader: time since its last improvement
     } else {
-      // Trials needed to close the gap at the learner's expected improvement per trial.
-      const double gap = std::fabs(best_ - l.best);
-      eci = std::max({gap / std::max(l.delta, 1e-12) * cost, stale, cost});
+      eci = std::max({TrialsToClose(std::fabs(best_ - l.best), l.delta) * cost, stale, cost});
     }
     weight[i] = 1.0 / std::max(eci, 1e-6);
     any = true;
@@ -257,22 +288,49 @@ std::optional<Trial> SearchStrategy::Next(double seconds_left) {
     if (scalers_.size() > 1 && probe_now(rng_)) {
       probe = true;
       if (!untried.empty()) {
-        // The untried scaler that is best for most other scale-sensitive learners first
-        // (cheap learners find out what suits the data; expensive ones follow).
-        std::vector<size_t> votes(scalers_.size(), 0);
+        // The untried scaler that suits the other scale-sensitive learners best first (cheap
+        // learners find out what suits the data; expensive ones follow): ranked by how far,
+        // on average, the other learners' best score with it is from their best score; one
+        // that no other learner has a result for ranks as kUnknownScalerGap behind.
+        std::vector<double> gap_sum(scalers_.size(), 0.0);
+        std::vector<size_t> count(scalers_.size(), 0);
         for (const LearnerState& o : learners_) {
-          if (&o != &l && o.scale_sensitive && o.has_best) ++votes[o.best_scaler];
+          if (&o == &l || !o.scale_sensitive || !o.has_best) continue;
+          for (size_t k = 0; k < scalers_.size(); ++k) {
+            if (std::isnan(o.scaler_best[k])) continue;
+            gap_sum[k] += std::fabs(o.best - o.scaler_best[k]);
+            ++count[k];
+          }
         }
-        scaler = *std::max_element(untried.begin(), untried.end(),
-                                   [&](size_t a, size_t b) { return votes[a] < votes[b]; });
+        auto rank = [&](size_t k) {
+          return count[k] == 0 ? kUnknownScalerGap : gap_sum[k] / static_cast<double>(count[k]);
+        };
+        scaler = *std::min_element(untried.begin(), untried.end(),
+                                   [&](size_t a, size_t b) { return rank(a) < rank(b); });
       } else {
         std::uniform_int_distribution<size_t> other(1, scalers_.size() - 1);
         scaler = (l.best_scaler + other(rng_)) % scalers_.size();
       }
     }
   }
-  if (l.scale_sensitive) l.scaler_tried[scaler] = true;
   std::vector<double> point = l.trials == 0 ? l.init_point : probe ? l.best_point : Propose(l);
+  // The same pipeline twice says nothing new (a move clamped to a bound, a step rounded back
+  // to the best point, a scaler probed there before): move instead, and count a repeated move
+  // as a failure, so the step shrinks until Propose restarts the learner elsewhere (a small
+  // space that is all seen repeats a pipeline at last).
+  if (l.trials > 0 && l.seen.count(Signature(ToSpec(l, point, scaler))) != 0) {
+    if (probe) {
+      probe = false;
+      scaler = l.best_scaler;
+      point = Propose(l);
+    }
+    for (int attempt = 0; attempt < 100 && l.seen.count(Signature(ToSpec(l, point, scaler))) != 0;
+         ++attempt) {
+      ++l.fails;
+      point = Propose(l);
+    }
+  }
+  if (l.scale_sensitive) l.scaler_tried[scaler] = true;
   if (ExpectedSeconds(l, point) > seconds_left) {
     // Too big for the time left: keep the move, but at the best point's size.
     for (size_t d = 0; d < l.dims.size(); ++d) {
@@ -288,6 +346,7 @@ std::optional<Trial> SearchStrategy::Next(double seconds_left) {
     if (s.type == ParamSpec::Type::kInt) t.integer_params.push_back(s.name);
   }
   t.expected_seconds = ExpectedSeconds(l, point);
+  l.seen.insert(Signature(t.spec));
   pending_[t.id] = {i, std::move(point), scaler, probe};
   return t;
 }
@@ -316,6 +375,9 @@ void SearchStrategy::Report(const TrialResult& r) {
     const double ideal = higher_ ? 1.0 : 0.0;
     l.delta = 0.1 * std::fabs(ideal - r.score) + 1e-9;
   }
+  if (std::isnan(l.scaler_best[p.scaler]) || Better(r.score, l.scaler_best[p.scaler])) {
+    l.scaler_best[p.scaler] = r.score;
+  }
   if (!l.has_best || Better(r.score, l.best)) {
     if (l.has_best) l.delta = std::max(std::fabs(r.score - l.best), 0.5 * l.delta);
     l.best = r.score;
@@ -327,7 +389,7 @@ void SearchStrategy::Report(const TrialResult& r) {
     l.tried_opposite = true;  // move on from the new point
   } else {
     if (!p.probe) ++l.fails;  // a scaler probe says nothing about the step size
-    l.delta *= 0.8;           // each failure lowers the expected gain
+    l.delta *= kDecay;        // each failure lowers the expected gain
   }
   if (!has_best_ || Better(r.score, best_)) {
     best_ = r.score;

@@ -7,12 +7,13 @@
 // rounds / epochs; registry.cc's SearchProfileOf holds the spaces), strong cheap learners
 // first; afterwards a learner is drawn with probability proportional to 1 / ECI, its estimated
 // cost for improvement (seconds until it beats the best score so far, from its own improvement
-// speed and trial cost); inside a learner, randomized direct search (FLAML's CFO) moves from
-// the learner's best point along random directions in the normalized hyperparameter space,
-// tries the opposite direction on failure, and shrinks the step after repeated failures.
-// Scale-sensitive learners also probe the scalers at their best point. Under a time budget, Next()
-// never proposes a trial whose expected seconds exceed the time left. Not thread-safe: one driver
-// thread calls Next/Report (results may arrive out of order).
+// per trial, assumed to diminish geometrically, and trial cost); inside a learner, randomized
+// direct search (FLAML's CFO) moves from the learner's best point along random directions in the
+// normalized hyperparameter space, tries the opposite direction on failure, and shrinks the step
+// after repeated failures. No pipeline is proposed twice for a learner. Scale-sensitive learners
+// also probe the scalers at their best point, first those that suit the other learners. Under a
+// time budget, Next() never proposes a trial whose expected seconds exceed the time left. Not
+// thread-safe: one driver thread calls Next/Report (results may arrive out of order).
 #pragma once
 
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -89,7 +91,9 @@ class SearchStrategy {
     std::vector<ParamSpec> dims;
     std::vector<double> best_point, init_point;
     size_t best_scaler = 0;
-    std::vector<bool> scaler_tried;  // scale-sensitive learners: scalers_ tried so far
+    std::vector<bool> scaler_tried;   // scale-sensitive learners: scalers_ tried so far
+    std::vector<double> scaler_best;  // best score with each of scalers_ (NaN: none yet)
+    std::set<std::string> seen;       // Signature() of every pipeline proposed
     Scaler::Kind fixed_scaler = Scaler::Kind::kMaxAbs;
     double best = 0;
     bool has_best = false;

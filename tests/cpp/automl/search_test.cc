@@ -318,5 +318,49 @@ TEST(Search, ScalerProbesFollowWhatSuitsOtherLearners) {
   EXPECT_TRUE(checked);
 }
 
+TEST(Search, NoPipelineIsProposedTwice) {
+  // Flat scores: every move fails, the step shrinks, moves clamp to the bounds of C and round
+  // back to the best point; none of that may repeat a pipeline already evaluated.
+  for (const char* learner : {"SVM", "KNN", "LinearSVM"}) {
+    SearchSpace space;
+    space.allowed = {learner};
+    space.seed = 2;
+    SearchStrategy s(space);
+    std::set<std::string> seen;
+    for (int i = 0; i < 40; ++i) {
+      Trial t = *s.Next();
+      std::string sig = t.label;
+      for (const auto& [k, v] : t.spec.params.num) sig += ";" + k + "=" + std::to_string(v);
+      for (const auto& [k, v] : t.spec.params.str) sig += ";" + k + "=" + v;
+      EXPECT_TRUE(seen.insert(sig).second) << learner << " trial " << i << " repeats " << sig;
+      s.Report({t.id, 0.9, 0.1, false});
+    }
+  }
+}
+
+TEST(Search, AWeakCheapLearnerGetsLittleOfTheTime) {
+  // NaiveBayes is flat at 0.80 and 50 times cheaper than SVM, which leads at 0.95 and creeps
+  // up with C. NaiveBayes's whole expected gain (a tenth of its distance to 1 per trial,
+  // shrinking with every failure) cannot close the gap: most of the time goes to SVM.
+  SearchSpace space;
+  space.allowed = {"SVM", "NaiveBayes"};
+  space.seed = 5;
+  SearchStrategy s(space);
+  std::map<std::string, double> seconds;
+  double best_svm_c = 0;
+  for (int i = 0; i < 40; ++i) {
+    Trial t = *s.Next();
+    const bool svm = t.spec.learner == "SVM";
+    const double c = t.spec.params.Num("C", 1);
+    const double score = svm ? 0.95 + 0.001 * std::log10(c + 1) : 0.80;
+    seconds[t.spec.learner] += svm ? 1.0 : 0.02;
+    if (svm) best_svm_c = std::max(best_svm_c, c);
+    s.Report({t.id, score, svm ? 1.0 : 0.02, false});
+  }
+  EXPECT_LT(seconds["NaiveBayes"], 0.05 * seconds["SVM"]);
+  EXPECT_GE(seconds["SVM"], 15.0);
+  EXPECT_GT(best_svm_c, 100.0);  // SVM's search followed its improvement up in C
+}
+
 }  // namespace
 }  // namespace trainyard::automl
