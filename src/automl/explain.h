@@ -28,6 +28,9 @@ struct ExplainOptions {
   size_t permutations = 0;      // permutation explainer: 0 -> 10 (5 antithetic pairs)
   size_t max_background = 50;   // background rows sampled for the permutation explainer
   uint64_t seed = 0;
+  // Permutation explainer: rows explained side by side on this many threads (0: one per
+  // core); the values are the same for any number.
+  size_t threads = 0;
 };
 
 struct Explanation {
