@@ -457,7 +457,7 @@ class Xgboost : public Learner {
 
   Matrix Predict(const Matrix& X) const override {
     CheckPredictInput(X);
-    const float* res = Run(X, 0);
+    const std::vector<float> res = Run(X, 0);
     Matrix out(X.rows, n_outputs_);
     for (size_t i = 0; i < X.rows; ++i) {
       if (task_ == Task::kRegression) {
@@ -480,7 +480,7 @@ class Xgboost : public Learner {
   bool has_native_shap() const override { return true; }
   std::vector<Matrix> NativeShap(const Matrix& X) const override {
     CheckPredictInput(X);
-    const float* res = Run(X, 2);
+    const std::vector<float> res = Run(X, 2);
     const size_t groups = task_ == Task::kClassification && n_outputs_ > 2 ? n_outputs_ : 1;
     const size_t w = n_features_ + 1;
     std::vector<Matrix> out(groups, Matrix(X.rows, w));
@@ -512,9 +512,10 @@ class Xgboost : public Learner {
   }
 
  private:
-  // type 0: predictions, 2: contributions. The result stays valid until the next call; the
-  // mutex serializes calls so the buffer is not shared.
-  const float* Run(const Matrix& X, int type) const {
+  // type 0: predictions, 2: contributions. XGBoost's result buffer belongs to the booster and
+  // is overwritten by its next call: the mutex serializes the calls and the result is copied
+  // out under it, so concurrent predictions (the permutation explainer's threads) are safe.
+  std::vector<float> Run(const Matrix& X, int type) const {
     std::lock_guard<std::mutex> lock(mu_);
     DMatrix dm(X, nullptr);
     std::string config = R"({"type": )" + std::to_string(type) +
@@ -525,13 +526,9 @@ class Xgboost : public Learner {
     const float* res = nullptr;
     XgbCheck(XGBoosterPredictFromDMatrix(booster_, dm.get(), config.c_str(), &shape, &dim, &res),
              "predict");
-    last_.assign(
-        res, res + [&] {
-          bst_ulong n = 1;
-          for (bst_ulong d = 0; d < dim; ++d) n *= shape[d];
-          return n;
-        }());
-    return last_.data();
+    bst_ulong n = 1;
+    for (bst_ulong d = 0; d < dim; ++d) n *= shape[d];
+    return std::vector<float>(res, res + n);
   }
   void Free() {
     if (booster_) XGBoosterFree(booster_);
@@ -540,7 +537,6 @@ class Xgboost : public Learner {
 
   BoosterHandle booster_ = nullptr;
   mutable std::mutex mu_;
-  mutable std::vector<float> last_;
 };
 
 }  // namespace

@@ -85,28 +85,33 @@ TEST(Explain, TreeLinearAndPermutationAreAdditive) {
 
 TEST(Explain, PermutationValuesDoNotDependOnTheThreads) {
   // Rows are explained side by side; each has its own random stream, so one thread and four
-  // give the same values, bit for bit (an SVM: the permutation explainer, thread-safe predict).
+  // give the same values, bit for bit. SVM, and XGBoost behind a Normalizer (not per-column:
+  // the permutation explainer), whose booster's result buffer is shared between calls.
   Dataset d = testing::Blobs(120, 5, 3, 6);
-  PipelineSpec spec;
-  spec.learner = "SVM";
-  spec.scaler = Scaler::Kind::kStandard;
-  auto p = Pipeline::Fit(spec, d.X, d.target, FitContext{});
-  Matrix rows = SelectRows(d.X, std::vector<size_t>{0, 7, 19, 33, 50, 71, 90});
-  ExplainOptions one;
-  one.permutations = 4;
-  one.threads = 1;
-  ExplainOptions four = one;
-  four.threads = 4;
-  Explanation a = Explain(*p, rows, &d.X, one), b = Explain(*p, rows, &d.X, four);
-  ASSERT_EQ(a.method, "permutation");
-  ASSERT_EQ(a.values.size(), b.values.size());
-  for (size_t k = 0; k < a.values.size(); ++k) {
-    EXPECT_EQ(a.values[k].data, b.values[k].data);
-    EXPECT_EQ(a.model_output[k], b.model_output[k]);
-    for (size_t i = 0; i < rows.rows; ++i) {
-      double total = a.expected_values[k];
-      for (size_t j = 0; j < rows.cols; ++j) total += a.values[k].At(i, j);
-      EXPECT_NEAR(total, a.model_output[k][i], 1e-10);
+  for (const char* learner : {"SVM", "XGBoostClassifier"}) {
+    SCOPED_TRACE(learner);
+    PipelineSpec spec;
+    spec.learner = learner;
+    spec.scaler =
+        std::string(learner) == "SVM" ? Scaler::Kind::kStandard : Scaler::Kind::kNormalizer;
+    auto p = Pipeline::Fit(spec, d.X, d.target, FitContext{});
+    Matrix rows = SelectRows(d.X, std::vector<size_t>{0, 7, 19, 33, 50, 71, 90});
+    ExplainOptions one;
+    one.permutations = 4;
+    one.threads = 1;
+    ExplainOptions four = one;
+    four.threads = 4;
+    Explanation a = Explain(*p, rows, &d.X, one), b = Explain(*p, rows, &d.X, four);
+    ASSERT_EQ(a.method, "permutation");
+    ASSERT_EQ(a.values.size(), b.values.size());
+    for (size_t k = 0; k < a.values.size(); ++k) {
+      EXPECT_EQ(a.values[k].data, b.values[k].data);
+      EXPECT_EQ(a.model_output[k], b.model_output[k]);
+      for (size_t i = 0; i < rows.rows; ++i) {
+        double total = a.expected_values[k];
+        for (size_t j = 0; j < rows.cols; ++j) total += a.values[k].At(i, j);
+        EXPECT_NEAR(total, a.model_output[k][i], 1e-10);
+      }
     }
   }
 }
