@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
-#include <cstdio>
 #include <mutex>
 #include <numeric>
 #include <thread>
@@ -61,19 +60,11 @@ double TrialsToClose(double gap, double delta) {
 // has a result for, when choosing which scaler to probe next (score units).
 constexpr double kUnknownScalerGap = 0.01;
 
-// A pipeline's identity within one learner: its scaler and hyperparameter values.
-std::string Signature(const PipelineSpec& spec) {
-  std::string sig = std::to_string(static_cast<int>(spec.scaler));
-  for (const auto& [name, v] : spec.params.num) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    sig += ";" + name + "=" + buf;
-  }
-  for (const auto& [name, v] : spec.params.str) sig += ";" + name + "=" + v;
-  return sig;
-}
-
 }  // namespace
+
+SearchStrategy::PipelineKey SearchStrategy::KeyOf(const PipelineSpec& spec) {
+  return {spec.scaler, spec.params.num, spec.params.str};
+}
 
 SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rng_(space_.seed) {
   if (!IsKnownMetric(space_.task, space_.metric)) {
@@ -318,13 +309,13 @@ std::optional<Trial> SearchStrategy::Next(double seconds_left) {
   // to the best point, a scaler probed there before): move instead, and count a repeated move
   // as a failure, so the step shrinks until Propose restarts the learner elsewhere (a small
   // space that is all seen repeats a pipeline at last).
-  if (l.trials > 0 && l.seen.count(Signature(ToSpec(l, point, scaler))) != 0) {
+  if (l.trials > 0 && l.seen.count(KeyOf(ToSpec(l, point, scaler))) != 0) {
     if (probe) {
       probe = false;
       scaler = l.best_scaler;
       point = Propose(l);
     }
-    for (int attempt = 0; attempt < 100 && l.seen.count(Signature(ToSpec(l, point, scaler))) != 0;
+    for (int attempt = 0; attempt < 100 && l.seen.count(KeyOf(ToSpec(l, point, scaler))) != 0;
          ++attempt) {
       ++l.fails;
       point = Propose(l);
@@ -346,7 +337,7 @@ std::optional<Trial> SearchStrategy::Next(double seconds_left) {
     if (s.type == ParamSpec::Type::kInt) t.integer_params.push_back(s.name);
   }
   t.expected_seconds = ExpectedSeconds(l, point);
-  l.seen.insert(Signature(t.spec));
+  l.seen.insert(KeyOf(t.spec));
   pending_[t.id] = {i, std::move(point), scaler, probe};
   return t;
 }

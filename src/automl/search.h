@@ -26,6 +26,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "automl/pipeline.h"
@@ -86,6 +87,10 @@ class SearchStrategy {
   std::vector<std::string> learners() const;
 
  private:
+  // A pipeline within one learner: scaler and hyperparameter values (rounded as proposed).
+  using PipelineKey =
+      std::tuple<Scaler::Kind, std::map<std::string, double>, std::map<std::string, std::string>>;
+  static PipelineKey KeyOf(const PipelineSpec& spec);
   struct LearnerState {
     std::string name;
     std::vector<ParamSpec> dims;
@@ -93,7 +98,7 @@ class SearchStrategy {
     size_t best_scaler = 0;
     std::vector<bool> scaler_tried;   // scale-sensitive learners: scalers_ tried so far
     std::vector<double> scaler_best;  // best score with each of scalers_ (NaN: none yet)
-    std::set<std::string> seen;       // Signature() of every pipeline proposed
+    std::set<PipelineKey> seen;       // every pipeline proposed
     Scaler::Kind fixed_scaler = Scaler::Kind::kMaxAbs;
     double best = 0;
     bool has_best = false;
