@@ -27,8 +27,8 @@
 #include "common/workspace_config.h"
 #include "env/env_spec.h"
 #include "runner/agent.h"
-#include "server/http_client.h"
-#include "server/http_types.h"
+#include "net/http_client.h"
+#include "net/http_types.h"
 #include "server/server_main.h"
 
 extern char** environ;

@@ -13,8 +13,8 @@
 #include "common/validation.h"
 #include "common/workspace_config.h"
 #include "env/env_spec.h"
-#include "server/http_client.h"
-#include "server/http_types.h"
+#include "net/http_client.h"
+#include "net/http_types.h"
 
 namespace trainyard::cli {
 namespace fs = std::filesystem;

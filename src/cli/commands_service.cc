@@ -15,8 +15,8 @@
 #include "env/env_spec.h"
 #include "serve/serve_front.h"
 #include "serve/service_manager.h"
-#include "server/http_client.h"
-#include "server/http_types.h"
+#include "net/http_client.h"
+#include "net/http_types.h"
 
 namespace trainyard::cli {
 namespace fs = std::filesystem;

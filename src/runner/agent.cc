@@ -30,8 +30,8 @@
 #include "runner/mount_namespace.h"
 #include "runner/run_environment.h"
 #include "runner/snapshot_builder.h"
-#include "server/http_client.h"
-#include "server/http_types.h"
+#include "net/http_client.h"
+#include "net/http_types.h"
 #include "store/blob_store.h"
 
 extern char** environ;

@@ -11,7 +11,7 @@
 #pragma once
 
 #include "serve/service_manager.h"
-#include "server/http_types.h"
+#include "net/http_types.h"
 
 namespace trainyard {
 

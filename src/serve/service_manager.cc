@@ -17,7 +17,7 @@
 #include "runner/run_environment.h"
 #include "runner/submission.h"
 #include "serve/service_keys.h"
-#include "server/http_client.h"
+#include "net/http_client.h"
 
 extern char** environ;
 

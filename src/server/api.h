@@ -10,7 +10,7 @@
 
 #include "common/change_notifier.h"
 #include "compute/run_scheduler.h"
-#include "server/http_types.h"
+#include "net/http_types.h"
 #include "store/blob_store.h"
 #include "store/metadata_store.h"
 

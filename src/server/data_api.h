@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "server/http_types.h"
+#include "net/http_types.h"
 #include "store/blob_store.h"
 #include "store/metadata_store.h"
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "server/http_types.h"
+#include "net/http_types.h"
 
 namespace trainyard {
 

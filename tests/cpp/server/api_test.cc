@@ -9,7 +9,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
-#include "server/http_client.h"
+#include "net/http_client.h"
 #include "server/http_server.h"
 
 namespace trainyard {

@@ -1,4 +1,4 @@
-#include "server/http_client.h"
+#include "net/http_client.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
