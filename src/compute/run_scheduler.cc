@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/spawn.h"
 #include "common/util.h"
+#include "store/run_tokens.h"
 
 extern char** environ;
 
@@ -57,12 +58,19 @@ void RunScheduler::Start() {
       running_[r.id] = static_cast<int>(-r.agent_pid);  // negative: adopted, not our child
       continue;
     }
-    store_.UpdateRunStatus(
-        r.id, r.status == "CancelRequested" ? "Canceled" : "Failed",
-        {{"message",
-          "The run's agent process is gone: the Trainyard server or the machine stopped while "
-          "the run was active. Logs written until then are kept."}},
-        std::nullopt);
+    // Gone while the server was down: ship what it left, then fail the run.
+    try {
+      LaunchRecovery(r.id,
+                     "its process was gone when the Trainyard server started: the server or the "
+                     "machine stopped while the run was active");
+    } catch (const std::exception& e) {
+      store_.UpdateRunStatus(
+          r.id, r.status == "CancelRequested" ? "Canceled" : "Failed",
+          {{"message",
+            "The run's agent process is gone: the Trainyard server or the machine stopped while "
+            "the run was active. Logs written until then are kept."}},
+          std::nullopt);
+    }
   }
   RunFilter queued;
   queued.include_children = true;
@@ -185,18 +193,8 @@ void RunScheduler::Launch(const std::string& run_id) {
   fs::create_directories(run_dir);
   std::string agent_log = (run_dir / "agent.log").string();
 
-  std::vector<std::string> args = {opts_.agent_exe, "agent",          "--run",  run_id,
-                                   "--server",      opts_.server_url, "--data", opts_.data_dir};
-  // The token travels in the environment, not on the command line (ps would show it).
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string_view kv(*e);
-    if (kv.rfind("TRAINYARD_TOKEN=", 0) != 0 && kv.rfind("TRAINYARD_WORKSPACE=", 0) != 0) {
-      env.emplace_back(*e);
-    }
-  }
-  env.push_back("TRAINYARD_TOKEN=" + opts_.token);
-  if (!opts_.workspace_name.empty()) env.push_back("TRAINYARD_WORKSPACE=" + opts_.workspace_name);
+  std::vector<std::string> args = AgentArgs(run_id);
+  std::vector<std::string> env = AgentEnv(run_id);
   // A new session, so agents outlive a crashed server; signals unblocked (the server blocks
   // SIGTERM/SIGINT in its threads), or cancel could not reach the agent.
   pid_t pid = SpawnDetached(args, env, agent_log);
@@ -205,12 +203,66 @@ void RunScheduler::Launch(const std::string& run_id) {
   running_[run_id] = pid;
 }
 
+std::vector<std::string> RunScheduler::AgentArgs(const std::string& run_id) const {
+  std::vector<std::string> args = {opts_.agent_exe, "agent",    "--run",
+                                   run_id,          "--server", opts_.server_url};
+  if (opts_.agent_node_dir.empty()) {
+    args.insert(args.end(), {"--data", opts_.data_dir});
+  } else {
+    args.insert(args.end(), {"--node-dir", opts_.agent_node_dir});
+  }
+  return args;
+}
+
+std::vector<std::string> RunScheduler::AgentEnv(const std::string& run_id) const {
+  // The run's own token travels in the environment, not on the command line (ps would show
+  // it); the workspace token never reaches an agent.
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    if (kv.rfind("TRAINYARD_TOKEN=", 0) != 0 && kv.rfind("TRAINYARD_WORKSPACE=", 0) != 0) {
+      env.emplace_back(*e);
+    }
+  }
+  env.push_back("TRAINYARD_TOKEN=" + MintRunToken(store_, run_id));
+  if (!opts_.workspace_name.empty()) env.push_back("TRAINYARD_WORKSPACE=" + opts_.workspace_name);
+  return env;
+}
+
+void RunScheduler::LaunchRecovery(const std::string& run_id, const std::string& why) {
+  fs::path run_dir = fs::path(opts_.data_dir) / "runs" / run_id;
+  fs::create_directories(run_dir);
+  std::vector<std::string> args = AgentArgs(run_id);
+  args.insert(args.end(), {"--recover", "--reason", why});
+  pid_t pid = SpawnDetached(args, AgentEnv(run_id), (run_dir / "recover.log").string());
+  store_.SetAgentPid(run_id, pid);
+  std::lock_guard lk(mu_);
+  running_[run_id] = pid;
+  recovering_.insert(run_id);
+}
+
 void RunScheduler::AgentExited(const std::string& run_id, const std::string& why) {
   auto run = store_.GetRun(run_id);
-  bool canceled;
+  bool canceled, recovered;
   {
     std::lock_guard lk(mu_);
     canceled = cancel_requested_.erase(run_id) > 0;
+    recovered = recovering_.erase(run_id) > 0;
+  }
+  if (run && !IsTerminalStatus(run->status) && !recovered) {
+    // The agent died without a final state: a recovery agent ships what it left first.
+    try {
+      if (canceled) {
+        std::lock_guard lk(mu_);
+        cancel_requested_.insert(run_id);
+      }
+      LaunchRecovery(run_id, "agent " + why);
+      notifier_.Notify();
+      return;
+    } catch (const std::exception& e) {
+      std::lock_guard lk(mu_);
+      recovering_.erase(run_id);
+    }
   }
   if (run && !IsTerminalStatus(run->status)) {
     if (canceled || run->status == "CancelRequested") {

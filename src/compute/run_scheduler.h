@@ -1,8 +1,10 @@
 // RunScheduler: the queue and slots of the local compute target. Queued runs are started in
 // submission order while fewer than max_concurrent agents run; each run gets its own agent
 // process (`trainyard agent --run ID`), started in a new session so that it outlives a server
-// crash. On start-up the scheduler reconciles: queued runs are queued again, runs whose agent
-// is still alive are adopted, runs whose agent is gone are marked Failed.
+// crash, with a token of that run only (store/run_tokens.h). On start-up the scheduler
+// reconciles: queued runs are queued again, runs whose agent is still alive are adopted. A run
+// whose agent is gone (found at start-up, or an agent that exits without a final state) gets a
+// recovery agent (`--recover`) that ships what the dead agent left and fails the run.
 //
 // Thread-safe.
 #pragma once
@@ -27,6 +29,10 @@ struct SchedulerOptions {
   std::string token;
   std::string data_dir;
   std::string workspace_name;  // handed to agents as TRAINYARD_WORKSPACE
+  // Empty: agents take the local fast path (`--data <data_dir>`: the server's blob store and
+  // environment cache in place). Set: agents run HTTP-only with this node cache
+  // (`--node-dir`), exactly as on another machine.
+  std::string agent_node_dir;
 };
 
 class RunScheduler {
@@ -49,6 +55,11 @@ class RunScheduler {
  private:
   void DispatchLoop();
   void Launch(const std::string& run_id);
+  // Starts `trainyard agent --recover` for a run whose agent died: it ships what the agent
+  // left (spool lines, log bytes) and fails the run with `why`.
+  void LaunchRecovery(const std::string& run_id, const std::string& why);
+  std::vector<std::string> AgentArgs(const std::string& run_id) const;
+  std::vector<std::string> AgentEnv(const std::string& run_id) const;
   void Watch(const std::string& run_id, int pid, bool own_child);
   void AgentExited(const std::string& run_id, const std::string& why);
 
@@ -60,6 +71,7 @@ class RunScheduler {
   std::deque<std::string> queue_;
   std::map<std::string, int> running_;  // run id -> agent pid
   std::set<std::string> cancel_requested_;
+  std::set<std::string> recovering_;  // runs whose process now is a recovery agent
   bool stopping_ = false;
   std::thread dispatcher_;
 };

@@ -76,6 +76,8 @@ int RunServer(const ServerOptions& opts) {
   sopts.token = cfg.token;
   sopts.data_dir = data.string();
   sopts.workspace_name = cfg.name;
+  if (!opts.agent_node_dir.empty())
+    sopts.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
   RunScheduler scheduler(sopts, *store, notifier);
 
   ApiContext ctx;
