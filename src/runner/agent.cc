@@ -393,7 +393,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     }
     if (::chdir(cwd.c_str()) != 0) _exit(126);
     // The script dies with its agent (set after the namespace step: credential changes clear
-    // it). Its own children are the watcher's job (StartGroupWatcher).
+    // it). Its own children are the watcher's job (GroupWatcher).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != agent_pid) _exit(1);  // the agent died before prctl
     ::execve(av[0], av.data(), ev.data());
@@ -407,37 +407,69 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   return pid;
 }
 
-// A tiny process, forked from the agent, that kills the script's whole process group
-// (grandchildren included) the moment the agent dies, however it dies (kill -9 too): it
-// blocks reading a pipe whose only write end the agent holds. The agent closes that end when
-// the run is over (the watcher then kills what is left of the group and exits). Returns the
-// watcher's pid; *agent_end is the write end to keep open.
-pid_t StartGroupWatcher(pid_t pgid, int* agent_end) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) ThrowErrno("pipe");
-  pid_t w = ::fork();
-  if (w < 0) {
-    ::close(p[0]);
-    ::close(p[1]);
-    ThrowErrno("fork");
-  }
-  if (w == 0) {
-    // Only async-signal-safe calls here: the agent has threads.
-    ::close(p[1]);
-    ::setpgid(0, 0);  // not in the agent's group: a signal to the agent's group spares it
-    ::signal(SIGTERM, SIG_IGN);
-    ::signal(SIGINT, SIG_IGN);
-    ::signal(SIGHUP, SIG_IGN);
-    char c;
-    while (::read(p[0], &c, 1) < 0 && errno == EINTR) {
+// A tiny process, forked from the agent at its start (one thread then: no fork from a
+// threaded process, and its cost is off the script's start), that kills the script's whole
+// process group (grandchildren included) the moment the agent dies, however it dies (kill -9
+// too). It blocks reading a pipe whose only write end the agent holds: the agent writes the
+// script's pgid once it exists; EOF (agent gone, or closing the pipe at the end of the run)
+// makes the watcher SIGKILL that group and exit.
+class GroupWatcher {
+ public:
+  void Start() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return;
+    pid_t w = ::fork();
+    if (w < 0) {
+      ::close(p[0]);
+      ::close(p[1]);
+      return;
     }
-    ::kill(-pgid, SIGKILL);
-    _exit(0);
+    if (w == 0) {
+      ::close(p[1]);
+      ::setpgid(0, 0);  // not in the agent's group: a signal to the agent's group spares it
+      ::signal(SIGTERM, SIG_IGN);
+      ::signal(SIGINT, SIG_IGN);
+      ::signal(SIGHUP, SIG_IGN);
+      pid_t pgid = 0;
+      size_t got = 0;
+      char c;
+      for (;;) {
+        ssize_t r = got < sizeof pgid
+                        ? ::read(p[0], reinterpret_cast<char*>(&pgid) + got, sizeof pgid - got)
+                        : ::read(p[0], &c, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (got < sizeof pgid) got += static_cast<size_t>(r);
+      }
+      if (got == sizeof pgid && pgid > 1) ::kill(-pgid, SIGKILL);
+      _exit(0);
+    }
+    ::close(p[0]);
+    fd_ = p[1];
+    pid_ = w;
   }
-  ::close(p[0]);
-  *agent_end = p[1];
-  return w;
-}
+  // The script's process group now exists.
+  void Watch(pid_t pgid) {
+    if (fd_ >= 0 && ::write(fd_, &pgid, sizeof pgid) != static_cast<ssize_t>(sizeof pgid)) {
+      Log("the process-group watcher is gone: the script may outlive a killed agent");
+    }
+  }
+  // Run over: the watcher kills the (empty) group and exits. Not waited for (a scheduling
+  // delay on a busy machine would delay the final status); Reap() at the very end.
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void Reap() {
+    Release();
+    if (pid_ > 0) ::waitpid(pid_, nullptr, WNOHANG);
+  }
+  ~GroupWatcher() { Release(); }
+
+ private:
+  int fd_ = -1;
+  pid_t pid_ = -1;
+};
 
 // Kills what is left of a dead agent's script: the group leader's pid was recorded in
 // run_dir/script.pid; it is only killed if that process still carries the run's id in its
@@ -539,6 +571,8 @@ int RunAgent(const AgentOptions& given) {
   Log(std::string(given.recover ? "recovery agent" : "agent") + " started for run " + given.run_id);
   AgentOptions opts = given;
   const RunPaths paths = ResolvePaths(opts);
+  GroupWatcher watcher;
+  if (!opts.recover) watcher.Start();  // before any thread exists
   if (!IsRunTokenShape(opts.token)) {
     // A workspace token: trade it for a token of this run at once, so that neither this
     // agent's calls nor the script hold workspace power.
@@ -740,13 +774,7 @@ int RunAgent(const AgentOptions& given) {
   }
   ::close(pipefd[1]);
   // The script never outlives this agent: its group is killed by the watcher if we die.
-  int watcher_fd = -1;
-  pid_t watcher = -1;
-  try {
-    watcher = StartGroupWatcher(child, &watcher_fd);
-  } catch (const std::exception& e) {
-    Log(std::string("cannot start the process-group watcher: ") + e.what());
-  }
+  watcher.Watch(child);
   std::ofstream(run_dir / "script.pid") << child << "\n";
   // A pidfd becomes readable when the child exits, so exit is noticed at once even when a
   // grandchild keeps the output pipe open.
@@ -814,9 +842,8 @@ int RunAgent(const AgentOptions& given) {
   ::close(pipefd[0]);
   if (pidfd >= 0) ::close(pidfd);
   if (!exited) ::waitpid(child, &status, 0);
-  ::killpg(child, SIGKILL);                  // leftovers of the process group
-  if (watcher_fd >= 0) ::close(watcher_fd);  // the watcher kills the group (gone) and exits
-  if (watcher > 0) ::waitpid(watcher, nullptr, 0);
+  ::killpg(child, SIGKILL);  // leftovers of the process group
+  watcher.Release();
 
   // Finalizing: outputs, logs, metrics.
   set_status("Finalizing");
@@ -869,6 +896,7 @@ int RunAgent(const AgentOptions& given) {
   if (code == 0 && !canceled) fs::remove_all(workdir, ec);
   if (paths.local) fs::remove_all(run_dir / "azureml-logs", ec);
   inputs.Cleanup();
+  watcher.Reap();
   return 0;
 }
 

@@ -289,7 +289,10 @@ void RunAccess::Observe(const std::string& caller, const std::vector<std::string
     grants_[caller].insert(segs[3]);
     return;
   }
-  if (segs.size() != 3 || segs[2] != "dataset-files") return;
+  // Files listed by a datastore (readable workspace-wide) or pinned for a dataset become
+  // downloadable by this run.
+  bool datastore_files = segs.size() == 5 && segs[2] == "datastores" && segs[4] == "files";
+  if (!datastore_files && (segs.size() != 3 || segs[2] != "dataset-files")) return;
   Json j = Json::parse(res.body, nullptr, false);
   if (!j.is_object() || !j.contains("files") || !j["files"].is_array()) return;
   std::lock_guard lk(mu_);
