@@ -454,8 +454,8 @@ class GroupWatcher {
       Log("the process-group watcher is gone: the script may outlive a killed agent");
     }
   }
-  // Run over: the watcher kills the (empty) group and exits. Not waited for (a scheduling
-  // delay on a busy machine would delay the final status); Reap() at the very end.
+  // Run over: the watcher kills the (empty) group and exits. Called after the final status
+  // (a watcher waking up on a busy machine would delay it); not waited for.
   void Release() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -843,7 +843,6 @@ int RunAgent(const AgentOptions& given) {
   if (pidfd >= 0) ::close(pidfd);
   if (!exited) ::waitpid(child, &status, 0);
   ::killpg(child, SIGKILL);  // leftovers of the process group
-  watcher.Release();
 
   // Finalizing: outputs, logs, metrics.
   set_status("Finalizing");

@@ -48,33 +48,30 @@ std::string RunAccess::Authenticate(const std::string& auth, const std::string& 
   if (tok.rfind("Bearer ", 0) == 0) tok.remove_prefix(7);
   if (!IsRunTokenShape(tok)) throw Unauthorized("invalid token");
   const std::string hash = HashRunToken(tok);
+  // The store deletes a run's tokens in the transaction that makes the run terminal, so a
+  // token row exists exactly while its run is active: one primary-key lookup per request.
+  if (auto found = store_.FindRunToken(hash)) {
+    std::lock_guard lk(mu_);
+    if (token_runs_.size() > 100000) token_runs_.clear();
+    token_runs_[hash] = *found;  // remembered only to explain a refusal later
+    return *found;
+  }
   std::string run_id;
   {
     std::lock_guard lk(mu_);
     auto it = token_runs_.find(hash);
-    if (it != token_runs_.end()) run_id = it->second;
-  }
-  if (run_id.empty()) {
-    auto found = store_.FindRunToken(hash);
-    if (!found) throw Unauthorized("invalid token (a run's token ends with its run)");
-    run_id = *found;
-    std::lock_guard lk(mu_);
-    if (token_runs_.size() > 100000) token_runs_.clear();
-    token_runs_[hash] = run_id;
-  }
-  auto run = store_.GetRun(run_id);
-  if (!run || IsTerminalStatus(run->status)) {
-    {
-      std::lock_guard lk(mu_);
-      token_runs_.erase(hash);
+    if (it != token_runs_.end()) {
+      run_id = it->second;
+      token_runs_.erase(it);
       family_.erase(run_id);
       grants_.erase(run_id);
     }
-    throw Unauthorized("this run token is no longer valid: run '" + run_id + "' is " +
-                       (run ? run->status : std::string("gone")) +
-                       " (a run's token ends with its run)");
   }
-  return run_id;
+  if (run_id.empty()) throw Unauthorized("invalid token (a run's token ends with its run)");
+  auto run = store_.GetRun(run_id);
+  throw Unauthorized("this run token is no longer valid: run '" + run_id + "' is " +
+                     (run ? run->status : std::string("gone")) +
+                     " (a run's token ends with its run)");
 }
 
 RunAccess::Relation RunAccess::RelationTo(const std::string& caller, const std::string& run_id) {
@@ -91,6 +88,7 @@ RunAccess::Relation RunAccess::RelationTo(const std::string& caller, const std::
     if (!r || r->parent_id.empty()) break;
     if (r->parent_id == caller) {
       std::lock_guard lk(mu_);
+      if (family_.size() > 1000) family_.clear();
       auto& fam = family_[caller];
       if (fam.size() < 100000) fam.insert(run_id);
       return Relation::kSelfOrDescendant;
@@ -181,6 +179,7 @@ bool RunAccess::BlobAllowed(const std::string& caller, const std::string& sha) {
     }
   }
   std::lock_guard lk(mu_);
+  if (grants_.size() > 1000) grants_.clear();  // a cache: recomputed on the next miss
   auto& have = grants_[caller];
   have.insert(g.begin(), g.end());
   return have.count(sha) > 0;
