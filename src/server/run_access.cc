@@ -2,6 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
@@ -21,8 +24,35 @@ namespace {
               403);
 }
 
+// Nesting depth of JSON text (brackets outside strings), without parsing it.
+size_t JsonDepth(std::string_view text) {
+  size_t depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
 Json BodyJson(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
+  if (JsonDepth(req.body) > 128) {
+    throw InvalidInput("request body is nested more than 128 levels deep", "InvalidJson");
+  }
   Json j = Json::parse(req.body, nullptr, false);
   if (j.is_discarded()) throw InvalidInput("request body is not valid JSON", "InvalidJson");
   return j;

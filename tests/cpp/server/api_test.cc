@@ -296,6 +296,9 @@ TEST_F(ApiTest, RunTokenReachesItsRunAndChildrenOnlyAndEndsWithTheRun) {
   EXPECT_EQ(status("POST", "/api/v1/experiments/exp/runs",
                    Json{{"kind", "child"}, {"parent_id", other}}.dump()),
             403);
+  // Bodies the policy reads are checked for depth before they are parsed.
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(status("POST", "/api/v1/experiments/exp/runs", deep), 400);
   // Spool lines naming another run are refused; lines for a child are fine.
   std::string line_other = "{\"r\":\"" + other + "\",\"n\":\"x\",\"v\":1,\"t\":1}\n";
   std::string line_child = "{\"r\":\"" + cid + "\",\"n\":\"x\",\"v\":1,\"t\":1}\n";
