@@ -286,6 +286,18 @@ void RunAccess::Authorize(const std::string& caller, const HttpRequest& req,
     }
     Forbid(m + " " + req.path);
   }
+  if (what == "datastores" && n == 5 && segs[4] == "files" && m == "POST") {
+    // Adding blobs to a datastore by hash: only content the run uploaded or may read.
+    Json body = BodyJson(req);
+    if (!body.is_object() || !body.contains("files") || !body["files"].is_array()) return;
+    for (const Json& f : body["files"]) {
+      std::string sha = f.is_object() ? f.value("sha256", "") : "";
+      if (!sha.empty() && !BlobAllowed(caller, sha)) {
+        Forbid("add blob " + sha + " to a datastore without uploading it first");
+      }
+    }
+    return;
+  }
   if (what == "datasets" || what == "datastores" || what == "environments") {
     if (get) return;
     Forbid("change " + what + " (" + m + " " + req.path + ")");

@@ -239,6 +239,14 @@ m = run.register_model(model_name="token-model", model_path="outputs/model.pkl")
 res["model_version"] = m.version
 ws = run.experiment.workspace
 res["children"] = [c.id for c in run.get_children()]
+# Datasets and datastores inside a run.
+from azureml.core import Dataset
+got = Dataset.get_by_name(ws, "token-fds").download(target_path="dl", overwrite=True)
+res["dataset_text"] = open(got[0]).read()
+store = ws.get_default_datastore()
+open("up.txt", "w").write("uploaded from a run")
+store.upload_files(["up.txt"], target_path="from-run", overwrite=True, show_progress=False)
+res["datastore_files"] = [f["path"] for f in store._list_files("from-run")]
 json.dump(res, open(out, "w"))
 """
 
@@ -253,6 +261,10 @@ def test_run_token_is_scoped_to_its_run_and_ends_with_it(server, ws, plain_env, 
     other_blob = [f for f in _api(server, "GET", "/api/v1/runs/%s/artifacts" % other.id)[1]["files"]
                   if f["path"] == "outputs/secret.txt"][0]["sha256"]
 
+    from trainyard.core import Dataset
+    (tmp_path / "fds.txt").write_text("dataset file for a run")
+    Dataset.File.from_files(path=str(tmp_path / "fds.txt"), workspace=ws).register(
+        ws, "token-fds", create_new_version=True)
     src = tmp_path / "src"
     e2e_util.write_script(src, "probe.py", PROBE)
     out = tmp_path / "probe.json"
@@ -276,6 +288,8 @@ def test_run_token_is_scoped_to_its_run_and_ends_with_it(server, ws, plain_env, 
     child = [c for c in run.get_children()][0]
     assert child.get_metrics()["child_metric"] == 7 and child.get_status() == "Completed"
     assert res["model_version"] >= 1
+    assert res["dataset_text"] == "dataset file for a run"
+    assert res["datastore_files"] == ["from-run/up.txt"], res["datastore_files"]
     # The run is over: its token is refused everywhere, its own run included.
     status, body = _api(server, "GET", "/api/v1/runs/" + run.id, token=tok)
     assert status == 401 and "no longer valid" in body["error"]["message"], body
