@@ -388,3 +388,32 @@ def test_agent_killed_while_server_down_is_recovered_at_start(make_server, plain
     msg = run.get_details()["error"]["error"]["message"]
     assert "process was gone when the Trainyard server started" in msg, msg
     assert run.get_metrics(name="m")["m"] == list(range(n))
+
+
+def test_recovery_agent_resumes_from_ship_state(server, ws, tmp_path):
+    """`trainyard agent --recover` on a run dir left by a dead agent: it ships the spool from the
+    offset in ship.state and the log bytes past what was shipped, then fails the run."""
+    from trainyard.core import Experiment
+    run = Experiment(ws, "recover-direct").start_logging()
+    run_dir = tmp_path / "rd"
+    (run_dir / "azureml-logs").mkdir(parents=True)
+    lines = ['{"r":"%s","n":"m","k":"scalar","v":%d,"t":1}\n' % (run.id, i) for i in range(10)]
+    (run_dir / "metrics.spool").write_text("".join(lines) + '{"r":"%s","n":"m","v":' % run.id)
+    shipped = len("".join(lines[:4]).encode())
+    (run_dir / "azureml-logs" / "70_driver_log.txt").write_text("shipped part|unshipped tail\n")
+    (run_dir / "ship.state").write_text(
+        "spool %d 4\nlog %d azureml-logs/70_driver_log.txt\n" % (shipped, len("shipped part|")))
+    env = dict(os.environ, TRAINYARD_TOKEN=server.token)
+    proc = subprocess.run(
+        [trainyard_bin(), "agent", "--run", run.id, "--server", server.url, "--node-dir",
+         str(tmp_path / "node"), "--run-dir", str(run_dir), "--recover", "--reason",
+         "test: agent gone"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    # Lines 4..9 were shipped (0..3 were recorded as shipped; the torn last line is not).
+    assert run.get_metrics(name="m")["m"] == list(range(4, 10))
+    status, log = _api(server, "GET",
+                       "/api/v1/runs/%s/logs/azureml-logs/70_driver_log.txt" % run.id)
+    assert log == b"unshipped tail\n"
+    assert run.get_status() == "Failed"
+    msg = run.get_details()["error"]["error"]["message"]
+    assert "test: agent gone" in msg and "6 metric lines and 15 log bytes" in msg, msg
