@@ -204,8 +204,13 @@ void RunScheduler::Launch(const std::string& run_id) {
 }
 
 std::vector<std::string> RunScheduler::AgentArgs(const std::string& run_id) const {
-  std::vector<std::string> args = {opts_.agent_exe, "agent",    "--run",
-                                   run_id,          "--server", opts_.server_url};
+  std::vector<std::string> args;
+  if (opts_.agent_uid != 0) {
+    args = {opts_.setpriv, "--reuid=" + std::to_string(opts_.agent_uid),
+            "--regid=" + std::to_string(opts_.agent_gid), "--clear-groups"};
+  }
+  args.insert(args.end(),
+              {opts_.agent_exe, "agent", "--run", run_id, "--server", opts_.server_url});
   if (opts_.agent_node_dir.empty()) {
     args.insert(args.end(), {"--data", opts_.data_dir});
   } else {
@@ -220,10 +225,17 @@ std::vector<std::string> RunScheduler::AgentEnv(const std::string& run_id) const
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
-    if (kv.rfind("TRAINYARD_TOKEN=", 0) != 0 && kv.rfind("TRAINYARD_WORKSPACE=", 0) != 0) {
-      env.emplace_back(*e);
+    if (kv.rfind("TRAINYARD_TOKEN=", 0) == 0 || kv.rfind("TRAINYARD_WORKSPACE=", 0) == 0) {
+      continue;
     }
+    // Another account gets its own home (the node dir) and environment cache there.
+    if (opts_.agent_uid != 0 &&
+        (kv.rfind("HOME=", 0) == 0 || kv.rfind("TRAINYARD_ENV_CACHE=", 0) == 0)) {
+      continue;
+    }
+    env.emplace_back(*e);
   }
+  if (opts_.agent_uid != 0) env.push_back("HOME=" + opts_.agent_node_dir);
   env.push_back("TRAINYARD_TOKEN=" + MintRunToken(store_, run_id));
   if (!opts_.workspace_name.empty()) env.push_back("TRAINYARD_WORKSPACE=" + opts_.workspace_name);
   return env;

@@ -33,6 +33,11 @@ struct SchedulerOptions {
   // environment cache in place). Set: agents run HTTP-only with this node cache
   // (`--node-dir`), exactly as on another machine.
   std::string agent_node_dir;
+  // With agent_node_dir: run agents (and so scripts) as this account, uid:gid (the server must
+  // be root). They then cannot read the data dir at all: runs are isolated from the workspace
+  // token on disk. 0 = as the server's own user.
+  uint32_t agent_uid = 0, agent_gid = 0;
+  std::string setpriv;  // path of setpriv(1), which drops to that account before exec
 };
 
 class RunScheduler {

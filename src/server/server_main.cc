@@ -1,5 +1,6 @@
 #include "server/server_main.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "common/util.h"
 #include "common/workspace_config.h"
 #include "compute/run_scheduler.h"
+#include "env/process.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
@@ -22,7 +24,44 @@
 namespace trainyard {
 namespace fs = std::filesystem;
 
+namespace {
+
+// --agent-user: validated before anything starts (a setting that would be ignored is refused).
+void ConfigureAgentUser(const std::string& user, SchedulerOptions& sopts) {
+  if (sopts.agent_node_dir.empty()) {
+    throw InvalidInput(
+        "--agent-user needs --agent-node-dir (agents of another account run HTTP-only with a "
+        "node dir that account owns)");
+  }
+  struct passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) throw InvalidInput("--agent-user: no account named '" + user + "'");
+  if (pw->pw_uid == 0) {
+    throw InvalidInput("--agent-user: '" + user + "' is root; name another account");
+  }
+  if (::geteuid() != 0) {
+    throw InvalidInput("--agent-user needs the server to run as root (it starts agents as '" +
+                       user + "')");
+  }
+  auto setpriv = FindExecutable("setpriv");
+  if (!setpriv) throw InvalidInput("--agent-user needs setpriv(1) (util-linux) on the PATH");
+  fs::create_directories(sopts.agent_node_dir);
+  if (::chown(sopts.agent_node_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    ThrowErrno("chown " + sopts.agent_node_dir);
+  }
+  sopts.agent_uid = pw->pw_uid;
+  sopts.agent_gid = pw->pw_gid;
+  sopts.setpriv = setpriv->string();
+}
+
+}  // namespace
+
 int RunServer(const ServerOptions& opts) {
+  // Agent settings first: a bad one is refused before anything is written.
+  SchedulerOptions agent_sopts;
+  if (!opts.agent_node_dir.empty()) {
+    agent_sopts.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
+  }
+  if (!opts.agent_user.empty()) ConfigureAgentUser(opts.agent_user, agent_sopts);
   fs::path data = fs::absolute(opts.data_dir);
   fs::create_directories(data);
   fs::path cfg_path = data / "config.json";
@@ -76,8 +115,10 @@ int RunServer(const ServerOptions& opts) {
   sopts.token = cfg.token;
   sopts.data_dir = data.string();
   sopts.workspace_name = cfg.name;
-  if (!opts.agent_node_dir.empty())
-    sopts.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
+  sopts.agent_node_dir = agent_sopts.agent_node_dir;
+  sopts.agent_uid = agent_sopts.agent_uid;
+  sopts.agent_gid = agent_sopts.agent_gid;
+  sopts.setpriv = agent_sopts.setpriv;
   RunScheduler scheduler(sopts, *store, notifier);
 
   ApiContext ctx;

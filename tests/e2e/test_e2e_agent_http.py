@@ -417,3 +417,50 @@ def test_recovery_agent_resumes_from_ship_state(server, ws, tmp_path):
     assert run.get_status() == "Failed"
     msg = run.get_details()["error"]["error"]["message"]
     assert "test: agent gone" in msg and "6 metric lines and 15 log bytes" in msg, msg
+
+
+def test_agent_user_isolates_scripts_from_the_data_dir(make_server, tmp_path):
+    """`--agent-node-dir DIR --agent-user nobody`: local runs are started HTTP-only as nobody,
+    whose script cannot read the workspace token from config.json."""
+    pw = _nobody()
+    if not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs /usr/bin/python3 (an interpreter nobody can run)")
+    node = _node_dir(pw)
+    try:
+        srv = make_server("--agent-node-dir", str(node), "--agent-user", NOBODY)
+        os.chmod(srv.data_dir, 0o700)
+        from trainyard.core import Environment, Experiment, ScriptRunConfig
+        env = Environment("as-nobody")
+        env.python.user_managed_dependencies = True
+        env.python.interpreter_path = "/usr/bin/python3"
+        src = tmp_path / "src"
+        e2e_util.write_script(src, "job.py", """
+            import os, sys
+            from azureml.core.run import Run
+            run = Run.get_context()
+            run.log("uid", os.getuid())
+            try:
+                open(sys.argv[1]).read()
+                run.log("config", "readable")
+            except PermissionError:
+                run.log("config", "refused")
+        """)
+        run = Experiment(srv.workspace(), "as-nobody").submit(ScriptRunConfig(
+            source_directory=str(src), script="job.py",
+            arguments=[str(srv.data_dir / "config.json")], environment=env))
+        run.wait_for_completion(show_output=False)
+        assert run.get_status() == "Completed", run.get_details()
+        m = run.get_metrics()
+        assert m["uid"] == pw.pw_uid and m["config"] == "refused", m
+    finally:
+        shutil.rmtree(node, ignore_errors=True)
+
+
+def test_agent_user_bad_settings_are_refused_before_start(tmp_path):
+    for extra, says in ((["--agent-user", "nobody"], "needs --agent-node-dir"),
+                        (["--agent-node-dir", str(tmp_path / "n"), "--agent-user", "no-such-user-x"],
+                         "no account named")):
+        proc = subprocess.run([trainyard_bin(), "server", "--data", str(tmp_path / "d"),
+                               "--port", "0"] + extra, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and says in proc.stderr, (proc.returncode, proc.stderr)
+        assert not (tmp_path / "d" / "config.json").exists()
