@@ -193,11 +193,11 @@ class TruncationSelection : public EarlyTerminationPolicy {
     }
     size_t k = others.size() + 1;
     size_t cut = k * static_cast<size_t>(percentage_) / 100;
-    // Rank from the worst: how many are worse than the candidate (ties count as not worse).
-    size_t worse = 0;
+    // Rank from the worst: how many are not better than the candidate (a tie protects it).
+    size_t not_better = 0;
     for (double v : others)
-      if (Better(mine, v, goal_)) ++worse;
-    if (worse >= cut) return {};
+      if (!Better(v, mine, goal_)) ++not_better;
+    if (not_better >= cut) return {};
     return {true, "TruncationSelectionPolicy: best value " + Num(mine) + " at interval " +
                       std::to_string(n) + " is in the lowest " + std::to_string(percentage_) +
                       "% of " + std::to_string(k) + " runs"};

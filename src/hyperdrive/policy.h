@@ -11,9 +11,10 @@
 //                         the child's best value so far is worse than the median of the running
 //                         averages (over the same intervals) of the children that reached it
 //   "TruncationSelection" TruncationSelectionPolicy(truncation_percentage, evaluation_interval,
-//                         delay_evaluation, exclude_finished_jobs): stop when the child is among
-//                         the lowest truncation_percentage % (floor) of the children that
-//                         reached the interval, ranked by best value so far
+//                         delay_evaluation, exclude_finished_jobs): of the k children that
+//                         reached the interval (ranked by best value so far), the lowest
+//                         floor(k * truncation_percentage / 100) are stopped; a tie with a
+//                         child that is not cut protects the candidate
 //   "Default"             NoTerminationPolicy: never stops a child
 // An interval is one report of the primary metric; a policy applies at report n when
 // n % evaluation_interval == 0 and n >= delay_evaluation.
