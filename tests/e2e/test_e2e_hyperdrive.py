@@ -335,3 +335,123 @@ def test_show_output_prints_live_table(ws, plain_env, tmp_path, capsys):
     assert run.id + "_0" in text and "Completed" in text and "0.9" in text
     assert "Submitted " + run.id + "_1" in text  # the sweep's log
     assert "Best child run: " + run.id + "_0" in text
+
+
+NOTEBOOK_SVM_SCRIPT = """
+import argparse, os
+import joblib
+import numpy as np
+from sklearn import datasets
+from sklearn.svm import SVC
+from sklearn.model_selection import train_test_split
+from azureml.core.run import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--kernel', type=str, default='linear')
+parser.add_argument('--penalty', type=float, default=1.0)
+args = parser.parse_args()
+run = Run.get_context()
+run.log('Kernel type', str(args.kernel))
+run.log('Penalty', float(args.penalty))
+X, y = datasets.load_digits(return_X_y=True)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0)
+svm_model = SVC(kernel=args.kernel, C=args.penalty, gamma='scale').fit(X_train, y_train)
+accuracy = svm_model.score(X_test, y_test)
+print('Accuracy of SVM classifier on test set: {:.2f}'.format(accuracy))
+run.log('Accuracy', float(accuracy))
+os.makedirs('outputs', exist_ok=True)
+joblib.dump(svm_model, 'outputs/model.joblib')
+"""
+
+NOTEBOOK_SGD_SCRIPT = """
+import argparse
+import numpy as np
+from sklearn import datasets
+from sklearn.linear_model import SGDClassifier
+from sklearn.model_selection import train_test_split
+from azureml.core.run import Run
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--batch-size', type=int, dest='batch_size', default=50)
+parser.add_argument('--learning-rate', type=float, dest='learning_rate', default=0.01)
+args = parser.parse_args()
+run = Run.get_context()
+X, y = datasets.load_digits(return_X_y=True)
+X = X / 16.0
+X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.3, random_state=0)
+clf = SGDClassifier(learning_rate='constant', eta0=args.learning_rate, random_state=0)
+rng = np.random.RandomState(0)
+for epoch in range(6):
+    order = rng.permutation(len(X_train))
+    for i in range(0, len(order), args.batch_size):
+        idx = order[i:i + args.batch_size]
+        clf.partial_fit(X_train[idx], y_train[idx], classes=np.arange(10))
+    run.log('Accuracy', float(clf.score(X_val, y_val)))
+"""
+
+
+def test_notebook_tuning_code_runs_with_trainyard_imports(ws, plain_env, tmp_path):
+    """The scikit-learn and Keras notebooks' HyperDrive cells, azureml -> trainyard (the Keras
+    model is an SGD classifier on digits logging Accuracy per epoch, to stay fast)."""
+    from trainyard.core import Experiment, ScriptRunConfig
+    from trainyard.train.hyperdrive.runconfig import HyperDriveConfig
+    from trainyard.train.hyperdrive.sampling import RandomParameterSampling
+    from trainyard.train.hyperdrive.run import PrimaryMetricGoal
+    from trainyard.train.hyperdrive.parameter_expressions import choice
+    from trainyard.train.estimator import Estimator
+
+    # --- the scikit-learn notebook (train-hyperparameter-tune-deploy-with-sklearn) ---
+    e2e_util.write_script(tmp_path / "sk", "train_iris.py", NOTEBOOK_SVM_SCRIPT)
+    src = ScriptRunConfig(source_directory=str(tmp_path / "sk"), script='train_iris.py',
+                          arguments=['--kernel', 'linear', '--penalty', 1.0],
+                          environment=plain_env)
+    param_sampling = RandomParameterSampling({
+        "--kernel": choice('linear', 'rbf', 'poly', 'sigmoid'),
+        "--penalty": choice(0.5, 1, 1.5)
+    })
+    hyperdrive_config = HyperDriveConfig(run_config=src,
+                                         hyperparameter_sampling=param_sampling,
+                                         primary_metric_name='Accuracy',
+                                         primary_metric_goal=PrimaryMetricGoal.MAXIMIZE,
+                                         max_total_runs=6,
+                                         max_concurrent_runs=3)
+    experiment = Experiment(ws, 'train-hyperdrive-sklearn')
+    hyperdrive_run = experiment.submit(hyperdrive_config)
+    hyperdrive_run.wait_for_completion(show_output=True)
+    assert hyperdrive_run.get_status() == "Completed"
+    best_run = hyperdrive_run.get_best_run_by_primary_metric()
+    print(best_run.get_details()['runDefinition']['arguments'])
+    best_args = best_run.get_details()['runDefinition']['arguments']
+    assert best_args[:4] == ['--kernel', 'linear', '--penalty', '1.0']  # the config's own
+    assert best_args[4] == '--kernel' and best_args[6] == '--penalty'
+    assert best_run.get_metrics()['Accuracy'] > 0.9
+    model = best_run.register_model(model_name='sklearn-digits-hd',
+                                    model_path='outputs/model.joblib')
+    assert model.version >= 1 and model.run_id == best_run.id
+
+    # --- the Keras notebook's tuning cell (estimator, loguniform, BanditPolicy) ---
+    from trainyard.train.hyperdrive import (BanditPolicy, HyperDriveConfig as HDC,
+                                            PrimaryMetricGoal as Goal,
+                                            RandomParameterSampling as Random, loguniform)
+    from trainyard.train.hyperdrive import choice as hd_choice
+    e2e_util.write_script(tmp_path / "keras", "keras_mnist.py", NOTEBOOK_SGD_SCRIPT)
+    est = Estimator(source_directory=str(tmp_path / "keras"), entry_script='keras_mnist.py',
+                    environment_definition=plain_env)
+    ps = Random({'--batch-size': hd_choice(25, 50, 100),
+                 '--learning-rate': loguniform(-6, -1)})
+    policy = BanditPolicy(evaluation_interval=2, slack_factor=0.1)
+    hdc = HDC(estimator=est, hyperparameter_sampling=ps, policy=policy,
+              primary_metric_name='Accuracy', primary_metric_goal=Goal.MAXIMIZE,
+              max_total_runs=6, max_concurrent_runs=3)
+    run = Experiment(ws, 'keras-mnist').submit(hdc)
+    run.wait_for_completion(show_output=True)
+    assert run.get_status() == "Completed"
+    children = run.get_children_sorted_by_primary_metric(top=6)
+    assert len(children) == 6 and children[0]["best_primary_metric"] > 0.8
+    metrics = run.get_metrics()
+    assert len(metrics) == 6
+    for child_id, m in metrics.items():
+        acc = m["Accuracy"]
+        n = len(acc) if isinstance(acc, list) else 1
+        status = [c["status"] for c in children if c["run_id"] == child_id][0]
+        assert n == 6 or status == "Canceled"
