@@ -2,7 +2,7 @@
 // marginal likelihood over a small grid) on the finished children's primary metric, the next
 // point chosen by expected improvement among random and local candidates. Children still
 // running are "fantasized" at the GP mean (kriging believer), so concurrent children spread out.
-// The first max(5, d + 1) children are random draws.
+// The first max(5, d + 1) points (warm-start results from resume_from included) are random draws.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -159,7 +159,7 @@ class BayesianSampler : public ParameterSampler {
       }
     }
     size_t warmup = std::max<size_t>(5, space_.parameters.size() + 1);
-    if (index < warmup || x.size() < 2) return Decode(RandomPoint(rng));
+    if (history.size() < warmup || x.size() < 2) return Decode(RandomPoint(rng));
     if (x.size() > kMaxObservations) {
       x.erase(x.begin(), x.end() - kMaxObservations);
       y.erase(y.begin(), y.end() - kMaxObservations);

@@ -244,3 +244,25 @@ TEST(HyperDriveConfigTest, ValidatesLimitsAndBayesianWithoutPolicy) {
 
 }  // namespace
 }  // namespace trainyard::hyperdrive
+
+namespace trainyard::hyperdrive {
+namespace {
+
+TEST(HyperDriveSampler, BayesianWarmStartSkipsTheRandomPhase) {
+  SamplerOptions o;
+  o.space = ParameterSpace::Parse(Json::object({{"x", {"uniform", {0, 1}}}}));
+  o.seed = 9;
+  auto bayes = SamplerRegistry::Create("bayesian", o);
+  auto rnd = SamplerRegistry::Create("random", o);
+  EXPECT_EQ(*bayes->Next(0, {}), *rnd->Next(0, {}));  // no history: a random draw
+  std::vector<TrialResult> warm;  // results of an earlier sweep (resume_from), peak at 0.8
+  for (double x : {0.05, 0.3, 0.5, 0.7, 0.95, 0.15}) {
+    warm.push_back({{{"x", x}}, -(x - 0.8) * (x - 0.8), true});
+  }
+  double x = (*bayes->Next(0, warm))["x"];
+  EXPECT_NE(x, (*rnd->Next(0, {}))["x"].get<double>());
+  EXPECT_NEAR(x, 0.8, 0.15);
+}
+
+}  // namespace
+}  // namespace trainyard::hyperdrive
