@@ -7,7 +7,7 @@ choice(16, 32, 64, 128), hidden units choice(16, 64, 128). The same script is th
 sweep and the subprocess of every Optuna trial, with the same interpreter.
 
 1. HyperDrive random, no policy, N children (seed 1): best accuracy B, child-seconds S.
-2. HyperDrive random + BanditPolicy(slack_factor=0.1, evaluation_interval=1, delay_evaluation=3),
+2. HyperDrive random + BanditPolicy(slack_factor=0.05, evaluation_interval=1, delay_evaluation=2),
    the same N configurations (same seed): goal best >= B - 0.5% and child-seconds <= 40% of S.
 3. HyperDrive Bayesian, N/2 children: the child index at which it first reaches B
    (goal: within N/2 children).
@@ -16,7 +16,7 @@ sweep and the subprocess of every Optuna trial, with the same interpreter.
 Child-seconds: a HyperDrive child's Running -> terminal span (start_time_utc..end_time_utc);
 an Optuna trial's subprocess wall time.
 
-    bench/.venv/bin/python bench/p17_hyperdrive_vs_optuna.py [--children 50] [--epochs 15]
+    bench/.venv/bin/python bench/p17_hyperdrive_vs_optuna.py [--children 50] [--epochs 12]
 """
 import argparse
 import shutil
@@ -160,8 +160,10 @@ def optuna_side(python, src, budget_seconds, epochs, max_trials):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--children", type=int, default=50)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--concurrency", type=int, default=2)
+    ap.add_argument("--slack-factor", type=float, default=0.05)
+    ap.add_argument("--delay-evaluation", type=int, default=2)
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     n = 8 if a.quick else a.children
@@ -181,8 +183,8 @@ def main():
             space(hd), properties={"rng_seed": 1}), n, a.concurrency)
         bandit = sweep(ws, cfg, "p17-bandit", hd.RandomParameterSampling(
             space(hd), properties={"rng_seed": 1}), n, a.concurrency,
-            policy=hd.BanditPolicy(slack_factor=0.1, evaluation_interval=1,
-                                   delay_evaluation=3))
+            policy=hd.BanditPolicy(slack_factor=a.slack_factor, evaluation_interval=1,
+                                   delay_evaluation=a.delay_evaluation))
         bayes = sweep(ws, cfg, "p17-bayes", hd.BayesianParameterSampling(space(hd)),
                       max(2, n // 2), a.concurrency)
         opt = optuna_side(python, src, bandit["child_seconds"], a.epochs, 4 * n)

@@ -89,8 +89,6 @@ void SweepController::Start() {
   {
     std::lock_guard lk(mu_);
     for (auto& id : ids) dirty_.insert(id);
-    // Children may have logged while the server was down: evaluate them all.
-    for (auto& [child, parent] : child_parent_) evals_.insert({parent, child});
   }
   thread_ = std::thread([this] { Loop(); });
 }
@@ -207,6 +205,9 @@ void SweepController::Load(const std::string& parent_id) {
   for (auto& c : store_.ListRuns(f)) {
     children.push_back(c.id);
     sw->series[c.id] = Series(c.id, sw->cfg.primary_metric_name);
+    // Intervals stored before a restart were evaluated then (against what was known at the
+    // time); only values that arrive from now on are evaluated.
+    sw->evaluated[c.id] = sw->series[c.id].size();
     if (c.properties.contains(kReasonProperty)) sw->stopped.insert(c.id);
   }
   int64_t start = parent->started ? parent->started : parent->created;
