@@ -455,3 +455,39 @@ def test_notebook_tuning_code_runs_with_trainyard_imports(ws, plain_env, tmp_pat
         n = len(acc) if isinstance(acc, list) else 1
         status = [c["status"] for c in children if c["run_id"] == child_id][0]
         assert n == 6 or status == "Canceled"
+
+
+def test_resume_from_warm_starts_and_is_searched(ws, plain_env, tmp_path):
+    from trainyard.core import Experiment
+    h = hd()
+    script = """
+import argparse
+from azureml.core.run import Run
+p = argparse.ArgumentParser(); p.add_argument("--x", type=float); a = p.parse_args()
+Run.get_context().log("score", -(a.x - 0.9) ** 2)
+"""
+    src = src_config(tmp_path, plain_env, script)
+    first = Experiment(ws, "hd-warm").submit(h.HyperDriveConfig(
+        run_config=src, hyperparameter_sampling=h.GridParameterSampling(
+            {"--x": h.choice(0.1, 0.3, 0.5, 0.7, 0.9, 1.0)}), primary_metric_name="score",
+        primary_metric_goal=h.PrimaryMetricGoal.MAXIMIZE, max_total_runs=6))
+    first.wait_for_completion()
+    second = Experiment(ws, "hd-warm").submit(h.HyperDriveConfig(
+        run_config=src, hyperparameter_sampling=h.BayesianParameterSampling(
+            {"--x": h.uniform(0, 1)}), primary_metric_name="score",
+        primary_metric_goal=h.PrimaryMetricGoal.MAXIMIZE, max_total_runs=1,
+        resume_from=first))
+    second.wait_for_completion()
+    assert json.loads(second.properties["resume_from"]) == [first.id]
+    # Six earlier results are past the random phase: the one child is the GP's pick near 0.9.
+    (child,) = list(second.get_children())
+    assert abs(json.loads(child.tags["hyperparameters"])["--x"] - 0.9) < 0.2
+    best_all = second.get_best_run_by_primary_metric(include_resume_from_runs=True)
+    best_own = second.get_best_run_by_primary_metric()
+    assert best_own.id == child.id
+    assert best_all.id in (child.id, first.id + "_4")
+    with pytest.raises(Exception, match="not a HyperDrive run"):
+        Experiment(ws, "hd-warm").submit(h.HyperDriveConfig(
+            run_config=src, hyperparameter_sampling=h.RandomParameterSampling(
+                {"--x": h.uniform(0, 1)}), primary_metric_name="score",
+            primary_metric_goal="MAXIMIZE", max_total_runs=1, resume_from=["nope_1"]))

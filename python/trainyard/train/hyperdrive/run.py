@@ -64,11 +64,23 @@ class HyperDriveRun(Run):
         return {run_id: _numbers(m.get(name)) if name in m else []
                 for run_id, m in metrics.items()}
 
-    def _scored_children(self, include_failed=True, include_canceled=True):
+    def _resume_from_runs(self):
+        """The HyperDrive runs this one was warm-started from (``resume_from``)."""
+        raw = self.properties.get("resume_from") or "[]"
+        from trainyard.core.run import Run
+        return [Run.get(self._experiment.workspace, run_id) for run_id in json.loads(raw)]
+
+    def _scored_children(self, include_failed=True, include_canceled=True,
+                         include_resume_from_runs=False):
         name, maximize = self._metric_config()
         values = self._child_metrics(name)
+        children = list(self.get_children())
+        if include_resume_from_runs:
+            for previous in self._resume_from_runs():
+                values.update(HyperDriveRun._child_metrics(previous, name))
+                children.extend(previous.get_children())
         scored = []
-        for child in self.get_children():
+        for child in children:
             if child.status == "Failed" and not include_failed:
                 continue
             if child.status == "Canceled" and not include_canceled:
@@ -81,8 +93,10 @@ class HyperDriveRun(Run):
     def get_best_run_by_primary_metric(self, include_failed=True, include_canceled=True,
                                        include_resume_from_runs=False):
         """The child with the best value of the primary metric (each child's best logged
-        value counts), or None when no child logged it."""
-        scored, maximize = self._scored_children(include_failed, include_canceled)
+        value counts), or None when no child logged it. ``include_resume_from_runs`` also
+        considers the children of the runs given as ``resume_from``."""
+        scored, maximize = self._scored_children(include_failed, include_canceled,
+                                                 include_resume_from_runs)
         scored = [(c, v) for c, v in scored if v is not None]
         if not scored:
             return None
