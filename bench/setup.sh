@@ -25,3 +25,5 @@ ensure flaml 'flaml[automl]'
 # P8's offline datasets shipped inside packages (CSV files in the wheels).
 ensure statsmodels statsmodels
 ensure palmerpenguins palmerpenguins
+# P16, P17 (HyperDrive vs Optuna).
+ensure optuna optuna

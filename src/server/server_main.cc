@@ -20,6 +20,7 @@
 #include "serve/service_manager.h"
 #include "server/api.h"
 #include "server/http_server.h"
+#include "server/hyperdrive_api.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -137,9 +138,19 @@ int RunServer(const ServerOptions& opts) {
   ServiceManager services(svc_opts, *store, blobs);
   ctx.extensions.push_back(
       [&services](HttpRequest& q, HttpResponse& s) { return HandleServiceRoute(services, q, s); });
+  // HyperDrive sweeps create and cancel their children through the server's own request path.
+  ApiRunSubmitter submitter([&api](HttpRequest& q, HttpResponse& s) { api->Handle(q, s); },
+                            cfg.token);
+  hyperdrive::SweepController sweeps(*store, notifier, submitter, data);
+  store->AddObserver(&sweeps);
+  SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
+  ctx.extensions.push_back([&sweeps, &blobs, limits](HttpRequest& q, HttpResponse& s) {
+    return HandleHyperDriveRoute(sweeps, blobs, limits, q, s);
+  });
   api = std::make_unique<Api>(ctx);
   scheduler.Start();
   services.Start();
+  sweeps.Start();
 
   std::ofstream(data / "server.pid") << ::getpid() << "\n";
   std::cout << "trainyard server for workspace '" << cfg.name << "' (data " << data.string()
@@ -152,6 +163,7 @@ int RunServer(const ServerOptions& opts) {
     http.Stop();
   });
   http.Serve();
+  sweeps.Stop();
   services.Stop();
   scheduler.Stop();
   std::error_code ec;

@@ -135,9 +135,25 @@ struct ServiceRecord {
   int64_t generation = 0;  // bumped by every deploy/update; names the materialized files
 };
 
+// Told about committed writes, after the store's locks are released (src/hyperdrive evaluates
+// its early termination policy when a child logs a metric). Must return quickly and must not
+// call back into the store on the calling thread's behalf for long.
+class StoreObserver {
+ public:
+  virtual ~StoreObserver() = default;
+  // Points of which at least one was new (not a duplicate seq).
+  virtual void MetricsInserted(const std::vector<MetricPoint>& points) = 0;
+  // A status write that was accepted (UpdateRunStatus returned true).
+  virtual void RunStatusChanged(const std::string& run_id, const std::string& status) = 0;
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
+
+  // Registers an observer of metric and status writes. Call before the store is shared
+  // between threads; the observer must outlive the store's use.
+  void AddObserver(StoreObserver* o) { observers_.push_back(o); }
 
   virtual Experiment EnsureExperiment(const std::string& name) = 0;
   virtual std::optional<Experiment> GetExperiment(const std::string& name) = 0;
@@ -204,6 +220,17 @@ class MetadataStore {
   virtual std::optional<ServiceRecord> GetService(const std::string& name) = 0;
   virtual std::vector<ServiceRecord> ListServices() = 0;
   virtual bool DeleteService(const std::string& name) = 0;
+
+ protected:
+  void NotifyMetricsInserted(const std::vector<MetricPoint>& points) const {
+    for (auto* o : observers_) o->MetricsInserted(points);
+  }
+  void NotifyRunStatusChanged(const std::string& id, const std::string& status) const {
+    for (auto* o : observers_) o->RunStatusChanged(id, status);
+  }
+
+ private:
+  std::vector<StoreObserver*> observers_;
 };
 
 // Opens (creating and migrating as needed) the SQLite store at `path` in WAL mode.

@@ -263,6 +263,13 @@ class SqliteMetadataStore : public MetadataStore {
 
   bool UpdateRunStatus(const std::string& id, const std::string& status, const Json& error,
                        std::optional<int> exit_code) override {
+    bool ok = WriteRunStatus(id, status, error, exit_code);
+    if (ok) NotifyRunStatusChanged(id, status);
+    return ok;
+  }
+
+  bool WriteRunStatus(const std::string& id, const std::string& status, const Json& error,
+                      std::optional<int> exit_code) {
     std::lock_guard lk(mu_);
     Tx tx(this);
     Stmt g(db_, "SELECT status, started FROM runs WHERE id=?");
@@ -357,6 +364,12 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   size_t InsertMetrics(const std::vector<MetricPoint>& points) override {
+    size_t n = WriteMetrics(points);
+    if (n > 0) NotifyMetricsInserted(points);
+    return n;
+  }
+
+  size_t WriteMetrics(const std::vector<MetricPoint>& points) {
     std::lock_guard lk(mu_);
     Tx tx(this);
     Stmt s(db_,
