@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_limits.h"
 #include "common/validation.h"
 #include "env/python_finder.h"
 
@@ -485,6 +486,7 @@ EnvSpec EnvSpec::FromJson(const json& j, std::string_view field) {
 }
 
 EnvSpec EnvSpec::FromCondaYaml(std::string_view yaml_text, std::string_view name) {
+  CheckYamlBounds(yaml_text, "conda environment file");  // size and nesting, before yaml-cpp
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
