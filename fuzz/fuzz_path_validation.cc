@@ -71,14 +71,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(IsValidUtf8(e.what()), "error message is UTF-8", in);
   }
   for (auto fn : {+[](std::string_view v) { ValidateRunId("run id", v); },
-                  +[](std::string_view v) { ValidateName("name", v); },
-                  +[](std::string_view v) { ValidateKey("key", v); }}) {
+                  +[](std::string_view v) { ValidateName("name", v); }}) {
     try {
       fn(in);
-      Check(in != "." && in != ".." && IsValidUtf8(in), "id/name rule", in);
+      Check(in != "." && in != ".." && in.size() <= 255 && IsValidUtf8(in), "id/name rule", in);
     } catch (const Error& e) {
       Check(IsValidUtf8(e.what()), "error message is UTF-8", in);
     }
+  }
+  try {  // tag keys and metric names are not paths ("." is a fine key) but are UTF-8
+    ValidateKey("key", in);
+    Check(IsValidUtf8(in), "key rule", in);
+  } catch (const Error& e) {
+    Check(IsValidUtf8(e.what()), "error message is UTF-8", in);
   }
   Check(IsValidUtf8(EscapeInvalidUtf8(in)), "escape yields UTF-8", in);
   return 0;

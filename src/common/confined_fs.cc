@@ -144,6 +144,15 @@ int OpenBeneathRaw(const fs::path& root, std::string_view rel, int flags, mode_t
   if (!done) fd = Walk(rootfd, segs, flags, mode, make_parents);
   if (fd < 0) return CloseKeepErrno(rootfd);
   ::close(rootfd);
+  if (done && (flags & O_PATH)) {
+    // openat2 with O_PATH|O_NOFOLLOW hands back a descriptor of a trailing symlink itself.
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+      ::close(fd);
+      errno = ELOOP;
+      return -1;
+    }
+  }
   return fd;
 }
 

@@ -779,9 +779,15 @@ struct Api::Impl {
       res.content_type = "application/octet-stream";
       return;
     }
-    if (IsRegularFileBeneath(LogsRoot(), LogRel(r.id, path))) {
-      // Read through the confined descriptor: what is sent is the file that was checked.
-      UniqueFd fd = OpenBeneath(LogsRoot(), LogRel(r.id, path), O_RDONLY, LogWhat(r.id, path));
+    // A live log: opened beneath logs/ without following links (a link is 400, not a read),
+    // and read through that descriptor, so what is sent is the file that was checked.
+    int raw = OpenBeneathRaw(LogsRoot(), LogRel(r.id, path), O_RDONLY | O_NONBLOCK);
+    if (raw < 0 && errno != ENOENT) {
+      OpenBeneath(LogsRoot(), LogRel(r.id, path), O_RDONLY | O_NONBLOCK, LogWhat(r.id, path));
+    }
+    UniqueFd fd(raw);
+    struct stat st {};
+    if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
       res.body = ReadFd(fd.get(), kMaxLogResponseBytes, LogWhat(r.id, path));
       res.content_type = "application/octet-stream";
       return;
@@ -795,8 +801,15 @@ struct Api::Impl {
     std::string name = ValidateRelativePath("log name", p[1]);
     UniqueFd fd = OpenBeneath(LogsRoot(), LogRel(r.id, name), O_WRONLY | O_CREAT | O_APPEND,
                               LogWhat(r.id, name), 0644, /*make_parents=*/true);
-    WriteAllFd(fd.get(), req.body, LogWhat(r.id, name));
     struct stat st {};
+    ::fstat(fd.get(), &st);
+    try {
+      WriteAllFd(fd.get(), req.body, LogWhat(r.id, name));
+    } catch (const Error&) {
+      // A full disk mid-append: the log is cut back, so a retry appends the body whole.
+      [[maybe_unused]] int rc = ::ftruncate(fd.get(), st.st_size);
+      throw;
+    }
     ::fstat(fd.get(), &st);
     ctx.notifier->Notify();
     SendJson(res, {{"size", static_cast<uint64_t>(st.st_size)}});
@@ -810,9 +823,9 @@ struct Api::Impl {
     // A log that does not exist yet reads as empty (the agent may not have written it), but a
     // symlink or an escape is refused at once.
     auto open_log = [&]() -> UniqueFd {
-      int fd = OpenBeneathRaw(LogsRoot(), LogRel(r.id, name), O_RDONLY);
+      int fd = OpenBeneathRaw(LogsRoot(), LogRel(r.id, name), O_RDONLY | O_NONBLOCK);
       if (fd < 0 && errno != ENOENT) {
-        OpenBeneath(LogsRoot(), LogRel(r.id, name), O_RDONLY, LogWhat(r.id, name));
+        OpenBeneath(LogsRoot(), LogRel(r.id, name), O_RDONLY | O_NONBLOCK, LogWhat(r.id, name));
       }
       return UniqueFd(fd);
     };
@@ -820,7 +833,9 @@ struct Api::Impl {
     auto size_of = [&]() -> uint64_t {
       UniqueFd fd = open_log();
       struct stat st {};
-      return fd && ::fstat(fd.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+      return fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)
+                 ? static_cast<uint64_t>(st.st_size)
+                 : 0;
     };
     std::string status = r.status;
     if (wait_ms > 0) {
@@ -832,7 +847,9 @@ struct Api::Impl {
     }
     UniqueFd fd = open_log();
     struct stat st {};
-    uint64_t size = fd && ::fstat(fd.get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    uint64_t size = fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)
+                        ? static_cast<uint64_t>(st.st_size)
+                        : 0;
     std::string data;
     if (size > offset) {
       uint64_t n = std::min<uint64_t>(size - offset, 8ull << 20);

@@ -144,6 +144,15 @@ TEST(CheckYamlBounds, DepthAndSize) {
 TEST(CheckYamlBounds, CondaParserRefusesDeepYamlBeforeYamlCpp) {
   EXPECT_THROW(EnvSpec::FromCondaYaml("name: x\ndependencies: " + Nested(100000) + "\n"),
                InvalidInput);
+  // Found by fuzz_env_spec: bytes that are not UTF-8 were accepted and made ToJson().dump()
+  // throw; refused now with the line.
+  try {
+    EnvSpec::FromCondaYaml("name: x\ndependencies:\n  - nump\xfe\n");
+    FAIL();
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("line 3: the file is not valid UTF-8"), std::string::npos)
+        << e.what();
+  }
   EnvSpec ok = EnvSpec::FromCondaYaml("name: x\ndependencies:\n  - numpy\n");
   ASSERT_TRUE(ok.conda_dependencies);
   EXPECT_EQ(ok.conda_dependencies->conda_packages.size(), 1u);
