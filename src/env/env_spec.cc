@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_limits.h"
+#include "common/utf8.h"
 #include "common/validation.h"
 #include "env/python_finder.h"
 
@@ -485,6 +487,20 @@ EnvSpec EnvSpec::FromJson(const json& j, std::string_view field) {
 }
 
 EnvSpec EnvSpec::FromCondaYaml(std::string_view yaml_text, std::string_view name) {
+  CheckYamlBounds(yaml_text, "conda environment file");  // size and nesting, before yaml-cpp
+  if (!IsValidUtf8(yaml_text)) {
+    // Found by fuzzing: the spec goes on as JSON, whose dump() throws on such bytes. '\n' is
+    // never part of a multi-byte sequence, so the first bad line is found line by line.
+    size_t line = 1, pos = 0;
+    for (;;) {
+      size_t nl = yaml_text.find('\n', pos);
+      if (nl == std::string_view::npos || !IsValidUtf8(yaml_text.substr(pos, nl - pos))) break;
+      pos = nl + 1;
+      ++line;
+    }
+    throw InvalidInput("conda environment file, line " + std::to_string(line) +
+                       ": the file is not valid UTF-8; save it as UTF-8");
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));

@@ -63,7 +63,7 @@ class TreeWalker {
       real_root_ = real;
       std::free(real);
     }
-    WalkDir(fd, "");
+    WalkDir(fd, "", 0);
     result_->ignore_files = rules_.sources();
   }
 
@@ -73,7 +73,17 @@ class TreeWalker {
  private:
   std::string Abs(const std::string& rel) const { return rel.empty() ? root_ : root_ + "/" + rel; }
 
-  void WalkDir(int fd, const std::string& rel) {
+  // Directory levels a snapshot may have: the walk recurses (one open descriptor per level),
+  // so a source tree nested deeper is refused instead of exhausting descriptors or the stack.
+  static constexpr int kMaxDepth = 128;
+
+  void WalkDir(int fd, const std::string& rel, int depth) {
+    if (depth > kMaxDepth) {
+      ::close(fd);
+      throw InvalidInput("source directory '" + display_ + "' is nested deeper than " +
+                         std::to_string(kMaxDepth) + " folders at '" + rel.substr(0, 200) +
+                         "...'; add the deep part to .amlignore");
+    }
     DIR* dir = ::fdopendir(fd);
     if (dir == nullptr) {
       ::close(fd);
@@ -90,7 +100,7 @@ class TreeWalker {
     }
     try {
       if (has_ignore_file) rules_.AddDirectory(Abs(rel), rel);
-      for (const auto& [name, type] : names) Visit(::dirfd(dir), rel, name, type);
+      for (const auto& [name, type] : names) Visit(::dirfd(dir), rel, name, type, depth);
     } catch (...) {
       ::closedir(dir);
       throw;
@@ -98,7 +108,8 @@ class TreeWalker {
     ::closedir(dir);
   }
 
-  void Visit(int dfd, const std::string& rel, const std::string& name, unsigned char type) {
+  void Visit(int dfd, const std::string& rel, const std::string& name, unsigned char type,
+             int depth) {
     if (IgnoreRules::IsAlwaysIgnored(name)) return;
     std::string child = rel.empty() ? name : rel + "/" + name;
     struct stat st {};
@@ -117,7 +128,7 @@ class TreeWalker {
                            display_ + "': " + std::strerror(errno) +
                            " (fix its permissions or add it to .amlignore)");
       }
-      WalkDir(cfd, child);
+      WalkDir(cfd, child, depth + 1);
       return;
     }
     if (rules_.IsIgnoredEntry(child, false)) return;

@@ -9,6 +9,8 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/json_limits.h"
+#include "common/utf8.h"
 
 namespace trainyard::serve {
 namespace {
@@ -308,13 +310,15 @@ bool ParseDenseRows(std::string_view body, std::vector<float>* values, size_t* r
       }
     }
     c.i = save;
-    Json j;
-    try {
-      j = Json::parse(body);
-    } catch (const Json::exception& e) {
-      *error = std::string("the body is not valid JSON: ") + e.what();
+    // Bounded (common/json_limits.h): a "data" nested 60k deep would overflow the stack in
+    // dump() below.
+    std::string why;
+    std::optional<Json> parsed = TryParseJsonBounded(body, JsonLimits{}, &why);
+    if (!parsed) {
+      *error = EscapeInvalidUtf8("the body " + why);
       return false;
     }
+    Json j = std::move(*parsed);
     if (!j.is_object() || !j.contains("data")) {
       *error = "the body must be {\"data\": [[...], ...]}";
       return false;

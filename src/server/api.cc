@@ -2,15 +2,17 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
-#include <fstream>
 #include <functional>
 #include <regex>
 #include <sstream>
 
+#include "common/confined_fs.h"
 #include "common/error.h"
+#include "common/json_limits.h"
 #include "common/util.h"
 #include "common/validation.h"
 #include "runner/submission.h"
@@ -75,19 +77,48 @@ bool Match(const Route& r, const std::vector<std::string>& segs, Params& out) {
   return i == segs.size();
 }
 
+// Every JSON body goes through the bounded parser (common/json_limits.h): depth and size are
+// checked before any handler sees the value.
 Json ParseBody(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
-  try {
-    return Json::parse(req.body);
-  } catch (const Json::parse_error& e) {
-    throw InvalidInput(std::string("request body is not valid JSON: ") + e.what(), "InvalidJson");
-  }
+  return ParseJsonBounded(req.body, "request body");
 }
 
 void SendJson(HttpResponse& res, const Json& j, int status = 200) {
   res.status = status;
   res.content_type = "application/json";
   res.body = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// A whole live log sent as an artifact download; larger ones are read in parts through
+// GET /runs/{id}/logs/{name}?offset=.
+constexpr uint64_t kMaxLogResponseBytes = 64ull << 20;
+
+std::string ReadFd(int fd, uint64_t max, const std::string& what) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) ThrowErrno("stat " + what);
+  if (static_cast<uint64_t>(st.st_size) > max) {
+    throw PayloadTooLarge(what + " is " + std::to_string(st.st_size) +
+                          " bytes, more than one answer carries (" + std::to_string(max >> 20) +
+                          " MiB); read it in parts with GET .../logs/{name}?offset=N");
+  }
+  std::string data(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < data.size()) {
+    ssize_t k = ::pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) ThrowErrno("read " + what);
+    if (k == 0) break;
+    got += static_cast<size_t>(k);
+  }
+  data.resize(got);
+  return data;
+}
+
+// Errors of std::filesystem calls in handlers, mapped like the errno of a failed call (a full
+// disk is 507, not 500).
+[[noreturn]] void RethrowFilesystemError(const fs::filesystem_error& e) {
+  ThrowOsError(e.code().value(), e.what());
 }
 
 Json TimeOrNull(int64_t ms) { return ms > 0 ? Json(FormatIsoTime(ms)) : Json(nullptr); }
@@ -242,20 +273,19 @@ struct Api::Impl {
     Register();
   }
 
-  fs::path LogPath(const std::string& run_id, const std::string& name) const {
-    return ctx.data_dir / "logs" / run_id / name;
+  // Live logs are files beneath logs/, opened without following symlinks (confined_fs.h).
+  fs::path LogsRoot() const { return ctx.data_dir / "logs"; }
+  static std::string LogRel(const std::string& run_id, const std::string& name) {
+    return run_id + "/" + name;
+  }
+  static std::string LogWhat(const std::string& run_id, const std::string& name) {
+    return "log '" + name + "' of run '" + run_id + "'";
   }
 
   // The run's live log files (relative name, size), written through POST .../logs/{name}.
   std::vector<std::pair<std::string, uint64_t>> LiveLogs(const std::string& run_id) const {
     std::vector<std::pair<std::string, uint64_t>> out;
-    std::error_code ec;
-    fs::path dir = ctx.data_dir / "logs" / run_id;
-    if (!fs::is_directory(dir, ec)) return out;
-    for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
-      if (!e.is_regular_file(ec)) continue;
-      out.emplace_back(fs::relative(e.path(), dir).string(), e.file_size(ec));
-    }
+    for (auto& e : ListFilesBeneath(LogsRoot(), run_id)) out.emplace_back(e.rel, e.size);
     return out;
   }
 
@@ -500,6 +530,7 @@ struct Api::Impl {
       }
       auto value = m.find("value");
       if (value != m.end()) pt.value = std::move(*value);
+      CheckMetricValue(pt.name, pt.value);  // 400/413 before anything of the batch is stored
       auto step = m.find("step");
       if (step != m.end() && step->is_number_integer()) pt.step = step->get<int64_t>();
       auto time = m.find("time");
@@ -536,6 +567,23 @@ struct Api::Impl {
     std::set<std::string> other_runs;
     int64_t now = NowMillis();
     size_t pos = 0, skipped = 0;
+    // Lines over the limits are refused one by one (the rest of the batch is stored) and
+    // listed in the answer, so the agent's log shows them instead of silence.
+    Json rejected = Json::array();
+    size_t rejected_count = 0;
+    auto reject = [&](int64_t line_seq, const std::string& why) {
+      ++rejected_count;
+      if (rejected.size() < 20) rejected.push_back({{"seq", line_seq}, {"error", why}});
+    };
+    auto value_ok = [&](const MetricPoint& pt, int64_t line_seq) {
+      try {
+        CheckMetricValue(pt.name, pt.value);
+        return true;
+      } catch (const Error& e) {
+        reject(line_seq, e.what());
+        return false;
+      }
+    };
     const std::string& body = req.body;
     while (pos < body.size()) {
       size_t nl = body.find('\n', pos);
@@ -551,6 +599,7 @@ struct Api::Impl {
         if (fast.run_id.empty()) fast.run_id = r.id;
         if (fast.run_id != r.id) other_runs.insert(fast.run_id);
         if (!fast.name.empty() && fast.name.size() <= 255 && IsMetricKind(fast.kind)) {
+          if (!value_ok(fast, line_seq)) continue;
           fast.seq = line_seq;
           points.push_back(std::move(fast));
         } else {
@@ -558,9 +607,15 @@ struct Api::Impl {
         }
         continue;
       }
-      Json j = Json::parse(line, nullptr, false);
+      std::string why;
+      std::optional<Json> parsed = TryParseJsonBounded(line, JsonLimits{}, &why);
+      if (!parsed && why.find("not valid JSON") == std::string::npos) {
+        reject(line_seq, "spool line " + why);  // too deep or too large: say so
+        continue;
+      }
+      Json j = parsed ? std::move(*parsed) : Json();
       auto name = j.is_object() ? j.find("n") : j.end();
-      if (j.is_discarded() || !j.is_object() || name == j.end() || !name->is_string()) {
+      if (!j.is_object() || name == j.end() || !name->is_string()) {
         ++skipped;  // flush markers, torn or foreign lines
         continue;
       }
@@ -583,6 +638,7 @@ struct Api::Impl {
       if (step != j.end() && step->is_number_integer()) pt.step = step->get<int64_t>();
       auto d = j.find("d");
       if (d != j.end() && d->is_string()) pt.description = d->get<std::string>();
+      if (!value_ok(pt, line_seq)) continue;
       pt.seq = line_seq;
       points.push_back(std::move(pt));
     }
@@ -592,7 +648,12 @@ struct Api::Impl {
     }
     size_t n = ctx.store->InsertMetrics(points);
     ctx.notifier->Notify();
-    SendJson(res, {{"accepted", n}, {"skipped", skipped}, {"next_seq", seq}});
+    Json out = {{"accepted", n}, {"skipped", skipped}, {"next_seq", seq}};
+    if (rejected_count > 0) {
+      out["rejected"] = rejected;
+      out["rejected_count"] = rejected_count;
+    }
+    SendJson(res, out);
   }
 
   // Azure's shapes, as JSON text. A series of numbers (the common, large case: a metric logged
@@ -728,9 +789,16 @@ struct Api::Impl {
       res.content_type = "application/octet-stream";
       return;
     }
-    fs::path log = LogPath(r.id, path);
-    if (fs::is_regular_file(log)) {
-      res.file_path = log.string();
+    // A live log: opened beneath logs/ without following links (a link is 400, not a read),
+    // and read through that descriptor, so what is sent is the file that was checked.
+    int raw = OpenBeneathRaw(LogsRoot(), LogRel(r.id, path), O_RDONLY | O_NONBLOCK);
+    if (raw < 0 && errno != ENOENT) {
+      OpenBeneath(LogsRoot(), LogRel(r.id, path), O_RDONLY | O_NONBLOCK, LogWhat(r.id, path));
+    }
+    UniqueFd fd(raw);
+    struct stat st {};
+    if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+      res.body = ReadFd(fd.get(), kMaxLogResponseBytes, LogWhat(r.id, path));
       res.content_type = "application/octet-stream";
       return;
     }
@@ -741,35 +809,43 @@ struct Api::Impl {
   void AppendLog(HttpRequest& req, HttpResponse& res, const Params& p) {
     RunRecord r = RequireRun(p[0]);
     std::string name = ValidateRelativePath("log name", p[1]);
-    fs::path path = LogPath(r.id, name);
-    fs::create_directories(path.parent_path());
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) ThrowErrno("open " + path.string());
-    size_t off = 0;
-    while (off < req.body.size()) {
-      ssize_t w = ::write(fd, req.body.data() + off, req.body.size() - off);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) {
-        ::close(fd);
-        ThrowErrno("write " + path.string());
-      }
-      off += static_cast<size_t>(w);
+    UniqueFd fd = OpenBeneath(LogsRoot(), LogRel(r.id, name), O_WRONLY | O_CREAT | O_APPEND,
+                              LogWhat(r.id, name), 0644, /*make_parents=*/true);
+    struct stat st {};
+    ::fstat(fd.get(), &st);
+    try {
+      WriteAllFd(fd.get(), req.body, LogWhat(r.id, name));
+    } catch (const Error&) {
+      // A full disk mid-append: the log is cut back, so a retry appends the body whole.
+      [[maybe_unused]] int rc = ::ftruncate(fd.get(), st.st_size);
+      throw;
     }
-    ::close(fd);
+    ::fstat(fd.get(), &st);
     ctx.notifier->Notify();
-    SendJson(res, {{"size", fs::file_size(path)}});
+    SendJson(res, {{"size", static_cast<uint64_t>(st.st_size)}});
   }
 
   void ReadLog(HttpRequest& req, HttpResponse& res, const Params& p) {
     RunRecord r = RequireRun(p[0]);
     std::string name = ValidateRelativePath("log name", p[1]);
-    fs::path path = LogPath(r.id, name);
     uint64_t offset = std::strtoull(req.Query("offset", "0").c_str(), nullptr, 10);
     int wait_ms = std::clamp(std::atoi(req.Query("wait_ms", "0").c_str()), 0, 60000);
+    // A log that does not exist yet reads as empty (the agent may not have written it), but a
+    // symlink or an escape is refused at once.
+    auto open_log = [&]() -> UniqueFd {
+      int fd = OpenBeneathRaw(LogsRoot(), LogRel(r.id, name), O_RDONLY | O_NONBLOCK);
+      if (fd < 0 && errno != ENOENT) {
+        OpenBeneath(LogsRoot(), LogRel(r.id, name), O_RDONLY | O_NONBLOCK, LogWhat(r.id, name));
+      }
+      return UniqueFd(fd);
+    };
+    open_log();
     auto size_of = [&]() -> uint64_t {
-      std::error_code ec;
-      auto s = fs::file_size(path, ec);
-      return ec ? 0 : s;
+      UniqueFd fd = open_log();
+      struct stat st {};
+      return fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)
+                 ? static_cast<uint64_t>(st.st_size)
+                 : 0;
     };
     std::string status = r.status;
     if (wait_ms > 0) {
@@ -779,15 +855,23 @@ struct Api::Impl {
         return size_of() > offset || IsTerminalStatus(status);
       });
     }
-    uint64_t size = size_of();
+    UniqueFd fd = open_log();
+    struct stat st {};
+    uint64_t size = fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)
+                        ? static_cast<uint64_t>(st.st_size)
+                        : 0;
     std::string data;
     if (size > offset) {
-      std::ifstream in(path, std::ios::binary);
-      in.seekg(static_cast<std::streamoff>(offset));
       uint64_t n = std::min<uint64_t>(size - offset, 8ull << 20);
       data.resize(n);
-      in.read(data.data(), static_cast<std::streamsize>(n));
-      data.resize(static_cast<size_t>(in.gcount()));
+      size_t got = 0;
+      while (got < n) {
+        ssize_t k = ::pread(fd.get(), data.data() + got, n - got, static_cast<off_t>(offset + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        got += static_cast<size_t>(k);
+      }
+      data.resize(got);
     }
     res.status = 200;
     res.content_type = "text/plain; charset=utf-8";
@@ -1036,7 +1120,11 @@ void Api::Handle(HttpRequest& req, HttpResponse& res) {
 void Api::RouteRequest(HttpRequest& req, HttpResponse& res, const std::vector<std::string>& segs) {
   if (impl_->access.HandleRoute(req.run_scope, req, res, segs)) return;
   for (auto& ext : impl_->ctx.extensions) {
-    if (ext(req, res)) return;
+    try {
+      if (ext(req, res)) return;
+    } catch (const fs::filesystem_error& e) {
+      RethrowFilesystemError(e);
+    }
   }
   Params params;
   bool path_matched = false;
@@ -1044,10 +1132,18 @@ void Api::RouteRequest(HttpRequest& req, HttpResponse& res, const std::vector<st
     if (!Match(r, segs, params)) continue;
     path_matched = true;
     if (r.method != req.method) continue;
-    r.fn(req, res, params);
+    try {
+      r.fn(req, res, params);
+    } catch (const fs::filesystem_error& e) {
+      RethrowFilesystemError(e);
+    }
     return;
   }
-  if (!path_matched && impl_->data->Handle(req, res, segs)) return;
+  try {
+    if (!path_matched && impl_->data->Handle(req, res, segs)) return;
+  } catch (const fs::filesystem_error& e) {
+    RethrowFilesystemError(e);
+  }
   if (path_matched) {
     throw Error("MethodNotAllowed", "method " + req.method + " is not allowed on " + req.path, 405);
   }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/json_limits.h"
 #include "common/util.h"
 #include "common/validation.h"
 #include "data/dataset.h"
@@ -22,10 +23,10 @@ using Json = nlohmann::json;
 
 namespace {
 
+// The bounded parser (common/json_limits.h): depth and size checked before anything else.
 Json ParseJsonBody(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
-  Json j = Json::parse(req.body, nullptr, false);
-  if (j.is_discarded()) throw InvalidInput("request body is not valid JSON", "InvalidJson");
+  Json j = ParseJsonBounded(req.body, "request body");
   if (!j.is_object()) throw InvalidInput("request body must be a JSON object");
   return j;
 }

@@ -54,6 +54,25 @@ void ConfigureAgentUser(const std::string& user, SchedulerOptions& sopts) {
   sopts.setpriv = setpriv->string();
 }
 
+// Upload and download temp files left in objects/tmp by a server that was killed mid-transfer
+// (nothing else writes there: agents only read blobs). Removed before the server listens.
+void RemoveStaleTempFiles(const fs::path& tmp_dir) {
+  std::error_code ec;
+  uint64_t files = 0, bytes = 0;
+  for (fs::directory_iterator it(tmp_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code e2;
+    uint64_t size = it->is_regular_file(e2) ? it->file_size(e2) : 0;
+    if (fs::remove_all(it->path(), e2) > 0 && !e2) {
+      ++files;
+      bytes += size;
+    }
+  }
+  if (files > 0) {
+    std::cout << "removed " << files << " temp file(s) (" << bytes << " bytes) left in "
+              << tmp_dir.string() << " by an interrupted transfer" << std::endl;
+  }
+}
+
 }  // namespace
 
 int RunServer(const ServerOptions& opts) {
@@ -103,6 +122,9 @@ int RunServer(const ServerOptions& opts) {
   HttpServer http(
       hopts, [&](HttpRequest& q, HttpResponse& s) { api->Handle(q, s); }, &Api::StreamsBody);
   uint16_t bound = http.Listen();
+  // After Listen: a second server started on a running workspace fails to bind above and
+  // must not remove the first one's uploads in flight.
+  RemoveStaleTempFiles(blobs.TempDir());
   std::string host_for_url = opts.host == "0.0.0.0" ? "127.0.0.1" : opts.host;
   cfg.server_url = "http://" + host_for_url + ":" + std::to_string(bound);
   cfg.Save(cfg_path);

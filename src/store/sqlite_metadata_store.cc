@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "common/error.h"
+#include "common/json_limits.h"
 #include "common/util.h"
 #include "store/metadata_store.h"
 
@@ -102,6 +103,7 @@ class Stmt {
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     if (rc == SQLITE_CONSTRAINT) throw Conflict(std::string("constraint: ") + sqlite3_errmsg(db_));
+    if (rc == SQLITE_FULL) ThrowOsError(ENOSPC, "write the metadata store");
     throw InternalError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
   }
   void Reset() {
@@ -117,7 +119,8 @@ class Stmt {
   int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
   double Double(int c) const { return sqlite3_column_double(s_, c); }
   bool IsNull(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
-  Json JsonCol(int c) const { return IsNull(c) ? Json() : Json::parse(Text(c)); }
+  // Bounded: a document stored before the input limits existed cannot crash a reader.
+  Json JsonCol(int c) const { return IsNull(c) ? Json() : ParseStoredJson(Text(c)); }
 
  private:
   sqlite3* db_;
@@ -378,6 +381,7 @@ class SqliteMetadataStore : public MetadataStore {
     size_t inserted = 0;
     std::string last_run;
     int64_t last_key = 0;
+    for (const auto& p : points) CheckMetricValue(p.name, p.value);  // before anything is stored
     for (const auto& p : points) {
       if (p.run_id != last_run) {
         last_key = RunKey(p.run_id);
@@ -432,7 +436,7 @@ class SqliteMetadataStore : public MetadataStore {
           p.value = s.Double(2);
         }
       } else if (!s.IsNull(3)) {
-        p.value = Json::parse(s.Text(3));
+        p.value = ParseStoredJson(s.Text(3));
       }
       if (!s.IsNull(4)) p.step = s.Int(4);
       p.time = s.Int(5);
@@ -671,7 +675,7 @@ class SqliteMetadataStore : public MetadataStore {
     r.updated = s.Int(2);
     r.state = s.Text(3);
     r.error = s.JsonCol(4);
-    r.spec = Json::parse(s.Text(5));
+    r.spec = ParseStoredJson(s.Text(5));
     r.primary_key = s.Text(6);
     r.secondary_key = s.Text(7);
     r.port = static_cast<int>(s.Int(8));
@@ -749,7 +753,11 @@ class SqliteMetadataStore : public MetadataStore {
 
   void Exec(const char* sql) {
     char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
+      if (rc == SQLITE_FULL) {
+        sqlite3_free(err);
+        ThrowOsError(ENOSPC, "write the metadata store");
+      }
       std::string msg = err ? err : "unknown";
       sqlite3_free(err);
       throw InternalError("sqlite: " + msg + " in " + std::string(sql).substr(0, 80));
@@ -844,7 +852,7 @@ class SqliteMetadataStore : public MetadataStore {
     r.started = s.Int(8);
     r.ended = s.Int(9);
     r.compute_target = s.Text(10);
-    r.definition = Json::parse(s.Text(11));
+    r.definition = ParseStoredJson(s.Text(11));
     r.snapshot_id = s.Text(12);
     r.git = s.JsonCol(13);
     r.error = s.JsonCol(14);

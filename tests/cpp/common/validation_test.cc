@@ -56,5 +56,36 @@ TEST(ErrorExitCodes, MapByKind) {
   EXPECT_EQ(InternalError("x").exit_code(), 1);
 }
 
+// One rule for every name, run id and path segment (issue 15): no '.'/'..', at most 255 bytes,
+// UTF-8 only.
+TEST(ValidatePathSegment, OneRuleForIdsNamesAndSegments) {
+  EXPECT_THROW(ValidateRunId("run id", ".."), InvalidInput);
+  EXPECT_THROW(ValidateRunId("run id", "."), InvalidInput);
+  EXPECT_NO_THROW(ValidateRunId("run id", "exp_1_ab.c"));
+  EXPECT_NO_THROW(ValidateRunId("run id", "..x"));  // only the whole segment is special
+  EXPECT_THROW(ValidateRunId("run id", std::string(256, 'a')), InvalidInput);
+
+  EXPECT_NO_THROW(ValidateRelativePath("p", std::string(255, 'a') + "/b"));
+  try {
+    ValidateRelativePath("artifact path", "outputs/" + std::string(256, 'a'));
+    FAIL();
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("at most 255 bytes (this one is 256)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(ValidateRelativePath("p", "a/\xff/b"), InvalidInput);
+  EXPECT_THROW(ValidateRelativePath("p", "a/\xc0\xaf"), InvalidInput);  // overlong '/'
+  EXPECT_NO_THROW(ValidateRelativePath("p", "caf\xc3\xa9/na\xc3\xafve.txt"));
+  EXPECT_THROW(ValidateRelativePath("p", "a/./b"), InvalidInput);
+  EXPECT_THROW(ValidateKey("tag key", "\xff"), InvalidInput);
+  EXPECT_THROW(ValidatePathSegment("x", "a/b", "a/b"), InvalidInput);
+  try {
+    ValidateRelativePath("log name", "\xff\xfe");
+    FAIL();
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("\\xff\\xfe"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace trainyard

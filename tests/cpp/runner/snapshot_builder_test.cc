@@ -167,6 +167,24 @@ TEST_F(SnapshotTest, FileCountLimit) {
   EXPECT_THROW(SnapshotBuilder(store_, opts).Build(src_), PayloadTooLarge);
 }
 
+// The walk recurses per folder level: a tree nested deeper than 128 folders is refused with
+// a message (before: unbounded recursion and one descriptor per level).
+TEST_F(SnapshotTest, DeeplyNestedSourceTreeIsRefused) {
+  std::string rel;
+  for (int i = 0; i < 130; ++i) rel += "d/";
+  Write(rel + "x.py", "1");
+  try {
+    SnapshotBuilder(store_).Build(src_);
+    FAIL() << "expected InvalidInput";
+  } catch (const InvalidInput& e) {
+    EXPECT_NE(std::string(e.what()).find("nested deeper than 128 folders"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(BlobCount(), 0u);
+  Write(".amlignore", "d/d/d/\n");
+  EXPECT_NO_THROW(SnapshotBuilder(store_).Build(src_));
+}
+
 TEST_F(SnapshotTest, UnchangedFilesAreStoredOnce) {
   Write("a.py", "same");
   Write("b.py", "same");  // same content: one blob

@@ -120,6 +120,10 @@ TEST_F(XGBoostScorerTest, BadInputIs400) {
   bad(R"({"data": [["a", 2, 3]]})", "list of rows");
   bad(R"({"data": [[1, 2, 3]])", "not valid JSON");
   bad(R"({"rows": [[1, 2, 3]]})", "the body must be");
+  // Issue 15: "data" nested 60k deep overflowed the stack (dump() of the parsed value); now
+  // refused by the bounded parser. A key first keeps it off the fast path.
+  bad(R"({"x": 1, "data": )" + std::string(60000, '[') + std::string(60000, ']') + "}",
+      "nested deeper than 128");
 }
 
 TEST_F(XGBoostScorerTest, MissingModelFailsAtStart) {

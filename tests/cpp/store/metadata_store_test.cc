@@ -123,6 +123,41 @@ TEST_F(MetadataStoreTest, MetricsKeepTypesOrderAndAreIdempotentBySeq) {
   EXPECT_EQ(store_->GetMetrics("r", "").size(), 8u);
 }
 
+// A metric value stored before the limits existed (the review stored one ~60k levels deep):
+// reading it must not crash; new ones over the limits are refused before anything is stored.
+TEST_F(MetadataStoreTest, DeepStoredMetricValuesReadBackAndNewOnesAreRefused) {
+  NewRun("r");
+  store_->InsertMetrics({{"r", "ok", "list", Json::array({1, 2}), std::nullopt, 1, 0, ""}});
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "meta.db").c_str(), &db), SQLITE_OK);
+    std::string deep = std::string(60000, '[') + std::string(60000, ']');
+    std::string sql =
+        "INSERT INTO metrics (run_key, seq, name, kind, json, time) SELECT key, 1, 'deep', "
+        "'list', '" +
+        deep + "', 2 FROM runs WHERE id='r'";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+    sqlite3_close(db);
+  }
+  auto pts = store_->GetMetrics("r", "");
+  ASSERT_EQ(pts.size(), 2u);
+  EXPECT_TRUE(pts[1].value.is_string());
+  EXPECT_NE(pts[1].value.get<std::string>().find("nested deeper"), std::string::npos);
+  EXPECT_NO_THROW(pts[1].value.dump());
+
+  Json deep = Json::array();
+  Json* cur = &deep;
+  for (int i = 0; i < 200; ++i) {
+    cur->push_back(Json::array());
+    cur = &(*cur)[0];
+  }
+  std::vector<MetricPoint> batch = {{"r", "fine", "scalar", Json(1), std::nullopt, 3, 10, ""},
+                                    {"r", "deep2", "list", deep, std::nullopt, 3, 11, ""}};
+  EXPECT_THROW(store_->InsertMetrics(batch), InvalidInput);
+  EXPECT_TRUE(store_->GetMetrics("r", "fine").empty());  // nothing of the batch stored
+}
+
 TEST_F(MetadataStoreTest, ModelsVersionPerName) {
   ModelRecord m;
   m.name = "iris";
