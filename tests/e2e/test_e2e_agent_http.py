@@ -351,9 +351,11 @@ def _start_orphan_run(ws, plain_env, tmp_path, n):
     return run, script, agent, grandchild
 
 
-@pytest.mark.parametrize("n", [20000])
-def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env, tmp_path, n):
-    srv = make_server()
+@pytest.mark.parametrize("mode", ["local", "http-only"])
+def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env, tmp_path, mode):
+    n = 20000
+    srv = make_server(*(["--agent-node-dir", str(tmp_path / "node")] if mode == "http-only"
+                        else []))
     ws = srv.workspace()
     run, script, agent, grandchild = _start_orphan_run(ws, plain_env, tmp_path, n)
     killed = time.time()
