@@ -186,6 +186,42 @@ def test_server_flag_runs_local_agents_http_only(make_server, plain_env, tmp_pat
     assert (node / "objects").is_dir()
 
 
+def test_http_only_agent_builds_the_environment_under_the_servers_spec_hash(make_server,
+                                                                              tmp_path):
+    """Same machine, same interpreters: the node's environment cache key is the server's."""
+    node = tmp_path / "node"
+    # Without a shared TRAINYARD_ENV_CACHE: the server builds in its data dir, the agent in
+    # its node dir.
+    srv = e2e_util.Server(tmp_path / "srv", extra_args=["--agent-node-dir", str(node)],
+                          env=dict(os.environ, TRAINYARD_ENV_CACHE="")).start()
+    try:
+        _same_spec_hash(srv, node, tmp_path)
+    finally:
+        srv.stop()
+
+
+def _same_spec_hash(srv, node, tmp_path):
+    from trainyard.core import Environment, Experiment, ScriptRunConfig
+    src = tmp_path / "src"
+    e2e_util.write_script(src, "job.py", """
+        import sys
+        from azureml.core.run import Run
+        Run.get_context().log("prefix", sys.prefix)
+    """)
+    env = Environment("node-hash-env")   # a managed venv with nothing installed
+    run = Experiment(srv.workspace(), "node-hash").submit(
+        ScriptRunConfig(source_directory=str(src), script="job.py", environment=env))
+    run.wait_for_completion(show_output=False)
+    assert run.get_status() == "Completed", run.get_details()
+    prefix = Path(run.get_metrics()["prefix"])
+    status, dto = _api(srv, "GET", "/api/v1/runs/" + run.id)
+    status, built = _api(srv, "POST", "/api/v1/environment-cache/build",
+                         {"spec": dto["definition"]["environment"]})
+    assert status == 200, built
+    assert prefix == node / "envs" / built["spec_hash"], (prefix, built)
+    assert built["env_dir"] != str(prefix)   # the server's own cache is a different place
+
+
 # ----- run tokens -----
 
 PROBE = """
