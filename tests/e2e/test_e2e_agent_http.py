@@ -363,6 +363,7 @@ while not os.path.exists(os.path.join(ctl, "go")):   # the test has stopped the 
     time.sleep(0.01)
 for i in range(n):
     run.log("m", i)
+print("printed while the agent was stopped", flush=True)
 open(os.path.join(ctl, "written"), "w").write(str(n))
 time.sleep(600)
 """
@@ -406,6 +407,10 @@ def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env
     assert "agent stopped unexpectedly" in msg and "killed by signal 9" in msg, msg
     assert "%d metric lines" % n in msg, msg
     assert run.get_metrics(name="m")["m"] == list(range(n))
+    # Output the agent never read (still in the pipe when it died) was saved by the watcher
+    # and shipped by the recovery agent.
+    status, log = _api(srv, "GET", "/api/v1/runs/%s/logs/azureml-logs/70_driver_log.txt" % run.id)
+    assert b"printed while the agent was stopped" in log, log
 
 
 def test_agent_killed_while_server_down_is_recovered_at_start(make_server, plain_env, tmp_path):
