@@ -415,7 +415,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 // makes the watcher SIGKILL that group and exit.
 class GroupWatcher {
  public:
-  void Start() {
+  // `output_fd`: the read end of the script's output pipe (created before this fork), drained
+  // into `driver_log` (the agent's local copy) after the group is killed, so output the dead
+  // agent had not read yet reaches the recovery agent.
+  void Start(int output_fd, const std::string& driver_log, int output_write_fd) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return;
     pid_t w = ::fork();
@@ -426,6 +429,7 @@ class GroupWatcher {
     }
     if (w == 0) {
       ::close(p[1]);
+      if (output_write_fd >= 0) ::close(output_write_fd);
       ::setpgid(0, 0);  // not in the agent's group: a signal to the agent's group spares it
       ::signal(SIGTERM, SIG_IGN);
       ::signal(SIGINT, SIG_IGN);
@@ -442,6 +446,24 @@ class GroupWatcher {
         if (got < sizeof pgid) got += static_cast<size_t>(r);
       }
       if (got == sizeof pgid && pgid > 1) ::kill(-pgid, SIGKILL);
+      // What is still in the output pipe: its writers are dead now (EOF), or 50 ms of quiet
+      // (a process outside the group holds it).
+      int log_fd = -1;
+      char buf[4096];
+      while (output_fd >= 0) {
+        pollfd pfd{output_fd, POLLIN, 0};
+        int pr = ::poll(&pfd, 1, 50);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) break;
+        ssize_t r = ::read(output_fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (log_fd < 0) {
+          log_fd = ::open(driver_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+          if (log_fd < 0) break;
+        }
+        if (::write(log_fd, buf, static_cast<size_t>(r)) != r) break;
+      }
       _exit(0);
     }
     ::close(p[0]);
@@ -572,7 +594,13 @@ int RunAgent(const AgentOptions& given) {
   AgentOptions opts = given;
   const RunPaths paths = ResolvePaths(opts);
   GroupWatcher watcher;
-  if (!opts.recover) watcher.Start();  // before any thread exists
+  // The script's output pipe exists from the start, so the watcher holds its read end too.
+  int pipefd[2] = {-1, -1};
+  if (!opts.recover) {
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) pipefd[0] = pipefd[1] = -1;
+    // Before any thread exists. The watcher must not hold the write end (EOF detection).
+    watcher.Start(pipefd[0], (paths.run_dir / kDriverLog).string(), pipefd[1]);
+  }
   if (!IsRunTokenShape(opts.token)) {
     // A workspace token: trade it for a token of this run at once, so that neither this
     // agent's calls nor the script hold workspace power.
@@ -741,8 +769,7 @@ int RunAgent(const AgentOptions& given) {
   vars["AZUREML_ARM_WORKSPACE_NAME"] = vars["TRAINYARD_WORKSPACE"];
   for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
 
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail("pipe failed");
+  if (pipefd[0] < 0) return fail("pipe failed");
   pid_t child;
   try {
     Json run_def = def;

@@ -186,6 +186,42 @@ def test_server_flag_runs_local_agents_http_only(make_server, plain_env, tmp_pat
     assert (node / "objects").is_dir()
 
 
+def test_http_only_agent_builds_the_environment_under_the_servers_spec_hash(make_server,
+                                                                              tmp_path):
+    """Same machine, same interpreters: the node's environment cache key is the server's."""
+    node = tmp_path / "node"
+    # Without a shared TRAINYARD_ENV_CACHE: the server builds in its data dir, the agent in
+    # its node dir.
+    srv = e2e_util.Server(tmp_path / "srv", extra_args=["--agent-node-dir", str(node)],
+                          env=dict(os.environ, TRAINYARD_ENV_CACHE="")).start()
+    try:
+        _same_spec_hash(srv, node, tmp_path)
+    finally:
+        srv.stop()
+
+
+def _same_spec_hash(srv, node, tmp_path):
+    from trainyard.core import Environment, Experiment, ScriptRunConfig
+    src = tmp_path / "src"
+    e2e_util.write_script(src, "job.py", """
+        import sys
+        from azureml.core.run import Run
+        Run.get_context().log("prefix", sys.prefix)
+    """)
+    env = Environment("node-hash-env")   # a managed venv with nothing installed
+    run = Experiment(srv.workspace(), "node-hash").submit(
+        ScriptRunConfig(source_directory=str(src), script="job.py", environment=env))
+    run.wait_for_completion(show_output=False)
+    assert run.get_status() == "Completed", run.get_details()
+    prefix = Path(run.get_metrics()["prefix"])
+    status, dto = _api(srv, "GET", "/api/v1/runs/" + run.id)
+    status, built = _api(srv, "POST", "/api/v1/environment-cache/build",
+                         {"spec": dto["definition"]["environment"]})
+    assert status == 200, built
+    assert prefix == node / "envs" / built["spec_hash"], (prefix, built)
+    assert built["env_dir"] != str(prefix)   # the server's own cache is a different place
+
+
 # ----- run tokens -----
 
 PROBE = """
@@ -327,6 +363,7 @@ while not os.path.exists(os.path.join(ctl, "go")):   # the test has stopped the 
     time.sleep(0.01)
 for i in range(n):
     run.log("m", i)
+print("printed while the agent was stopped", flush=True)
 open(os.path.join(ctl, "written"), "w").write(str(n))
 time.sleep(600)
 """
@@ -351,9 +388,11 @@ def _start_orphan_run(ws, plain_env, tmp_path, n):
     return run, script, agent, grandchild
 
 
-@pytest.mark.parametrize("n", [20000])
-def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env, tmp_path, n):
-    srv = make_server()
+@pytest.mark.parametrize("mode", ["local", "http-only"])
+def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env, tmp_path, mode):
+    n = 20000
+    srv = make_server(*(["--agent-node-dir", str(tmp_path / "node")] if mode == "http-only"
+                        else []))
     ws = srv.workspace()
     run, script, agent, grandchild = _start_orphan_run(ws, plain_env, tmp_path, n)
     killed = time.time()
@@ -368,6 +407,10 @@ def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env
     assert "agent stopped unexpectedly" in msg and "killed by signal 9" in msg, msg
     assert "%d metric lines" % n in msg, msg
     assert run.get_metrics(name="m")["m"] == list(range(n))
+    # Output the agent never read (still in the pipe when it died) was saved by the watcher
+    # and shipped by the recovery agent.
+    status, log = _api(srv, "GET", "/api/v1/runs/%s/logs/azureml-logs/70_driver_log.txt" % run.id)
+    assert b"printed while the agent was stopped" in log, log
 
 
 def test_agent_killed_while_server_down_is_recovered_at_start(make_server, plain_env, tmp_path):
