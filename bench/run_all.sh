@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (P1, P2, P3, P4, P6, P7-engine, P7, P8-search, P8) and prints their RESULT
+# Runs the benchmarks (P1, P2, P3, P4, P6, P7-engine, P7, P8-search, P8, P16, P17) and prints their RESULT
 # lines at the end.
 #   bash bench/run_all.sh           full sizes (minutes)
 #   bash bench/run_all.sh --quick   small sizes: a smoke test that the benchmarks still work
@@ -27,6 +27,8 @@ bash setup.sh
 .venv/bin/python p2_metrics_vs_mlflow.py "${QUICK[@]}"
 .venv/bin/python p6_serving.py "${QUICK[@]}"
 .venv/bin/python p8_automl_vs_flaml.py "${QUICK[@]}"
+.venv/bin/python p16_hyperdrive_overhead.py "${QUICK[@]}"
+.venv/bin/python p17_hyperdrive_vs_optuna.py "${QUICK[@]}"
 
 echo
 echo "== results ($(date -u +%Y-%m-%d), $(nproc) cores) =="

@@ -111,7 +111,7 @@ Json SweepController::ChildConfig(const Json& child_config, const SweepConfig& c
   if (command_string) {
     std::string cmd = c["command"];
     for (auto& p : cfg.space.parameters) {
-      cmd += " " + ShellQuote(p.Flag()) + " " + ShellQuote(FormatArgument(params[p.name]));
+      cmd += " " + ShellQuote(p.Flag()) + " " + ShellQuote(FormatArgument(params.at(p.name)));
     }
     c["command"] = cmd;
     return c;
@@ -123,7 +123,7 @@ Json SweepController::ChildConfig(const Json& child_config, const SweepConfig& c
   if (!target.is_array()) target = Json::array();
   for (auto& p : cfg.space.parameters) {
     target.push_back(p.Flag());
-    target.push_back(FormatArgument(params[p.name]));
+    target.push_back(FormatArgument(params.at(p.name)));
   }
   return c;
 }
@@ -132,7 +132,7 @@ std::string SweepController::HyperparametersJson(const SweepConfig& cfg, const J
   std::string out = "{";
   for (auto& p : cfg.space.parameters) {
     if (out.size() > 1) out += ", ";
-    const Json& v = params[p.name];
+    const Json& v = params.at(p.name);
     std::string value = v.is_number_float() ? FormatArgument(v)
                         : v.is_boolean()    ? (v.get<bool>() ? "true" : "false")
                                             : v.dump();

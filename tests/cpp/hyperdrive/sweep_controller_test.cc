@@ -1,0 +1,46 @@
+// How a child's run config and hyperparameters record are built from the sampled values.
+#include "hyperdrive/sweep_controller.h"
+
+#include <gtest/gtest.h>
+
+namespace trainyard::hyperdrive {
+namespace {
+
+SweepConfig Config() {
+  return SweepConfig::Parse(
+      {{"sampling",
+        {{"name", "RANDOM"},
+         {"parameter_space",
+          Json::array(
+              {{{"name", "--lr"}, {"expression", {"loguniform", {-6, -1}}}},
+               {{"name", "kernel"},
+                {"expression",
+                 Json::array({"choice", Json::array({Json::array({"rbf", "a b"})})})}},
+               {{"name", "--batch-size"},
+                {"expression", Json::array({"choice", Json::array({Json::array({25, 50})})})}}})}}},
+       {"primary_metric_name", "acc"},
+       {"primary_metric_goal", "maximize"},
+       {"max_total_runs", 3}});
+}
+
+TEST(HyperDriveChild, ArgumentsAppendFlagValuePairsInSpaceOrder) {
+  Json params = {{"--lr", 0.001}, {"kernel", "rbf"}, {"--batch-size", 50}};
+  Json cfg = {{"script", "train.py"}, {"arguments", {"--epochs", "3"}}};
+  Json out = SweepController::ChildConfig(cfg, Config(), params);
+  EXPECT_EQ(out["arguments"], Json::array({"--epochs", "3", "--lr", "0.001", "--kernel", "rbf",
+                                           "--batch-size", "50"}));
+  EXPECT_EQ(SweepController::HyperparametersJson(Config(), params),
+            "{\"--lr\": 0.001, \"kernel\": \"rbf\", \"--batch-size\": 50}");
+}
+
+TEST(HyperDriveChild, CommandStringsGetQuotedArguments) {
+  Json params = {{"--lr", 1e-5}, {"kernel", "a b"}, {"--batch-size", 25}};
+  Json out = SweepController::ChildConfig({{"command", "python train.py"}}, Config(), params);
+  EXPECT_EQ(out["command"], "python train.py --lr 1e-05 --kernel 'a b' --batch-size 25");
+  out = SweepController::ChildConfig({{"command", {"python", "t.py"}}}, Config(), params);
+  EXPECT_EQ(out["command"], Json::array({"python", "t.py", "--lr", "1e-05", "--kernel", "a b",
+                                         "--batch-size", "25"}));
+}
+
+}  // namespace
+}  // namespace trainyard::hyperdrive
