@@ -129,6 +129,19 @@ def test_spool_lines_over_the_limits_are_rejected_and_listed(server):
     assert json.loads(raw)["metrics"]["a"] == [1, 2]
 
 
+def test_spool_line_with_bytes_that_are_not_utf8_is_skipped_and_reads_still_work(server):
+    run = new_run(server)
+    body = b'{"n":"ok","v":1,"t":1}\n{"n":"bad\xff","v":2,"t":1}\n{"n":"s","v":"x\xfe","t":1}\n'
+    status, _, raw = api(server, "POST", "/api/v1/runs/%s/metrics/spool?first_seq=0" % run, body,
+                         headers={"Content-Type": "application/x-ndjson"})
+    assert status == 200, raw
+    out = json.loads(raw)
+    assert out["accepted"] == 1 and out["skipped"] == 2, out
+    status, _, raw = api(server, "GET", "/api/v1/runs/%s/metrics" % run)
+    assert status == 200, raw
+    assert json.loads(raw)["metrics"] == {"ok": 1}
+
+
 def test_deep_metric_value_already_stored_does_not_crash_reads(make_server):
     srv = make_server()
     run = new_run(srv)
