@@ -3,7 +3,8 @@
 #
 #   bash bench/fuzz.sh                 # 10,000,000 executions per target (the figure)
 #   bash bench/fuzz.sh --runs 1000000  # fewer
-#   bash bench/fuzz.sh --seconds 30    # a time budget per target instead (scripts/test.sh, CI)
+#   bash bench/fuzz.sh --seconds 30    # at most 30 s per target (scripts/test.sh, CI); with
+#                                      # --runs as well, whichever limit comes first
 #   bash bench/fuzz.sh --only csv_reader
 #
 # Builds build-fuzz/ (clang, -DTRAINYARD_FUZZ=ON) when needed. Seeds: fuzz/corpus/<target>/
@@ -45,8 +46,8 @@ for t in "${TARGETS[@]}"; do
   artifacts="$BUILD/fuzz-artifacts/$t/"
   log="$BUILD/fuzz-$t.log"
   mkdir -p "$corpus" "$artifacts"
-  limit=(-runs="$RUNS")
-  [ -n "$SECONDS_BUDGET" ] && limit=(-max_total_time="$SECONDS_BUDGET")
+  limit=(-runs="$RUNS")  # whichever limit comes first
+  [ -n "$SECONDS_BUDGET" ] && limit+=(-max_total_time="$SECONDS_BUDGET")
   start=$(date +%s.%N)
   rc=0
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}" \

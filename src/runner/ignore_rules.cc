@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdint>
 #include <system_error>
+#include <unordered_map>
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -87,7 +89,19 @@ int MatchBracket(std::string_view pat, size_t* p, unsigned char c) {
   return matched != negated ? kMatch : kNoMatch;
 }
 
-int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t) {
+// Results of DoMatch(p, t) already computed. The matcher is a pure function of (p, t), and
+// without this table patterns with many "**" segments ("**/**/*/**/...", found by fuzzing) take
+// exponential time: one .amlignore line could hang a submission. Filled only after the first
+// 64 calls, so ordinary patterns never allocate.
+struct MatchMemo {
+  size_t calls = 0;
+  std::unordered_map<uint64_t, int> done;
+};
+
+int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t, MatchMemo* memo);
+
+int DoMatchUncached(std::string_view pat, size_t p, std::string_view text, size_t t,
+                    MatchMemo* memo) {
   for (; p < pat.size(); ++p, ++t) {
     char pc = pat[p];
     if (t >= text.size() && pc != '*') return kAbortAll;
@@ -120,7 +134,7 @@ int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t) {
       bool seg_end = p == pat.size() || pat[p] == '/';
       if (seg_start && seg_end) {
         // "**/" may also match zero directories.
-        if (p < pat.size() && DoMatch(pat, p + 1, text, t) == kMatch) return kMatch;
+        if (p < pat.size() && DoMatch(pat, p + 1, text, t, memo) == kMatch) return kMatch;
         match_slash = true;
       }
     }
@@ -141,7 +155,7 @@ int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t) {
         while (t < text.size() && (match_slash || text[t] != '/') && text[t] != pat[p]) ++t;
         if (t >= text.size() || text[t] != pat[p]) return kNoMatch;
       }
-      int r = DoMatch(pat, p, text, t);
+      int r = DoMatch(pat, p, text, t, memo);
       if (r != kNoMatch) {
         if (!match_slash || r != kAbortToStarStar) return r;
       } else if (!match_slash && text[t] == '/') {
@@ -152,6 +166,15 @@ int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t) {
     return kAbortAll;
   }
   return t == text.size() ? kMatch : kNoMatch;
+}
+
+int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t, MatchMemo* memo) {
+  if (++memo->calls <= 64) return DoMatchUncached(pat, p, text, t, memo);
+  uint64_t key = (static_cast<uint64_t>(p) << 32) | static_cast<uint32_t>(t);
+  if (auto it = memo->done.find(key); it != memo->done.end()) return it->second;
+  int r = DoMatchUncached(pat, p, text, t, memo);
+  memo->done.emplace(key, r);
+  return r;
 }
 
 std::string_view Basename(std::string_view path) {
@@ -211,7 +234,8 @@ void LoadTree(IgnoreRules* rules, const fs::path& abs, const std::string& rel) {
 }  // namespace
 
 bool GlobMatchPath(std::string_view pattern, std::string_view text) {
-  return DoMatch(pattern, 0, text, 0) == kMatch;
+  MatchMemo memo;
+  return DoMatch(pattern, 0, text, 0, &memo) == kMatch;
 }
 
 IgnoreRules IgnoreRules::FromText(std::string_view text) {

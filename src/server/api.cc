@@ -13,6 +13,7 @@
 #include "common/confined_fs.h"
 #include "common/error.h"
 #include "common/json_limits.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "common/validation.h"
 #include "runner/submission.h"
@@ -168,6 +169,9 @@ bool IsMetricKind(const std::string& k) {
 // Returns false (the caller falls back to the JSON parser) for anything else: escapes, nested
 // values, booleans, other keys.
 bool ParseSpoolLineFast(std::string_view line, MetricPoint& pt) {
+  // Bytes that are not UTF-8 go to the JSON parser, which refuses them: stored, they made
+  // every later dump() of the run's metrics throw.
+  if (!IsValidUtf8(line)) return false;
   size_t i = 0;
   auto expect = [&](char c) {
     if (i < line.size() && line[i] == c) {
@@ -568,7 +572,7 @@ struct Api::Impl {
     int64_t now = NowMillis();
     size_t pos = 0, skipped = 0;
     // Lines over the limits are refused one by one (the rest of the batch is stored) and
-    // listed in the answer, so the agent's log shows them instead of silence.
+    // listed in the answer ("rejected", "rejected_count").
     Json rejected = Json::array();
     size_t rejected_count = 0;
     auto reject = [&](int64_t line_seq, const std::string& why) {

@@ -4,7 +4,7 @@ Every test here talks to a real `trainyard server` over HTTP (urllib / http.clie
 what a client sees: the status, the error code and message, and that the server is still up.
 """
 import hashlib
-import http.client
+import http.client as httpclient
 import json
 import os
 import shutil
@@ -127,6 +127,19 @@ def test_spool_lines_over_the_limits_are_rejected_and_listed(server):
     status, _, raw = api(server, "GET", "/api/v1/runs/%s/metrics" % run)
     assert status == 200
     assert json.loads(raw)["metrics"]["a"] == [1, 2]
+
+
+def test_spool_line_with_bytes_that_are_not_utf8_is_skipped_and_reads_still_work(server):
+    run = new_run(server)
+    body = b'{"n":"ok","v":1,"t":1}\n{"n":"bad\xff","v":2,"t":1}\n{"n":"s","v":"x\xfe","t":1}\n'
+    status, _, raw = api(server, "POST", "/api/v1/runs/%s/metrics/spool?first_seq=0" % run, body,
+                         headers={"Content-Type": "application/x-ndjson"})
+    assert status == 200, raw
+    out = json.loads(raw)
+    assert out["accepted"] == 1 and out["skipped"] == 2, out
+    status, _, raw = api(server, "GET", "/api/v1/runs/%s/metrics" % run)
+    assert status == 200, raw
+    assert json.loads(raw)["metrics"] == {"ok": 1}
 
 
 def test_deep_metric_value_already_stored_does_not_crash_reads(make_server):
@@ -290,21 +303,18 @@ def _mount_tmpfs(where, size):
 
 
 def _fill(path):
-    """Writes `path` until the file system is full."""
-    with open(path, "wb") as f:
-        chunk = b"\0" * (1 << 20)
-        try:
-            while True:
-                f.write(chunk)
-                f.flush()
-        except OSError:
-            pass
-        try:
-            while True:  # the last partial megabyte
-                f.write(b"\0" * 4096)
-                f.flush()
-        except OSError:
-            pass
+    """Writes `path` until the file system is full (unbuffered: every write reaches it)."""
+    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for size in (1 << 20, 4096, 1):
+            try:
+                while True:
+                    if os.write(fd, b"\0" * size) == 0:
+                        break
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
 
 
 def test_disk_full_answers_507_with_a_message_on_write_routes(tmp_path):
@@ -376,7 +386,7 @@ def test_disk_full_artifact_upload_answers_507(tmp_path):
             status, _, raw = api(srv, "PUT", "/api/v1/runs/%s/artifacts/outputs/a.bin" % run,
                                  os.urandom(4 << 20),
                                  headers={"Content-Type": "application/octet-stream"})
-        except (ConnectionError, http.client.HTTPException) as e:
+        except (ConnectionError, httpclient.HTTPException) as e:
             pytest.fail("no answer to an upload on a full disk: %r" % e)
         assert status == 507, raw
         assert error_of(raw)["code"] == "InsufficientStorage"
@@ -428,7 +438,7 @@ def _upload(url, token, path, results):
     """PUTs a file with http.client (streamed); records the outcome, never raises."""
     u = urllib.parse.urlsplit(url)
     try:
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        conn = httpclient.HTTPConnection(u.hostname, u.port, timeout=60)
         size = os.path.getsize(path)
         with open(path, "rb") as f:
             conn.request("PUT", u.path, body=f, headers={
@@ -438,7 +448,7 @@ def _upload(url, token, path, results):
             r.read()
             results.append(r.status)
         conn.close()
-    except (OSError, http.client.HTTPException):
+    except (OSError, httpclient.HTTPException):
         results.append("killed")
 
 
@@ -448,10 +458,10 @@ def test_server_kill9_during_uploads_keeps_db_and_blobs_intact(make_server, tmp_
     fraction of the time."""
     srv = make_server()
     files = []
-    for i in range(4):
+    for i, mib in enumerate((1, 64, 64, 64)):  # the small one finishes before the kill
         p = tmp_path / ("up%d.bin" % i)
         with open(p, "wb") as f:
-            for _ in range(64):
+            for _ in range(mib):
                 f.write(os.urandom(1 << 20))
         files.append(p)
     run = new_run(srv)
@@ -462,11 +472,16 @@ def test_server_kill9_during_uploads_keeps_db_and_blobs_intact(make_server, tmp_
             srv.token, str(p), results)) for i, p in enumerate(files)]
         for t in threads:
             t.start()
-        time.sleep(0.4)
+        time.sleep(0.6)
         srv.kill()
         for t in threads:
             t.join(60)
         srv.start()
+    # And one upload after the kills, undisturbed.
+    ok = []
+    _upload("%s/api/v1/runs/%s/artifacts/outputs/after.bin" % (srv.url, run), srv.token,
+            str(files[0]), ok)
+    assert ok == [201], ok
     srv.stop()
     assert "killed" in results, "no upload was interrupted: the test proved nothing"
     db = sqlite3.connect(str(srv.data_dir / "meta.db"))

@@ -132,7 +132,7 @@ TEST(CheckYamlBounds, DepthAndSize) {
     FAIL();
   } catch (const InvalidInput& e) {
     EXPECT_EQ(e.code(), "YamlTooDeep");
-    EXPECT_NE(std::string(e.what()).find("line 128"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("line 129"), std::string::npos) << e.what();
   }
   // Brackets inside quotes and comments do not count; block scalars are text.
   EXPECT_NO_THROW(CheckYamlBounds("a: '" + std::string(300, '[') + "'\n# " + std::string(300, '{') +

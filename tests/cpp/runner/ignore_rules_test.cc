@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -272,6 +273,21 @@ TEST(IgnoreRulesTest, AgreesWithGitOnATree) {
   }
   EXPECT_EQ(ours, git_files);
   EXPECT_GT(ours.size(), 10u);
+}
+
+// Found by fuzz_ignore_rules: many "**" segments made the matcher exponential (a one-line
+// .amlignore could hang a submission). Matching is memoized now: this is instant.
+TEST(GlobMatchPathTest, ManyStarStarSegmentsDoNotBlowUp) {
+  std::string pattern;
+  for (int i = 0; i < 40; ++i) pattern += "**/*a*/";
+  pattern += "x";
+  std::string path;
+  for (int i = 0; i < 60; ++i) path += "aaa/";
+  path += "y";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(GlobMatchPath(pattern, path));
+  EXPECT_TRUE(GlobMatchPath("**/**/**/**/**/**/**/**/**/**/x", path.substr(0, 200) + "x"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
 }
 
 }  // namespace
