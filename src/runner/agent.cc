@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -26,12 +27,13 @@
 #include "env/container_runtime.h"
 #include "env/env_cache.h"
 #include "env/env_spec.h"
+#include "net/http_client.h"
+#include "net/http_types.h"
 #include "runner/dataset_inputs.h"
+#include "runner/launcher.h"
 #include "runner/mount_namespace.h"
 #include "runner/run_environment.h"
 #include "runner/snapshot_builder.h"
-#include "net/http_client.h"
-#include "net/http_types.h"
 #include "store/blob_store.h"
 
 extern char** environ;
@@ -498,6 +500,27 @@ int RunAgent(const AgentOptions& opts) {
     }
   }
   vars["AZUREML_ARM_WORKSPACE_NAME"] = vars["TRAINYARD_WORKSPACE"];
+  // Distributed runs: N ranks through one launcher process (runner/launcher.h).
+  RankPlan plan;
+  std::unique_ptr<RankOutput> ranks;
+  std::vector<std::string> rank_argv;
+  try {
+    plan = PlanRanks(def);
+    if (plan.distributed()) {
+      if (env_spec.docker_enabled) {
+        throw InvalidInput("distributed runs in a container image are not supported yet");
+      }
+      Json run_def = def;
+      if (run_def.contains("arguments")) run_def["arguments"] = inputs.Substitute(def["arguments"]);
+      rank_argv =
+          BuildRankLaunch(plan, CurrentLaunchContext(), BuildArgv(run_def, env.python), vars);
+      ranks = std::make_unique<RankOutput>(
+          plan.kind, [&](const std::string& n, std::string_view d) { shipper.AppendLog(n, d); });
+      Log("launching " + std::to_string(plan.world_size) + " ranks: " + plan.ToJson().dump());
+    }
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
   for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
 
   int pipefd[2];
@@ -506,7 +529,7 @@ int RunAgent(const AgentOptions& opts) {
   try {
     Json run_def = def;
     if (run_def.contains("arguments")) run_def["arguments"] = inputs.Substitute(def["arguments"]);
-    std::vector<std::string> argv = BuildArgv(run_def, env.python);
+    std::vector<std::string> argv = ranks ? rank_argv : BuildArgv(run_def, env.python);
     std::vector<std::pair<std::string, std::string>> ro_binds = inputs.read_only_binds;
     if (env_spec.docker_enabled) {
       std::vector<std::pair<std::string, bool>> binds = {{run_dir.string(), false},
@@ -571,7 +594,11 @@ int RunAgent(const AgentOptions& opts) {
       ssize_t n = ::read(pipefd[0], buf, sizeof buf);
       if (n > 0) {
         std::string_view chunk(buf, static_cast<size_t>(n));
-        shipper.AppendLog(kDriverLog, chunk);
+        if (ranks) {
+          ranks->Feed(chunk);
+        } else {
+          shipper.AppendLog(kDriverLog, chunk);
+        }
         tail.append(chunk);
         if (tail.size() > 65536) tail.erase(0, tail.size() - 65536);
       } else if (n == 0) {
@@ -599,6 +626,11 @@ int RunAgent(const AgentOptions& opts) {
   if (pidfd >= 0) ::close(pidfd);
   if (!exited) ::waitpid(child, &status, 0);
   ::killpg(child, SIGKILL);  // leftovers of the process group
+  int failed_rank = -1;
+  if (ranks) {
+    ranks->Finish();
+    tail = ranks->FailureTail(&failed_rank);
+  }
 
   // Finalizing: outputs, logs, metrics.
   set_status("Finalizing");
@@ -632,6 +664,7 @@ int RunAgent(const AgentOptions& opts) {
     std::string msg = se.message.empty()
                           ? "User program failed with exit code " + std::to_string(code)
                           : "User program failed with " + se.message;
+    if (failed_rank >= 0) msg += " (rank " + std::to_string(failed_rank) + ")";
     std::string tb = se.traceback.empty() ? tail.substr(tail.size() > 4000 ? tail.size() - 4000 : 0)
                                           : se.traceback;
     set_status("Failed", {{"message", msg}, {"traceback", tb}}, code);

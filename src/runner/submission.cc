@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/validation.h"
+#include "runner/launcher.h"
 #include "runner/run_environment.h"
 #include "runner/snapshot_builder.h"
 
@@ -126,6 +127,17 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
   for (const char* k :
        {"distributed_job_config", "node_count", "process_count_per_node", "inputs"}) {
     if (config.contains(k) && !config[k].is_null()) def[k] = config[k];
+  }
+  // The declared processes must be able to run: never one process instead of N.
+  RankPlan plan = PlanRanks(def);
+  if (plan.node_count > 1 && target == "local") {
+    throw InvalidInput("node_count=" + std::to_string(plan.node_count) +
+                           " but compute target 'local' is one machine: use a cluster target "
+                           "with max_nodes >= " +
+                           std::to_string(plan.node_count) +
+                           " (ComputeTarget.create with AmlCompute.provisioning_configuration), "
+                           "or node_count=1 with more processes per node",
+                       "NodeCountExceedsTarget");
   }
 
   // Last, because it writes blobs: everything above must have been accepted first.
