@@ -259,3 +259,24 @@ def test_requests_no_target_can_satisfy_are_refused_at_submit(ws, plain_env, tmp
         for w in words:
             assert w in str(ei.value), (kwargs, str(ei.value))
     assert len(list(exp.get_runs())) == before  # nothing was created
+
+
+def test_cancel_stops_every_rank(ws, plain_env, tmp_path):
+    from trainyard.core.runconfig import PyTorchConfiguration
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    src = tmp_path / "src"
+    write_script(src, "sleep.py", """
+        import os, sys, time
+        open(os.path.join(sys.argv[1], os.environ["RANK"]), "w").write(str(os.getpid()))
+        time.sleep(300)
+    """)
+    run = _submit(ws, "e2e-dist-cancel", src, "sleep.py", plain_env,
+                  PyTorchConfiguration(communication_backend="Gloo", process_count=2),
+                  arguments=[str(pids)])
+    wait_for(lambda: len(list(pids.iterdir())) == 2, timeout=60, what="both ranks started")
+    run.cancel()
+    assert wait_status(run, timeout=60) == "Canceled"
+    for f in pids.iterdir():
+        pid = int(f.read_text())
+        wait_for(lambda: not pid_alive(pid), timeout=10, what="rank %s stopped" % f.name)
