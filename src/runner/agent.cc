@@ -632,6 +632,20 @@ int RunAgent(const AgentOptions& opts) {
     tail = ranks->FailureTail(&failed_rank);
   }
 
+  if (canceled && std::getenv("TRAINYARD_SLURM_JOB") != nullptr) {
+    // Under Slurm a SIGTERM the server did not ask for is Slurm's (scancel from outside, time
+    // limit, node failure): leave the final state to the server, which reads Slurm's reason.
+    std::string st;
+    try {
+      st = link.Call("GET", base).value("status", "");
+    } catch (const std::exception&) {
+    }
+    if (st != "CancelRequested") {
+      Log("stopped by Slurm, not by a cancel: the server records Slurm's reason");
+      shipper.Finish();
+      return 0;
+    }
+  }
   // Finalizing: outputs, logs, metrics.
   set_status("Finalizing");
   std::string upload_error;

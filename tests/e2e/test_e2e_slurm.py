@@ -1,0 +1,273 @@
+"""The Slurm compute target against a real private Slurm cluster (two slurmd nodes on this host,
+tests/e2e/slurm_cluster.py): cluster creation as in seeds 000/003, the seed 001 distributed
+flow (2 ranks on 2 Slurm nodes), MPI all-reduce across nodes, a crashing rank, scancel from
+outside, pending while nodes are busy, node_count over max_nodes.
+
+torch is not installed (its wheel is over 500 MB): the PyTorch case checks torch.distributed's
+env contract with a TCP rendezvous of its own.
+"""
+import json
+import subprocess
+import time
+
+import pytest
+
+from e2e_util import Server, wait_for, wait_status, write_script
+from slurm_cluster import SlurmCluster, slurm_available
+
+pytestmark = pytest.mark.skipif(not slurm_available(),
+                                reason="needs slurmctld/slurmd/munge (scripts/install.sh)")
+
+DEBIAN_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    c.start()
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def slurm_server(cluster, tmp_path_factory):
+    root = tmp_path_factory.mktemp("slurm-server")
+    sizes = root / "vm-sizes.json"
+    # This test cluster has no GPUs: the seeds' GPU size is mapped to the CPU partition.
+    sizes.write_text(json.dumps({"STANDARD_NC6": {"partition": "main"},
+                                 "*": {"partition": "main"}}))
+    srv = Server(root / "srv", extra_args=["--slurm-conf", str(cluster.conf),
+                                           "--slurm-vm-sizes", str(sizes)]).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def sws(slurm_server):
+    return slurm_server.workspace()
+
+
+@pytest.fixture(scope="module")
+def gpu_cluster(sws):
+    """Seed 000/003's cluster code, unchanged but for the import."""
+    from trainyard.core.compute import AmlCompute, ComputeTarget
+    from trainyard.core.compute_target import ComputeTargetException
+    ws = sws
+    cluster_name = "gpu-cluster"
+    try:
+        compute_target = ComputeTarget(workspace=ws, name=cluster_name)
+        print('Found existing compute target')
+    except ComputeTargetException:
+        print('Creating a new compute target...')
+        compute_config = AmlCompute.provisioning_configuration(vm_size='STANDARD_NC6',
+                                                               max_nodes=4)
+        compute_target = ComputeTarget.create(ws, cluster_name, compute_config)
+        compute_target.wait_for_completion(show_output=True, min_node_count=None,
+                                           timeout_in_minutes=20)
+    return compute_target
+
+
+@pytest.fixture(scope="module")
+def mpi_env():
+    from trainyard.core import Environment
+    env = Environment("slurm-mpi")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = DEBIAN_PYTHON
+    return env
+
+
+def _logs(run):
+    return run.get_details_with_logs()["logFiles"]
+
+
+def test_cluster_is_a_slurm_partition_with_real_node_states(gpu_cluster, sws, capsys):
+    from trainyard.core.compute import ComputeTarget
+    assert gpu_cluster.provisioning_state == "Succeeded"
+    again = ComputeTarget(workspace=sws, name="gpu-cluster")  # found now
+    assert again.type == "AmlCompute"
+    gpu_cluster.wait_for_completion(show_output=True)
+    out = capsys.readouterr().out
+    assert "n1" in out and "n2" in out and "idle" in out, out
+    status = gpu_cluster.get_status()
+    text = json.dumps(status.serialize() if hasattr(status, "serialize") else status,
+                      default=str)
+    assert "n1" in text and "idle" in text, text
+
+
+def test_seed_001_estimator_runs_two_ranks_on_two_nodes(gpu_cluster, sws, mpi_env, tmp_path):
+    from trainyard.core import Experiment
+    from trainyard.core.runconfig import MpiConfiguration
+    from trainyard.train.estimator import Estimator
+    write_script(tmp_path, "train.py", """
+        import os
+        from mpi4py import MPI
+        from azureml.core.run import Run
+        comm = MPI.COMM_WORLD
+        total = comm.allreduce(comm.rank + 1)
+        print("rank", comm.rank, "of", comm.size, "on", os.environ["SLURMD_NODENAME"],
+              "ompi", os.environ["OMPI_COMM_WORLD_RANK"], "nodes",
+              os.environ["AZUREML_NODE_COUNT"], "sum", total, flush=True)
+        Run.get_context().log("node", os.environ["SLURMD_NODENAME"])
+    """)
+    estimator = Estimator(source_directory=str(tmp_path),
+                          compute_target=gpu_cluster,
+                          entry_script='train.py',
+                          node_count=2,
+                          process_count_per_node=1,
+                          distributed_training=MpiConfiguration(),
+                          environment_definition=mpi_env)
+    run = Experiment(sws, "slurm-seed001").submit(estimator)
+    run.wait_for_completion(show_output=True)
+    logs = _logs(run)
+    assert run.get_status() == "Completed", logs
+    nodes = set()
+    for rank in (0, 1):
+        line = logs["azureml-logs/70_driver_log_%d.txt" % rank]
+        assert "rank %d of 2" % rank in line and "ompi %d nodes 2 sum 3" % rank in line, line
+        nodes.add(line.split(" on ")[1].split()[0])
+    assert nodes == {"n1", "n2"}
+    assert sorted(run.get_metrics()["node"]) == ["n1", "n2"]
+    details = run.get_details()
+    assert details["properties"]["slurm.job_id"].isdigit()
+    assert run.get_tags()["slurm.nodes"] == "n[1-2]"
+
+
+def test_pytorch_contract_across_nodes(gpu_cluster, sws, tmp_path):
+    """2 nodes x 2 processes: RANK/LOCAL_RANK/NODE_RANK/WORLD_SIZE and a TCP rendezvous at
+    MASTER_ADDR:MASTER_PORT (torch.distributed's env:// contract, without torch)."""
+    from trainyard.core import Environment, Experiment, ScriptRunConfig
+    from trainyard.core.runconfig import PyTorchConfiguration
+    env = Environment("slurm-plain")
+    env.python.user_managed_dependencies = True
+    env.python.interpreter_path = DEBIAN_PYTHON
+    write_script(tmp_path, "rdv.py", """
+        import json, os, socket, time
+        e = os.environ
+        rank, world = int(e["RANK"]), int(e["WORLD_SIZE"])
+        addr, port = e["MASTER_ADDR"], int(e["MASTER_PORT"])
+        me = dict(rank=rank, local=int(e["LOCAL_RANK"]), node=int(e["NODE_RANK"]),
+                  host=e["SLURMD_NODENAME"])
+        if rank == 0:
+            srv = socket.create_server((addr, port))
+            seen, conns = [me], []
+            while len(conns) < world - 1:
+                c, _ = srv.accept()
+                seen.append(json.loads(c.makefile().readline()))
+                conns.append(c)
+            for c in conns:
+                c.sendall(b"ok\\n")
+            print("rendezvous", json.dumps(sorted(seen, key=lambda s: s["rank"])), flush=True)
+        else:
+            for _ in range(400):
+                try:
+                    c = socket.create_connection((addr, port))
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            c.sendall((json.dumps(me) + "\\n").encode())
+            assert c.makefile().readline() == "ok\\n"
+    """)
+    cfg = ScriptRunConfig(str(tmp_path), "rdv.py", compute_target=gpu_cluster, environment=env,
+                          distributed_job_config=PyTorchConfiguration(
+                              communication_backend="Gloo", process_count=4, node_count=2))
+    run = Experiment(sws, "slurm-torch").submit(cfg)
+    run.wait_for_completion(show_output=False, raise_on_error=False)
+    logs = _logs(run)
+    assert run.get_status() == "Completed", logs
+    line = [ln for ln in logs["azureml-logs/70_driver_log_0.txt"].splitlines()
+            if ln.startswith("rendezvous ")][0]
+    seen = json.loads(line.split(" ", 1)[1])
+    assert seen == [{"rank": 0, "local": 0, "node": 0, "host": "n1"},
+                    {"rank": 1, "local": 1, "node": 0, "host": "n1"},
+                    {"rank": 2, "local": 0, "node": 1, "host": "n2"},
+                    {"rank": 3, "local": 1, "node": 1, "host": "n2"}]
+
+
+def test_crashing_rank_fails_the_slurm_run(gpu_cluster, sws, mpi_env, tmp_path):
+    from trainyard.core import Experiment, ScriptRunConfig
+    from trainyard.core.runconfig import MpiConfiguration
+    write_script(tmp_path, "crash.py", """
+        import time
+        from mpi4py import MPI
+        if MPI.COMM_WORLD.rank == 1:
+            raise ValueError("rank one broke on a node")
+        time.sleep(300)
+    """)
+    cfg = ScriptRunConfig(str(tmp_path), "crash.py", compute_target=gpu_cluster,
+                          environment=mpi_env,
+                          distributed_job_config=MpiConfiguration(node_count=2))
+    started = time.time()
+    run = Experiment(sws, "slurm-crash").submit(cfg)
+    assert wait_status(run, timeout=120) == "Failed"
+    assert time.time() - started < 60
+    error = json.dumps(run.get_details()["error"])
+    assert "ValueError: rank one broke on a node" in error and "(rank 1)" in error, error
+
+
+def test_scancel_from_outside_ends_the_run(gpu_cluster, sws, mpi_env, cluster, tmp_path):
+    from trainyard.core import Experiment, ScriptRunConfig
+    write_script(tmp_path, "sleep.py", """
+        import time
+        print("sleeping", flush=True)
+        time.sleep(300)
+    """)
+    cfg = ScriptRunConfig(str(tmp_path), "sleep.py", compute_target=gpu_cluster,
+                          environment=mpi_env)
+    run = Experiment(sws, "slurm-scancel").submit(cfg)
+    wait_for(lambda: run.get_status() == "Running", timeout=60, what="running")
+    job = run.get_details()["properties"]["slurm.job_id"]
+    cluster.run("scancel", job)
+    assert wait_status(run, timeout=60) == "Failed"
+    error = json.dumps(run.get_details()["error"])
+    assert "CANCELLED" in error and job in error, error
+
+
+def test_busy_nodes_keep_the_run_queued_with_slurms_reason(gpu_cluster, sws, mpi_env, cluster,
+                                                           tmp_path):
+    """Both nodes are held by a job from outside Trainyard: a 2-node run stays Queued with
+    Slurm's pending reason until they are free, then runs."""
+    from trainyard.core import Experiment, ScriptRunConfig
+    from trainyard.core.runconfig import MpiConfiguration
+    blocker = cluster.run("sbatch", "--parsable", "-N2", "--exclusive", "--wrap",
+                          "sleep 300").stdout.strip()
+    try:
+        write_script(tmp_path, "hello.py", "print('hello')\n")
+        cfg = ScriptRunConfig(str(tmp_path), "hello.py", compute_target=gpu_cluster,
+                              environment=mpi_env,
+                              distributed_job_config=MpiConfiguration(node_count=2))
+        run = Experiment(sws, "slurm-pending").submit(cfg)
+        wait_for(lambda: run.get_tags().get("slurm.state") == "PENDING", timeout=60,
+                 what="the job pending")
+        assert run.get_status() == "Queued"
+        assert run.get_tags()["slurm.reason"] in ("Resources", "Priority"), run.get_tags()
+    finally:
+        cluster.run("scancel", blocker)
+    assert wait_status(run, timeout=120) == "Completed", _logs(run)
+
+
+def test_max_nodes_caps_runs_at_submit_and_in_the_queue(sws, mpi_env, tmp_path):
+    from trainyard.core import Experiment, ScriptRunConfig
+    from trainyard.core.compute import AmlCompute, ComputeTarget
+    from trainyard.core.runconfig import MpiConfiguration
+    small = ComputeTarget.create(sws, "small-cluster", AmlCompute.provisioning_configuration(
+        vm_size="STANDARD_D2_V2", max_nodes=1))
+    small.wait_for_completion(show_output=False)
+    write_script(tmp_path, "hello.py", "import time; time.sleep(3); print('hello')\n")
+    exp = Experiment(sws, "slurm-max-nodes")
+    with pytest.raises(Exception) as ei:
+        exp.submit(ScriptRunConfig(str(tmp_path), "hello.py", compute_target=small,
+                                   environment=mpi_env,
+                                   distributed_job_config=MpiConfiguration(node_count=2)))
+    assert "node_count=2" in str(ei.value) and "small-cluster" in str(ei.value), str(ei.value)
+    first = exp.submit(ScriptRunConfig(str(tmp_path), "hello.py", compute_target=small,
+                                       environment=mpi_env))
+    second = exp.submit(ScriptRunConfig(str(tmp_path), "hello.py", compute_target=small,
+                                        environment=mpi_env))
+    wait_for(lambda: first.get_status() in ("Running", "Completed"), timeout=60,
+             what="first running")
+    if first.get_status() == "Running":
+        # max_nodes=1: the second waits in Trainyard's queue, not in Slurm's.
+        assert second.get_status() == "Queued"
+        assert "slurm.job_id" not in second.get_details()["properties"]
+    assert wait_status(first, timeout=120) == "Completed"
+    assert wait_status(second, timeout=120) == "Completed"
