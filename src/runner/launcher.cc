@@ -133,6 +133,8 @@ bool ParseLabel(std::string_view line, int* rank, std::string_view* text) {
 
 }  // namespace
 
+RankPlan PlanRanksOnly(const Json& def);
+
 Json RankPlan::ToJson() const {
   Json j = {{"kind", kind},
             {"node_count", node_count},
@@ -143,10 +145,41 @@ Json RankPlan::ToJson() const {
     j["parameter_server_count"] = ps_count;
   }
   if (kind == "pytorch") j["communication_backend"] = backend;
+  if (use_gpu) j["use_gpu"] = true;
   return j;
 }
 
+int CountLocalGpus() {
+  ProcessOptions o;
+  o.argv = {"nvidia-smi", "-L"};
+  o.capture = true;
+  o.merge_stderr = false;
+  o.timeout = std::chrono::seconds(30);
+  try {
+    ProcessResult r = RunProcess(o);
+    if (!r.ok()) return 0;
+    int n = 0;
+    size_t at = 0;
+    while ((at = r.output.find("GPU ", at)) != std::string::npos) {
+      if (at == 0 || r.output[at - 1] == '\n') ++n;
+      at += 4;
+    }
+    return n;
+  } catch (const std::exception&) {
+    return 0;  // no nvidia-smi: no GPUs
+  }
+}
+
 RankPlan PlanRanks(const Json& def) {
+  RankPlan p = PlanRanksOnly(def);
+  if (def.contains("use_gpu") && !def["use_gpu"].is_null()) {
+    if (!def["use_gpu"].is_boolean()) throw InvalidInput("use_gpu must be true or false");
+    p.use_gpu = def["use_gpu"].get<bool>();
+  }
+  return p;
+}
+
+RankPlan PlanRanksOnly(const Json& def) {
   RankPlan p;
   const int def_nodes = PositiveField(def, "node_count", "", 1);
   const int def_ppn = PositiveField(def, "process_count_per_node", "", 1);
@@ -549,6 +582,34 @@ int RunRankSupervisor() {
       add["OMPI_COMM_WORLD_LOCAL_RANK"] = env_or("SLURM_LOCALID", "0");
       add["OMPI_COMM_WORLD_LOCAL_SIZE"] = std::to_string(ppn);
       add["OMPI_COMM_WORLD_NODE_RANK"] = env_or("SLURM_NODEID", "0");
+    }
+    if (spec.value("use_gpu", false)) {
+      // One GPU per rank: the node's GPUs (Slurm's CUDA_VISIBLE_DEVICES for the job when set,
+      // else 0..n-1), handed out by local rank.
+      std::vector<std::string> gpus;
+      if (const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES"); cvd && *cvd) {
+        std::string list = cvd;
+        size_t start = 0;
+        while (start <= list.size()) {
+          size_t c = list.find(',', start);
+          if (c == std::string::npos) c = list.size();
+          if (c > start) gpus.push_back(list.substr(start, c - start));
+          start = c + 1;
+        }
+      } else {
+        for (int g = 0; g < CountLocalGpus(); ++g) gpus.push_back(std::to_string(g));
+      }
+      if (gpus.empty()) {
+        throw InvalidInput("use_gpu=True but this node has no GPU (nvidia-smi lists none)",
+                           "NoGpu");
+      }
+      int local = lr;
+      if (kind == "mpi") {
+        const char* l = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+        if (l == nullptr) l = std::getenv("SLURM_LOCALID");
+        local = l ? std::atoi(l) : 0;
+      }
+      add["CUDA_VISIBLE_DEVICES"] = gpus[static_cast<size_t>(local) % gpus.size()];
     }
     if (kind == "pytorch") {
       add["RANK"] = std::to_string(r.rank);

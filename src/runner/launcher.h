@@ -31,6 +31,7 @@ struct RankPlan {
   int worker_count = 0;  // tensorflow
   int ps_count = 0;      // tensorflow
   std::string backend;   // pytorch communication_backend
+  bool use_gpu = false;  // one GPU per rank (CUDA_VISIBLE_DEVICES), Estimator(use_gpu=True)
 
   bool distributed() const { return kind != "single"; }
   nlohmann::json ToJson() const;
@@ -40,6 +41,9 @@ struct RankPlan {
 // "Distributed runs"). Throws InvalidInput naming the field for anything malformed or
 // contradictory (never falls back to one process).
 RankPlan PlanRanks(const nlohmann::json& definition);
+
+// GPUs on this machine (`nvidia-smi -L` lines; 0 when nvidia-smi is missing or fails).
+int CountLocalGpus();
 
 // Where the ranks go.
 struct LaunchContext {

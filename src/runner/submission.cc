@@ -125,7 +125,7 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
     def["max_run_duration_seconds"] = m;
   }
   for (const char* k :
-       {"distributed_job_config", "node_count", "process_count_per_node", "inputs"}) {
+       {"distributed_job_config", "node_count", "process_count_per_node", "inputs", "use_gpu"}) {
     if (config.contains(k) && !config[k].is_null()) def[k] = config[k];
   }
   // The declared processes must be able to run: never one process instead of N.
@@ -138,6 +138,21 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
                            " (ComputeTarget.create with AmlCompute.provisioning_configuration), "
                            "or node_count=1 with more processes per node",
                        "NodeCountExceedsTarget");
+  }
+  if (plan.use_gpu && target == "local") {
+    int gpus = CountLocalGpus();
+    if (gpus == 0) {
+      throw InvalidInput(
+          "use_gpu=True but compute target 'local' has no GPU (nvidia-smi lists none): submit "
+          "to a GPU target (a cluster with a GPU vm_size) or set use_gpu=False",
+          "NoGpu");
+    }
+    if (plan.processes_per_node > gpus) {
+      throw InvalidInput("use_gpu=True with " + std::to_string(plan.processes_per_node) +
+                             " processes per node but compute target 'local' has " +
+                             std::to_string(gpus) + " GPU(s): one GPU per process",
+                         "NoGpu");
+    }
   }
 
   // Last, because it writes blobs: everything above must have been accepted first.

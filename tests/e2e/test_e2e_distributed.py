@@ -164,6 +164,7 @@ def test_tf_config_shape(ws, plain_env, tmp_path):
         if cfg["task"]["type"] == "ps":
             while True:
                 time.sleep(1)
+        time.sleep(1)  # the workers outlive the parameter server's start
     """)
     run = _submit(ws, "e2e-tf", tmp_path, "tf.py", plain_env,
                   TensorflowConfiguration(worker_count=2, parameter_server_count=1))
@@ -251,6 +252,8 @@ def test_requests_no_target_can_satisfy_are_refused_at_submit(ws, plain_env, tmp
         (dict(node_count=2, distributed_training=PyTorchConfiguration(process_count=3)),
          ["process_count=3", "node_count=2"]),
     ]
+    if not shutil.which("nvidia-smi"):  # this machine has no GPU: use_gpu is refused
+        cases.append((dict(use_gpu=True), ["use_gpu=True", "no GPU"]))
     for kwargs, words in cases:
         est = Estimator(source_directory=str(tmp_path), entry_script="train.py",
                         environment_definition=plain_env, **kwargs)

@@ -127,6 +127,8 @@ def build_script_submission(src, tags=None, run_id=None, parent_id=None, display
     node_count = getattr(rc, "node_count", 1)
     if node_count is not None and node_count != 1:
         config["node_count"] = node_count
+    if getattr(src, "use_gpu", False):
+        config["use_gpu"] = True
     per_node = getattr(src, "process_count_per_node", 1)
     if distributed is None and per_node is not None and per_node != 1:
         config["process_count_per_node"] = per_node
