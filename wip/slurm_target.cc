@@ -194,6 +194,8 @@ int64_t SlurmTarget::StartAgent(const std::string& run_id) {
   if (ctx_.store == nullptr) throw InternalError("slurm target without a metadata store");
   auto run = ctx_.store->GetRun(run_id);
   if (!run) throw NotFound("run '" + run_id + "' not found");
+  // A job of this run may exist already: the server died between sbatch and recording its id.
+  for (auto& j : client_.ActiveJobsNamed({run_id})) return j.id;
   RankPlan plan = PlanRanks(run->definition);
   fs::path run_dir = fs::path(ctx_.data_dir) / "runs" / run_id;
   fs::create_directories(run_dir);
