@@ -26,9 +26,9 @@
 #include "common/validation.h"
 #include "common/workspace_config.h"
 #include "env/env_spec.h"
-#include "runner/agent.h"
 #include "net/http_client.h"
 #include "net/http_types.h"
+#include "runner/agent.h"
 #include "server/server_main.h"
 
 extern char** environ;
@@ -619,7 +619,7 @@ int Dispatch(const std::vector<std::string>& args) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version" || args[0] == "version") {
-    std::cout << "trainyard " << TRAINYARD_VERSION << "\n";
+    std::cout << "trainyard " << TRAINYARD_VERSION << " (build " << BuildId() << ")\n";
     return 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());

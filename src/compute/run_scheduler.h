@@ -1,8 +1,12 @@
-// RunScheduler: the queue and slots of the local compute target. Queued runs are started in
-// submission order while fewer than max_concurrent agents run; each run gets its own agent
-// process (`trainyard agent --run ID`), started in a new session so that it outlives a server
-// crash. On start-up the scheduler reconciles: queued runs are queued again, runs whose agent
-// is still alive are adopted, runs whose agent is gone are marked Failed.
+// RunScheduler: one FIFO queue and `Slots()` slots per compute target (compute_target.h). Each
+// target gets a dispatcher thread that starts queued runs' agents while slots are free, probes
+// running agents every `PollInterval()`, and marks a run Failed when its agent ended without
+// reporting a final state. Nothing here knows where agents run.
+//
+// When a target is added (server start, attach) its runs are reconciled: Queued runs are queued
+// again in creation order, active runs whose agent is alive are adopted, those whose agent is
+// gone become Failed with a message. Active runs on a target that no longer exists become Failed
+// at Start().
 //
 // Thread-safe.
 #pragma once
@@ -10,61 +14,70 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/change_notifier.h"
+#include "compute/compute_target.h"
 #include "store/metadata_store.h"
 
 namespace trainyard {
 
-struct SchedulerOptions {
-  int max_concurrent = 2;  // slots on the local machine
-  std::string agent_exe;   // path of the trainyard binary
-  std::string server_url;
-  std::string token;
-  std::string data_dir;
-  std::string workspace_name;  // handed to agents as TRAINYARD_WORKSPACE
-};
-
 class RunScheduler {
  public:
-  RunScheduler(SchedulerOptions opts, MetadataStore& store, ChangeNotifier& notifier);
+  RunScheduler(MetadataStore& store, ChangeNotifier& notifier);
   ~RunScheduler();
 
-  // Reconciles persisted runs and starts the dispatcher thread.
+  // Adds a target (reconciling its runs) and starts its dispatcher thread. Conflict when a
+  // target of that name is there.
+  void AddTarget(std::unique_ptr<ComputeTarget> target);
+  // Removes a target. Conflict when it has queued or active runs, unless `force`: then queued
+  // runs are Canceled and active ones are asked to stop and marked Canceled. The agents' nodes
+  // are left alone otherwise.
+  void RemoveTarget(const std::string& name, bool force);
+  bool HasTarget(const std::string& name) const;
+  // Fails active and queued runs whose target is not (or no longer) known. Call after the
+  // targets of the store were added.
   void Start();
   void Stop();
-  // Adds a Queued run to the local queue.
+  // Adds a Queued run to its target's queue (Failed at once when the target is gone).
   void Enqueue(const std::string& run_id);
   // Cancels a queued run at once (Canceled) or asks a running one's agent to stop
   // (CancelRequested, then the agent reports Canceled).
   void Cancel(const std::string& run_id);
 
-  // For tests and status: how many agents run now.
+  // For tests and status: how many agents run now (all targets).
   int Running() const;
+  // Queue and slot figures of one target and its nodes: {slots, running, queued, nodes: [...]}.
+  Json TargetStatus(const std::string& name) const;
+  // Ids of the runs queued on or running on a target.
+  std::vector<std::string> ActiveRuns(const std::string& name) const;
 
  private:
-  void DispatchLoop();
-  void Launch(const std::string& run_id);
-  void Watch(const std::string& run_id, int pid, bool own_child);
-  void AgentExited(const std::string& run_id, const std::string& why);
+  struct Lane {
+    std::unique_ptr<ComputeTarget> target;
+    std::deque<std::string> queue;
+    std::map<std::string, int64_t> running;  // run id -> agent id
+    std::set<std::string> cancel_requested;
+    bool stopping = false;
+    std::condition_variable cv;
+    std::thread thread;
+  };
 
-  SchedulerOptions opts_;
+  void DispatchLoop(Lane* lane);
+  void Launch(Lane* lane, const std::string& run_id);
+  void AgentExited(Lane* lane, const std::string& run_id, const std::string& why);
+  static void StopLane(Lane* lane, std::unique_lock<std::mutex>& lk);
+
   MetadataStore& store_;
   ChangeNotifier& notifier_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  std::map<std::string, int> running_;  // run id -> agent pid
-  std::set<std::string> cancel_requested_;
+  std::map<std::string, std::unique_ptr<Lane>> lanes_;
   bool stopping_ = false;
-  std::thread dispatcher_;
 };
-
-// True when `pid` is alive and its command line names `run_id` (guards against pid reuse).
-bool IsAgentAlive(int pid, const std::string& run_id);
 
 }  // namespace trainyard

@@ -105,12 +105,9 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
     if (!config["compute_target"].is_string()) throw InvalidInput("compute_target must be a name");
     target = config["compute_target"].get<std::string>();
   }
-  if (target != "local") {
-    throw InvalidInput(
-        "unknown compute target '" + target +
-            "': this workspace has 'local' (attach others with ComputeTarget.attach)",
-        "UnknownComputeTarget");
-  }
+  // Whether the target exists and is ready is the server's business (ComputeService), checked
+  // before this; here only the name's form.
+  ValidateComputeName("compute_target", target);
   out.compute_target = target;
 
   Json env = config.value("environment", Json(nullptr));

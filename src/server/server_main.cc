@@ -12,15 +12,33 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "common/workspace_config.h"
+#include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
 #include "server/api.h"
+#include "server/compute_api.h"
 #include "server/http_server.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
+
+namespace {
+// The AutoML engine binding that remote nodes get with the SDK: $TRAINYARD_AUTOML_ENGINE_DIR,
+// next to the SDK, or <exe dir>/python/trainyard/_automl (the build tree). "" when not built.
+std::string FindAutomlEngine(const std::string& sdk_dir) {
+  std::error_code ec;
+  std::vector<fs::path> cands;
+  if (const char* e = std::getenv("TRAINYARD_AUTOML_ENGINE_DIR"); e && *e) cands.push_back(e);
+  cands.push_back(fs::path(sdk_dir) / "trainyard/_automl");
+  cands.push_back(SelfExe().parent_path() / "python/trainyard/_automl");
+  for (auto& c : cands) {
+    if (fs::exists(c / "_engine.abi3.so", ec)) return (c / "_engine.abi3.so").string();
+  }
+  return "";
+}
+}  // namespace
 
 int RunServer(const ServerOptions& opts) {
   fs::path data = fs::absolute(opts.data_dir);
@@ -67,16 +85,20 @@ int RunServer(const ServerOptions& opts) {
   cfg.server_url = "http://" + host_for_url + ":" + std::to_string(bound);
   cfg.Save(cfg_path);
 
-  SchedulerOptions sopts;
-  sopts.max_concurrent = opts.max_concurrent_runs > 0
-                             ? opts.max_concurrent_runs
-                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  sopts.agent_exe = SelfExe().string();
-  sopts.server_url = cfg.server_url;
-  sopts.token = cfg.token;
-  sopts.data_dir = data.string();
-  sopts.workspace_name = cfg.name;
-  RunScheduler scheduler(sopts, *store, notifier);
+  ComputeContext cctx;
+  cctx.local_slots = opts.max_concurrent_runs > 0
+                         ? opts.max_concurrent_runs
+                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cctx.agent_exe = SelfExe().string();
+  cctx.build_id = BuildId();
+  cctx.server_url = cfg.server_url;
+  cctx.token = cfg.token;
+  cctx.data_dir = data.string();
+  cctx.workspace_name = cfg.name;
+  cctx.sdk_python_dir = FindSdkPythonDir();
+  cctx.automl_engine = FindAutomlEngine(cctx.sdk_python_dir);
+  RunScheduler scheduler(*store, notifier);
+  ComputeService compute(cctx, *store, scheduler);
 
   ApiContext ctx;
   ctx.data_dir = data;
@@ -87,6 +109,7 @@ int RunServer(const ServerOptions& opts) {
   ctx.blobs = &blobs;
   ctx.notifier = &notifier;
   ctx.scheduler = &scheduler;
+  ctx.compute = &compute;
   ServiceManagerOptions svc_opts;
   svc_opts.data_dir = data;
   svc_opts.self_exe = SelfExe().string();
@@ -94,8 +117,10 @@ int RunServer(const ServerOptions& opts) {
   ServiceManager services(svc_opts, *store, blobs);
   ctx.extensions.push_back(
       [&services](HttpRequest& q, HttpResponse& s) { return HandleServiceRoute(services, q, s); });
+  ctx.extensions.push_back(
+      [&compute](HttpRequest& q, HttpResponse& s) { return HandleComputeRoute(compute, q, s); });
   api = std::make_unique<Api>(ctx);
-  scheduler.Start();
+  compute.Start();  // schedules the stored targets, then starts the scheduler
   services.Start();
 
   std::ofstream(data / "server.pid") << ::getpid() << "\n";
@@ -110,6 +135,7 @@ int RunServer(const ServerOptions& opts) {
   });
   http.Serve();
   services.Stop();
+  compute.Stop();
   scheduler.Stop();
   std::error_code ec;
   fs::remove(data / "server.pid", ec);

@@ -135,6 +135,18 @@ struct ServiceRecord {
   int64_t generation = 0;  // bumped by every deploy/update; names the materialized files
 };
 
+// A compute target (src/compute/compute_target.h): name, registry kind, provisioning state,
+// settings (no secrets), errors and status (progress, detected resources) as JSON.
+struct ComputeTargetRow {
+  std::string name;
+  std::string type;
+  std::string state;
+  Json settings = Json::object();
+  Json errors = Json::array();
+  Json status = Json::object();
+  int64_t created = 0, updated = 0;  // millis
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -198,6 +210,14 @@ class MetadataStore {
   virtual std::optional<ServiceRecord> GetService(const std::string& name) = 0;
   virtual std::vector<ServiceRecord> ListServices() = 0;
   virtual bool DeleteService(const std::string& name) = 0;
+
+  // Compute targets: Insert is Conflict when the name exists; Put replaces; Delete returns
+  // false when absent.
+  virtual void InsertComputeTarget(const ComputeTargetRow& t) = 0;
+  virtual void PutComputeTarget(const ComputeTargetRow& t) = 0;
+  virtual std::optional<ComputeTargetRow> GetComputeTarget(const std::string& name) = 0;
+  virtual std::vector<ComputeTargetRow> ListComputeTargets() = 0;
+  virtual bool DeleteComputeTarget(const std::string& name) = 0;
 };
 
 // Opens (creating and migrating as needed) the SQLite store at `path` in WAL mode.
