@@ -47,6 +47,7 @@ Workspace:
   down [--dir DIR]                           stop it
   status [--dir DIR]                         show the server and workspace state
   server --data DIR [--host H] [--port N] [--max-concurrent-runs N]
+         [--slurm-conf FILE] [--slurm-bin-dir DIR] [--slurm-vm-sizes FILE]
                                              run a server in the foreground
 Runs:
   run list [--experiment E] [--status S] [--limit N] [--json]
@@ -275,7 +276,10 @@ int CmdStatus(const std::vector<std::string>& a) {
 }
 
 int CmdServer(const std::vector<std::string>& a) {
-  Args args(a, {"data", "host", "port", "max-concurrent-runs", "name"}, {});
+  Args args(a,
+            {"data", "host", "port", "max-concurrent-runs", "name", "slurm-conf", "slurm-bin-dir",
+             "slurm-vm-sizes"},
+            {});
   ServerOptions o;
   o.data_dir = args.Get("data");
   if (o.data_dir.empty()) {
@@ -287,6 +291,9 @@ int CmdServer(const std::vector<std::string>& a) {
   o.port = args.GetInt("port", -1);
   o.max_concurrent_runs = args.GetInt("max-concurrent-runs", 0);
   o.name = args.Get("name");
+  o.slurm_conf = args.Get("slurm-conf");
+  o.slurm_bin_dir = args.Get("slurm-bin-dir");
+  o.slurm_vm_sizes = args.Get("slurm-vm-sizes");
   return RunServer(o);
 }
 

@@ -226,4 +226,24 @@ void ComputeService::RequireUsable(const std::string& name) {
   }
 }
 
+void ComputeService::RequireNodes(const std::string& name, int node_count) {
+  int max_nodes = scheduler_.TargetMaxNodes(name);
+  if (node_count <= 1 || node_count <= max_nodes) return;
+  auto rec = store_.GetComputeTarget(name);
+  std::string kind = rec ? rec->type : "";
+  if (kind == "local" || max_nodes <= 1) {
+    throw InvalidInput("node_count=" + std::to_string(node_count) + " but compute target '" + name +
+                           "' is one machine: use a cluster target with max_nodes >= " +
+                           std::to_string(node_count) +
+                           " (ComputeTarget.create with AmlCompute.provisioning_configuration), "
+                           "or node_count=1 with more processes per node",
+                       "NodeCountExceedsTarget");
+  }
+  throw InvalidInput("node_count=" + std::to_string(node_count) + " but compute target '" + name +
+                         "' can give a run at most " + std::to_string(max_nodes) +
+                         " node(s) (its max_nodes, capped by its partition's size): lower "
+                         "node_count or use a larger cluster",
+                     "NodeCountExceedsTarget");
+}
+
 }  // namespace trainyard

@@ -45,6 +45,8 @@ class ComputeService {
   // Throws when runs cannot be submitted to `name` (unknown, Creating, Failed): the message
   // says what to do. Called before anything of a submission is stored.
   void RequireUsable(const std::string& name);
+  // Throws when a run on `name` asks for more nodes than the target has (max_nodes).
+  void RequireNodes(const std::string& name, int node_count);
 
  private:
   Json ToJson(const ComputeTargetRecord& r, bool detailed);

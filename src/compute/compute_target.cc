@@ -9,10 +9,12 @@ namespace trainyard {
 // The built-in kinds; each lives in its own file (local_target.cc, ssh_target.cc, ...).
 void RegisterLocalComputeTarget(ComputeTargetRegistry& registry);
 void RegisterSshComputeTarget(ComputeTargetRegistry& registry);
+void RegisterSlurmComputeTarget(ComputeTargetRegistry& registry);
 
 ComputeTargetRegistry::ComputeTargetRegistry() {
   RegisterLocalComputeTarget(*this);
   RegisterSshComputeTarget(*this);
+  RegisterSlurmComputeTarget(*this);
 }
 
 ComputeTargetRegistry& ComputeTargetRegistry::Instance() {

@@ -38,6 +38,11 @@ struct ComputeContext {
   std::string sdk_python_dir;  // the Python SDK remote nodes get next to the binary
   std::string automl_engine;   // path of _engine.abi3.so ("" when not built)
   int local_slots = 1;         // --max-concurrent-runs of the local target
+  // Where the workspace's Slurm cluster is (server flags; "" = PATH / $SLURM_CONF / built-in map).
+  std::string slurm_bin_dir;
+  std::string slurm_conf;
+  std::string slurm_vm_sizes;
+  MetadataStore* store = nullptr;  // targets that read a run's definition (slurm)
 };
 
 // A target as stored in the metadata store (compute_targets table): name, type (the registry
@@ -77,6 +82,8 @@ class ComputeTarget {
   virtual std::string Kind() const = 0;
   // How many agents may run at once.
   virtual int Slots() const = 0;
+  // The most nodes one run may use (a run asking for more is refused at submission).
+  virtual int MaxNodes() const { return 1; }
   // How often the scheduler probes this target's agents.
   virtual std::chrono::milliseconds PollInterval() const = 0;
 

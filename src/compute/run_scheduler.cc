@@ -135,6 +135,12 @@ bool RunScheduler::HasTarget(const std::string& name) const {
   return lanes_.count(name) > 0;
 }
 
+int RunScheduler::TargetMaxNodes(const std::string& name) const {
+  std::lock_guard lk(mu_);
+  auto it = lanes_.find(name);
+  return it == lanes_.end() ? 0 : it->second->target->MaxNodes();
+}
+
 void RunScheduler::Start() {
   RunFilter f;
   f.include_children = true;

@@ -40,6 +40,8 @@ class RunScheduler {
   // are left alone otherwise.
   void RemoveTarget(const std::string& name, bool force);
   bool HasTarget(const std::string& name) const;
+  // The most nodes one run may use on `name` (ComputeTarget::MaxNodes); 0 when unknown.
+  int TargetMaxNodes(const std::string& name) const;
   // Fails active and queued runs whose target is not (or no longer) known. Call after the
   // targets of the store were added.
   void Start();

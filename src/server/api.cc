@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
+#include "runner/launcher.h"
 #include "runner/submission.h"
 #include "server/data_api.h"
 
@@ -340,6 +341,9 @@ struct Api::Impl {
         throw InvalidInput("config.compute_target must be a compute target's name");
       }
       ctx.compute->RequireUsable(target.is_string() ? target.get<std::string>() : "local");
+      // The declared processes must fit the target: never one process instead of N.
+      ctx.compute->RequireNodes(target.is_string() ? target.get<std::string>() : "local",
+                                PlanRanks(body["config"]).node_count);
       data->ResolveRunConfig(body["config"]);  // dataset inputs, container image: fail early
       SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
       PreparedSubmission sub = PrepareSubmission(body["config"], *ctx.blobs, limits);

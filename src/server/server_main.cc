@@ -97,6 +97,30 @@ int RunServer(const ServerOptions& opts) {
   cctx.workspace_name = cfg.name;
   cctx.sdk_python_dir = FindSdkPythonDir();
   cctx.automl_engine = FindAutomlEngine(cctx.sdk_python_dir);
+  {
+    // Where Slurm is: the flags, remembered in slurm.json so the workspace is told once.
+    fs::path slurm_file = data / "slurm.json";
+    nlohmann::json slurm = nlohmann::json::object();
+    if (fs::exists(slurm_file)) {
+      std::ifstream in(slurm_file);
+      slurm = nlohmann::json::parse(in, nullptr, false);
+      if (!slurm.is_object()) slurm = nlohmann::json::object();
+    }
+    bool given = false;
+    auto take = [&](const std::string& v, const char* key, bool path) {
+      if (v.empty()) return;
+      slurm[key] = path ? fs::absolute(v).string() : v;
+      given = true;
+    };
+    take(opts.slurm_conf, "slurm_conf", true);
+    take(opts.slurm_bin_dir, "bin_dir", true);
+    take(opts.slurm_vm_sizes, "vm_sizes", true);
+    if (given) std::ofstream(slurm_file) << slurm.dump(2) << "\n";
+    cctx.slurm_conf = slurm.value("slurm_conf", "");
+    cctx.slurm_bin_dir = slurm.value("bin_dir", "");
+    cctx.slurm_vm_sizes = slurm.value("vm_sizes", "");
+  }
+  cctx.store = store.get();
   RunScheduler scheduler(*store, notifier);
   ComputeService compute(cctx, *store, scheduler);
 

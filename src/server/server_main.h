@@ -12,6 +12,11 @@ struct ServerOptions {
   int port = -1;                // -1: the port in config.json's server_url, else 0 (any free port)
   int max_concurrent_runs = 0;  // 0 = number of cores
   std::string name;             // workspace name when creating a new config
+  // The workspace's Slurm cluster (the `slurm` compute target). Given once: remembered in
+  // <data>/slurm.json for later starts. "" = not given.
+  std::string slurm_conf;      // SLURM_CONF for the Slurm commands
+  std::string slurm_bin_dir;   // where sbatch/squeue/sinfo/scancel are (else PATH)
+  std::string slurm_vm_sizes;  // vm-size map file (docs/REST.md "Slurm")
 };
 
 int RunServer(const ServerOptions& opts);

@@ -40,6 +40,27 @@ class ComputeTarget:
         self.type = self._compute_type or "local"
         self.provisioning_state = "Succeeded"
         self.provisioning_errors = None
+        if name != "local":
+            self._refresh_from_server()
+
+    def _path(self):
+        from urllib.parse import quote
+        return "/api/v1/compute-targets/" + quote(self.name, safe="")
+
+    def _refresh_from_server(self):
+        """Type, provisioning state and errors from ``GET /compute-targets/{name}``."""
+        try:
+            dto = self.workspace._client.get(self._path())
+        except Exception:  # an older server without the route: keep the defaults
+            return None
+        self._dto = dto
+        self.type = dto.get("type") or self.type
+        self.provisioning_state = dto.get("provisioning_state") or self.provisioning_state
+        self.provisioning_errors = dto.get("provisioning_errors")
+        if self.type == "AmlCompute" and type(self) is ComputeTarget:
+            from trainyard.core.compute.amlcompute import AmlCompute
+            self.__class__ = AmlCompute
+        return dto
 
     @classmethod
     def _for_name(cls, workspace, name):
@@ -50,8 +71,18 @@ class ComputeTarget:
 
     @staticmethod
     def create(workspace, name, provisioning_configuration):
-        raise ComputeTargetException("Cannot create compute target {!r}. {}".format(
-            name, _UNAVAILABLE))
+        """Creates the target on the server (``PUT /compute-targets/{name}``); provisioning
+        continues in the background: ``wait_for_completion()`` waits for it."""
+        to_request = getattr(provisioning_configuration, "_to_request", None)
+        if to_request is None:
+            raise ComputeTargetException("Cannot create compute target {!r} from {}. {}".format(
+                name, type(provisioning_configuration).__name__, _UNAVAILABLE))
+        from urllib.parse import quote
+        workspace._client.put("/api/v1/compute-targets/" + quote(name, safe=""),
+                              body=to_request())
+        target = object.__new__(ComputeTarget)
+        target._init(workspace, name)
+        return target
 
     @staticmethod
     def attach(workspace, name, attach_configuration):

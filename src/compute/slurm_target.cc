@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "common/error.h"
@@ -50,7 +51,8 @@ std::string StrField(const Json& req, const char* field) {
 Json ValidateSlurmRequest(const Json& req, const std::string&) {
   Json s = Json::object();
   s["vm_size"] = Upper(StrField(req, "vm_size"));
-  s["vm_priority"] = StrField(req, "vm_priority").empty() ? "dedicated" : StrField(req, "vm_priority");
+  s["vm_priority"] =
+      StrField(req, "vm_priority").empty() ? "dedicated" : StrField(req, "vm_priority");
   if (!req.contains("max_nodes") || req["max_nodes"].is_null()) {
     throw InvalidInput(
         "AmlCompute.provisioning_configuration needs max_nodes (how many Slurm nodes this "
@@ -59,16 +61,18 @@ Json ValidateSlurmRequest(const Json& req, const std::string&) {
   s["max_nodes"] = IntField(req, "max_nodes", 1, 1, 100000);
   s["min_nodes"] = IntField(req, "min_nodes", 0, 0, 100000);
   if (s["min_nodes"].get<int>() > s["max_nodes"].get<int>()) {
-    throw InvalidInput("min_nodes=" + s["min_nodes"].dump() + " is more than max_nodes=" +
-                       s["max_nodes"].dump());
+    throw InvalidInput("min_nodes=" + s["min_nodes"].dump() +
+                       " is more than max_nodes=" + s["max_nodes"].dump());
   }
   s["idle_seconds_before_scaledown"] =
       IntField(req, "idle_seconds_before_scaledown", 1800, 0, 100000000);
   s["partition"] = StrField(req, "partition");
   for (auto& [k, v] : req.items()) {
-    static const std::set<std::string> known = {
-        "type",     "vm_size",  "vm_priority", "max_nodes", "min_nodes",
-        "idle_seconds_before_scaledown", "partition", "description", "tags", "location"};
+    static const std::set<std::string> known = {"type",        "vm_size",
+                                                "vm_priority", "max_nodes",
+                                                "min_nodes",   "idle_seconds_before_scaledown",
+                                                "partition",   "description",
+                                                "tags",        "location"};
     if (!known.count(k)) {
       throw InvalidInput("the slurm compute target does not take '" + k +
                          "' (it takes vm_size, vm_priority, min_nodes, max_nodes, "
@@ -95,7 +99,8 @@ SlurmVmSize ResolveSlurmVmSize(const std::string& vm_size_in, const std::string&
     std::ifstream in(map_file);
     if (!in) throw InvalidInput("cannot read the Slurm vm-size map '" + map_file + "'");
     Json m = Json::parse(in, nullptr, false);
-    if (!m.is_object()) throw InvalidInput("the Slurm vm-size map '" + map_file + "' is not a JSON object");
+    if (!m.is_object())
+      throw InvalidInput("the Slurm vm-size map '" + map_file + "' is not a JSON object");
     for (auto& [k, v] : m.items()) {
       if (Upper(k) != vm_size && !(k == "*" && !m.contains(vm_size))) continue;
       if (!v.is_object()) throw InvalidInput("vm-size map entry '" + k + "' must be an object");
@@ -145,8 +150,9 @@ Json SlurmTarget::Provision(const ProgressSink& progress) {
       if (!p.empty() && p.back() == '*') partition_ = p.substr(0, p.size() - 1);
     }
     if (partition_.empty()) {
-      throw InvalidInput("the Slurm cluster has no default partition: give partition= or map "
-                         "the vm_size to one (--slurm-vm-sizes)");
+      throw InvalidInput(
+          "the Slurm cluster has no default partition: give partition= or map "
+          "the vm_size to one (--slurm-vm-sizes)");
     }
   }
   std::vector<SlurmNodeInfo> nodes = client_.Nodes(partition_);
@@ -155,11 +161,11 @@ Json SlurmTarget::Provision(const ProgressSink& progress) {
                        "' does not exist or has no nodes (sinfo -p " + partition_ + ")");
   }
   std::string vm = settings_.value("vm_size", "");
-  progress("vm_size " + (vm.empty() ? std::string("(none)") : vm) + " -> partition " +
-           partition_ + (size_.gres.empty() ? "" : ", GRES " + size_.gres) +
-           (size_.constraint.empty() ? "" : ", constraint " + size_.constraint) +
-           (size_.cpus_per_task ? ", " + std::to_string(size_.cpus_per_task) + " CPUs per task"
-                                : ""));
+  progress(
+      "vm_size " + (vm.empty() ? std::string("(none)") : vm) + " -> partition " + partition_ +
+      (size_.gres.empty() ? "" : ", GRES " + size_.gres) +
+      (size_.constraint.empty() ? "" : ", constraint " + size_.constraint) +
+      (size_.cpus_per_task ? ", " + std::to_string(size_.cpus_per_task) + " CPUs per task" : ""));
   if (size_.gres.rfind("gpu", 0) == 0) {
     bool any_gpu = false;
     for (auto& n : nodes) any_gpu = any_gpu || n.gres.find("gpu") != std::string::npos;
@@ -180,13 +186,14 @@ Json SlurmTarget::Provision(const ProgressSink& progress) {
              std::to_string(partition_nodes_) + " node(s): runs can use at most " +
              std::to_string(partition_nodes_));
   }
-  Json learned = {{"partition", partition_},
-                  {"partition_nodes", partition_nodes_},
-                  {"gres", size_.gres},
-                  {"constraint", size_.constraint},
-                  {"min_nodes", settings_.value("min_nodes", 0)},
-                  {"max_nodes", max_nodes_},
-                  {"idle_seconds_before_scaledown", settings_.value("idle_seconds_before_scaledown", 1800)}};
+  Json learned = {
+      {"partition", partition_},
+      {"partition_nodes", partition_nodes_},
+      {"gres", size_.gres},
+      {"constraint", size_.constraint},
+      {"min_nodes", settings_.value("min_nodes", 0)},
+      {"max_nodes", max_nodes_},
+      {"idle_seconds_before_scaledown", settings_.value("idle_seconds_before_scaledown", 1800)}};
   return learned;
 }
 
@@ -228,8 +235,8 @@ int64_t SlurmTarget::StartAgent(const std::string& run_id) {
   if (!ctx_.workspace_name.empty()) q.env["TRAINYARD_WORKSPACE"] = ctx_.workspace_name;
   int64_t job = client_.Submit(q);
   try {
-    ctx_.store->AddProperties(run_id, {{"slurm.job_id", std::to_string(job)},
-                                       {"slurm.partition", partition_}});
+    ctx_.store->AddProperties(
+        run_id, {{"slurm.job_id", std::to_string(job)}, {"slurm.partition", partition_}});
   } catch (const std::exception&) {
   }
   return job;
@@ -243,8 +250,7 @@ void SlurmTarget::CancelAgent(const std::string& run_id, int64_t agent_id) {
   for (auto& j : client_.ActiveJobsNamed({run_id})) client_.Cancel(j.id);
 }
 
-std::map<std::string, AgentProbe> SlurmTarget::Probe(
-    const std::map<std::string, int64_t>& agents) {
+std::map<std::string, AgentProbe> SlurmTarget::Probe(const std::map<std::string, int64_t>& agents) {
   std::map<std::string, AgentProbe> out;
   std::vector<int64_t> ids;
   std::map<std::string, int64_t> resolved = agents;
@@ -331,27 +337,31 @@ std::vector<NodeStatus> SlurmTarget::Nodes() {
     s.message = n.state + (n.reason.empty() ? "" : ": " + n.reason);
     s.slots = n.cpus;
     s.busy = s.state == "running" ? n.cpus : 0;
-    s.resources = {{"cpus", n.cpus}, {"memory_mb", n.memory_mb}, {"gres", n.gres},
-                   {"slurm_state", n.state}};
+    s.resources = {
+        {"cpus", n.cpus}, {"memory_mb", n.memory_mb}, {"gres", n.gres}, {"slurm_state", n.state}};
     out.push_back(s);
   }
   return out;
 }
 
 Json SlurmTarget::Status() {
-  Json j = {{"partition", partition_},
-            {"vm_size", settings_.value("vm_size", "")},
-            {"gres", size_.gres},
-            {"constraint", size_.constraint},
-            {"max_nodes", max_nodes_},
-            {"min_nodes", settings_.value("min_nodes", 0)},
-            {"idle_seconds_before_scaledown", settings_.value("idle_seconds_before_scaledown", 1800)}};
+  Json j = {
+      {"partition", partition_},
+      {"vm_size", settings_.value("vm_size", "")},
+      {"gres", size_.gres},
+      {"constraint", size_.constraint},
+      {"max_nodes", max_nodes_},
+      {"min_nodes", settings_.value("min_nodes", 0)},
+      {"idle_seconds_before_scaledown", settings_.value("idle_seconds_before_scaledown", 1800)}};
   Json queue = Json::array();
   std::lock_guard lk(mu_);
   for (auto& [run, job] : last_) {
     if (!job.Active()) continue;
-    queue.push_back({{"run_id", run}, {"job_id", job.id}, {"state", job.state},
-                     {"reason", job.reason}, {"nodes", job.nodes}});
+    queue.push_back({{"run_id", run},
+                     {"job_id", job.id},
+                     {"state", job.state},
+                     {"reason", job.reason},
+                     {"nodes", job.nodes}});
   }
   j["queue"] = queue;
   return j;
