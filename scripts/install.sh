@@ -37,6 +37,8 @@ APT_PACKAGES=(
   libcurl4-openssl-dev podman                          # datasets (URLs), containers
   liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
   wrk nginx-light                                      # benchmark P6 (load, trivial ceiling)
+  openssh-client openssh-server iproute2 rsync         # remote compute (tests: sshd in a netns; P10)
+  python3-numpy python3-sklearn                        # the test node's own python3 (seed 004)
   openmpi-bin libopenmpi-dev python3-mpi4py            # distributed runs (MpiConfiguration)
   slurmctld slurmd slurm-client munge                  # the Slurm compute target and its tests
 )

@@ -17,6 +17,7 @@
 
 #include "cli/args.h"
 #include "cli/commands_automl.h"
+#include "cli/commands_compute.h"
 #include "cli/commands_data.h"
 #include "cli/commands_service.h"
 #include "cli/table.h"
@@ -70,6 +71,10 @@ AutoML:
   automl submit CONFIG.yml|--csv DATA.csv --label-column COL --task T ...   (`automl --help`)
   automl predict MODEL[:VERSION]|FILE.tyam DATA.csv [--proba]
 
+Compute targets:
+  compute list|show NAME                     the workspace's targets (local, attached machines)
+  compute attach NAME --address HOST --username USER --private-key-file FILE ...
+  compute detach NAME [--force]              (`trainyard compute --help`)
 Web services:
   service deploy --name NAME --model MODEL[:VERSION] [--entry-script FILE] [--auth] ...
   service list|show|logs|keys|delete|score ...   (`trainyard service --help`)
@@ -642,6 +647,7 @@ int Dispatch(const std::vector<std::string>& args) {
   if (cmd == "experiment") return CmdExperiment(rest);
   if (cmd == "dataset" || cmd == "datastore" || cmd == "env") return DispatchData(cmd, rest);
   if (cmd == "service") return CmdService(rest);
+  if (cmd == "compute") return CmdCompute(rest);
   if (cmd == "automl") return CmdAutoml(rest);
   if (cmd == "serve") return CmdServe(rest);
   throw InvalidInput("unknown command '" + cmd + "'; run `trainyard --help`");

@@ -760,6 +760,9 @@ int64_t SshTarget::StartAgent(const std::string& run_id) {
       "BIN=\"" +
       bin +
       "\"\n"
+      // /tmp/azureml_run is shared by the node's users (sticky, like /tmp).
+      "if [ ! -d /tmp/azureml_run ]; then mkdir -p /tmp/azureml_run && chmod 1777 /tmp/azureml_run "
+      "|| true; fi\n"
       "mkdir -p \"$RUN_DIR/azureml-logs\" \"$HOME/.trainyard/node\"\n"
       "if [ ! -x \"$BIN\" ]; then echo \"trainyard build " +
       ctx_.build_id +

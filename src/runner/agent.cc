@@ -632,7 +632,9 @@ int RunAgent(const AgentOptions& opts) {
     tail = ranks->FailureTail(&failed_rank);
   }
 
-  if (canceled && std::getenv("TRAINYARD_SLURM_JOB") != nullptr) {
+  // (Slurm signals the whole job at once: the script may end before the agent saw its own
+  // SIGTERM, hence g_signal too.)
+  if ((canceled || g_signal) && std::getenv("TRAINYARD_SLURM_JOB") != nullptr) {
     // Under Slurm a SIGTERM the server did not ask for is Slurm's (scancel from outside, time
     // limit, node failure): leave the final state to the server, which reads Slurm's reason.
     std::string st;
@@ -645,6 +647,7 @@ int RunAgent(const AgentOptions& opts) {
       shipper.Finish();
       return 0;
     }
+    canceled = true;
   }
   // Finalizing: outputs, logs, metrics.
   set_status("Finalizing");

@@ -1,6 +1,6 @@
 """Managed cluster configuration (``azureml.core.compute.AmlCompute``)."""
 
-from trainyard.core.compute.compute import ComputeTarget
+from trainyard.core.compute.compute import ComputeStatus, ComputeTarget
 
 
 class AmlComputeProvisioningConfiguration:
@@ -31,40 +31,36 @@ class AmlComputeProvisioningConfiguration:
                 "description": self.description}
 
 
-class AmlComputeStatus:
-    """``AmlCompute.get_status()``: the partition's node counts from Slurm (sinfo)."""
+class AmlComputeStatus(ComputeStatus):
+    """``AmlCompute.get_status()``: the provisioning state and the partition's nodes as Slurm
+    reports them now (sinfo), with Azure's node counts."""
 
     def __init__(self, dto):
-        scheduler = dto.get("scheduler") or {}
-        self.provisioning_state = dto.get("provisioning_state")
-        self.errors = dto.get("provisioning_errors")
-        self.nodes = [{"name": n.get("name"), "state": n.get("state"),
-                       "slurm_state": (n.get("resources") or {}).get("slurm_state"),
-                       "message": n.get("message")} for n in scheduler.get("nodes") or []]
+        super().__init__(dto)
+        self.errors = self.provisioning_errors
         counts = {"idleNodeCount": 0, "runningNodeCount": 0, "preparingNodeCount": 0,
                   "unusableNodeCount": 0, "leavingNodeCount": 0, "preemptedNodeCount": 0}
         key = {"idle": "idleNodeCount", "running": "runningNodeCount",
                "unreachable": "unusableNodeCount", "leaving": "leavingNodeCount"}
         for n in self.nodes:
-            counts[key.get(n["state"], "unusableNodeCount")] += 1
+            counts[key.get(n.get("state"), "unusableNodeCount")] += 1
         self.node_state_counts = counts
         self.current_node_count = len(self.nodes)
         self.target_node_count = len(self.nodes)
         self.allocation_state = "Steady"
-        self.queue = (scheduler.get("target") or {}).get("queue", [])
-        self.running_runs = scheduler.get("running", 0)
-        self.queued_runs = scheduler.get("queued", 0)
+        self.queue = self.connection.get("queue", [])
 
     def serialize(self):
-        return {"provisioningState": self.provisioning_state, "errors": self.errors,
-                "currentNodeCount": self.current_node_count,
-                "targetNodeCount": self.target_node_count,
-                "allocationState": self.allocation_state,
-                "nodeStateCounts": self.node_state_counts, "nodes": self.nodes,
-                "queue": self.queue}
-
-    def __repr__(self):
-        return "AmlComputeStatus({})".format(self.serialize())
+        out = dict(self._dto)
+        out.update({"currentNodeCount": self.current_node_count,
+                    "targetNodeCount": self.target_node_count,
+                    "allocationState": self.allocation_state,
+                    "nodeStateCounts": self.node_state_counts,
+                    "nodes": [{"name": n.get("name"), "state": n.get("state"),
+                               "slurm_state": (n.get("resources") or {}).get("slurm_state"),
+                               "message": n.get("message")} for n in self.nodes],
+                    "queue": self.queue})
+        return out
 
 
 class AmlCompute(ComputeTarget):
@@ -73,41 +69,26 @@ class AmlCompute(ComputeTarget):
     _compute_type = "AmlCompute"
 
     def wait_for_completion(self, show_output=False, min_node_count=None,
-                            timeout_in_minutes=20, is_delete_operation=False):
-        """Waits until provisioning has finished (progress lines printed with show_output),
-        then shows the partition's nodes as Slurm reports them. Raises
-        ComputeTargetException when provisioning failed."""
-        import time
-        from trainyard.exceptions import ComputeTargetException
-        deadline = time.time() + timeout_in_minutes * 60
-        shown = 0
-        while True:
-            dto = self._refresh_from_server() or {}
-            progress = (dto.get("status") or {}).get("progress") or []
-            if show_output:
-                for p in progress[shown:]:
-                    print(p.get("message", ""), flush=True)
-            shown = len(progress)
-            if self.provisioning_state != "Creating" or time.time() > deadline:
-                break
-            time.sleep(0.2)
-        if self.provisioning_state == "Failed":
-            raise ComputeTargetException("Compute target {!r} failed to provision: {}".format(
-                self.name, self.provisioning_errors))
+                            timeout_in_minutes=20, is_delete_operation=False, out=None):
+        """Waits for provisioning (progress printed with show_output), then shows the
+        partition's nodes as Slurm reports them."""
+        import sys
+        out = out or sys.stdout
+        super().wait_for_completion(show_output=show_output, min_node_count=min_node_count,
+                                    timeout_in_minutes=timeout_in_minutes,
+                                    is_delete_operation=is_delete_operation, out=out)
         if show_output:
             status = self.get_status()
-            print("Provisioning operation finished, operation \"{}\"".format(
-                self.provisioning_state))
-            print("Nodes: " + ", ".join("{} {}".format(n["name"], n["slurm_state"] or n["state"])
-                                        for n in status.nodes))
-            print("AmlCompute wait for completion finished", flush=True)
+            out.write("Nodes: " + ", ".join(
+                "{} {}".format(n.get("name"), (n.get("resources") or {}).get("slurm_state") or
+                               n.get("state")) for n in status.nodes) + "\n")
+            out.write("AmlCompute wait for completion finished\n")
+            out.flush()
 
     def get_status(self):
         """An :class:`AmlComputeStatus` with the node states Slurm reports now."""
-        return AmlComputeStatus(self._refresh_from_server() or {})
-
-    def refresh_state(self):
-        self._refresh_from_server()
+        self.refresh_state()
+        return AmlComputeStatus(self._dto)
 
     @staticmethod
     def provisioning_configuration(vm_size="", vm_priority="dedicated", min_nodes=0,

@@ -15,6 +15,7 @@ import math
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -212,7 +213,10 @@ class Driver:
         child.add_properties({"iteration": str(i), "pipeline": label,
                               "run_algorithm": learner, "run_preprocessor": scaler or "",
                               "pipeline_spec": json.dumps(spec, sort_keys=True),
-                              "primary_metric": self.metric})
+                              "primary_metric": self.metric,
+                              # Where the iteration executes: the forked worker runs on this
+                              # host, in this directory (the compute target's node).
+                              "host": socket.gethostname(), "working_dir": os.getcwd()})
         model_path = os.path.join(self.workdir, "model_{}.tyam".format(i))
         parent_conn, child_conn = multiprocessing.Pipe(duplex=False)
         proc = multiprocessing.get_context("fork").Process(
