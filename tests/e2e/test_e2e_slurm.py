@@ -271,3 +271,74 @@ def test_max_nodes_caps_runs_at_submit_and_in_the_queue(sws, mpi_env, tmp_path):
         assert "slurm.job_id" not in second.get_details()["properties"]
     assert wait_status(first, timeout=120) == "Completed"
     assert wait_status(second, timeout=120) == "Completed"
+
+
+def test_cancel_is_scancel(gpu_cluster, sws, mpi_env, cluster, tmp_path):
+    from trainyard.core import Experiment, ScriptRunConfig
+    write_script(tmp_path, "sleep.py", "import time\nprint('up', flush=True)\ntime.sleep(300)\n")
+    run = Experiment(sws, "slurm-cancel").submit(ScriptRunConfig(
+        str(tmp_path), "sleep.py", compute_target=gpu_cluster, environment=mpi_env))
+    wait_for(lambda: run.get_status() == "Running", timeout=60, what="running")
+    job = run.get_details()["properties"]["slurm.job_id"]
+    run.cancel()
+    assert wait_status(run, timeout=60) == "Canceled"
+    wait_for(lambda: job not in cluster.run("squeue", "-h", "-o", "%i").stdout.split(),
+             timeout=30, what="the job gone from squeue")
+
+
+def test_server_restart_readopts_the_job(gpu_cluster, sws, mpi_env, slurm_server, tmp_path):
+    """kill -9 of the server while a Slurm run is running: the restarted server adopts the job
+    (by its recorded id) and the run completes with all its output."""
+    from trainyard.core import Experiment, ScriptRunConfig
+    write_script(tmp_path, "slow.py", """
+        import time
+        for i in range(6):
+            print("tick", i, flush=True)
+            time.sleep(1)
+    """)
+    run = Experiment(sws, "slurm-restart").submit(ScriptRunConfig(
+        str(tmp_path), "slow.py", compute_target=gpu_cluster, environment=mpi_env))
+    wait_for(lambda: run.get_status() == "Running", timeout=60, what="running")
+    slurm_server.kill()
+    time.sleep(2)
+    slurm_server.start()
+    assert wait_status(run, timeout=120) == "Completed"
+    log = _logs(run)["azureml-logs/70_driver_log.txt"]
+    assert all("tick %d" % i in log for i in range(6)), log
+
+
+def test_slurmd_killed_mid_run_fails_the_run_with_slurms_reason(gpu_cluster, sws, mpi_env,
+                                                               cluster, tmp_path):
+    """The node of rank 1 dies (its slurmd is killed): Slurm marks the job NODE_FAIL after
+    SlurmdTimeout (10 s here) and the run becomes Failed with that reason."""
+    from trainyard.core import Experiment, ScriptRunConfig
+    from trainyard.core.runconfig import MpiConfiguration
+    write_script(tmp_path, "sleep.py", """
+        import time
+        from mpi4py import MPI
+        print("rank", MPI.COMM_WORLD.rank, "up", flush=True)
+        time.sleep(300)
+    """)
+    run = Experiment(sws, "slurm-node-fail").submit(ScriptRunConfig(
+        str(tmp_path), "sleep.py", compute_target=gpu_cluster, environment=mpi_env,
+        distributed_job_config=MpiConfiguration(node_count=2)))
+    wait_for(lambda: "up" in _logs(run).get("azureml-logs/70_driver_log_1.txt", ""),
+             timeout=60, what="rank 1 running")
+    cluster.kill_node("n2")
+    try:
+        assert wait_status(run, timeout=120) == "Failed"
+        error = json.dumps(run.get_details()["error"])
+        assert "NODE_FAIL" in error, error
+    finally:
+        cluster.start_node("n2")
+        # As an admin would: the node comes back (resumed if Slurm left it down/drained).
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            state = cluster.run("sinfo", "-h", "-n", "n2", "-o", "%T").stdout.strip()
+            if state in ("idle", "mixed", "completing"):  # responding again (last in this file)
+                break
+            if state.rstrip("*") in ("down", "drained", "draining"):
+                cluster.run("scontrol", "update", "nodename=n2", "state=resume", check=False)
+            time.sleep(1)
+        assert state in ("idle", "mixed", "completing"), (state,
+                                                          cluster.run("sinfo", "-N", "-l").stdout)
