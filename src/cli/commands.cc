@@ -377,6 +377,16 @@ int CmdRun(const std::vector<std::string>& a) {
               << "\nscript      " << Str(r, "script") << "\nportal      " << Str(r, "portal_url")
               << "\n";
     if (!r["error"].is_null()) std::cout << "error       " << Str(r["error"], "message") << "\n";
+    if (r["properties"].contains("slurm.job_id")) {
+      std::cout << "target      " << Str(r, "compute_target") << " (Slurm job "
+                << Str(r["properties"], "slurm.job_id") << ", partition "
+                << Str(r["properties"], "slurm.partition") << ")\n"
+                << "slurm       " << Str(r["tags"], "slurm.state")
+                << (Str(r["tags"], "slurm.reason").empty()
+                        ? ""
+                        : " (" + Str(r["tags"], "slurm.reason") + ")")
+                << ", nodes " << Str(r["tags"], "slurm.nodes") << "\n";
+    }
     if (!m.empty()) {
       std::cout << "metrics\n";
       for (auto& [k, v] : m.items()) std::cout << "  " << k << " = " << v.dump() << "\n";

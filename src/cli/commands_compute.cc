@@ -28,7 +28,11 @@ const char* kComputeUsage = R"(usage: trainyard compute <command>
          (--private-key-file FILE [--passphrase-stdin] | --password-stdin)
          [--max-concurrent-runs N] [--heartbeat-timeout SECONDS] [--agent-server-url URL]
          [--no-wait] [--json]
+  create NAME --type slurm --max-nodes N [--vm-size SIZE] [--min-nodes N]
+         [--idle-seconds-before-scaledown S] [--partition P] [--no-wait] [--json]
   detach NAME [--force]
+create makes an AmlCompute cluster: a partition of the workspace's Slurm cluster (the server's
+--slurm-conf); vm_size maps to partition/constraint/GRES (docs/REST.md "Slurm").
 attach connects to the machine over SSH, records its host key, checks python3 and disk, detects
 cores/memory/GPUs and installs this trainyard build under ~/.trainyard/ there; it prints that
 progress until the target is ready (or failed). Secrets are read from stdin, never from argv.
@@ -92,9 +96,10 @@ int List(const std::vector<std::string>& a) {
   std::vector<std::vector<std::string>> rows;
   for (auto& t : list) {
     const Json& st = t["settings"];
-    std::string where = S(t, "kind") == "ssh" ? S(st, "username") + "@" + S(st, "address") + ":" +
-                                                    S(st, "ssh_port")
-                                              : "this machine";
+    std::string where = S(t, "kind") == "ssh"
+                            ? S(st, "username") + "@" + S(st, "address") + ":" + S(st, "ssh_port")
+                            : "this machine";
+    if (S(t, "kind") == "slurm") where = "slurm partition " + S(t["status"], "partition");
     rows.push_back({S(t, "name"), S(t, "kind"), S(t, "provisioning_state"), where});
   }
   PrintTable({"NAME", "KIND", "STATE", "WHERE"}, rows);
@@ -131,6 +136,14 @@ int Show(const std::vector<std::string>& a) {
                       S(n, "message")});
     }
     PrintTable({"NODE", "STATE", "BUSY", "CORES", "MEMORY_MB", "GPUS", "MESSAGE"}, rows);
+    if (s["target"].contains("queue") && !s["target"]["queue"].empty()) {
+      std::vector<std::vector<std::string>> q;
+      for (auto& j : s["target"]["queue"]) {
+        q.push_back({S(j, "run_id"), S(j, "job_id"), S(j, "state"), S(j, "reason"), S(j, "nodes")});
+      }
+      std::cout << "Slurm queue:\n";
+      PrintTable({"RUN", "JOB", "STATE", "REASON", "NODES"}, q);
+    }
     if (s["target"].contains("tunnel") && !s["target"]["tunnel"].is_null()) {
       std::cout << "tunnel:   " << S(s["target"], "tunnel") << "\n";
     }
@@ -145,7 +158,8 @@ int Attach(const std::vector<std::string>& a) {
             {"password-stdin", "passphrase-stdin", "no-wait", "json"});
   const std::string& name = args.Positional(0, "compute target name");
   ValidateComputeName("compute target name", name);
-  Json body = {{"type", "ssh"}, {"address", args.Get("address")}, {"username", args.Get("username")}};
+  Json body = {
+      {"type", "ssh"}, {"address", args.Get("address")}, {"username", args.Get("username")}};
   if (args.Has("ssh-port")) {
     std::string p = args.Get("ssh-port");
     if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos || p.size() > 6) {
@@ -194,6 +208,46 @@ int Attach(const std::vector<std::string>& a) {
   return 0;
 }
 
+int Create(const std::vector<std::string>& a) {
+  Args args(
+      a,
+      {"type", "vm-size", "max-nodes", "min-nodes", "idle-seconds-before-scaledown", "partition"},
+      {"no-wait", "json"});
+  const std::string& name = args.Positional(0, "compute target name");
+  ValidateComputeName("compute target name", name);
+  std::string type = args.Get("type", "slurm");
+  if (type != "slurm") {
+    throw InvalidInput(
+        "compute create makes clusters (--type slurm); attach machines with "
+        "`trainyard compute attach`");
+  }
+  if (!args.Has("max-nodes")) throw InvalidInput("compute create needs --max-nodes N");
+  Json body = {
+      {"type", "slurm"},
+      {"vm_size", args.Get("vm-size")},
+      {"max_nodes", args.GetInt("max-nodes", 0)},
+      {"min_nodes", args.GetInt("min-nodes", 0)},
+      {"idle_seconds_before_scaledown", args.GetInt("idle-seconds-before-scaledown", 1800)}};
+  if (args.Has("partition")) body["partition"] = args.Get("partition");
+  ComputeClient c;
+  Json t = c.http->Call("PUT", TargetUrl(name), body);
+  if (!args.Has("no-wait")) t = WaitForTarget(*c.http, name, !args.Has("json"));
+  if (args.Has("json")) std::cout << t.dump(2) << "\n";
+  if (S(t, "provisioning_state") == "Failed") {
+    std::string msg = t["provisioning_errors"].is_array() && !t["provisioning_errors"].empty()
+                          ? S(t["provisioning_errors"][0], "message")
+                          : "create failed";
+    throw Error("ProvisioningFailed",
+                "compute target '" + name + "' failed: " + msg +
+                    " (it stays listed as Failed: `trainyard compute detach " + name + "`)",
+                400);
+  }
+  if (!args.Has("json") && !args.Has("no-wait")) {
+    std::cout << "compute target '" << name << "' is ready\n";
+  }
+  return 0;
+}
+
 int Detach(const std::vector<std::string>& a) {
   Args args(a, {}, {"force"});
   const std::string& name = args.Positional(0, "compute target name");
@@ -214,6 +268,7 @@ int CmdCompute(const std::vector<std::string>& a) {
   if (a[0] == "list") return List(rest);
   if (a[0] == "show") return Show(rest);
   if (a[0] == "attach") return Attach(rest);
+  if (a[0] == "create") return Create(rest);
   if (a[0] == "detach") return Detach(rest);
   throw InvalidInput(std::string("unknown compute command '") + a[0] + "'\n" + kComputeUsage);
 }

@@ -338,7 +338,7 @@ std::vector<NodeStatus> SlurmTarget::Nodes() {
     s.slots = n.cpus;
     s.busy = s.state == "running" ? n.cpus : 0;
     s.resources = {
-        {"cpus", n.cpus}, {"memory_mb", n.memory_mb}, {"gres", n.gres}, {"slurm_state", n.state}};
+        {"cores", n.cpus}, {"memory_mb", n.memory_mb}, {"gres", n.gres}, {"slurm_state", n.state}};
     out.push_back(s);
   }
   return out;

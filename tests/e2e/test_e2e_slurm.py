@@ -342,3 +342,33 @@ def test_slurmd_killed_mid_run_fails_the_run_with_slurms_reason(gpu_cluster, sws
             time.sleep(1)
         assert state in ("idle", "mixed", "completing"), (state,
                                                           cluster.run("sinfo", "-N", "-l").stdout)
+
+
+def test_cli_compute_create_show_and_run_show(slurm_server, sws, mpi_env, tmp_path):
+    from e2e_util import trainyard_bin
+    from trainyard.core import Experiment, ScriptRunConfig
+
+    def cli(*argv):
+        return subprocess.run([trainyard_bin()] + list(argv), cwd=str(slurm_server.root),
+                              env=slurm_server.env(), capture_output=True, text=True, timeout=120)
+
+    r = cli("compute", "create", "cli-cluster", "--type", "slurm", "--vm-size",
+            "STANDARD_D2_V2", "--max-nodes", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "partition main: 2 node(s)" in r.stdout and "is ready" in r.stdout, r.stdout
+    r = cli("compute", "show", "cli-cluster")
+    assert r.returncode == 0, r.stderr
+    assert "slurm (AmlCompute)" in r.stdout and "n1" in r.stdout and "n2" in r.stdout, r.stdout
+    r = cli("compute", "list")
+    assert "slurm partition main" in r.stdout, r.stdout
+    bad = cli("compute", "create", "cli-bad", "--type", "slurm")
+    assert bad.returncode != 0 and "--max-nodes" in bad.stderr, bad.stderr
+
+    write_script(tmp_path, "hello.py", "print('hello from slurm')\n")
+    run = Experiment(sws, "slurm-cli").submit(ScriptRunConfig(
+        str(tmp_path), "hello.py", compute_target="cli-cluster", environment=mpi_env))
+    assert wait_status(run, timeout=120) == "Completed"
+    r = cli("run", "show", run.id)
+    job = run.get_details()["properties"]["slurm.job_id"]
+    assert "Slurm job %s, partition main" % job in r.stdout, r.stdout
+    assert "nodes n1" in r.stdout or "nodes n2" in r.stdout, r.stdout
