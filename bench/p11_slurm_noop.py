@@ -96,9 +96,10 @@ def main():
     print("srun -N1:                    median %.3f s  (min %.3f, max %.3f)" % (
         m_sr, min(sr), max(sr)))
     ratio = m_ours / m_sb
-    print("RESULT P11 trainyard/sbatch --wait = %.2fx (goal <= 1.3x) -> %s; "
-          "trainyard/srun = %.2fx" % (ratio, "MET" if ratio <= 1.3 else "NOT MET", m_ours / m_sr))
-
+    benchlib.result_line(
+        "P11", "Slurm no-op run submit->Completed %.3f s vs sbatch --wait %.3f s (srun -N1 %.3f s, "
+        "trainyard/srun %.2fx)" % (m_ours, m_sb, m_sr, m_ours / m_sr),
+        "%.2fx" % ratio, "<= 1.3x", ratio <= 1.3)
 
 if __name__ == "__main__":
     main()

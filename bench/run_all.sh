@@ -23,6 +23,7 @@ python3 p4_datasets_envs.py "${QUICK[@]}"
 python3 p7_engine_seed_pipelines.py "${QUICK[@]}"
 python3 p7_automl_submit.py "${QUICK[@]}"
 python3 p8_search_vs_random.py "${QUICK[@]}"
+python3 p11_slurm_noop.py "${QUICK[@]}"   # needs slurmctld/slurmd/munge (scripts/install.sh)
 bash setup.sh
 .venv/bin/python p2_metrics_vs_mlflow.py "${QUICK[@]}"
 .venv/bin/python p6_serving.py "${QUICK[@]}"
