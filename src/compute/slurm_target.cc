@@ -101,15 +101,18 @@ SlurmVmSize ResolveSlurmVmSize(const std::string& vm_size_in, const std::string&
     Json m = Json::parse(in, nullptr, false);
     if (!m.is_object())
       throw InvalidInput("the Slurm vm-size map '" + map_file + "' is not a JSON object");
-    for (auto& [k, v] : m.items()) {
-      if (Upper(k) != vm_size && !(k == "*" && !m.contains(vm_size))) continue;
-      if (!v.is_object()) throw InvalidInput("vm-size map entry '" + k + "' must be an object");
-      SlurmVmSize out;
-      out.partition = v.value("partition", "");
-      out.constraint = v.value("constraint", "");
-      out.gres = v.value("gres", "");
-      out.cpus_per_task = v.value("cpus_per_task", 0);
-      return out;
+    // The size's own entry (names compared case-insensitively), else "*".
+    for (const bool wildcard : {false, true}) {
+      for (auto& [k, v] : m.items()) {
+        if (wildcard ? k != "*" : Upper(k) != vm_size) continue;
+        if (!v.is_object()) throw InvalidInput("vm-size map entry '" + k + "' must be an object");
+        SlurmVmSize out;
+        out.partition = v.value("partition", "");
+        out.constraint = v.value("constraint", "");
+        out.gres = v.value("gres", "");
+        out.cpus_per_task = v.value("cpus_per_task", 0);
+        return out;
+      }
     }
   }
   SlurmVmSize out;
