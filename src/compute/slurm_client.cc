@@ -169,6 +169,7 @@ int64_t SlurmClient::Submit(const SlurmJobRequest& q) const {
                                    "-N",
                                    std::to_string(q.nodes),
                                    "--ntasks-per-node=" + std::to_string(q.tasks_per_node)};
+  if (q.exclusive) argv.push_back("--exclusive");
   if (!q.partition.empty()) argv.push_back("--partition=" + q.partition);
   if (q.cpus_per_task > 0) argv.push_back("--cpus-per-task=" + std::to_string(q.cpus_per_task));
   if (!q.gres.empty()) argv.push_back("--gres=" + q.gres);
