@@ -246,4 +246,21 @@ void ComputeService::RequireNodes(const std::string& name, int node_count) {
                      "NodeCountExceedsTarget");
 }
 
+void ComputeService::RequireGpus(const std::string& name, int processes_per_node) {
+  int gpus = scheduler_.TargetGpusPerNode(name);
+  if (gpus < 0) return;  // the target checks itself (local: at submission)
+  if (gpus == 0) {
+    throw InvalidInput("use_gpu=True but compute target '" + name +
+                           "' has no GPUs (its vm_size maps to no GPU GRES): use a cluster with a "
+                           "GPU vm_size (STANDARD_NC6, ...) or set use_gpu=False",
+                       "NoGpu");
+  }
+  if (processes_per_node > gpus) {
+    throw InvalidInput("use_gpu=True with " + std::to_string(processes_per_node) +
+                           " processes per node but the nodes of compute target '" + name +
+                           "' give a run " + std::to_string(gpus) + " GPU(s): one GPU per process",
+                       "NoGpu");
+  }
+}
+
 }  // namespace trainyard

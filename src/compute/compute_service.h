@@ -47,6 +47,8 @@ class ComputeService {
   void RequireUsable(const std::string& name);
   // Throws when a run on `name` asks for more nodes than the target has (max_nodes).
   void RequireNodes(const std::string& name, int node_count);
+  // Throws when a run asks for GPUs (use_gpu) on a target whose nodes have none.
+  void RequireGpus(const std::string& name, int processes_per_node);
 
  private:
   Json ToJson(const ComputeTargetRecord& r, bool detailed);

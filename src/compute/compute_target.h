@@ -84,6 +84,8 @@ class ComputeTarget {
   virtual int Slots() const = 0;
   // The most nodes one run may use (a run asking for more is refused at submission).
   virtual int MaxNodes() const { return 1; }
+  // GPUs a run gets per node: -1 = not known here (checked elsewhere), 0 = none.
+  virtual int GpusPerNode() const { return -1; }
   // How often the scheduler probes this target's agents.
   virtual std::chrono::milliseconds PollInterval() const = 0;
 

@@ -141,6 +141,12 @@ int RunScheduler::TargetMaxNodes(const std::string& name) const {
   return it == lanes_.end() ? 0 : it->second->target->MaxNodes();
 }
 
+int RunScheduler::TargetGpusPerNode(const std::string& name) const {
+  std::lock_guard lk(mu_);
+  auto it = lanes_.find(name);
+  return it == lanes_.end() ? -1 : it->second->target->GpusPerNode();
+}
+
 void RunScheduler::Start() {
   RunFilter f;
   f.include_children = true;

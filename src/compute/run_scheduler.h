@@ -42,6 +42,8 @@ class RunScheduler {
   bool HasTarget(const std::string& name) const;
   // The most nodes one run may use on `name` (ComputeTarget::MaxNodes); 0 when unknown.
   int TargetMaxNodes(const std::string& name) const;
+  // ComputeTarget::GpusPerNode of `name`; -1 when unknown.
+  int TargetGpusPerNode(const std::string& name) const;
   // Fails active and queued runs whose target is not (or no longer) known. Call after the
   // targets of the store were added.
   void Start();

@@ -143,6 +143,13 @@ int SlurmTarget::MaxNodes() const {
   return partition_nodes_ > 0 ? std::min(max_nodes_, partition_nodes_) : max_nodes_;
 }
 
+int SlurmTarget::GpusPerNode() const {
+  // The vm size's GRES is what every job of this cluster asks for ("gpu:2", "gpu:a100:2").
+  if (size_.gres.rfind("gpu", 0) != 0) return 0;
+  size_t colon = size_.gres.rfind(':');
+  return colon == std::string::npos ? 1 : std::max(1, std::atoi(size_.gres.c_str() + colon + 1));
+}
+
 Json SlurmTarget::Provision(const ProgressSink& progress) {
   progress("checking the Slurm cluster (" +
            (ctx_.slurm_conf.empty() ? std::string("default SLURM_CONF") : ctx_.slurm_conf) + ")");

@@ -44,6 +44,7 @@ class SlurmTarget : public ComputeTarget {
   std::string Kind() const override { return "slurm"; }
   int Slots() const override { return max_nodes_; }
   int MaxNodes() const override;
+  int GpusPerNode() const override;
   std::chrono::milliseconds PollInterval() const override { return std::chrono::milliseconds(250); }
   Json Provision(const ProgressSink& progress) override;
   int64_t StartAgent(const std::string& run_id) override;

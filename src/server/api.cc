@@ -342,8 +342,12 @@ struct Api::Impl {
       }
       ctx.compute->RequireUsable(target.is_string() ? target.get<std::string>() : "local");
       // The declared processes must fit the target: never one process instead of N.
-      ctx.compute->RequireNodes(target.is_string() ? target.get<std::string>() : "local",
-                                PlanRanks(body["config"]).node_count);
+      {
+        const std::string tname = target.is_string() ? target.get<std::string>() : "local";
+        RankPlan plan = PlanRanks(body["config"]);
+        ctx.compute->RequireNodes(tname, plan.node_count);
+        if (plan.use_gpu) ctx.compute->RequireGpus(tname, plan.processes_per_node);
+      }
       data->ResolveRunConfig(body["config"]);  // dataset inputs, container image: fail early
       SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
       PreparedSubmission sub = PrepareSubmission(body["config"], *ctx.blobs, limits);

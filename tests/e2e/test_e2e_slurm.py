@@ -372,3 +372,16 @@ def test_cli_compute_create_show_and_run_show(slurm_server, sws, mpi_env, tmp_pa
     job = run.get_details()["properties"]["slurm.job_id"]
     assert "Slurm job %s, partition main" % job in r.stdout, r.stdout
     assert "nodes n1" in r.stdout or "nodes n2" in r.stdout, r.stdout
+
+
+def test_use_gpu_on_a_cluster_without_gpus_is_refused(gpu_cluster, sws, mpi_env, tmp_path):
+    """gpu-cluster's STANDARD_NC6 is mapped to the CPU partition here (no GRES): a run asking
+    for GPUs is refused at submission, not run without them."""
+    from trainyard.core import Experiment
+    from trainyard.train.estimator import Estimator
+    write_script(tmp_path, "train.py", "print('must never run')\n")
+    est = Estimator(source_directory=str(tmp_path), entry_script="train.py",
+                    compute_target=gpu_cluster, use_gpu=True, environment_definition=mpi_env)
+    with pytest.raises(Exception) as ei:
+        Experiment(sws, "slurm-gpu").submit(est)
+    assert "use_gpu=True" in str(ei.value) and "gpu-cluster" in str(ei.value), str(ei.value)
