@@ -49,7 +49,7 @@ struct SlurmJobRequest {
   int cpus_per_task = 0;  // 0: Slurm's default
   std::string gres;       // e.g. "gpu:1"
   std::string constraint;
-  bool exclusive = true;  // the run owns its nodes (AmlCompute: one job per node)
+  bool exclusive = true;                   // the run owns its nodes (AmlCompute: one job per node)
   int64_t time_limit_minutes = 0;          // 0: the partition's
   std::string workdir;                     // -D
   std::string output;                      // -o (may hold %j)
