@@ -33,6 +33,17 @@ fs::path RequireSourceDir(const Json& v, const char* field) {
 
 }  // namespace
 
+void RequireNoContainerForRanks(const RankPlan& plan, const Json& environment) {
+  if (plan.distributed() && environment.is_object() && environment.contains("docker") &&
+      environment["docker"].is_object() && environment["docker"].value("enabled", false)) {
+    throw InvalidInput(
+        "distributed runs (" + plan.kind + ", " + std::to_string(plan.world_size) +
+            " processes) in a container image (docker.enabled) are not supported yet: use a "
+            "local environment (docker.enabled = False) for distributed runs",
+        "NotSupported");
+  }
+}
+
 SnapshotRef SnapshotDirectory(const Json& dir, BlobStore& blobs, const SubmissionLimits& limits) {
   fs::path src = RequireSourceDir(dir, "source_directory");
   SnapshotOptions opts;
@@ -136,6 +147,7 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
                            "or node_count=1 with more processes per node",
                        "NodeCountExceedsTarget");
   }
+  RequireNoContainerForRanks(plan, def["environment"]);
   if (plan.use_gpu && target == "local") {
     int gpus = CountLocalGpus();
     if (gpus == 0) {

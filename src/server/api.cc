@@ -347,6 +347,7 @@ struct Api::Impl {
         RankPlan plan = PlanRanks(body["config"]);
         ctx.compute->RequireNodes(tname, plan.node_count);
         if (plan.use_gpu) ctx.compute->RequireGpus(tname, plan.processes_per_node);
+        RequireNoContainerForRanks(plan, body["config"].value("environment", Json(nullptr)));
       }
       data->ResolveRunConfig(body["config"]);  // dataset inputs, container image: fail early
       SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};

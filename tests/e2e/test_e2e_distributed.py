@@ -252,11 +252,17 @@ def test_requests_no_target_can_satisfy_are_refused_at_submit(ws, plain_env, tmp
         (dict(node_count=2, distributed_training=PyTorchConfiguration(process_count=3)),
          ["process_count=3", "node_count=2"]),
     ]
+    from trainyard.core import Environment
+    docker_env = Environment("e2e-docker-dist")
+    docker_env.docker.enabled = True
+    docker_env.docker.base_image = "localhost/any-image:1"
+    cases.append((dict(process_count_per_node=2, distributed_training=MpiConfiguration(),
+                       environment_definition=docker_env), ["container image", "not supported"]))
     if not shutil.which("nvidia-smi"):  # this machine has no GPU: use_gpu is refused
         cases.append((dict(use_gpu=True), ["use_gpu=True", "no GPU"]))
     for kwargs, words in cases:
-        est = Estimator(source_directory=str(tmp_path), entry_script="train.py",
-                        environment_definition=plain_env, **kwargs)
+        kwargs.setdefault("environment_definition", plain_env)
+        est = Estimator(source_directory=str(tmp_path), entry_script="train.py", **kwargs)
         with pytest.raises(Exception) as ei:
             exp.submit(est)
         for w in words:
