@@ -254,6 +254,13 @@ RankPlan PlanRanksOnly(const Json& def) {
                          std::to_string(p.node_count) + " nodes");
     }
     p.processes_per_node = p.world_size / p.node_count;
+    if (p.worker_count < p.node_count) {
+      // Ranks are dealt to nodes round-robin (rank r on node r % nodes), so every node has a
+      // worker whose end stops the node's parameter servers.
+      throw InvalidInput("TensorflowConfiguration: worker_count=" + std::to_string(p.worker_count) +
+                         " on " + std::to_string(p.node_count) +
+                         " nodes: give at least one worker per node");
+    }
   } else {
     throw InvalidInput(
         "distributed_job_config.type must be \"mpi\", \"pytorch\" or "
@@ -370,8 +377,9 @@ std::vector<std::string> BuildRankLaunch(const RankPlan& plan, const LaunchConte
   if (plan.kind == "tensorflow") {
     Json workers = Json::array(), ps = Json::array();
     for (int r = 0; r < plan.world_size; ++r) {
-      std::string host =
-          ctx.in_slurm ? ctx.node_addrs.at(r / plan.processes_per_node) : std::string("127.0.0.1");
+      std::string host = ctx.in_slurm
+                             ? ctx.node_addrs.at(r % plan.node_count)  // TF ranks: round-robin
+                             : std::string("127.0.0.1");
       std::string hp = host + ":" + std::to_string(FreePort(ctx.in_slurm));
       (r < plan.worker_count ? workers : ps).push_back(hp);
     }
@@ -567,7 +575,9 @@ int RunRankSupervisor() {
   std::vector<Rank> ranks;
   for (int lr = 0; lr < (kind == "mpi" ? 1 : ppn); ++lr) {
     Rank r;
-    r.rank = kind == "mpi" ? mpi_rank : node_rank * ppn + lr;
+    r.rank = kind == "mpi"          ? mpi_rank
+             : kind == "tensorflow" ? lr * nodes + node_rank  // round-robin (see BuildRankLaunch)
+                                    : node_rank * ppn + lr;
     if (r.rank >= world) break;
     std::map<std::string, std::string> add;
     if (kind == "mpi" && std::getenv("OMPI_COMM_WORLD_RANK") == nullptr) {
@@ -667,7 +677,6 @@ int RunRankSupervisor() {
     r.fd = p[0];
     ranks.push_back(std::move(r));
   }
-  (void)nodes;
 
   using Clock = std::chrono::steady_clock;
   int fail_code = 0;

@@ -385,3 +385,38 @@ def test_use_gpu_on_a_cluster_without_gpus_is_refused(gpu_cluster, sws, mpi_env,
     with pytest.raises(Exception) as ei:
         Experiment(sws, "slurm-gpu").submit(est)
     assert "use_gpu=True" in str(ei.value) and "gpu-cluster" in str(ei.value), str(ei.value)
+
+
+def test_tf_config_across_nodes_stops_parameter_servers(gpu_cluster, sws, mpi_env, tmp_path):
+    """TensorflowConfiguration(worker_count=2, parameter_server_count=2) on 2 Slurm nodes:
+    ranks dealt round-robin (a worker and a ps on each node), TF_CONFIG hosts are the nodes'
+    addresses, and the parameter servers (serving forever) are stopped once the workers end."""
+    from trainyard.core import Experiment, ScriptRunConfig
+    from trainyard.core.runconfig import TensorflowConfiguration
+    write_script(tmp_path, "tf.py", """
+        import json, os, time
+        cfg = json.loads(os.environ["TF_CONFIG"])
+        print("TF", os.environ["SLURMD_NODENAME"], json.dumps(cfg["task"], sort_keys=True),
+              flush=True)
+        if cfg["task"]["type"] == "ps":
+            while True:
+                time.sleep(1)
+        time.sleep(2)
+    """)
+    cfg = ScriptRunConfig(str(tmp_path), "tf.py", compute_target=gpu_cluster, environment=mpi_env,
+                          distributed_job_config=TensorflowConfiguration(
+                              worker_count=2, parameter_server_count=2))
+    cfg.run_config.node_count = 2
+    run = Experiment(sws, "slurm-tf").submit(cfg)
+    assert wait_status(run, timeout=120) == "Completed", _logs(run)
+    logs = _logs(run)
+    seen = {}
+    for r in range(4):
+        line = [ln for ln in logs["azureml-logs/70_driver_log_%d.txt" % r].splitlines()
+                if ln.startswith("TF ")][0]
+        node, task = line.split(" ", 2)[1:]
+        seen[r] = (node, json.loads(task))
+    assert seen == {0: ("n1", {"type": "worker", "index": 0}),
+                    1: ("n2", {"type": "worker", "index": 1}),
+                    2: ("n1", {"type": "ps", "index": 0}),
+                    3: ("n2", {"type": "ps", "index": 1})}, seen

@@ -60,6 +60,11 @@ TEST(PlanRanks, RefusesWhatItCannotRun) {
                InvalidInput);
   EXPECT_THROW(PlanRanks({{"distributed_job_config", {{"type", "mpi"}, {"node_count", 0}}}}),
                InvalidInput);
+  EXPECT_THROW(
+      PlanRanks({{"node_count", 2},
+                 {"distributed_job_config",
+                  {{"type", "tensorflow"}, {"worker_count", 1}, {"parameter_server_count", 3}}}}),
+      InvalidInput);  // a node with parameter servers only would never end
   EXPECT_THROW(PlanRanks({{"distributed_job_config",
                            {{"type", "pytorch"}, {"communication_backend", "smoke"}}}}),
                InvalidInput);
