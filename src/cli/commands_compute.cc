@@ -92,9 +92,9 @@ int List(const std::vector<std::string>& a) {
   std::vector<std::vector<std::string>> rows;
   for (auto& t : list) {
     const Json& st = t["settings"];
-    std::string where = S(t, "kind") == "ssh" ? S(st, "username") + "@" + S(st, "address") + ":" +
-                                                    S(st, "ssh_port")
-                                              : "this machine";
+    std::string where = S(t, "kind") == "ssh"
+                            ? S(st, "username") + "@" + S(st, "address") + ":" + S(st, "ssh_port")
+                            : "this machine";
     rows.push_back({S(t, "name"), S(t, "kind"), S(t, "provisioning_state"), where});
   }
   PrintTable({"NAME", "KIND", "STATE", "WHERE"}, rows);
@@ -145,7 +145,8 @@ int Attach(const std::vector<std::string>& a) {
             {"password-stdin", "passphrase-stdin", "no-wait", "json"});
   const std::string& name = args.Positional(0, "compute target name");
   ValidateComputeName("compute target name", name);
-  Json body = {{"type", "ssh"}, {"address", args.Get("address")}, {"username", args.Get("username")}};
+  Json body = {
+      {"type", "ssh"}, {"address", args.Get("address")}, {"username", args.Get("username")}};
   if (args.Has("ssh-port")) {
     std::string p = args.Get("ssh-port");
     if (p.empty() || p.find_first_not_of("0123456789") != std::string::npos || p.size() > 6) {

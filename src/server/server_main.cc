@@ -92,11 +92,13 @@ int RunServer(const ServerOptions& opts) {
   cctx.agent_exe = SelfExe().string();
   cctx.build_id = BuildId();
   cctx.server_url = cfg.server_url;
-  cctx.token = cfg.token;
   cctx.data_dir = data.string();
   cctx.workspace_name = cfg.name;
   cctx.sdk_python_dir = FindSdkPythonDir();
   cctx.automl_engine = FindAutomlEngine(cctx.sdk_python_dir);
+  if (!opts.agent_node_dir.empty()) {
+    cctx.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
+  }
   RunScheduler scheduler(*store, notifier);
   ComputeService compute(cctx, *store, scheduler);
 

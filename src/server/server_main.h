@@ -12,6 +12,9 @@ struct ServerOptions {
   int port = -1;                // -1: the port in config.json's server_url, else 0 (any free port)
   int max_concurrent_runs = 0;  // 0 = number of cores
   std::string name;             // workspace name when creating a new config
+  // Local agents run HTTP-only with this node cache instead of sharing the data dir
+  // (--agent-node-dir; what a remote node does, on this machine).
+  std::string agent_node_dir;
 };
 
 int RunServer(const ServerOptions& opts);

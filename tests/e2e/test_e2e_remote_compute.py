@@ -18,13 +18,6 @@ from remote_node import RemoteNode, can_run
 pytestmark = pytest.mark.skipif(bool(can_run()), reason=can_run() or "ok")
 
 
-def _agent_is_http_only():
-    """The remote runs need the HTTP-only agent (issue 13 part 1): without it the agent looks
-    for the server's data dir on the node."""
-    out = subprocess.run([trainyard_bin(), "agent", "--help"], capture_output=True, text=True)
-    return "--data" not in (out.stdout + out.stderr) or os.environ.get("TRAINYARD_FORCE_REMOTE")
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     n = RemoteNode(tmp_path_factory.mktemp("node"))
@@ -209,8 +202,6 @@ def test_unreachable_address_and_no_python3(ws, node):
 
 
 # ----- runs on the node ---------------------------------------------------------------------
-needs_agent = pytest.mark.skipif(not _agent_is_http_only(),
-                                 reason="the HTTP-only agent (issue 13 part 1) is not built")
 
 PROBE = """
 import os, socket, sys, time
@@ -247,37 +238,35 @@ def wait_status(run, statuses, timeout=120):
     raise AssertionError("run %s still %s" % (run.id, run.get_status()))
 
 
-@needs_agent
 def test_script_run_executes_on_the_node(vm, ws, node, tmp_path):
     run = submit_probe(ws, tmp_path, ticks=2)
     run.wait_for_completion(show_output=False)
     assert run.get_status() == "Completed", run.get_details()
-    log = run.get_all_logs() if hasattr(run, "get_all_logs") else None
+    log = run.get_details().get("logFiles")
     metrics = run.get_metrics()
     assert metrics["host_is_node"] == 1
     assert metrics["tick"] == [0, 1]
     assert run.get_details()["target"] == "attached-vm"
     # Logs stay on the node too.
-    r = node.ssh("ls /tmp/azureml_run/%s/azureml-logs/" % run.id)
-    assert r.returncode == 0 and "agent.log" in r.stdout, (r.stdout, r.stderr, log)
+    r = node.ssh("cat /tmp/azureml_run/%s/azureml-logs/70_driver_log.txt; "
+                 "ls /tmp/azureml_run/%s" % (run.id, run.id))
+    assert r.returncode == 0, (r.stderr, log)
+    assert "HOST trainyard-node" in r.stdout and "agent.log" in r.stdout, r.stdout
 
 
-@needs_agent
 def test_estimator_run_on_the_node(vm, ws, tmp_path):
     from trainyard.core import Experiment
     from trainyard.train.estimator import Estimator
     src = tmp_path / "est"
     e2e_util.write_script(src, "train.py", PROBE)
     est = Estimator(source_directory=str(src), compute_target="attached-vm",
-                    entry_script="train.py", script_params={"": "1"} if False else None,
-                    environment_definition=remote_env())
+                    entry_script="train.py", environment_definition=remote_env())
     run = Experiment(ws, "remote-estimator").submit(est)
     run.wait_for_completion(show_output=False)
     assert run.get_status() == "Completed", run.get_details()
     assert run.get_metrics()["host_is_node"] == 1
 
 
-@needs_agent
 def test_cancel_kills_the_remote_process_group(vm, ws, node, tmp_path):
     run = submit_probe(ws, tmp_path, ticks=200)
     wait_status(run, ("Running",))
@@ -289,7 +278,6 @@ def test_cancel_kills_the_remote_process_group(vm, ws, node, tmp_path):
     assert "probe.py" not in r.stdout
 
 
-@needs_agent
 def test_ssh_dropped_mid_run_the_run_survives(vm, ws, srv, tmp_path):
     run = submit_probe(ws, tmp_path, ticks=8)
     wait_status(run, ("Running",))
@@ -307,7 +295,6 @@ def test_ssh_dropped_mid_run_the_run_survives(vm, ws, srv, tmp_path):
     assert again["scheduler"]["target"]["master_pid"] not in (None, pid)
 
 
-@needs_agent
 def test_detach_with_active_runs_refuses_unless_forced(ws, node, tmp_path):
     from trainyard.core.compute import ComputeTarget
     from trainyard.exceptions import ComputeTargetException
@@ -321,7 +308,6 @@ def test_detach_with_active_runs_refuses_unless_forced(ws, node, tmp_path):
     assert run.get_status() == "Canceled"
 
 
-@needs_agent
 def test_server_restart_readopts_remote_runs(tmp_path):
     n = RemoteNode(tmp_path / "node2")
     s = Server(tmp_path / "srv2").start()
@@ -333,7 +319,6 @@ def test_server_restart_readopts_remote_runs(tmp_path):
         s.kill()  # SIGKILL: the agent on the node lives on and retries
         time.sleep(1.0)
         s.start()
-        run = s.workspace().get_run(run.id) if hasattr(s.workspace(), "get_run") else run
         run.wait_for_completion(show_output=False)
         assert run.get_status() == "Completed", run.get_details()
         assert run.get_metrics()["tick"] == list(range(10))
@@ -342,7 +327,6 @@ def test_server_restart_readopts_remote_runs(tmp_path):
         n.close()
 
 
-@needs_agent
 def test_node_killed_mid_run_fails_after_the_heartbeat(tmp_path, ws):
     n = RemoteNode(tmp_path / "node3")
     try:
@@ -376,7 +360,6 @@ def test_changed_host_key_is_refused(tmp_path, ws):
         n.close()
 
 
-@needs_agent
 def test_seed_004_automl_on_the_attached_vm(vm, ws, node, tmp_path):
     """shared/seeds/004: attach, wait_for_completion(show_output=True), AutoMLConfig with
     compute_target=compute_target; the iterations run as processes on the node."""
