@@ -414,3 +414,28 @@ def test_seed_004_automl_on_the_attached_vm(vm, ws, node, tmp_path):
     shap_values, expected_values, overall_summary, overall_imp, per_class_summary, \
         per_class_imp = retrieve_model_explanation(best_run)
     assert len(overall_imp) == 64
+
+
+def test_password_attach_and_an_agent_of_another_build_is_refused(ws, tmp_path):
+    """Password login (given to ssh through SSH_ASKPASS, never argv), and a node whose installed
+    trainyard is not the server's build: the run fails with the reason instead of running it."""
+    from trainyard.core.compute import ComputeTarget, RemoteCompute
+    n = RemoteNode(tmp_path / "node5")
+    try:
+        n.set_password("s3cret-Pa55")
+        cfg = RemoteCompute.attach_configuration(username=n.username, address=n.address,
+                                                 ssh_port=n.port, password="s3cret-Pa55")
+        t = ComputeTarget.attach(ws, "password-vm", cfg)
+        t.wait_for_completion(show_output=False)
+        assert t.get_status() == "Succeeded"
+        assert "password authentication" in t.serialize()["status"]["progress"][0]["message"]
+        # The installed binary changes (another build): its agents are refused.
+        r = n.ssh("touch -d '2001-01-01' ~/.trainyard/*/bin/trainyard")
+        assert r.returncode == 0, r.stderr
+        run = submit_probe(ws, tmp_path, ticks=0, target="password-vm", exp="remote-otherbuild")
+        assert wait_status(run, ("Failed", "Completed", "Canceled"), 60) == "Failed"
+        msg = run.get_details()["error"]["error"]["message"]
+        assert "refusing to run an agent of another build" in msg, msg
+        ComputeTarget(ws, "password-vm").detach(force=True)
+    finally:
+        n.close()
