@@ -439,3 +439,26 @@ def test_password_attach_and_an_agent_of_another_build_is_refused(ws, tmp_path):
         ComputeTarget(ws, "password-vm").detach(force=True)
     finally:
         n.close()
+
+
+def test_agent_reaches_a_server_on_a_routable_address_directly(tmp_path):
+    """No tunnel when the node can reach the server: the server listens on all addresses and
+    the target's agent_server_url is its address on the node's link."""
+    from trainyard.core.compute import ComputeTarget
+    n = RemoteNode(tmp_path / "node6")
+    s = Server(tmp_path / "srv6", extra_args=("--host", "0.0.0.0")).start()
+    try:
+        ws = s.workspace()
+        url = "http://%s:%d" % (n.host_ip, s.port)
+        t = attach(ws, n, "direct-vm", agent_server_url=url)
+        progress = [p["message"] for p in t.serialize()["status"]["progress"]]
+        assert any("agents reach the server directly at " + url in m for m in progress)
+        assert not any("tunnel" in m for m in progress)
+        assert ComputeTarget(ws, "direct-vm").get_status().connection["tunnel"] is None
+        run = submit_probe(ws, tmp_path, ticks=1, target="direct-vm")
+        run.wait_for_completion(show_output=False)
+        assert run.get_status() == "Completed", run.get_details()
+        assert run.get_metrics()["host_is_node"] == 1
+    finally:
+        s.stop()
+        n.close()
