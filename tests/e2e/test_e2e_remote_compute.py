@@ -109,6 +109,19 @@ def test_attach_prints_progress_detects_the_machine_and_installs(vm, ws, node, s
     out = subprocess.run([trainyard_bin(), "compute", "show", "attached-vm"],
                          cwd=srv.project_dir, capture_output=True, text=True, env=srv.env())
     assert out.returncode == 0 and "trainyard-node" in out.stdout and "tunnel" in out.stdout
+    # Attach and detach with the CLI: progress lines until ready.
+    out = subprocess.run([trainyard_bin(), "compute", "attach", "cli-vm", "--address",
+                          node.address, "--username", node.username,
+                          "--private-key-file", str(node.key), "--max-concurrent-runs", "1"],
+                         cwd=srv.project_dir, capture_output=True, text=True, env=srv.env())
+    assert out.returncode == 0, out.stderr
+    assert "host key recorded" in out.stdout and "already installed" in out.stdout
+    assert "compute target 'cli-vm' is ready" in out.stdout
+    assert ComputeTarget(ws, "cli-vm").get_status().slots == 1
+    out = subprocess.run([trainyard_bin(), "compute", "detach", "cli-vm"], cwd=srv.project_dir,
+                         capture_output=True, text=True, env=srv.env())
+    assert out.returncode == 0 and "detached" in out.stdout, out.stderr
+    assert "cli-vm" not in ws.compute_targets
 
 
 # ----- bad input: clear errors, nothing stored ------------------------------------------------
