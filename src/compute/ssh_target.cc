@@ -344,11 +344,45 @@ SshTarget::SshTarget(const ComputeTargetRecord& rec, const ComputeContext& ctx)
   ::chmod(ctl.c_str(), 0700);
   control_path_ = (ctl / (Sha256Hex(dir_).substr(0, 16) + ".sock")).string();
   tunnel_port_ = learned_.value("tunnel_port", 0);
+  spawner_ = std::thread([this] {
+    std::unique_lock lk(sp_mu_);
+    for (;;) {
+      sp_cv_.wait(lk, [&] { return sp_stop_ || sp_job_ != nullptr; });
+      if (sp_job_) {
+        auto job = sp_job_;
+        lk.unlock();
+        job();
+        lk.lock();
+        sp_job_ = nullptr;
+        sp_done_ = true;
+        sp_cv_.notify_all();
+        continue;
+      }
+      if (sp_stop_) return;
+    }
+  });
   cores_ = learned_.value("cores", 1);
   provisioned_ = rec.state == "Succeeded";
 }
 
-SshTarget::~SshTarget() { Shutdown(); }
+SshTarget::~SshTarget() {
+  Shutdown();
+  {
+    std::lock_guard lk(sp_mu_);
+    sp_stop_ = true;
+  }
+  sp_cv_.notify_all();
+  if (spawner_.joinable()) spawner_.join();
+}
+
+void SshTarget::OnSpawner(const std::function<void()>& job) {
+  std::unique_lock lk(sp_mu_);
+  sp_cv_.wait(lk, [&] { return !sp_job_; });
+  sp_job_ = job;
+  sp_done_ = false;
+  sp_cv_.notify_all();
+  sp_cv_.wait(lk, [&] { return sp_done_; });
+}
 
 std::string SshTarget::Describe() const {
   return s_.username + "@" + s_.address + ":" + std::to_string(s_.port);
@@ -465,9 +499,12 @@ void SshTarget::EnsureConnected(bool first_use) {
   for (auto& e : envs) ev.push_back(const_cast<char*>(e.c_str()));
   ev.push_back(nullptr);
   pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) ThrowErrno("fork");
-  if (pid == 0) {
+  pid_t pid = -1;
+  int fork_errno = 0;
+  OnSpawner([&] {
+    pid = ::fork();
+    if (pid < 0) fork_errno = errno;
+    if (pid != 0) return;
     // Its own process group, and it dies with the server (a new server starts its own).
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -482,6 +519,10 @@ void SshTarget::EnsureConnected(bool first_use) {
     ::dup2(out, 2);
     ::execvpe(av[0], av.data(), ev.data());
     _exit(127);
+  });
+  if (pid < 0) {
+    errno = fork_errno;
+    ThrowErrno("fork");
   }
   master_pid_ = pid;
   // Ready when the control socket answers; failed when the master exits first.

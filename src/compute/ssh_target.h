@@ -20,8 +20,11 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "compute/compute_target.h"
 
@@ -84,6 +87,11 @@ class SshTarget : public ComputeTarget {
   std::string InstallDir() const;
   std::string AgentServerUrl() const;
 
+  // Runs `job` on the target's own long-lived thread. The control master is forked there: its
+  // PR_SET_PDEATHSIG follows the forking *thread*, so it fires only when the target (or the
+  // whole server, even killed) goes away, not when a request or provisioning thread ends.
+  void OnSpawner(const std::function<void()>& job);
+
   std::string name_;
   ComputeContext ctx_;
   SshSettings s_;
@@ -99,6 +107,12 @@ class SshTarget : public ComputeTarget {
   std::optional<std::chrono::steady_clock::time_point> unreachable_since_;
   int busy_ = 0;
   std::atomic<int> cores_{1};
+
+  std::mutex sp_mu_;
+  std::condition_variable sp_cv_;
+  std::function<void()> sp_job_;
+  bool sp_done_ = false, sp_stop_ = false;
+  std::thread spawner_;
 };
 
 // Runs argv (no shell) with `input` on stdin; stdout and stderr captured. env entries are set on
