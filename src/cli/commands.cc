@@ -280,7 +280,9 @@ int CmdStatus(const std::vector<std::string>& a) {
 }
 
 int CmdServer(const std::vector<std::string>& a) {
-  Args args(a, {"data", "host", "port", "max-concurrent-runs", "name", "agent-node-dir"}, {});
+  Args args(a,
+            {"data", "host", "port", "max-concurrent-runs", "name", "agent-node-dir", "agent-user"},
+            {});
   ServerOptions o;
   o.data_dir = args.Get("data");
   if (o.data_dir.empty()) {
@@ -293,6 +295,7 @@ int CmdServer(const std::vector<std::string>& a) {
   o.max_concurrent_runs = args.GetInt("max-concurrent-runs", 0);
   o.name = args.Get("name");
   o.agent_node_dir = args.Get("agent-node-dir");
+  o.agent_user = args.Get("agent-user");
   return RunServer(o);
 }
 

@@ -33,6 +33,10 @@ struct ComputeContext {
   std::string build_id;        // BuildId() of agent_exe: agents of another build are refused
   std::string server_url;      // the server as seen from this machine
   std::string agent_node_dir;  // local agents: "" = the --data fast path, else HTTP-only here
+  // With agent_node_dir: local agents (and so scripts) run as this account, uid:gid, through
+  // setpriv (the server must be root). 0 = as the server's own user.
+  uint32_t agent_uid = 0, agent_gid = 0;
+  std::string setpriv;         // path of setpriv(1)
   std::string data_dir;        // the workspace data dir (local agents; per-target state dirs)
   std::string workspace_name;  // handed to agents as TRAINYARD_WORKSPACE
   std::string sdk_python_dir;  // the Python SDK remote nodes get next to the binary

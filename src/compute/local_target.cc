@@ -37,8 +37,13 @@ Json LocalTarget::Provision(const ProgressSink& progress) {
 }
 
 std::vector<std::string> LocalTarget::AgentArgs(const std::string& run_id) const {
-  std::vector<std::string> args = {ctx_.agent_exe, "agent",    "--run",
-                                   run_id,         "--server", ctx_.server_url};
+  std::vector<std::string> args;
+  if (ctx_.agent_uid != 0) {
+    args = {ctx_.setpriv, "--reuid=" + std::to_string(ctx_.agent_uid),
+            "--regid=" + std::to_string(ctx_.agent_gid), "--clear-groups"};
+  }
+  args.insert(args.end(), {ctx_.agent_exe, "agent", "--run", run_id, "--server", ctx_.server_url});
+
   if (ctx_.agent_node_dir.empty()) {
     args.insert(args.end(), {"--data", ctx_.data_dir});  // the fast path: the data dir in place
   } else {
@@ -53,10 +58,17 @@ std::vector<std::string> LocalTarget::AgentEnv(const std::string& token) const {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
-    if (kv.rfind("TRAINYARD_TOKEN=", 0) != 0 && kv.rfind("TRAINYARD_WORKSPACE=", 0) != 0) {
-      env.emplace_back(*e);
+    if (kv.rfind("TRAINYARD_TOKEN=", 0) == 0 || kv.rfind("TRAINYARD_WORKSPACE=", 0) == 0) {
+      continue;
     }
+    // Another account gets its own home (the node dir) and environment cache there.
+    if (ctx_.agent_uid != 0 &&
+        (kv.rfind("HOME=", 0) == 0 || kv.rfind("TRAINYARD_ENV_CACHE=", 0) == 0)) {
+      continue;
+    }
+    env.emplace_back(*e);
   }
+  if (ctx_.agent_uid != 0) env.push_back("HOME=" + ctx_.agent_node_dir);
   env.push_back("TRAINYARD_TOKEN=" + token);
   if (!ctx_.workspace_name.empty()) env.push_back("TRAINYARD_WORKSPACE=" + ctx_.workspace_name);
   return env;

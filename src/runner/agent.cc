@@ -393,7 +393,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     }
     if (::chdir(cwd.c_str()) != 0) _exit(126);
     // The script dies with its agent (set after the namespace step: credential changes clear
-    // it). Its own children are the watcher's job (StartGroupWatcher).
+    // it). Its own children are the watcher's job (GroupWatcher).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != agent_pid) _exit(1);  // the agent died before prctl
     ::execve(av[0], av.data(), ev.data());
@@ -407,37 +407,91 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   return pid;
 }
 
-// A tiny process, forked from the agent, that kills the script's whole process group
-// (grandchildren included) the moment the agent dies, however it dies (kill -9 too): it
-// blocks reading a pipe whose only write end the agent holds. The agent closes that end when
-// the run is over (the watcher then kills what is left of the group and exits). Returns the
-// watcher's pid; *agent_end is the write end to keep open.
-pid_t StartGroupWatcher(pid_t pgid, int* agent_end) {
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) ThrowErrno("pipe");
-  pid_t w = ::fork();
-  if (w < 0) {
-    ::close(p[0]);
-    ::close(p[1]);
-    ThrowErrno("fork");
-  }
-  if (w == 0) {
-    // Only async-signal-safe calls here: the agent has threads.
-    ::close(p[1]);
-    ::setpgid(0, 0);  // not in the agent's group: a signal to the agent's group spares it
-    ::signal(SIGTERM, SIG_IGN);
-    ::signal(SIGINT, SIG_IGN);
-    ::signal(SIGHUP, SIG_IGN);
-    char c;
-    while (::read(p[0], &c, 1) < 0 && errno == EINTR) {
+// A tiny process, forked from the agent at its start (one thread then: no fork from a
+// threaded process, and its cost is off the script's start), that kills the script's whole
+// process group (grandchildren included) the moment the agent dies, however it dies (kill -9
+// too). It blocks reading a pipe whose only write end the agent holds: the agent writes the
+// script's pgid once it exists; EOF (agent gone, or closing the pipe at the end of the run)
+// makes the watcher SIGKILL that group and exit.
+class GroupWatcher {
+ public:
+  // `output_fd`: the read end of the script's output pipe (created before this fork), drained
+  // into `driver_log` (the agent's local copy) after the group is killed, so output the dead
+  // agent had not read yet reaches the recovery agent.
+  void Start(int output_fd, const std::string& driver_log, int output_write_fd) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return;
+    pid_t w = ::fork();
+    if (w < 0) {
+      ::close(p[0]);
+      ::close(p[1]);
+      return;
     }
-    ::kill(-pgid, SIGKILL);
-    _exit(0);
+    if (w == 0) {
+      ::close(p[1]);
+      if (output_write_fd >= 0) ::close(output_write_fd);
+      ::setpgid(0, 0);  // not in the agent's group: a signal to the agent's group spares it
+      ::signal(SIGTERM, SIG_IGN);
+      ::signal(SIGINT, SIG_IGN);
+      ::signal(SIGHUP, SIG_IGN);
+      pid_t pgid = 0;
+      size_t got = 0;
+      char c;
+      for (;;) {
+        ssize_t r = got < sizeof pgid
+                        ? ::read(p[0], reinterpret_cast<char*>(&pgid) + got, sizeof pgid - got)
+                        : ::read(p[0], &c, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (got < sizeof pgid) got += static_cast<size_t>(r);
+      }
+      if (got == sizeof pgid && pgid > 1) ::kill(-pgid, SIGKILL);
+      // What is still in the output pipe: its writers are dead now (EOF), or 50 ms of quiet
+      // (a process outside the group holds it).
+      int log_fd = -1;
+      char buf[4096];
+      while (output_fd >= 0) {
+        pollfd pfd{output_fd, POLLIN, 0};
+        int pr = ::poll(&pfd, 1, 50);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) break;
+        ssize_t r = ::read(output_fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (log_fd < 0) {
+          log_fd = ::open(driver_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+          if (log_fd < 0) break;
+        }
+        if (::write(log_fd, buf, static_cast<size_t>(r)) != r) break;
+      }
+      _exit(0);
+    }
+    ::close(p[0]);
+    fd_ = p[1];
+    pid_ = w;
   }
-  ::close(p[0]);
-  *agent_end = p[1];
-  return w;
-}
+  // The script's process group now exists.
+  void Watch(pid_t pgid) {
+    if (fd_ >= 0 && ::write(fd_, &pgid, sizeof pgid) != static_cast<ssize_t>(sizeof pgid)) {
+      Log("the process-group watcher is gone: the script may outlive a killed agent");
+    }
+  }
+  // Run over: the watcher kills the (empty) group and exits. Called after the final status
+  // (a watcher waking up on a busy machine would delay it); not waited for.
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void Reap() {
+    Release();
+    if (pid_ > 0) ::waitpid(pid_, nullptr, WNOHANG);
+  }
+  ~GroupWatcher() { Release(); }
+
+ private:
+  int fd_ = -1;
+  pid_t pid_ = -1;
+};
 
 // Kills what is left of a dead agent's script: the group leader's pid was recorded in
 // run_dir/script.pid; it is only killed if that process still carries the run's id in its
@@ -539,6 +593,14 @@ int RunAgent(const AgentOptions& given) {
   Log(std::string(given.recover ? "recovery agent" : "agent") + " started for run " + given.run_id);
   AgentOptions opts = given;
   const RunPaths paths = ResolvePaths(opts);
+  GroupWatcher watcher;
+  // The script's output pipe exists from the start, so the watcher holds its read end too.
+  int pipefd[2] = {-1, -1};
+  if (!opts.recover) {
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) pipefd[0] = pipefd[1] = -1;
+    // Before any thread exists. The watcher must not hold the write end (EOF detection).
+    watcher.Start(pipefd[0], (paths.run_dir / kDriverLog).string(), pipefd[1]);
+  }
   if (!IsRunTokenShape(opts.token)) {
     // A workspace token: trade it for a token of this run at once, so that neither this
     // agent's calls nor the script hold workspace power.
@@ -707,8 +769,7 @@ int RunAgent(const AgentOptions& given) {
   vars["AZUREML_ARM_WORKSPACE_NAME"] = vars["TRAINYARD_WORKSPACE"];
   for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
 
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail("pipe failed");
+  if (pipefd[0] < 0) return fail("pipe failed");
   pid_t child;
   try {
     Json run_def = def;
@@ -740,13 +801,7 @@ int RunAgent(const AgentOptions& given) {
   }
   ::close(pipefd[1]);
   // The script never outlives this agent: its group is killed by the watcher if we die.
-  int watcher_fd = -1;
-  pid_t watcher = -1;
-  try {
-    watcher = StartGroupWatcher(child, &watcher_fd);
-  } catch (const std::exception& e) {
-    Log(std::string("cannot start the process-group watcher: ") + e.what());
-  }
+  watcher.Watch(child);
   std::ofstream(run_dir / "script.pid") << child << "\n";
   // A pidfd becomes readable when the child exits, so exit is noticed at once even when a
   // grandchild keeps the output pipe open.
@@ -814,9 +869,7 @@ int RunAgent(const AgentOptions& given) {
   ::close(pipefd[0]);
   if (pidfd >= 0) ::close(pidfd);
   if (!exited) ::waitpid(child, &status, 0);
-  ::killpg(child, SIGKILL);                  // leftovers of the process group
-  if (watcher_fd >= 0) ::close(watcher_fd);  // the watcher kills the group (gone) and exits
-  if (watcher > 0) ::waitpid(watcher, nullptr, 0);
+  ::killpg(child, SIGKILL);  // leftovers of the process group
 
   // Finalizing: outputs, logs, metrics.
   set_status("Finalizing");
@@ -869,6 +922,7 @@ int RunAgent(const AgentOptions& given) {
   if (code == 0 && !canceled) fs::remove_all(workdir, ec);
   if (paths.local) fs::remove_all(run_dir / "azureml-logs", ec);
   inputs.Cleanup();
+  watcher.Reap();
   return 0;
 }
 

@@ -2,6 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
@@ -21,8 +24,35 @@ namespace {
               403);
 }
 
+// Nesting depth of JSON text (brackets outside strings), without parsing it.
+size_t JsonDepth(std::string_view text) {
+  size_t depth = 0, max_depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max_depth = std::max(max_depth, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return max_depth;
+}
+
 Json BodyJson(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
+  if (JsonDepth(req.body) > 128) {
+    throw InvalidInput("request body is nested more than 128 levels deep", "InvalidJson");
+  }
   Json j = Json::parse(req.body, nullptr, false);
   if (j.is_discarded()) throw InvalidInput("request body is not valid JSON", "InvalidJson");
   return j;
@@ -48,33 +78,30 @@ std::string RunAccess::Authenticate(const std::string& auth, const std::string& 
   if (tok.rfind("Bearer ", 0) == 0) tok.remove_prefix(7);
   if (!IsRunTokenShape(tok)) throw Unauthorized("invalid token");
   const std::string hash = HashRunToken(tok);
+  // The store deletes a run's tokens in the transaction that makes the run terminal, so a
+  // token row exists exactly while its run is active: one primary-key lookup per request.
+  if (auto found = store_.FindRunToken(hash)) {
+    std::lock_guard lk(mu_);
+    if (token_runs_.size() > 100000) token_runs_.clear();
+    token_runs_[hash] = *found;  // remembered only to explain a refusal later
+    return *found;
+  }
   std::string run_id;
   {
     std::lock_guard lk(mu_);
     auto it = token_runs_.find(hash);
-    if (it != token_runs_.end()) run_id = it->second;
-  }
-  if (run_id.empty()) {
-    auto found = store_.FindRunToken(hash);
-    if (!found) throw Unauthorized("invalid token (a run's token ends with its run)");
-    run_id = *found;
-    std::lock_guard lk(mu_);
-    if (token_runs_.size() > 100000) token_runs_.clear();
-    token_runs_[hash] = run_id;
-  }
-  auto run = store_.GetRun(run_id);
-  if (!run || IsTerminalStatus(run->status)) {
-    {
-      std::lock_guard lk(mu_);
-      token_runs_.erase(hash);
+    if (it != token_runs_.end()) {
+      run_id = it->second;
+      token_runs_.erase(it);
       family_.erase(run_id);
       grants_.erase(run_id);
     }
-    throw Unauthorized("this run token is no longer valid: run '" + run_id + "' is " +
-                       (run ? run->status : std::string("gone")) +
-                       " (a run's token ends with its run)");
   }
-  return run_id;
+  if (run_id.empty()) throw Unauthorized("invalid token (a run's token ends with its run)");
+  auto run = store_.GetRun(run_id);
+  throw Unauthorized("this run token is no longer valid: run '" + run_id + "' is " +
+                     (run ? run->status : std::string("gone")) +
+                     " (a run's token ends with its run)");
 }
 
 RunAccess::Relation RunAccess::RelationTo(const std::string& caller, const std::string& run_id) {
@@ -91,6 +118,7 @@ RunAccess::Relation RunAccess::RelationTo(const std::string& caller, const std::
     if (!r || r->parent_id.empty()) break;
     if (r->parent_id == caller) {
       std::lock_guard lk(mu_);
+      if (family_.size() > 1000) family_.clear();
       auto& fam = family_[caller];
       if (fam.size() < 100000) fam.insert(run_id);
       return Relation::kSelfOrDescendant;
@@ -181,6 +209,7 @@ bool RunAccess::BlobAllowed(const std::string& caller, const std::string& sha) {
     }
   }
   std::lock_guard lk(mu_);
+  if (grants_.size() > 1000) grants_.clear();  // a cache: recomputed on the next miss
   auto& have = grants_[caller];
   have.insert(g.begin(), g.end());
   return have.count(sha) > 0;
@@ -257,6 +286,18 @@ void RunAccess::Authorize(const std::string& caller, const HttpRequest& req,
     }
     Forbid(m + " " + req.path);
   }
+  if (what == "datastores" && n == 5 && segs[4] == "files" && m == "POST") {
+    // Adding blobs to a datastore by hash: only content the run uploaded or may read.
+    Json body = BodyJson(req);
+    if (!body.is_object() || !body.contains("files") || !body["files"].is_array()) return;
+    for (const Json& f : body["files"]) {
+      std::string sha = f.is_object() ? f.value("sha256", "") : "";
+      if (!sha.empty() && !BlobAllowed(caller, sha)) {
+        Forbid("add blob " + sha + " to a datastore without uploading it first");
+      }
+    }
+    return;
+  }
   if (what == "datasets" || what == "datastores" || what == "environments") {
     if (get) return;
     Forbid("change " + what + " (" + m + " " + req.path + ")");
@@ -289,7 +330,10 @@ void RunAccess::Observe(const std::string& caller, const std::vector<std::string
     grants_[caller].insert(segs[3]);
     return;
   }
-  if (segs.size() != 3 || segs[2] != "dataset-files") return;
+  // Files listed by a datastore (readable workspace-wide) or pinned for a dataset become
+  // downloadable by this run.
+  bool datastore_files = segs.size() == 5 && segs[2] == "datastores" && segs[4] == "files";
+  if (!datastore_files && (segs.size() != 3 || segs[2] != "dataset-files")) return;
   Json j = Json::parse(res.body, nullptr, false);
   if (!j.is_object() || !j.contains("files") || !j["files"].is_array()) return;
   std::lock_guard lk(mu_);

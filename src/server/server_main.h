@@ -15,6 +15,7 @@ struct ServerOptions {
   // Local agents run HTTP-only with this node cache instead of sharing the data dir
   // (--agent-node-dir; what a remote node does, on this machine).
   std::string agent_node_dir;
+  std::string agent_user;  // --agent-user: agents (and scripts) run as this account
 };
 
 int RunServer(const ServerOptions& opts);

@@ -186,6 +186,42 @@ def test_server_flag_runs_local_agents_http_only(make_server, plain_env, tmp_pat
     assert (node / "objects").is_dir()
 
 
+def test_http_only_agent_builds_the_environment_under_the_servers_spec_hash(make_server,
+                                                                              tmp_path):
+    """Same machine, same interpreters: the node's environment cache key is the server's."""
+    node = tmp_path / "node"
+    # Without a shared TRAINYARD_ENV_CACHE: the server builds in its data dir, the agent in
+    # its node dir.
+    srv = e2e_util.Server(tmp_path / "srv", extra_args=["--agent-node-dir", str(node)],
+                          env=dict(os.environ, TRAINYARD_ENV_CACHE="")).start()
+    try:
+        _same_spec_hash(srv, node, tmp_path)
+    finally:
+        srv.stop()
+
+
+def _same_spec_hash(srv, node, tmp_path):
+    from trainyard.core import Environment, Experiment, ScriptRunConfig
+    src = tmp_path / "src"
+    e2e_util.write_script(src, "job.py", """
+        import sys
+        from azureml.core.run import Run
+        Run.get_context().log("prefix", sys.prefix)
+    """)
+    env = Environment("node-hash-env")   # a managed venv with nothing installed
+    run = Experiment(srv.workspace(), "node-hash").submit(
+        ScriptRunConfig(source_directory=str(src), script="job.py", environment=env))
+    run.wait_for_completion(show_output=False)
+    assert run.get_status() == "Completed", run.get_details()
+    prefix = Path(run.get_metrics()["prefix"])
+    status, dto = _api(srv, "GET", "/api/v1/runs/" + run.id)
+    status, built = _api(srv, "POST", "/api/v1/environment-cache/build",
+                         {"spec": dto["definition"]["environment"]})
+    assert status == 200, built
+    assert prefix == node / "envs" / built["spec_hash"], (prefix, built)
+    assert built["env_dir"] != str(prefix)   # the server's own cache is a different place
+
+
 # ----- run tokens -----
 
 PROBE = """
@@ -239,6 +275,14 @@ m = run.register_model(model_name="token-model", model_path="outputs/model.pkl")
 res["model_version"] = m.version
 ws = run.experiment.workspace
 res["children"] = [c.id for c in run.get_children()]
+# Datasets and datastores inside a run.
+from azureml.core import Dataset
+got = Dataset.get_by_name(ws, "token-fds").download(target_path="dl", overwrite=True)
+res["dataset_text"] = open(got[0]).read()
+store = ws.get_default_datastore()
+open("up.txt", "w").write("uploaded from a run")
+store.upload_files(["up.txt"], target_path="from-run", overwrite=True, show_progress=False)
+res["datastore_files"] = [f["path"] for f in store._list_files("from-run")]
 json.dump(res, open(out, "w"))
 """
 
@@ -253,6 +297,10 @@ def test_run_token_is_scoped_to_its_run_and_ends_with_it(server, ws, plain_env, 
     other_blob = [f for f in _api(server, "GET", "/api/v1/runs/%s/artifacts" % other.id)[1]["files"]
                   if f["path"] == "outputs/secret.txt"][0]["sha256"]
 
+    from trainyard.core import Dataset
+    (tmp_path / "fds.txt").write_text("dataset file for a run")
+    Dataset.File.from_files(path=str(tmp_path / "fds.txt"), workspace=ws).register(
+        ws, "token-fds", create_new_version=True)
     src = tmp_path / "src"
     e2e_util.write_script(src, "probe.py", PROBE)
     out = tmp_path / "probe.json"
@@ -276,6 +324,8 @@ def test_run_token_is_scoped_to_its_run_and_ends_with_it(server, ws, plain_env, 
     child = [c for c in run.get_children()][0]
     assert child.get_metrics()["child_metric"] == 7 and child.get_status() == "Completed"
     assert res["model_version"] >= 1
+    assert res["dataset_text"] == "dataset file for a run"
+    assert res["datastore_files"] == ["from-run/up.txt"], res["datastore_files"]
     # The run is over: its token is refused everywhere, its own run included.
     status, body = _api(server, "GET", "/api/v1/runs/" + run.id, token=tok)
     assert status == 401 and "no longer valid" in body["error"]["message"], body
@@ -313,6 +363,7 @@ while not os.path.exists(os.path.join(ctl, "go")):   # the test has stopped the 
     time.sleep(0.01)
 for i in range(n):
     run.log("m", i)
+print("printed while the agent was stopped", flush=True)
 open(os.path.join(ctl, "written"), "w").write(str(n))
 time.sleep(600)
 """
@@ -337,9 +388,11 @@ def _start_orphan_run(ws, plain_env, tmp_path, n):
     return run, script, agent, grandchild
 
 
-@pytest.mark.parametrize("n", [20000])
-def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env, tmp_path, n):
-    srv = make_server()
+@pytest.mark.parametrize("mode", ["local", "http-only"])
+def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env, tmp_path, mode):
+    n = 20000
+    srv = make_server(*(["--agent-node-dir", str(tmp_path / "node")] if mode == "http-only"
+                        else []))
     ws = srv.workspace()
     run, script, agent, grandchild = _start_orphan_run(ws, plain_env, tmp_path, n)
     killed = time.time()
@@ -354,6 +407,10 @@ def test_agent_killed_script_dies_run_fails_no_point_lost(make_server, plain_env
     assert "agent stopped unexpectedly" in msg and "killed by signal 9" in msg, msg
     assert "%d metric lines" % n in msg, msg
     assert run.get_metrics(name="m")["m"] == list(range(n))
+    # Output the agent never read (still in the pipe when it died) was saved by the watcher
+    # and shipped by the recovery agent.
+    status, log = _api(srv, "GET", "/api/v1/runs/%s/logs/azureml-logs/70_driver_log.txt" % run.id)
+    assert b"printed while the agent was stopped" in log, log
 
 
 def test_agent_killed_while_server_down_is_recovered_at_start(make_server, plain_env, tmp_path):
@@ -374,3 +431,79 @@ def test_agent_killed_while_server_down_is_recovered_at_start(make_server, plain
     msg = run.get_details()["error"]["error"]["message"]
     assert "process was gone when the Trainyard server started" in msg, msg
     assert run.get_metrics(name="m")["m"] == list(range(n))
+
+
+def test_recovery_agent_resumes_from_ship_state(server, ws, tmp_path):
+    """`trainyard agent --recover` on a run dir left by a dead agent: it ships the spool from the
+    offset in ship.state and the log bytes past what was shipped, then fails the run."""
+    from trainyard.core import Experiment
+    run = Experiment(ws, "recover-direct").start_logging()
+    run_dir = tmp_path / "rd"
+    (run_dir / "azureml-logs").mkdir(parents=True)
+    lines = ['{"r":"%s","n":"m","k":"scalar","v":%d,"t":1}\n' % (run.id, i) for i in range(10)]
+    (run_dir / "metrics.spool").write_text("".join(lines) + '{"r":"%s","n":"m","v":' % run.id)
+    shipped = len("".join(lines[:4]).encode())
+    (run_dir / "azureml-logs" / "70_driver_log.txt").write_text("shipped part|unshipped tail\n")
+    (run_dir / "ship.state").write_text(
+        "spool %d 4\nlog %d azureml-logs/70_driver_log.txt\n" % (shipped, len("shipped part|")))
+    env = dict(os.environ, TRAINYARD_TOKEN=server.token)
+    proc = subprocess.run(
+        [trainyard_bin(), "agent", "--run", run.id, "--server", server.url, "--node-dir",
+         str(tmp_path / "node"), "--run-dir", str(run_dir), "--recover", "--reason",
+         "test: agent gone"], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    # Lines 4..9 were shipped (0..3 were recorded as shipped; the torn last line is not).
+    assert run.get_metrics(name="m")["m"] == list(range(4, 10))
+    status, log = _api(server, "GET",
+                       "/api/v1/runs/%s/logs/azureml-logs/70_driver_log.txt" % run.id)
+    assert log == b"unshipped tail\n"
+    assert run.get_status() == "Failed"
+    msg = run.get_details()["error"]["error"]["message"]
+    assert "test: agent gone" in msg and "6 metric lines and 15 log bytes" in msg, msg
+
+
+def test_agent_user_isolates_scripts_from_the_data_dir(make_server, tmp_path):
+    """`--agent-node-dir DIR --agent-user nobody`: local runs are started HTTP-only as nobody,
+    whose script cannot read the workspace token from config.json."""
+    pw = _nobody()
+    if not os.path.exists("/usr/bin/python3"):
+        pytest.skip("needs /usr/bin/python3 (an interpreter nobody can run)")
+    node = _node_dir(pw)
+    try:
+        srv = make_server("--agent-node-dir", str(node), "--agent-user", NOBODY)
+        os.chmod(srv.data_dir, 0o700)
+        from trainyard.core import Environment, Experiment, ScriptRunConfig
+        env = Environment("as-nobody")
+        env.python.user_managed_dependencies = True
+        env.python.interpreter_path = "/usr/bin/python3"
+        src = tmp_path / "src"
+        e2e_util.write_script(src, "job.py", """
+            import os, sys
+            from azureml.core.run import Run
+            run = Run.get_context()
+            run.log("uid", os.getuid())
+            try:
+                open(sys.argv[1]).read()
+                run.log("config", "readable")
+            except PermissionError:
+                run.log("config", "refused")
+        """)
+        run = Experiment(srv.workspace(), "as-nobody").submit(ScriptRunConfig(
+            source_directory=str(src), script="job.py",
+            arguments=[str(srv.data_dir / "config.json")], environment=env))
+        run.wait_for_completion(show_output=False)
+        assert run.get_status() == "Completed", run.get_details()
+        m = run.get_metrics()
+        assert m["uid"] == pw.pw_uid and m["config"] == "refused", m
+    finally:
+        shutil.rmtree(node, ignore_errors=True)
+
+
+def test_agent_user_bad_settings_are_refused_before_start(tmp_path):
+    for extra, says in ((["--agent-user", "nobody"], "needs --agent-node-dir"),
+                        (["--agent-node-dir", str(tmp_path / "n"), "--agent-user", "no-such-user-x"],
+                         "no account named")):
+        proc = subprocess.run([trainyard_bin(), "server", "--data", str(tmp_path / "d"),
+                               "--port", "0"] + extra, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and says in proc.stderr, (proc.returncode, proc.stderr)
+        assert not (tmp_path / "d" / "config.json").exists()
