@@ -89,6 +89,9 @@ class RestClient:
             "Accept": "application/json",
         }
         self._local = threading.local()
+        # A run's token (inside a run): the server reads no path of its machine for it, so
+        # uploads go as blobs (docs/REST.md, "Credentials").
+        self.is_run_token = str(token).startswith("tyrun_")
 
     # -- public helpers ------------------------------------------------------------------
 

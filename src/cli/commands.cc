@@ -282,8 +282,8 @@ int CmdStatus(const std::vector<std::string>& a) {
 
 int CmdServer(const std::vector<std::string>& a) {
   Args args(a,
-            {"data", "host", "port", "max-concurrent-runs", "name", "slurm-conf", "slurm-bin-dir",
-             "slurm-vm-sizes"},
+            {"data", "host", "port", "max-concurrent-runs", "name", "agent-node-dir", "agent-user",
+             "slurm-conf", "slurm-bin-dir", "slurm-vm-sizes"},
             {});
   ServerOptions o;
   o.data_dir = args.Get("data");
@@ -296,6 +296,8 @@ int CmdServer(const std::vector<std::string>& a) {
   o.port = args.GetInt("port", -1);
   o.max_concurrent_runs = args.GetInt("max-concurrent-runs", 0);
   o.name = args.Get("name");
+  o.agent_node_dir = args.Get("agent-node-dir");
+  o.agent_user = args.Get("agent-user");
   o.slurm_conf = args.Get("slurm-conf");
   o.slurm_bin_dir = args.Get("slurm-bin-dir");
   o.slurm_vm_sizes = args.Get("slurm-vm-sizes");
@@ -303,16 +305,30 @@ int CmdServer(const std::vector<std::string>& a) {
 }
 
 int CmdAgent(const std::vector<std::string>& a) {
-  Args args(a, {"run", "server", "data"}, {});
+  Args args(a, {"run", "server", "data", "node-dir", "run-dir", "reason"}, {"recover"});
   AgentOptions o;
   o.run_id = args.Get("run");
   o.server_url = args.Get("server");
   o.data_dir = args.Get("data");
+  o.node_dir = args.Get("node-dir");
+  o.run_dir = args.Get("run-dir");
+  o.recover = args.Has("recover");
+  o.reason = args.Get("reason");
   const char* tok = std::getenv("TRAINYARD_TOKEN");
   o.token = tok ? tok : "";
-  if (o.run_id.empty() || o.server_url.empty() || o.data_dir.empty()) {
-    throw InvalidInput("agent needs --run, --server and --data (and TRAINYARD_TOKEN)");
+  if (o.run_id.empty() || o.server_url.empty() || o.token.empty()) {
+    throw InvalidInput(
+        "usage: trainyard agent --run ID --server URL [--data DIR | --node-dir DIR] "
+        "[--run-dir DIR] [--recover [--reason TEXT]], with the run's token (or the workspace "
+        "token) in TRAINYARD_TOKEN");
   }
+  if (!o.data_dir.empty() && !o.node_dir.empty()) {
+    throw InvalidInput(
+        "agent: --data (the server's data dir on this machine) and --node-dir (a node cache "
+        "for an HTTP-only agent) exclude each other; give one");
+  }
+  if (args.Has("reason") && !o.recover) throw InvalidInput("agent: --reason goes with --recover");
+  ValidateRunId("--run", o.run_id);
   return RunAgent(o);
 }
 

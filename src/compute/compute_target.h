@@ -32,7 +32,11 @@ struct ComputeContext {
   std::string agent_exe;       // path of this trainyard binary (what remote nodes install)
   std::string build_id;        // BuildId() of agent_exe: agents of another build are refused
   std::string server_url;      // the server as seen from this machine
-  std::string token;           // the credential handed to agents
+  std::string agent_node_dir;  // local agents: "" = the --data fast path, else HTTP-only here
+  // With agent_node_dir: local agents (and so scripts) run as this account, uid:gid, through
+  // setpriv (the server must be root). 0 = as the server's own user.
+  uint32_t agent_uid = 0, agent_gid = 0;
+  std::string setpriv;         // path of setpriv(1)
   std::string data_dir;        // the workspace data dir (local agents; per-target state dirs)
   std::string workspace_name;  // handed to agents as TRAINYARD_WORKSPACE
   std::string sdk_python_dir;  // the Python SDK remote nodes get next to the binary
@@ -59,7 +63,8 @@ enum class AgentState {
 };
 struct AgentProbe {
   AgentState state = AgentState::kUnknown;
-  std::string detail;  // why it is gone ("exit code 1", "node stopped answering for 60 s ...")
+  std::string detail;      // why it is gone ("exit code 1", "node stopped answering for 60 s ...")
+  bool node_lost = false;  // gone because its node is lost: nothing can run there to recover
 };
 
 // One machine of a target.
@@ -98,8 +103,15 @@ class ComputeTarget {
   virtual void Resume() {}
 
   // Starts the agent of `run_id` detached from the server (it survives a server restart and,
-  // for remote nodes, a dropped connection). Returns an id to persist with the run (a pid).
-  virtual int64_t StartAgent(const std::string& run_id) = 0;
+  // for remote nodes, a dropped connection), with `token` (that run's own credential, minted by
+  // the scheduler) in its environment. Returns an id to persist with the run (a pid).
+  virtual int64_t StartAgent(const std::string& run_id, const std::string& token) = 0;
+  // For a run whose agent died without a final state: starts `trainyard agent --recover
+  // --reason why` where that agent ran, which ships what it left (spool lines, log bytes) and
+  // fails the run. Throws when it cannot start (node unreachable): the scheduler then fails
+  // the run itself.
+  virtual int64_t StartRecovery(const std::string& run_id, const std::string& token,
+                                const std::string& why) = 0;
   // Asks the agent to stop: SIGTERM to its process group; the agent reports Canceled.
   virtual void CancelAgent(const std::string& run_id, int64_t agent_id) = 0;
   // Checks agents (run id -> agent id) in one go (one round trip for remote nodes). Also used

@@ -36,28 +36,67 @@ Json LocalTarget::Provision(const ProgressSink& progress) {
   return {{"cores", static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))}};
 }
 
-int64_t LocalTarget::StartAgent(const std::string& run_id) {
-  fs::path run_dir = fs::path(ctx_.data_dir) / "runs" / run_id;
-  fs::create_directories(run_dir);
-  std::string agent_log = (run_dir / "agent.log").string();
-  std::vector<std::string> args = {ctx_.agent_exe, "agent",         "--run",  run_id,
-                                   "--server",     ctx_.server_url, "--data", ctx_.data_dir};
-  // The token travels in the environment, not on the command line (ps would show it).
+std::vector<std::string> LocalTarget::AgentArgs(const std::string& run_id) const {
+  std::vector<std::string> args;
+  if (ctx_.agent_uid != 0) {
+    args = {ctx_.setpriv, "--reuid=" + std::to_string(ctx_.agent_uid),
+            "--regid=" + std::to_string(ctx_.agent_gid), "--clear-groups"};
+  }
+  args.insert(args.end(), {ctx_.agent_exe, "agent", "--run", run_id, "--server", ctx_.server_url});
+
+  if (ctx_.agent_node_dir.empty()) {
+    args.insert(args.end(), {"--data", ctx_.data_dir});  // the fast path: the data dir in place
+  } else {
+    args.insert(args.end(), {"--node-dir", ctx_.agent_node_dir});  // HTTP-only, as remote
+  }
+  return args;
+}
+
+std::vector<std::string> LocalTarget::AgentEnv(const std::string& token) const {
+  // The run's own token travels in the environment, not on the command line (ps would show
+  // it); the workspace token never reaches an agent.
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
-    if (kv.rfind("TRAINYARD_TOKEN=", 0) != 0 && kv.rfind("TRAINYARD_WORKSPACE=", 0) != 0) {
-      env.emplace_back(*e);
+    if (kv.rfind("TRAINYARD_TOKEN=", 0) == 0 || kv.rfind("TRAINYARD_WORKSPACE=", 0) == 0) {
+      continue;
     }
+    // Another account gets its own home (the node dir) and environment cache there.
+    if (ctx_.agent_uid != 0 &&
+        (kv.rfind("HOME=", 0) == 0 || kv.rfind("TRAINYARD_ENV_CACHE=", 0) == 0)) {
+      continue;
+    }
+    env.emplace_back(*e);
   }
-  env.push_back("TRAINYARD_TOKEN=" + ctx_.token);
+  if (ctx_.agent_uid != 0) env.push_back("HOME=" + ctx_.agent_node_dir);
+  env.push_back("TRAINYARD_TOKEN=" + token);
   if (!ctx_.workspace_name.empty()) env.push_back("TRAINYARD_WORKSPACE=" + ctx_.workspace_name);
+  return env;
+}
+
+int64_t LocalTarget::Spawn(const std::vector<std::string>& args, const std::string& token,
+                           const std::string& log) {
   // A new session, so agents outlive a crashed server; signals unblocked (the server blocks
   // SIGTERM/SIGINT in its threads), or cancel could not reach the agent.
-  pid_t pid = SpawnDetached(args, env, agent_log);
+  pid_t pid = SpawnDetached(args, AgentEnv(token), log);
   std::lock_guard lk(mu_);
   children_.insert(pid);
   return pid;
+}
+
+int64_t LocalTarget::StartAgent(const std::string& run_id, const std::string& token) {
+  fs::path run_dir = fs::path(ctx_.data_dir) / "runs" / run_id;
+  fs::create_directories(run_dir);
+  return Spawn(AgentArgs(run_id), token, (run_dir / "agent.log").string());
+}
+
+int64_t LocalTarget::StartRecovery(const std::string& run_id, const std::string& token,
+                                   const std::string& why) {
+  fs::path run_dir = fs::path(ctx_.data_dir) / "runs" / run_id;
+  fs::create_directories(run_dir);
+  std::vector<std::string> args = AgentArgs(run_id);
+  args.insert(args.end(), {"--recover", "--reason", why});
+  return Spawn(args, token, (run_dir / "recover.log").string());
 }
 
 void LocalTarget::CancelAgent(const std::string&, int64_t agent_id) {

@@ -19,13 +19,20 @@ class LocalTarget : public ComputeTarget {
   int Slots() const override { return slots_; }
   std::chrono::milliseconds PollInterval() const override { return std::chrono::milliseconds(20); }
   Json Provision(const ProgressSink& progress) override;
-  int64_t StartAgent(const std::string& run_id) override;
+  int64_t StartAgent(const std::string& run_id, const std::string& token) override;
+  int64_t StartRecovery(const std::string& run_id, const std::string& token,
+                        const std::string& why) override;
   void CancelAgent(const std::string& run_id, int64_t agent_id) override;
   std::map<std::string, AgentProbe> Probe(const std::map<std::string, int64_t>& agents) override;
   std::string AgentLogTail(const std::string& run_id) override;
   std::vector<NodeStatus> Nodes() override;
 
  private:
+  std::vector<std::string> AgentArgs(const std::string& run_id) const;
+  std::vector<std::string> AgentEnv(const std::string& token) const;
+  int64_t Spawn(const std::vector<std::string>& args, const std::string& token,
+                const std::string& log);
+
   std::string name_;
   ComputeContext ctx_;
   int slots_;

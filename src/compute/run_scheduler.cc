@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "store/run_tokens.h"
 
 namespace trainyard {
 
@@ -52,6 +53,19 @@ void RunScheduler::AddTarget(std::unique_ptr<ComputeTarget> target) {
     for (auto& [id, pid] : adopt) {
       auto it = probes.find(id);
       if (it != probes.end() && it->second.state == AgentState::kGone) {
+        // Gone while the server was down: ship what it left, then fail the run.
+        try {
+          int64_t rpid = lane->target->StartRecovery(
+              id, MintRunToken(store_, id),
+              "its process was gone when the Trainyard server started: the server or the "
+              "machine stopped while the run was active");
+          store_.SetAgentPid(id, rpid);
+          lane->running[id] = rpid;
+          lane->recovering.insert(id);
+          if (adopt_status[id] == "CancelRequested") lane->cancel_requested.insert(id);
+          continue;
+        } catch (const std::exception&) {
+        }
         store_.UpdateRunStatus(
             id, adopt_status[id] == "CancelRequested" ? "Canceled" : "Failed",
             {{"message",
@@ -291,14 +305,14 @@ void RunScheduler::DispatchLoop(Lane* lane) {
       }
       lk.lock();
       next_probe = Clock::now() + interval;
-      std::vector<std::pair<std::string, std::string>> ended;
+      std::vector<std::pair<std::string, AgentProbe>> ended;
       for (auto& [id, p] : probes) {
         if (p.state != AgentState::kGone) continue;
-        if (lane->running.erase(id)) ended.emplace_back(id, p.detail);
+        if (lane->running.erase(id)) ended.emplace_back(id, p);
       }
       if (!ended.empty()) {
         lk.unlock();
-        for (auto& [id, why] : ended) AgentExited(lane, id, why);
+        for (auto& [id, probe] : ended) AgentExited(lane, id, probe);
         lk.lock();
         continue;
       }
@@ -338,7 +352,7 @@ void RunScheduler::Launch(Lane* lane, const std::string& run_id) {
     lane->running.erase(run_id);
     return;
   }
-  int64_t pid = lane->target->StartAgent(run_id);
+  int64_t pid = lane->target->StartAgent(run_id, MintRunToken(store_, run_id));
   store_.SetAgentPid(run_id, pid);
   bool cancel = false;
   {
@@ -354,12 +368,39 @@ void RunScheduler::Launch(Lane* lane, const std::string& run_id) {
   if (cancel) lane->target->CancelAgent(run_id, pid);
 }
 
-void RunScheduler::AgentExited(Lane* lane, const std::string& run_id, const std::string& why) {
+bool RunScheduler::Recover(Lane* lane, const std::string& run_id, const std::string& why) {
+  try {
+    int64_t pid = lane->target->StartRecovery(run_id, MintRunToken(store_, run_id), why);
+    store_.SetAgentPid(run_id, pid);
+    std::lock_guard lk(mu_);
+    lane->running[run_id] = pid;
+    lane->recovering.insert(run_id);
+    lane->cv.notify_all();
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+void RunScheduler::AgentExited(Lane* lane, const std::string& run_id, const AgentProbe& probe) {
+  const std::string& why = probe.detail;
   auto run = store_.GetRun(run_id);
-  bool canceled;
+  bool canceled, recovered;
   {
     std::lock_guard lk(mu_);
-    canceled = lane->cancel_requested.erase(run_id) > 0;
+    canceled = lane->cancel_requested.count(run_id) > 0;
+    recovered = lane->recovering.erase(run_id) > 0;
+  }
+  // The agent died without a final state: a recovery agent ships what it left first (not when
+  // the node itself is lost: nothing runs there any more).
+  if (run && !IsTerminalStatus(run->status) && !recovered && !probe.node_lost &&
+      Recover(lane, run_id, "agent " + why)) {
+    notifier_.Notify();
+    return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    lane->cancel_requested.erase(run_id);
   }
   if (run && !IsTerminalStatus(run->status)) {
     if (canceled || run->status == "CancelRequested") {

@@ -3,10 +3,15 @@
 // running agents every `PollInterval()`, and marks a run Failed when its agent ended without
 // reporting a final state. Nothing here knows where agents run.
 //
+// Every agent start gets a fresh token of its run (store/run_tokens.h), never the workspace
+// token. A run whose agent ended without a final state gets a recovery agent on the same target
+// first (`agent --recover`: ships what the dead agent left, then fails the run); when that
+// cannot start, or it too ends without a final state, the scheduler fails the run.
+//
 // When a target is added (server start, attach) its runs are reconciled: Queued runs are queued
 // again in creation order, active runs whose agent is alive are adopted, those whose agent is
-// gone become Failed with a message. Active runs on a target that no longer exists become Failed
-// at Start().
+// gone get a recovery agent (or become Failed with a message). Active runs on a target that no
+// longer exists become Failed at Start().
 //
 // Thread-safe.
 #pragma once
@@ -67,6 +72,7 @@ class RunScheduler {
     std::deque<std::string> queue;
     std::map<std::string, int64_t> running;  // run id -> agent id
     std::set<std::string> cancel_requested;
+    std::set<std::string> recovering;  // runs whose process now is a recovery agent
     bool stopping = false;
     std::condition_variable cv;
     std::thread thread;
@@ -74,7 +80,10 @@ class RunScheduler {
 
   void DispatchLoop(Lane* lane);
   void Launch(Lane* lane, const std::string& run_id);
-  void AgentExited(Lane* lane, const std::string& run_id, const std::string& why);
+  void AgentExited(Lane* lane, const std::string& run_id, const AgentProbe& probe);
+  // Starts the target's recovery agent for a run whose agent died (it ships what was left and
+  // fails the run); false when that cannot start.
+  bool Recover(Lane* lane, const std::string& run_id, const std::string& why);
   static void StopLane(Lane* lane, std::unique_lock<std::mutex>& lk);
 
   MetadataStore& store_;

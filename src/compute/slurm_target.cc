@@ -207,7 +207,12 @@ Json SlurmTarget::Provision(const ProgressSink& progress) {
   return learned;
 }
 
-int64_t SlurmTarget::StartAgent(const std::string& run_id) {
+int64_t SlurmTarget::StartRecovery(const std::string& run_id, const std::string&,
+                                   const std::string& why) {
+  throw InvalidInput("run " + run_id + ": no recovery agent on a Slurm cluster (" + why + ")");
+}
+
+int64_t SlurmTarget::StartAgent(const std::string& run_id, const std::string& token) {
   if (ctx_.store == nullptr) throw InternalError("slurm target without a metadata store");
   auto run = ctx_.store->GetRun(run_id);
   if (!run) throw NotFound("run '" + run_id + "' not found");
@@ -241,7 +246,7 @@ int64_t SlurmTarget::StartAgent(const std::string& run_id) {
   q.workdir = run_dir.string();
   q.output = (run_dir / "slurm-%j.out").string();
   q.script_path = script.string();
-  q.env["TRAINYARD_TOKEN"] = ctx_.token;
+  q.env["TRAINYARD_TOKEN"] = token;
   if (!ctx_.workspace_name.empty()) q.env["TRAINYARD_WORKSPACE"] = ctx_.workspace_name;
   int64_t job = client_.Submit(q);
   try {

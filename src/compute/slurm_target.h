@@ -47,7 +47,11 @@ class SlurmTarget : public ComputeTarget {
   int GpusPerNode() const override;
   std::chrono::milliseconds PollInterval() const override { return std::chrono::milliseconds(250); }
   Json Provision(const ProgressSink& progress) override;
-  int64_t StartAgent(const std::string& run_id) override;
+  int64_t StartAgent(const std::string& run_id, const std::string& token) override;
+  // Not started: the batch job is over, and the run is failed with Slurm's reason instead
+  // (throws, as the interface allows; the agent itself ships its logs when Slurm stops it).
+  int64_t StartRecovery(const std::string& run_id, const std::string& token,
+                        const std::string& why) override;
   void CancelAgent(const std::string& run_id, int64_t agent_id) override;
   std::map<std::string, AgentProbe> Probe(const std::map<std::string, int64_t>& agents) override;
   std::string AgentLogTail(const std::string& run_id) override;

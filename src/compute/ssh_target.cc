@@ -344,10 +344,45 @@ SshTarget::SshTarget(const ComputeTargetRecord& rec, const ComputeContext& ctx)
   ::chmod(ctl.c_str(), 0700);
   control_path_ = (ctl / (Sha256Hex(dir_).substr(0, 16) + ".sock")).string();
   tunnel_port_ = learned_.value("tunnel_port", 0);
+  spawner_ = std::thread([this] {
+    std::unique_lock lk(sp_mu_);
+    for (;;) {
+      sp_cv_.wait(lk, [&] { return sp_stop_ || sp_job_ != nullptr; });
+      if (sp_job_) {
+        auto job = sp_job_;
+        lk.unlock();
+        job();
+        lk.lock();
+        sp_job_ = nullptr;
+        sp_done_ = true;
+        sp_cv_.notify_all();
+        continue;
+      }
+      if (sp_stop_) return;
+    }
+  });
+  cores_ = learned_.value("cores", 1);
   provisioned_ = rec.state == "Succeeded";
 }
 
-SshTarget::~SshTarget() { Shutdown(); }
+SshTarget::~SshTarget() {
+  Shutdown();
+  {
+    std::lock_guard lk(sp_mu_);
+    sp_stop_ = true;
+  }
+  sp_cv_.notify_all();
+  if (spawner_.joinable()) spawner_.join();
+}
+
+void SshTarget::OnSpawner(const std::function<void()>& job) {
+  std::unique_lock lk(sp_mu_);
+  sp_cv_.wait(lk, [&] { return !sp_job_; });
+  sp_job_ = job;
+  sp_done_ = false;
+  sp_cv_.notify_all();
+  sp_cv_.wait(lk, [&] { return sp_done_; });
+}
 
 std::string SshTarget::Describe() const {
   return s_.username + "@" + s_.address + ":" + std::to_string(s_.port);
@@ -362,9 +397,10 @@ std::string SshTarget::AgentServerUrl() const {
 }
 
 int SshTarget::Slots() const {
+  // No lock: the dispatcher asks while holding the scheduler's lock, and mu_ may be held for
+  // the length of a connection attempt.
   if (s_.max_concurrent_runs > 0) return s_.max_concurrent_runs;
-  std::lock_guard lk(mu_);
-  return std::max(1, learned_.value("cores", 1));
+  return std::max(1, cores_.load());
 }
 
 std::vector<std::string> SshTarget::BaseArgs(bool strict) const {
@@ -463,9 +499,12 @@ void SshTarget::EnsureConnected(bool first_use) {
   for (auto& e : envs) ev.push_back(const_cast<char*>(e.c_str()));
   ev.push_back(nullptr);
   pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) ThrowErrno("fork");
-  if (pid == 0) {
+  pid_t pid = -1;
+  int fork_errno = 0;
+  OnSpawner([&] {
+    pid = ::fork();
+    if (pid < 0) fork_errno = errno;
+    if (pid != 0) return;
     // Its own process group, and it dies with the server (a new server starts its own).
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -480,6 +519,10 @@ void SshTarget::EnsureConnected(bool first_use) {
     ::dup2(out, 2);
     ::execvpe(av[0], av.data(), ev.data());
     _exit(127);
+  });
+  if (pid < 0) {
+    errno = fork_errno;
+    ThrowErrno("fork");
   }
   master_pid_ = pid;
   // Ready when the control socket answers; failed when the master exits first.
@@ -623,6 +666,7 @@ fi
   {
     std::lock_guard lk(mu_);
     learned_ = learned;
+    cores_ = learned.value("cores", 1);
   }
   char mem[32];
   std::snprintf(mem, sizeof mem, "%.1f", static_cast<double>(learned["memory_mb"]) / 1024.0);
@@ -733,6 +777,7 @@ fi
   learned["agent_server_url"] = url;
   std::lock_guard lk(mu_);
   learned_ = learned;
+  cores_ = learned.value("cores", 1);
   provisioned_ = true;
   return learned;
 }
@@ -749,48 +794,44 @@ void SshTarget::Resume() {
   }
 }
 
-int64_t SshTarget::StartAgent(const std::string& run_id) {
-  const std::string run_dir = "/tmp/azureml_run/" + run_id;
-  const std::string bin = InstallDir() + "/bin/trainyard";
-  std::string script =
-      "set -e\n"
-      "RUN_DIR=" +
-      Q(run_dir) +
-      "\n"
-      "BIN=\"" +
-      bin +
-      "\"\n"
-      // /tmp/azureml_run is shared by the node's users (sticky, like /tmp).
-      "if [ ! -d /tmp/azureml_run ]; then mkdir -p /tmp/azureml_run && chmod 1777 /tmp/azureml_run "
-      "|| true; fi\n"
-      "mkdir -p \"$RUN_DIR/azureml-logs\" \"$HOME/.trainyard/node\"\n"
-      "if [ ! -x \"$BIN\" ]; then echo \"trainyard build " +
-      ctx_.build_id +
-      " is not installed on this node ($BIN): detach and attach the target again\" >&2; exit 3; "
-      "fi\n"
-      "case \"$(\"$BIN\" --version)\" in *" +
-      Q(ctx_.build_id) +
-      "*) ;; *) echo \"refusing to run "
-      "an agent of another build: $BIN is $(\"$BIN\" --version), the server is build " +
-      ctx_.build_id +
-      "\" >&2; exit 3;; esac\n"
-      "export TRAINYARD_TOKEN=" +
-      Q(ctx_.token) +
-      "\n"
-      "export TRAINYARD_WORKSPACE=" +
-      Q(ctx_.workspace_name) +
-      "\n"
-      "export TRAINYARD_SERVER_URL=" +
-      Q(AgentServerUrl()) +
-      "\n"
-      "export TRAINYARD_NODE_DIR=\"$HOME/.trainyard/node\"\n"
-      "cd \"$RUN_DIR\"\n"
-      "setsid \"$BIN\" agent --run " +
-      Q(run_id) + " --server " + Q(AgentServerUrl()) +
-      " --data \"$HOME/.trainyard/node\" </dev/null >>\"$RUN_DIR/azureml-logs/agent.log\" 2>&1 &\n"
-      "echo $! > \"$RUN_DIR/agent.pid\"\n"
-      "echo \"pid=$!\"\n";
-  Result r = Remote(script, 60);
+int64_t SshTarget::StartAgent(const std::string& run_id, const std::string& token) {
+  return LaunchOnNode(run_id, token, "", "agent.log");
+}
+
+int64_t SshTarget::StartRecovery(const std::string& run_id, const std::string& token,
+                                 const std::string& why) {
+  return LaunchOnNode(run_id, token, " --recover --reason " + Q(why), "recover.log");
+}
+
+int64_t SshTarget::LaunchOnNode(const std::string& run_id, const std::string& token,
+                                const std::string& extra_args, const std::string& log_name) {
+  const std::string url = AgentServerUrl();
+  std::ostringstream sc;
+  sc << "set -e\n"
+     << "RUN_DIR=" << Q("/tmp/azureml_run/" + run_id) << "\n"
+     << "BIN=\"" << InstallDir()
+     << "/bin/trainyard\"\n"
+     // /tmp/azureml_run is shared by the node's users (sticky, like /tmp).
+     << "if [ ! -d /tmp/azureml_run ]; then mkdir -p /tmp/azureml_run && "
+     << "chmod 1777 /tmp/azureml_run || true; fi\n"
+     << "mkdir -p \"$RUN_DIR/azureml-logs\" \"$HOME/.trainyard/node\"\n"
+     << "if [ ! -x \"$BIN\" ]; then echo \"trainyard build " << ctx_.build_id
+     << " is not installed on this node ($BIN): detach and attach the target again\" >&2; "
+     << "exit 3; fi\n"
+     << "case \"$(\"$BIN\" --version)\" in *" << Q(ctx_.build_id) << "*) ;; *) echo "
+     << "\"refusing to run an agent of another build: $BIN is $(\"$BIN\" --version), the "
+     << "server is build " << ctx_.build_id
+     << "\" >&2; exit 3;; esac\n"
+     // Secrets on stdin only: this script never shows in ps.
+     << "export TRAINYARD_TOKEN=" << Q(token) << "\n"
+     << "export TRAINYARD_WORKSPACE=" << Q(ctx_.workspace_name) << "\n"
+     << "cd \"$RUN_DIR\"\n"
+     << "setsid \"$BIN\" agent --run " << Q(run_id) << " --server " << Q(url)
+     << " --node-dir \"$HOME/.trainyard/node\" --run-dir \"$RUN_DIR\"" << extra_args
+     << " </dev/null >>\"$RUN_DIR/" << log_name << "\" 2>&1 &\n"
+     << "echo $! > \"$RUN_DIR/agent.pid\"\n"
+     << "echo \"pid=$!\"\n";
+  Result r = Remote(sc.str(), 60);
   if (r.exit_code != 0) {
     throw InvalidInput(Trim(r.err).empty()
                            ? "starting the agent failed (exit " + std::to_string(r.exit_code) + ")"
@@ -844,10 +885,11 @@ std::map<std::string, AgentProbe> SshTarget::Probe(const std::map<std::string, i
                     .count();
     AgentProbe p{AgentState::kUnknown, ""};
     if (secs >= s_.heartbeat_timeout_seconds) {
-      p = {AgentState::kGone, "the node " + Describe() + " stopped answering for " +
-                                  std::to_string(secs) + " s (heartbeat timeout " +
-                                  std::to_string(s_.heartbeat_timeout_seconds) +
-                                  " s; last error: " + e.what() + ")"};
+      p = {AgentState::kGone,
+           "the node " + Describe() + " stopped answering for " + std::to_string(secs) +
+               " s (heartbeat timeout " + std::to_string(s_.heartbeat_timeout_seconds) +
+               " s; last error: " + e.what() + ")",
+           true};
     }
     for (auto& [id, pid] : agents) out[id] = p;
   }
@@ -856,10 +898,9 @@ std::map<std::string, AgentProbe> SshTarget::Probe(const std::map<std::string, i
 
 std::string SshTarget::AgentLogTail(const std::string& run_id) {
   try {
-    Result r =
-        Remote("tail -c 4000 " + Q("/tmp/azureml_run/" + run_id + "/azureml-logs/agent.log") +
-                   " 2>/dev/null || true",
-               20);
+    Result r = Remote(
+        "tail -c 4000 " + Q("/tmp/azureml_run/" + run_id + "/agent.log") + " 2>/dev/null || true",
+        20);
     return r.out;
   } catch (const Error& e) {
     return std::string("(the agent's log on the node could not be read: ") + e.what() + ")";

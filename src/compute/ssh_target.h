@@ -19,8 +19,12 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "compute/compute_target.h"
 
@@ -49,7 +53,9 @@ class SshTarget : public ComputeTarget {
   std::chrono::milliseconds PollInterval() const override { return std::chrono::milliseconds(500); }
   Json Provision(const ProgressSink& progress) override;
   void Resume() override;
-  int64_t StartAgent(const std::string& run_id) override;
+  int64_t StartAgent(const std::string& run_id, const std::string& token) override;
+  int64_t StartRecovery(const std::string& run_id, const std::string& token,
+                        const std::string& why) override;
   void CancelAgent(const std::string& run_id, int64_t agent_id) override;
   std::map<std::string, AgentProbe> Probe(const std::map<std::string, int64_t>& agents) override;
   std::string AgentLogTail(const std::string& run_id) override;
@@ -75,8 +81,16 @@ class SshTarget : public ComputeTarget {
   Result RemoteRaw(const std::vector<std::string>& remote_argv, const std::string& input,
                    int timeout_s);
   std::string Describe() const;  // user@address:port
+  // Starts `trainyard agent ... extra` detached on the node; returns its pid.
+  int64_t LaunchOnNode(const std::string& run_id, const std::string& token,
+                       const std::string& extra_args, const std::string& log_name);
   std::string InstallDir() const;
   std::string AgentServerUrl() const;
+
+  // Runs `job` on the target's own long-lived thread. The control master is forked there: its
+  // PR_SET_PDEATHSIG follows the forking *thread*, so it fires only when the target (or the
+  // whole server, even killed) goes away, not when a request or provisioning thread ends.
+  void OnSpawner(const std::function<void()>& job);
 
   std::string name_;
   ComputeContext ctx_;
@@ -92,6 +106,13 @@ class SshTarget : public ComputeTarget {
   std::string last_error_;
   std::optional<std::chrono::steady_clock::time_point> unreachable_since_;
   int busy_ = 0;
+  std::atomic<int> cores_{1};
+
+  std::mutex sp_mu_;
+  std::condition_variable sp_cv_;
+  std::function<void()> sp_job_;
+  bool sp_done_ = false, sp_stop_ = false;
+  std::thread spawner_;
 };
 
 // Runs argv (no shell) with `input` on stdin; stdout and stderr captured. env entries are set on

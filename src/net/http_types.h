@@ -17,6 +17,9 @@ struct HttpRequest {
   std::string body;                               // for ordinary requests
   std::string body_file;  // for streamed uploads: a temp file the handler may consume (rename)
   std::string peer;
+  // Set by the server's authentication: the run whose token made the request ("" for the
+  // workspace token). Handlers use it to scope what a run token may touch.
+  std::string run_scope;
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,9 +33,12 @@
 #include "runner/dataset_inputs.h"
 #include "runner/launcher.h"
 #include "runner/mount_namespace.h"
+#include "runner/node_cache.h"
 #include "runner/run_environment.h"
+#include "runner/server_link.h"
 #include "runner/snapshot_builder.h"
 #include "store/blob_store.h"
+#include "store/run_tokens.h"
 
 extern char** environ;
 
@@ -47,11 +51,6 @@ namespace {
 
 constexpr const char* kDriverLog = "azureml-logs/70_driver_log.txt";
 constexpr const char* kBuildLog = "azureml-logs/20_image_build_log.txt";
-// How long server calls are retried: a server that is down or restarting (connection refused,
-// 502/503/504) gets a long time; a server that answers 500 (a bug that repeats) a short one.
-constexpr auto kServerRetryBudget = std::chrono::minutes(15);
-constexpr auto kServerErrorBudget = std::chrono::seconds(60);
-
 std::atomic<int> g_signal{0};
 void OnSignal(int sig) { g_signal = sig; }
 
@@ -63,60 +62,46 @@ void Log(const std::string& msg) {
   std::cerr << FormatIsoTime(NowMillis()) << " +" << ms << "ms agent: " << msg << std::endl;
 }
 
-// HTTP calls to the server that survive server restarts: connection failures and 5xx answers
-// are retried with backoff for up to kServerRetryBudget; 4xx answers are thrown at once.
-class ServerLink {
- public:
-  ServerLink(const std::string& url, const std::string& token) : client_(url, token) {}
+std::string RunPath(const std::string& run_id) { return RunApiPath(run_id); }
 
-  ClientResponse Send(const std::string& method, const std::string& target, const std::string& body,
-                      const std::string& content_type, int timeout_ms = 120000) {
-    return Retry([&] { return client_.Request(method, target, body, content_type, timeout_ms); });
-  }
-  Json Call(const std::string& method, const std::string& target, const Json& body = nullptr) {
-    ClientResponse r = Send(method, target, body.is_null() ? "" : body.dump(), "application/json");
-    return r.body.empty() ? Json() : r.Json();
-  }
-  ClientResponse Upload(const std::string& target, const std::string& path) {
-    return Retry([&] { return client_.UploadFile("PUT", target, path); });
-  }
-
- private:
-  template <class F>
-  ClientResponse Retry(F&& f) {
-    const auto start = Clock::now();
-    const auto deadline = start + kServerRetryBudget;
-    int delay_ms = 50;
-    for (;;) {
-      try {
-        ClientResponse r = f();
-        if (r.status / 100 == 2) return r;
-        if (r.status < 500) ThrowHttpError(r);
-        bool transient = r.status == 502 || r.status == 503 || r.status == 504;
-        if (Clock::now() > (transient ? deadline : start + kServerErrorBudget)) ThrowHttpError(r);
-      } catch (const Unavailable& e) {
-        if (Clock::now() > deadline) throw;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      delay_ms = std::min(delay_ms * 2, 2000);
-    }
-  }
-  HttpClient client_;
+// Where the agent keeps its files for a run (see AgentOptions).
+struct RunPaths {
+  fs::path run_dir, workdir, spool, state;
+  std::string blobs_dir, env_cache;
+  bool local = false;  // the server's data dir is this machine's (fast path)
 };
 
-std::string RunPath(const std::string& run_id) {
-  return "/api/v1/runs/" + UrlEncode(run_id, false);
+RunPaths ResolvePaths(const AgentOptions& o) {
+  RunPaths p;
+  p.local = !o.data_dir.empty();
+  fs::path base = p.local ? fs::path(o.data_dir)
+                          : (o.node_dir.empty() ? DefaultNodeDir() : fs::path(o.node_dir));
+  base = fs::absolute(base);
+  p.run_dir = o.run_dir.empty() ? base / "runs" / o.run_id : fs::absolute(o.run_dir);
+  p.workdir = p.run_dir / "wd";
+  p.spool = p.run_dir / "metrics.spool";
+  p.state = p.run_dir / "ship.state";
+  p.blobs_dir = (base / "objects").string();
+  p.env_cache = EnvironmentCacheDir(base).string();
+  return p;
 }
 
 // Ships logs, the metric spool and the run's logs/ folder to the server from its own thread,
-// so a slow or restarting server never blocks the script's output pipe.
+// so a slow or restarting server never blocks the script's output pipe. Every log byte is
+// also appended to a copy under the run dir (run_dir/<log name>, e.g.
+// azureml-logs/70_driver_log.txt) before it is sent, and what the server has taken (spool
+// offset and line, bytes of each log) is kept in run_dir/ship.state, so that
+// `trainyard agent --recover` can ship the rest after this agent was killed.
 class Shipper {
  public:
-  Shipper(const AgentOptions& o, fs::path spool, fs::path workdir)
-      : opts_(o),
-        link_(o.server_url, o.token),
-        spool_(std::move(spool)),
-        workdir_(std::move(workdir)) {}
+  Shipper(const AgentOptions& o, const RunPaths& paths)
+      : opts_(o), link_(o.server_url, o.token), paths_(paths) {
+    LoadState();
+  }
+  ~Shipper() {
+    for (auto& [name, fd] : mirror_fds_) ::close(fd);
+    if (state_fd_ >= 0) ::close(state_fd_);
+  }
 
   void Start() {
     thread_ = std::thread([this] { Loop(); });
@@ -133,9 +118,35 @@ class Shipper {
   void AppendLog(const std::string& name, std::string_view data) {
     {
       std::lock_guard lk(mu_);
+      Mirror(name, data);
       logs_[name].append(data);
     }
     cv_.notify_all();
+  }
+
+  // Recovery (no thread): ships every complete spool line and every log byte found in the
+  // run dir that the state file does not record as shipped. Returns (lines, log bytes).
+  std::pair<int64_t, uint64_t> ShipLeftovers() {
+    int64_t line0 = spool_line_;
+    ShipMetrics();
+    uint64_t log_bytes = 0;
+    std::error_code ec;
+    for (const char* name : {kBuildLog, kDriverLog}) {
+      fs::path local = paths_.run_dir / name;
+      uint64_t size = fs::file_size(local, ec);
+      if (ec) continue;
+      uint64_t from = shipped_logs_[name];
+      if (size <= from) continue;
+      std::ifstream in(local, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(from));
+      std::string rest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      link_.Send("POST", RunPath(opts_.run_id) + "/logs/" + UrlEncode(name, true), rest,
+                 "application/octet-stream");
+      shipped_logs_[name] = from + rest.size();
+      log_bytes += rest.size();
+      SaveState();
+    }
+    return {spool_line_ - line0, log_bytes};
   }
 
   // Why shipping stopped ("" while it works): the run must not be reported Completed then.
@@ -170,24 +181,81 @@ class Shipper {
     }
   }
 
+  // Appends to the local copy of a log (called with mu_ held).
+  void Mirror(const std::string& name, std::string_view data) {
+    auto it = mirror_fds_.find(name);
+    if (it == mirror_fds_.end()) {
+      fs::path p = paths_.run_dir / name;
+      std::error_code ec;
+      fs::create_directories(p.parent_path(), ec);
+      int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      it = mirror_fds_.emplace(name, fd).first;
+    }
+    if (it->second < 0) return;
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t w = ::write(it->second, data.data() + off, data.size() - off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return;
+      off += static_cast<size_t>(w);
+    }
+  }
+
+  // ship.state: "spool <offset> <line>\nlog <bytes> <name>\n..." rewritten in place (no fsync:
+  // it must survive the agent being killed, not the machine).
+  void LoadState() {
+    std::ifstream in(paths_.state);
+    std::string kind;
+    while (in >> kind) {
+      if (kind == "spool") {
+        in >> spool_offset_ >> spool_line_;
+      } else if (kind == "log") {
+        uint64_t n;
+        std::string name;
+        in >> n >> name;
+        shipped_logs_[name] = n;
+      } else {
+        break;
+      }
+    }
+  }
+  void SaveState() {
+    if (state_fd_ < 0) {
+      std::error_code ec;
+      fs::create_directories(paths_.run_dir, ec);
+      state_fd_ = ::open(paths_.state.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (state_fd_ < 0) return;
+    }
+    std::string text =
+        "spool " + std::to_string(spool_offset_) + " " + std::to_string(spool_line_) + "\n";
+    for (auto& [name, n] : shipped_logs_) text += "log " + std::to_string(n) + " " + name + "\n";
+    if (::pwrite(state_fd_, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size())) {
+      (void)!::ftruncate(state_fd_, static_cast<off_t>(text.size()));
+    }
+  }
+
   void ShipLogs() {
     std::map<std::string, std::string> batch;
     {
       std::lock_guard lk(mu_);
       batch.swap(logs_);
     }
+    bool any = false;
     for (auto& [name, data] : batch) {
       if (data.empty()) continue;
       link_.Send("POST", RunPath(opts_.run_id) + "/logs/" + UrlEncode(name, true), data,
                  "application/octet-stream");
+      shipped_logs_[name] += data.size();
+      any = true;
     }
+    if (any) SaveState();
   }
 
   // Sends complete new lines of the spool to the server as they are (the server parses them;
   // seq = line number), in chunks of up to 20,000 lines. A flush marker line is acknowledged
   // in <spool>.ack once every line before it has been taken by the server.
   void ShipMetrics() {
-    int fd = ::open(spool_.c_str(), O_RDONLY | O_CLOEXEC);
+    int fd = ::open(paths_.spool.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     if (::lseek(fd, static_cast<off_t>(spool_offset_), SEEK_SET) < 0) {
       ::close(fd);
@@ -206,25 +274,30 @@ class Shipper {
     std::vector<std::string> acks;
     size_t chunk_start = 0, pos = 0, lines = 0;
     int64_t chunk_seq = spool_line_;
+    int64_t line = spool_line_;
     auto post = [&](size_t upto) {
       if (upto > chunk_start) {
         link_.Send("POST",
                    RunPath(opts_.run_id) + "/metrics/spool?first_seq=" + std::to_string(chunk_seq),
                    data.substr(chunk_start, upto - chunk_start), "application/x-ndjson");
+        // Taken by the server: remember it, so a recovery resends nothing before this.
+        spool_offset_ += upto - chunk_start;
+        spool_line_ = line;
+        SaveState();
       }
       chunk_start = upto;
-      chunk_seq = spool_line_;
+      chunk_seq = line;
       lines = 0;
     };
     while (pos <= end) {
       size_t nl = data.find('\n', pos);
-      std::string_view line(data.data() + pos, nl - pos);
+      std::string_view text(data.data() + pos, nl - pos);
       pos = nl + 1;
-      ++spool_line_;
+      ++line;
       ++lines;
-      if (line.rfind("{\"flush\"", 0) == 0) {
+      if (text.rfind("{\"flush\"", 0) == 0) {
         post(pos);
-        Json j = Json::parse(line, nullptr, false);
+        Json j = Json::parse(text, nullptr, false);
         if (j.is_object() && j.contains("flush")) {
           acks.push_back(j["flush"].is_string() ? j["flush"].get<std::string>()
                                                 : j["flush"].dump());
@@ -234,9 +307,8 @@ class Shipper {
       }
     }
     post(end + 1);
-    spool_offset_ += end + 1;
     if (!acks.empty()) {
-      std::ofstream ack(spool_.string() + ".ack", std::ios::app);
+      std::ofstream ack(paths_.spool.string() + ".ack", std::ios::app);
       for (auto& a : acks) ack << a << "\n";
     }
   }
@@ -244,14 +316,14 @@ class Shipper {
   // Uploads files under ./logs that are new or changed since the last scan.
   void ShipLogsFolder() {
     last_logs_scan_ = Clock::now();
-    fs::path dir = workdir_ / "logs";
+    fs::path dir = paths_.workdir / "logs";
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) return;
     for (auto& e : fs::recursive_directory_iterator(dir, ec)) {
       if (!e.is_regular_file(ec)) continue;
       auto stamp = std::make_pair(static_cast<int64_t>(e.file_size(ec)),
                                   e.last_write_time(ec).time_since_epoch().count());
-      std::string rel = fs::relative(e.path(), workdir_).string();
+      std::string rel = fs::relative(e.path(), paths_.workdir).string();
       if (uploaded_[rel] == stamp) continue;
       uploaded_[rel] = stamp;
       link_.Upload(RunPath(opts_.run_id) + "/artifacts/" + UrlEncode(rel, true), e.path().string());
@@ -260,14 +332,17 @@ class Shipper {
 
   const AgentOptions& opts_;
   ServerLink link_;
-  fs::path spool_, workdir_;
+  const RunPaths& paths_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, std::string> logs_;
+  std::map<std::string, int> mirror_fds_;
   bool done_ = false;
   std::thread thread_;
   uint64_t spool_offset_ = 0;
   int64_t spool_line_ = 0;
+  std::map<std::string, uint64_t> shipped_logs_;
+  int state_fd_ = -1;
   Clock::time_point last_logs_scan_{};
   std::map<std::string, std::pair<int64_t, int64_t>> uploaded_;
   std::string error_;  // written by the shipper thread, read after Finish() joined it
@@ -300,6 +375,7 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   av.push_back(nullptr);
   for (auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
   ev.push_back(nullptr);
+  const pid_t agent_pid = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) ThrowErrno("fork");
   if (pid == 0) {
@@ -318,6 +394,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
       _exit(125);
     }
     if (::chdir(cwd.c_str()) != 0) _exit(126);
+    // The script dies with its agent (set after the namespace step: credential changes clear
+    // it). Its own children are the watcher's job (GroupWatcher).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != agent_pid) _exit(1);  // the agent died before prctl
     ::execve(av[0], av.data(), ev.data());
     // execve only returns on failure: try PATH lookup for bare names.
     ::execvpe(av[0], av.data(), ev.data());
@@ -327,6 +407,108 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::vector<std::string>
     _exit(127);
   }
   return pid;
+}
+
+// A tiny process, forked from the agent at its start (one thread then: no fork from a
+// threaded process, and its cost is off the script's start), that kills the script's whole
+// process group (grandchildren included) the moment the agent dies, however it dies (kill -9
+// too). It blocks reading a pipe whose only write end the agent holds: the agent writes the
+// script's pgid once it exists; EOF (agent gone, or closing the pipe at the end of the run)
+// makes the watcher SIGKILL that group and exit.
+class GroupWatcher {
+ public:
+  // `output_fd`: the read end of the script's output pipe (created before this fork), drained
+  // into `driver_log` (the agent's local copy) after the group is killed, so output the dead
+  // agent had not read yet reaches the recovery agent.
+  void Start(int output_fd, const std::string& driver_log, int output_write_fd) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return;
+    pid_t w = ::fork();
+    if (w < 0) {
+      ::close(p[0]);
+      ::close(p[1]);
+      return;
+    }
+    if (w == 0) {
+      ::close(p[1]);
+      if (output_write_fd >= 0) ::close(output_write_fd);
+      ::setpgid(0, 0);  // not in the agent's group: a signal to the agent's group spares it
+      ::signal(SIGTERM, SIG_IGN);
+      ::signal(SIGINT, SIG_IGN);
+      ::signal(SIGHUP, SIG_IGN);
+      pid_t pgid = 0;
+      size_t got = 0;
+      char c;
+      for (;;) {
+        ssize_t r = got < sizeof pgid
+                        ? ::read(p[0], reinterpret_cast<char*>(&pgid) + got, sizeof pgid - got)
+                        : ::read(p[0], &c, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (got < sizeof pgid) got += static_cast<size_t>(r);
+      }
+      if (got == sizeof pgid && pgid > 1) ::kill(-pgid, SIGKILL);
+      // What is still in the output pipe: its writers are dead now (EOF), or 50 ms of quiet
+      // (a process outside the group holds it).
+      int log_fd = -1;
+      char buf[4096];
+      while (output_fd >= 0) {
+        pollfd pfd{output_fd, POLLIN, 0};
+        int pr = ::poll(&pfd, 1, 50);
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) break;
+        ssize_t r = ::read(output_fd, buf, sizeof buf);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (log_fd < 0) {
+          log_fd = ::open(driver_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+          if (log_fd < 0) break;
+        }
+        if (::write(log_fd, buf, static_cast<size_t>(r)) != r) break;
+      }
+      _exit(0);
+    }
+    ::close(p[0]);
+    fd_ = p[1];
+    pid_ = w;
+  }
+  // The script's process group now exists.
+  void Watch(pid_t pgid) {
+    if (fd_ >= 0 && ::write(fd_, &pgid, sizeof pgid) != static_cast<ssize_t>(sizeof pgid)) {
+      Log("the process-group watcher is gone: the script may outlive a killed agent");
+    }
+  }
+  // Run over: the watcher kills the (empty) group and exits. Called after the final status
+  // (a watcher waking up on a busy machine would delay it); not waited for.
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void Reap() {
+    Release();
+    if (pid_ > 0) ::waitpid(pid_, nullptr, WNOHANG);
+  }
+  ~GroupWatcher() { Release(); }
+
+ private:
+  int fd_ = -1;
+  pid_t pid_ = -1;
+};
+
+// Kills what is left of a dead agent's script: the group leader's pid was recorded in
+// run_dir/script.pid; it is only killed if that process still carries the run's id in its
+// environment (guards against pid reuse).
+void KillLeftoverScript(const fs::path& run_dir, const std::string& run_id) {
+  std::ifstream in(run_dir / "script.pid");
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 1) return;
+  std::ifstream env("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string all((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+  std::string want = std::string("TRAINYARD_RUN_ID=") + run_id;
+  all.insert(all.begin(), '\0');
+  if (all.find(std::string(1, '\0') + want + std::string(1, '\0')) == std::string::npos) return;
+  Log("killing the leftover process group " + std::to_string(pid) + " of the run's script");
+  ::kill(-pid, SIGKILL);
 }
 
 }  // namespace
@@ -367,7 +549,41 @@ ScriptError ExtractScriptError(const std::string& tail) {
   return out;
 }
 
-int RunAgent(const AgentOptions& opts) {
+namespace {
+
+// `trainyard agent --recover`: what a dead agent left behind is shipped, then the run fails.
+int RecoverRun(const AgentOptions& opts, const RunPaths& paths, ServerLink& link) {
+  const std::string base = RunPath(opts.run_id);
+  Json run = link.Call("GET", base);
+  KillLeftoverScript(paths.run_dir, opts.run_id);
+  if (IsTerminalStatus(run.value("status", ""))) {
+    Log("recover: the run is already " + run.value("status", "") + "; nothing to do");
+    return 0;
+  }
+  std::pair<int64_t, uint64_t> got{0, 0};
+  std::string ship_error;
+  try {
+    Shipper shipper(opts, paths);
+    got = shipper.ShipLeftovers();
+  } catch (const std::exception& e) {
+    ship_error = e.what();
+  }
+  Log("recover: shipped " + std::to_string(got.first) + " spool lines and " +
+      std::to_string(got.second) + " log bytes");
+  std::string why = opts.reason.empty() ? "the agent process ended" : opts.reason;
+  std::string msg = "the run's agent stopped unexpectedly (" + why + "); the script was stopped. " +
+                    std::to_string(got.first) + " metric lines and " + std::to_string(got.second) +
+                    " log bytes it had not delivered were recovered from " + paths.run_dir.string();
+  if (!ship_error.empty()) msg += "; recovering the rest failed: " + ship_error;
+  Json body = {{"status", run.value("status", "") == "CancelRequested" ? "Canceled" : "Failed"},
+               {"error", {{"message", msg}}}};
+  link.Call("POST", base + "/status", body);
+  return 0;
+}
+
+}  // namespace
+
+int RunAgent(const AgentOptions& given) {
   sigset_t unblock;
   sigemptyset(&unblock);
   sigaddset(&unblock, SIGTERM);
@@ -376,8 +592,37 @@ int RunAgent(const AgentOptions& opts) {
   ::signal(SIGTERM, OnSignal);
   ::signal(SIGINT, OnSignal);
   ::signal(SIGPIPE, SIG_IGN);
-  Log("agent started for run " + opts.run_id);
+  Log(std::string(given.recover ? "recovery agent" : "agent") + " started for run " + given.run_id);
+  AgentOptions opts = given;
+  const RunPaths paths = ResolvePaths(opts);
+  GroupWatcher watcher;
+  // The script's output pipe exists from the start, so the watcher holds its read end too.
+  int pipefd[2] = {-1, -1};
+  if (!opts.recover) {
+    if (::pipe2(pipefd, O_CLOEXEC) != 0) pipefd[0] = pipefd[1] = -1;
+    // Before any thread exists. The watcher must not hold the write end (EOF detection).
+    watcher.Start(pipefd[0], (paths.run_dir / kDriverLog).string(), pipefd[1]);
+  }
+  if (!IsRunTokenShape(opts.token)) {
+    // A workspace token: trade it for a token of this run at once, so that neither this
+    // agent's calls nor the script hold workspace power.
+    try {
+      ServerLink ws_link(opts.server_url, opts.token);
+      opts.token = ws_link.Call("POST", RunPath(opts.run_id) + "/token").at("token");
+    } catch (const std::exception& e) {
+      Log(std::string("cannot get a token for the run: ") + e.what());
+      return 1;
+    }
+  }
   ServerLink link(opts.server_url, opts.token);
+  if (opts.recover) {
+    try {
+      return RecoverRun(opts, paths, link);
+    } catch (const std::exception& e) {
+      Log(std::string("recover failed: ") + e.what());
+      return 1;
+    }
+  }
   const std::string base = RunPath(opts.run_id);
   auto set_status = [&](const std::string& s, const Json& error = nullptr,
                         std::optional<int> exit_code = std::nullopt) {
@@ -400,12 +645,19 @@ int RunAgent(const AgentOptions& opts) {
     return 1;
   }
   const Json def = run.value("definition", Json::object());
-  fs::path run_dir = fs::path(opts.data_dir) / "runs" / opts.run_id;
-  fs::path workdir = run_dir / "wd";
-  fs::path spool = run_dir / "metrics.spool";
+  const fs::path& run_dir = paths.run_dir;
+  const fs::path& workdir = paths.workdir;
+  const fs::path& spool = paths.spool;
   fs::create_directories(run_dir);
+  {
+    // A fresh start: nothing of an earlier attempt counts as shipped.
+    std::error_code ec;
+    fs::remove(paths.state, ec);
+    fs::remove(spool, ec);
+    fs::remove_all(run_dir / "azureml-logs", ec);
+  }
 
-  Shipper shipper(opts, spool, workdir);
+  Shipper shipper(opts, paths);
   shipper.Start();
   auto fail = [&](const std::string& msg, const std::string& tb = "") {
     shipper.AppendLog(kDriverLog, "trainyard: " + msg + "\n");
@@ -414,7 +666,8 @@ int RunAgent(const AgentOptions& opts) {
     return 0;
   };
 
-  // Preparing: snapshot and environment.
+  // Preparing: snapshot and environment. Blobs come from the node's cache (the server's own
+  // store on the local fast path) and are fetched over HTTP only when missing.
   set_status("Preparing");
   MaterializedRunEnv env;
   DatasetInputs inputs;
@@ -424,13 +677,22 @@ int RunAgent(const AgentOptions& opts) {
     if (!env_json.is_null()) env_spec = EnvSpec::FromJson(env_json);
     fs::remove_all(workdir);
     fs::create_directories(workdir);
-    BlobStore blobs(fs::path(opts.data_dir) / "objects");
+    BlobStore blobs(paths.blobs_dir);
     if (run.contains("snapshot_id") && run["snapshot_id"].is_string()) {
-      RestoreSnapshotInto(blobs, run["snapshot_id"].get<std::string>(), workdir);
+      const std::string snap = run["snapshot_id"].get<std::string>();
+      FetchStats fm = FetchMissingBlobs(opts.server_url, opts.token, blobs, {snap}, 1);
+      std::vector<SnapshotFile> files = LoadManifest(blobs, snap);
+      std::vector<std::string> hashes;
+      hashes.reserve(files.size());
+      for (auto& f : files) hashes.push_back(f.sha256);
+      FetchStats ff = FetchMissingBlobs(opts.server_url, opts.token, blobs, hashes);
+      RestoreSnapshot(blobs, files, workdir);
+      Log("snapshot restored: " + std::to_string(files.size()) + " files, " +
+          std::to_string(ff.fetched + fm.fetched) + " blobs fetched (" +
+          std::to_string(ff.bytes + fm.bytes) + " bytes)");
     }
     fs::create_directories(workdir / "outputs");
     fs::create_directories(workdir / "logs");
-    Log("snapshot restored");
     auto build_log = [&](std::string_view line) {
       shipper.AppendLog(kBuildLog, std::string(line) + "\n");
     };
@@ -447,15 +709,18 @@ int RunAgent(const AgentOptions& opts) {
       env.variables = env_spec.environment_variables;
       env.variables["PYTHONPATH"] = FindSdkPythonDir();
     } else {
-      env = MaterializeRunEnvironment(env_json, EnvironmentCacheDir(opts.data_dir),
-                                      FindSdkPythonDir(), build_log);
+      env = MaterializeRunEnvironment(env_json, paths.env_cache, FindSdkPythonDir(), build_log);
     }
     auto pin = [&](const Json& definition) {
       // The server may download large URLs first: allow an hour before giving up.
-      return link
-          .Send("POST", "/api/v1/dataset-files", Json{{"definition", definition}}.dump(),
-                "application/json", 3600 * 1000)
-          .Json()["files"];
+      Json files =
+          link.Send("POST", "/api/v1/dataset-files", Json{{"definition", definition}}.dump(),
+                    "application/json", 3600 * 1000)
+              .Json()["files"];
+      std::vector<std::string> hashes;
+      for (auto& f : files) hashes.push_back(f.value("sha256", ""));
+      FetchMissingBlobs(opts.server_url, opts.token, blobs, hashes);
+      return files;
     };
     inputs = PrepareDatasetInputs(def, blobs, run_dir, workdir, pin, [&](const std::string& line) {
       shipper.AppendLog(kDriverLog, "trainyard: " + line + "\n");
@@ -485,10 +750,14 @@ int RunAgent(const AgentOptions& opts) {
   vars["TRAINYARD_RUN_ID"] = opts.run_id;
   vars["TRAINYARD_EXPERIMENT"] = run.value("experiment", "");
   vars["TRAINYARD_SERVER_URL"] = opts.server_url;
-  vars["TRAINYARD_TOKEN"] = opts.token;
+  vars["TRAINYARD_TOKEN"] = opts.token;  // the run's token, never the workspace token
   vars["TRAINYARD_SPOOL"] = spool.string();
   vars["TRAINYARD_OUTPUTS_DIR"] = (workdir / "outputs").string();
-  vars["TRAINYARD_DATA_DIR"] = opts.data_dir;
+  if (paths.local) {
+    vars["TRAINYARD_DATA_DIR"] = opts.data_dir;
+  } else {
+    vars.erase("TRAINYARD_DATA_DIR");
+  }
   vars["AZUREML_RUN_ID"] = opts.run_id;
   vars["AZUREML_EXPERIMENT_NAME"] = run.value("experiment", "");
   vars["PYTHONUNBUFFERED"] = "1";
@@ -523,8 +792,7 @@ int RunAgent(const AgentOptions& opts) {
   }
   for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
 
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail("pipe failed");
+  if (pipefd[0] < 0) return fail("pipe failed");
   pid_t child;
   try {
     Json run_def = def;
@@ -555,6 +823,9 @@ int RunAgent(const AgentOptions& opts) {
     return fail(e.what());
   }
   ::close(pipefd[1]);
+  // The script never outlives this agent: its group is killed by the watcher if we die.
+  watcher.Watch(child);
+  std::ofstream(run_dir / "script.pid") << child << "\n";
   // A pidfd becomes readable when the child exits, so exit is noticed at once even when a
   // grandchild keeps the output pipe open.
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
@@ -695,9 +966,13 @@ int RunAgent(const AgentOptions& opts) {
   } else {
     set_status("Completed", nullptr, code);
   }
-  // The working directory is kept for inspection only when the run failed.
+  // The working directory is kept for inspection only when the run failed. On the local fast
+  // path the server holds the logs, so their copies go; on a node they stay (like Azure's
+  // /tmp/azureml_run/<run id>/azureml-logs).
   if (code == 0 && !canceled) fs::remove_all(workdir, ec);
+  if (paths.local) fs::remove_all(run_dir / "azureml-logs", ec);
   inputs.Cleanup();
+  watcher.Reap();
   return 0;
 }
 

@@ -8,11 +8,24 @@
 
 namespace trainyard {
 
+// `trainyard agent --run ID --server URL [--data DIR | --node-dir DIR] [--run-dir DIR]
+//                  [--recover [--reason TEXT]]`, credential in $TRAINYARD_TOKEN
+// (docs/ARCHITECTURE.md, "Agent": the command line and environment contract).
 struct AgentOptions {
   std::string run_id;
   std::string server_url;
+  // A run token (tyrun_...), or the workspace token, which the agent exchanges for a run token
+  // at once (POST /runs/{id}/token) so the script never sees it.
   std::string token;
-  std::string data_dir;  // the workspace data dir (local compute shares it with the server)
+  // Local fast path: the server's data dir on this machine (its blob store and environment
+  // cache are used in place). Empty: HTTP only, everything fetched into node_dir.
+  std::string data_dir;
+  std::string node_dir;  // HTTP-only cache; empty = DefaultNodeDir() (runner/node_cache.h)
+  std::string run_dir;   // the run's files; empty = <data_dir or node_dir>/runs/<run id>
+  // Recovery (the scheduler runs this when an agent died): ship what the dead agent left in
+  // run_dir (metric spool lines, log bytes) and mark the run Failed with `reason`.
+  bool recover = false;
+  std::string reason;
 };
 
 // Runs the whole run; returns the process exit code for the agent (0 when the run reached a

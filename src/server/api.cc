@@ -16,6 +16,7 @@
 #include "runner/launcher.h"
 #include "runner/submission.h"
 #include "server/data_api.h"
+#include "server/run_access.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -233,9 +234,12 @@ struct Api::Impl {
   std::vector<Route> routes;
 
   std::unique_ptr<DataApi> data;  // datastores, datasets, environment registry (data_api.h)
+  RunAccess access;               // run tokens: who may do what (run_access.h)
 
   explicit Impl(ApiContext c)
-      : ctx(std::move(c)), data(std::make_unique<DataApi>(ctx.data_dir, *ctx.store, *ctx.blobs)) {
+      : ctx(std::move(c)),
+        data(std::make_unique<DataApi>(ctx.data_dir, *ctx.store, *ctx.blobs)),
+        access(*ctx.store, *ctx.blobs) {
     Register();
   }
 
@@ -526,7 +530,10 @@ struct Api::Impl {
       if (desc != m.end() && desc->is_string()) pt.description = desc->get<std::string>();
       points.push_back(std::move(pt));
     }
-    for (const auto& id : other_runs) RequireRun(id);
+    for (const auto& id : other_runs) {
+      RequireRun(id);
+      access.RequireRunWrite(req, id);
+    }
     size_t n = ctx.store->InsertMetrics(points);
     ctx.notifier->Notify();
     SendJson(res, {{"accepted", n}});
@@ -599,7 +606,10 @@ struct Api::Impl {
       pt.seq = line_seq;
       points.push_back(std::move(pt));
     }
-    for (const auto& id : other_runs) RequireRun(id);
+    for (const auto& id : other_runs) {
+      RequireRun(id);
+      access.RequireRunWrite(req, id);
+    }
     size_t n = ctx.store->InsertMetrics(points);
     ctx.notifier->Notify();
     SendJson(res, {{"accepted", n}, {"skipped", skipped}, {"next_seq", seq}});
@@ -1031,17 +1041,23 @@ void Api::Handle(HttpRequest& req, HttpResponse& res) {
     SendJson(res, {{"status", "ok"}, {"version", TRAINYARD_VERSION}, {"build", BuildId()}});
     return;
   }
-  std::string auth = req.Header("authorization");
-  const std::string want = "Bearer " + impl_->ctx.token;
-  if (auth.size() != want.size() || CRYPTO_memcmp(auth.data(), want.data(), want.size()) != 0) {
-    throw Unauthorized(auth.empty() ? "missing 'Authorization: Bearer <token>' header; the token "
-                                      "is in .trainyard/config.json"
-                                    : "invalid token");
+  // The workspace token, or a run token scoped to its run (server/run_access.h).
+  req.run_scope = impl_->access.Authenticate(req.Header("authorization"), impl_->ctx.token);
+  auto segs = SplitRawPath(req.target);
+  if (!req.run_scope.empty()) {
+    impl_->access.Authorize(req.run_scope, req, segs);
+    RouteRequest(req, res, segs);
+    impl_->access.Observe(req.run_scope, segs, res);
+    return;
   }
+  RouteRequest(req, res, segs);
+}
+
+void Api::RouteRequest(HttpRequest& req, HttpResponse& res, const std::vector<std::string>& segs) {
+  if (impl_->access.HandleRoute(req.run_scope, req, res, segs)) return;
   for (auto& ext : impl_->ctx.extensions) {
     if (ext(req, res)) return;
   }
-  auto segs = SplitRawPath(req.target);
   Params params;
   bool path_matched = false;
   for (auto& r : impl_->routes) {

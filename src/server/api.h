@@ -42,6 +42,7 @@ class Api {
   static bool StreamsBody(const std::string& method, const std::string& path);
 
  private:
+  void RouteRequest(HttpRequest& req, HttpResponse& res, const std::vector<std::string>& segs);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

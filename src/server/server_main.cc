@@ -1,5 +1,6 @@
 #include "server/server_main.h"
 
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "common/workspace_config.h"
 #include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
+#include "env/process.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
@@ -25,6 +27,7 @@ namespace trainyard {
 namespace fs = std::filesystem;
 
 namespace {
+
 // The AutoML engine binding that remote nodes get with the SDK: $TRAINYARD_AUTOML_ENGINE_DIR,
 // next to the SDK, or <exe dir>/python/trainyard/_automl (the build tree). "" when not built.
 std::string FindAutomlEngine(const std::string& sdk_dir) {
@@ -38,9 +41,43 @@ std::string FindAutomlEngine(const std::string& sdk_dir) {
   }
   return "";
 }
+
+// --agent-user: validated before anything starts (a setting that would be ignored is refused).
+void ConfigureAgentUser(const std::string& user, ComputeContext& sopts) {
+  if (sopts.agent_node_dir.empty()) {
+    throw InvalidInput(
+        "--agent-user needs --agent-node-dir (agents of another account run HTTP-only with a "
+        "node dir that account owns)");
+  }
+  struct passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr) throw InvalidInput("--agent-user: no account named '" + user + "'");
+  if (pw->pw_uid == 0) {
+    throw InvalidInput("--agent-user: '" + user + "' is root; name another account");
+  }
+  if (::geteuid() != 0) {
+    throw InvalidInput("--agent-user needs the server to run as root (it starts agents as '" +
+                       user + "')");
+  }
+  auto setpriv = FindExecutable("setpriv");
+  if (!setpriv) throw InvalidInput("--agent-user needs setpriv(1) (util-linux) on the PATH");
+  fs::create_directories(sopts.agent_node_dir);
+  if (::chown(sopts.agent_node_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    ThrowErrno("chown " + sopts.agent_node_dir);
+  }
+  sopts.agent_uid = pw->pw_uid;
+  sopts.agent_gid = pw->pw_gid;
+  sopts.setpriv = setpriv->string();
+}
+
 }  // namespace
 
 int RunServer(const ServerOptions& opts) {
+  // Agent settings first: a bad one is refused before anything is written.
+  ComputeContext agent_sopts;  // only the agent settings, validated first
+  if (!opts.agent_node_dir.empty()) {
+    agent_sopts.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
+  }
+  if (!opts.agent_user.empty()) ConfigureAgentUser(opts.agent_user, agent_sopts);
   fs::path data = fs::absolute(opts.data_dir);
   fs::create_directories(data);
   fs::path cfg_path = data / "config.json";
@@ -92,11 +129,14 @@ int RunServer(const ServerOptions& opts) {
   cctx.agent_exe = SelfExe().string();
   cctx.build_id = BuildId();
   cctx.server_url = cfg.server_url;
-  cctx.token = cfg.token;
   cctx.data_dir = data.string();
   cctx.workspace_name = cfg.name;
   cctx.sdk_python_dir = FindSdkPythonDir();
   cctx.automl_engine = FindAutomlEngine(cctx.sdk_python_dir);
+  cctx.agent_node_dir = agent_sopts.agent_node_dir;
+  cctx.agent_uid = agent_sopts.agent_uid;
+  cctx.agent_gid = agent_sopts.agent_gid;
+  cctx.setpriv = agent_sopts.setpriv;
   {
     // Where Slurm is: the flags, remembered in slurm.json so the workspace is told once.
     fs::path slurm_file = data / "slurm.json";

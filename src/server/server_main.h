@@ -12,6 +12,10 @@ struct ServerOptions {
   int port = -1;                // -1: the port in config.json's server_url, else 0 (any free port)
   int max_concurrent_runs = 0;  // 0 = number of cores
   std::string name;             // workspace name when creating a new config
+  // Local agents run HTTP-only with this node cache instead of sharing the data dir
+  // (--agent-node-dir; what a remote node does, on this machine).
+  std::string agent_node_dir;
+  std::string agent_user;  // --agent-user: agents (and scripts) run as this account
   // The workspace's Slurm cluster (the `slurm` compute target). Given once: remembered in
   // <data>/slurm.json for later starts. "" = not given.
   std::string slurm_conf;      // SLURM_CONF for the Slurm commands

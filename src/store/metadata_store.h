@@ -165,6 +165,12 @@ class MetadataStore {
   virtual bool UpdateRunStatus(const std::string& id, const std::string& status, const Json& error,
                                std::optional<int> exit_code) = 0;
   virtual void SetAgentPid(const std::string& id, int64_t pid) = 0;
+
+  // Run-scoped credentials: the SHA-256 (hex) of each token of a run. A run may have several
+  // (agent restarts); all are deleted when the run reaches a terminal state.
+  virtual void AddRunToken(const std::string& run_id, const std::string& token_hash) = 0;
+  virtual std::optional<std::string> FindRunToken(const std::string& token_hash) = 0;
+  virtual void DeleteRunTokens(const std::string& run_id) = 0;
   virtual void SetTags(const std::string& id, const Json& tags) = 0;
   // Adds properties; Conflict (nothing written) when a key exists with another value.
   virtual void AddProperties(const std::string& id, const Json& properties) = 0;

@@ -57,7 +57,14 @@ CREATE TABLE services (name TEXT PRIMARY KEY, created INTEGER NOT NULL, updated 
   secondary_key TEXT NOT NULL, port INTEGER NOT NULL DEFAULT 0,
   generation INTEGER NOT NULL DEFAULT 0);
 )sql",
-    // 4: compute targets (issue 13): attached machines and other kinds of the compute registry.
+    // 4: run-scoped credentials (issue 13 part 2): SHA-256 of each run token, deleted when the
+    // run reaches a terminal state.
+    R"sql(
+CREATE TABLE run_tokens (hash TEXT PRIMARY KEY, run_id TEXT NOT NULL, created INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE INDEX run_tokens_run ON run_tokens(run_id);
+)sql",
+    // 5: compute targets (issue 13): attached machines and other kinds of the compute registry.
     R"sql(
 CREATE TABLE compute_targets (name TEXT PRIMARY KEY, type TEXT NOT NULL, state TEXT NOT NULL,
   settings TEXT NOT NULL DEFAULT '{}', errors TEXT NOT NULL DEFAULT '[]',
@@ -286,8 +293,35 @@ class SqliteMetadataStore : public MetadataStore {
     s.Bind(7, id);
     s.Step();
     if (cur != status) AddHistory(id, status, now);
+    if (terminal) {  // the run's credentials end with it
+      Stmt d(db_, "DELETE FROM run_tokens WHERE run_id=?");
+      d.Bind(1, id);
+      d.Step();
+    }
     tx.Commit();
     return true;
+  }
+
+  void AddRunToken(const std::string& run_id, const std::string& token_hash) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "INSERT OR REPLACE INTO run_tokens (hash, run_id, created) VALUES (?, ?, ?)");
+    s.Bind(1, token_hash).Bind(2, run_id).Bind(3, NowMillis());
+    s.Step();
+  }
+
+  std::optional<std::string> FindRunToken(const std::string& token_hash) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "SELECT run_id FROM run_tokens WHERE hash=?");
+    s.Bind(1, token_hash);
+    if (!s.Step()) return std::nullopt;
+    return s.Text(0);
+  }
+
+  void DeleteRunTokens(const std::string& run_id) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "DELETE FROM run_tokens WHERE run_id=?");
+    s.Bind(1, run_id);
+    s.Step();
   }
 
   void SetAgentPid(const std::string& id, int64_t pid) override {

@@ -136,7 +136,7 @@ class Server:
             os.killpg(pgid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        kill_agents_of(self.data_dir)
+        kill_agents_of(self.data_dir, self.url)
 
     def restart(self, timeout=60):
         self.stop()
@@ -177,13 +177,14 @@ def _proc_table():
     return table
 
 
-def kill_agents_of(data_dir):
+def kill_agents_of(data_dir, server_url=None):
     """SIGKILL the agents a test server started for `data_dir` (they run in sessions of their
-    own, so they outlive the server's process group) and everything below them."""
+    own, so they outlive the server's process group) and everything below them. HTTP-only
+    agents (--node-dir) are found by their --server URL."""
     table = _proc_table()
-    needle = " %s" % data_dir
+    needles = [" %s " % data_dir] + ([" --server %s " % server_url] if server_url else [])
     agents = [pid for pid, (_, _, cmd) in table.items()
-              if " agent " in cmd and (needle + " ") in (cmd + " ")]
+              if " agent " in cmd and any(n in (cmd + " ") for n in needles)]
     doomed = set(agents)
     sids = {table[p][1] for p in agents}
     changed = True

@@ -5,7 +5,8 @@ config and host key, running inside its own network namespace (a veth pair: the 
 10.X.Y.1, the node 10.X.Y.2, an address that exists only there) and its own UTS namespace
 (hostname `trainyard-node`), so the 'remote' has its own address and host name. Runs execute as
 another user, `ty-remote-<tag>` (created here, removed by close()), whose HOME cannot see the
-server's data dir (pytest's tmp dirs are 0700 root). Needs root (useradd, ip netns); tests skip otherwise.
+server's data dir (pytest's tmp dirs are 0700 root). Needs root (useradd, ip netns); tests
+skip otherwise.
 """
 import os
 import pwd
@@ -131,7 +132,8 @@ class RemoteNode:
         os.chmod(ak, 0o600)
 
     def set_password(self, password):
-        subprocess.run(["chpasswd"], input="%s:%s\n" % (self.username, password), text=True, check=True)
+        subprocess.run(["chpasswd"], input="%s:%s\n" % (self.username, password), text=True,
+                       check=True)
 
     def _netns_up(self):
         sh("ip", "netns", "add", self.ns)
@@ -235,7 +237,10 @@ class RemoteNode:
         shutil.rmtree(self.nopy_dir, ignore_errors=True)
         for user in (self.username, self.nopy_username):
             run_dirs = Path("/tmp/azureml_run")
-            uid = pwd.getpwnam(user).pw_uid
+            try:
+                uid = pwd.getpwnam(user).pw_uid
+            except KeyError:
+                continue
             if run_dirs.is_dir():
                 for d in run_dirs.iterdir():
                     if d.stat().st_uid == uid:

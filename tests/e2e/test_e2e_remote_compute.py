@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -16,13 +15,6 @@ from e2e_util import Server, trainyard_bin
 from remote_node import RemoteNode, can_run
 
 pytestmark = pytest.mark.skipif(bool(can_run()), reason=can_run() or "ok")
-
-
-def _agent_is_http_only():
-    """The remote runs need the HTTP-only agent (issue 13 part 1): without it the agent looks
-    for the server's data dir on the node."""
-    out = subprocess.run([trainyard_bin(), "agent", "--help"], capture_output=True, text=True)
-    return "--data" not in (out.stdout + out.stderr) or os.environ.get("TRAINYARD_FORCE_REMOTE")
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +108,19 @@ def test_attach_prints_progress_detects_the_machine_and_installs(vm, ws, node, s
     out = subprocess.run([trainyard_bin(), "compute", "show", "attached-vm"],
                          cwd=srv.project_dir, capture_output=True, text=True, env=srv.env())
     assert out.returncode == 0 and "trainyard-node" in out.stdout and "tunnel" in out.stdout
+    # Attach and detach with the CLI: progress lines until ready.
+    out = subprocess.run([trainyard_bin(), "compute", "attach", "cli-vm", "--address",
+                          node.address, "--username", node.username,
+                          "--private-key-file", str(node.key), "--max-concurrent-runs", "1"],
+                         cwd=srv.project_dir, capture_output=True, text=True, env=srv.env())
+    assert out.returncode == 0, out.stderr
+    assert "host key recorded" in out.stdout and "already installed" in out.stdout
+    assert "compute target 'cli-vm' is ready" in out.stdout
+    assert ComputeTarget(ws, "cli-vm").get_status().slots == 1
+    out = subprocess.run([trainyard_bin(), "compute", "detach", "cli-vm"], cwd=srv.project_dir,
+                         capture_output=True, text=True, env=srv.env())
+    assert out.returncode == 0 and "detached" in out.stdout, out.stderr
+    assert "cli-vm" not in ws.compute_targets
 
 
 # ----- bad input: clear errors, nothing stored ------------------------------------------------
@@ -209,8 +214,6 @@ def test_unreachable_address_and_no_python3(ws, node):
 
 
 # ----- runs on the node ---------------------------------------------------------------------
-needs_agent = pytest.mark.skipif(not _agent_is_http_only(),
-                                 reason="the HTTP-only agent (issue 13 part 1) is not built")
 
 PROBE = """
 import os, socket, sys, time
@@ -247,37 +250,35 @@ def wait_status(run, statuses, timeout=120):
     raise AssertionError("run %s still %s" % (run.id, run.get_status()))
 
 
-@needs_agent
 def test_script_run_executes_on_the_node(vm, ws, node, tmp_path):
     run = submit_probe(ws, tmp_path, ticks=2)
     run.wait_for_completion(show_output=False)
     assert run.get_status() == "Completed", run.get_details()
-    log = run.get_all_logs() if hasattr(run, "get_all_logs") else None
+    log = run.get_details().get("logFiles")
     metrics = run.get_metrics()
     assert metrics["host_is_node"] == 1
     assert metrics["tick"] == [0, 1]
     assert run.get_details()["target"] == "attached-vm"
     # Logs stay on the node too.
-    r = node.ssh("ls /tmp/azureml_run/%s/azureml-logs/" % run.id)
-    assert r.returncode == 0 and "agent.log" in r.stdout, (r.stdout, r.stderr, log)
+    r = node.ssh("cat /tmp/azureml_run/%s/azureml-logs/70_driver_log.txt; "
+                 "ls /tmp/azureml_run/%s" % (run.id, run.id))
+    assert r.returncode == 0, (r.stderr, log)
+    assert "HOST trainyard-node" in r.stdout and "agent.log" in r.stdout, r.stdout
 
 
-@needs_agent
 def test_estimator_run_on_the_node(vm, ws, tmp_path):
     from trainyard.core import Experiment
     from trainyard.train.estimator import Estimator
     src = tmp_path / "est"
     e2e_util.write_script(src, "train.py", PROBE)
     est = Estimator(source_directory=str(src), compute_target="attached-vm",
-                    entry_script="train.py", script_params={"": "1"} if False else None,
-                    environment_definition=remote_env())
+                    entry_script="train.py", environment_definition=remote_env())
     run = Experiment(ws, "remote-estimator").submit(est)
     run.wait_for_completion(show_output=False)
     assert run.get_status() == "Completed", run.get_details()
     assert run.get_metrics()["host_is_node"] == 1
 
 
-@needs_agent
 def test_cancel_kills_the_remote_process_group(vm, ws, node, tmp_path):
     run = submit_probe(ws, tmp_path, ticks=200)
     wait_status(run, ("Running",))
@@ -289,7 +290,6 @@ def test_cancel_kills_the_remote_process_group(vm, ws, node, tmp_path):
     assert "probe.py" not in r.stdout
 
 
-@needs_agent
 def test_ssh_dropped_mid_run_the_run_survives(vm, ws, srv, tmp_path):
     run = submit_probe(ws, tmp_path, ticks=8)
     wait_status(run, ("Running",))
@@ -307,7 +307,6 @@ def test_ssh_dropped_mid_run_the_run_survives(vm, ws, srv, tmp_path):
     assert again["scheduler"]["target"]["master_pid"] not in (None, pid)
 
 
-@needs_agent
 def test_detach_with_active_runs_refuses_unless_forced(ws, node, tmp_path):
     from trainyard.core.compute import ComputeTarget
     from trainyard.exceptions import ComputeTargetException
@@ -321,7 +320,6 @@ def test_detach_with_active_runs_refuses_unless_forced(ws, node, tmp_path):
     assert run.get_status() == "Canceled"
 
 
-@needs_agent
 def test_server_restart_readopts_remote_runs(tmp_path):
     n = RemoteNode(tmp_path / "node2")
     s = Server(tmp_path / "srv2").start()
@@ -333,7 +331,6 @@ def test_server_restart_readopts_remote_runs(tmp_path):
         s.kill()  # SIGKILL: the agent on the node lives on and retries
         time.sleep(1.0)
         s.start()
-        run = s.workspace().get_run(run.id) if hasattr(s.workspace(), "get_run") else run
         run.wait_for_completion(show_output=False)
         assert run.get_status() == "Completed", run.get_details()
         assert run.get_metrics()["tick"] == list(range(10))
@@ -342,7 +339,6 @@ def test_server_restart_readopts_remote_runs(tmp_path):
         n.close()
 
 
-@needs_agent
 def test_node_killed_mid_run_fails_after_the_heartbeat(tmp_path, ws):
     n = RemoteNode(tmp_path / "node3")
     try:
@@ -376,7 +372,6 @@ def test_changed_host_key_is_refused(tmp_path, ws):
         n.close()
 
 
-@needs_agent
 def test_seed_004_automl_on_the_attached_vm(vm, ws, node, tmp_path):
     """shared/seeds/004: attach, wait_for_completion(show_output=True), AutoMLConfig with
     compute_target=compute_target; the iterations run as processes on the node."""
@@ -431,3 +426,51 @@ def test_seed_004_automl_on_the_attached_vm(vm, ws, node, tmp_path):
     shap_values, expected_values, overall_summary, overall_imp, per_class_summary, \
         per_class_imp = retrieve_model_explanation(best_run)
     assert len(overall_imp) == 64
+
+
+def test_password_attach_and_an_agent_of_another_build_is_refused(ws, tmp_path):
+    """Password login (given to ssh through SSH_ASKPASS, never argv), and a node whose installed
+    trainyard is not the server's build: the run fails with the reason instead of running it."""
+    from trainyard.core.compute import ComputeTarget, RemoteCompute
+    n = RemoteNode(tmp_path / "node5")
+    try:
+        n.set_password("s3cret-Pa55")
+        cfg = RemoteCompute.attach_configuration(username=n.username, address=n.address,
+                                                 ssh_port=n.port, password="s3cret-Pa55")
+        t = ComputeTarget.attach(ws, "password-vm", cfg)
+        t.wait_for_completion(show_output=False)
+        assert t.get_status() == "Succeeded"
+        assert "password authentication" in t.serialize()["status"]["progress"][0]["message"]
+        # The installed binary changes (another build): its agents are refused.
+        r = n.ssh("touch -d '2001-01-01' ~/.trainyard/*/bin/trainyard")
+        assert r.returncode == 0, r.stderr
+        run = submit_probe(ws, tmp_path, ticks=0, target="password-vm", exp="remote-otherbuild")
+        assert wait_status(run, ("Failed", "Completed", "Canceled"), 60) == "Failed"
+        msg = run.get_details()["error"]["error"]["message"]
+        assert "refusing to run an agent of another build" in msg, msg
+        ComputeTarget(ws, "password-vm").detach(force=True)
+    finally:
+        n.close()
+
+
+def test_agent_reaches_a_server_on_a_routable_address_directly(tmp_path):
+    """No tunnel when the node can reach the server: the server listens on all addresses and
+    the target's agent_server_url is its address on the node's link."""
+    from trainyard.core.compute import ComputeTarget
+    n = RemoteNode(tmp_path / "node6")
+    s = Server(tmp_path / "srv6", extra_args=("--host", "0.0.0.0")).start()
+    try:
+        ws = s.workspace()
+        url = "http://%s:%d" % (n.host_ip, s.port)
+        t = attach(ws, n, "direct-vm", agent_server_url=url)
+        progress = [p["message"] for p in t.serialize()["status"]["progress"]]
+        assert any("agents reach the server directly at " + url in m for m in progress)
+        assert not any("tunnel" in m for m in progress)
+        assert ComputeTarget(ws, "direct-vm").get_status().connection["tunnel"] is None
+        run = submit_probe(ws, tmp_path, ticks=1, target="direct-vm")
+        run.wait_for_completion(show_output=False)
+        assert run.get_status() == "Completed", run.get_details()
+        assert run.get_metrics()["host_is_node"] == 1
+    finally:
+        s.stop()
+        n.close()

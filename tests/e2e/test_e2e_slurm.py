@@ -371,7 +371,9 @@ def test_cli_compute_create_show_and_run_show(slurm_server, sws, mpi_env, tmp_pa
     r = cli("run", "show", run.id)
     job = run.get_details()["properties"]["slurm.job_id"]
     assert "Slurm job %s, partition main" % job in r.stdout, r.stdout
-    assert "nodes n1" in r.stdout or "nodes n2" in r.stdout, r.stdout
+    # The node list is what the 250 ms probe saw: a job shorter than that may show none.
+    if run.get_tags().get("slurm.nodes"):
+        assert "nodes n1" in r.stdout or "nodes n2" in r.stdout, r.stdout
 
 
 def test_use_gpu_on_a_cluster_without_gpus_is_refused(gpu_cluster, sws, mpi_env, tmp_path):

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "compute/local_target.h"
+#include "store/run_tokens.h"
 
 namespace trainyard {
 namespace {
@@ -30,6 +31,8 @@ class SchedulerTest : public ::testing::Test {
     agent_ = dir_ / "fake-agent.sh";
     std::ofstream(agent_) << "#!/bin/sh\n"
                              "# args: agent --run ID --server URL --data DIR\n"
+                             "echo \"$8 $9 ${10}\" >> \"$7/$3.args\"\n"
+                             "echo \"$TRAINYARD_TOKEN\" >> \"$7/$3.token\"\n"
                              "echo start $(date +%s%N) >> \"$7/$3.times\"\n"
                              "sleep 0.3\n"
                              "echo end $(date +%s%N) >> \"$7/$3.times\"\n";
@@ -115,19 +118,61 @@ TEST_F(SchedulerTest, CancelQueuedAndRunning) {
   EXPECT_FALSE(fs::exists(dir_ / "b.times"));  // never started
 }
 
-TEST_F(SchedulerTest, ReconcileFailsRunsWhoseAgentIsGoneAndRequeuesQueued) {
+TEST_F(SchedulerTest, ReconcileRecoversRunsWhoseAgentIsGoneAndRequeuesQueued) {
   Queue("lost");
   store_->UpdateRunStatus("lost", "Running", nullptr, std::nullopt);
   store_->SetAgentPid("lost", 999999);  // no such process
   Queue("waiting");
   auto s = Make(1);
   s->Start();
+  // A recovery agent ships what the dead one left; this stand-in does not report, so the
+  // scheduler fails the run once it exits.
+  EXPECT_EQ(WaitFinal("lost"), "Failed");
   auto lost = store_->GetRun("lost");
-  EXPECT_EQ(lost->status, "Failed");
-  EXPECT_NE(lost->error["message"].get<std::string>().find("agent process is gone"),
-            std::string::npos);
+  EXPECT_NE(lost->error["message"].get<std::string>().find("agent"), std::string::npos);
+  std::ifstream args(dir_ / "lost.args");
+  std::string line;
+  std::getline(args, line);
+  EXPECT_EQ(line.rfind("--recover --reason its process was gone", 0), 0u) << line;
   WaitFinal("waiting");
   EXPECT_TRUE(fs::exists(dir_ / "waiting.times"));  // it was started after the restart
+}
+
+TEST_F(SchedulerTest, AgentsGetARunTokenAndADeadAgentGetsARecoveryAgent) {
+  Queue("r1");
+  auto s = Make(1);
+  s->Start();
+  // The stand-in exits without reporting: the scheduler starts `agent --recover`, and when
+  // that one also reports nothing, fails the run.
+  EXPECT_EQ(WaitFinal("r1"), "Failed");
+  std::ifstream args(dir_ / "r1.args");
+  std::string first, second;
+  std::getline(args, first);
+  std::getline(args, second);
+  EXPECT_EQ(first, "  ");
+  EXPECT_EQ(second.rfind("--recover --reason agent exit code 0", 0), 0u) << second;
+  // Each start got its own token of this run, never the workspace token; the run's end
+  // revoked them.
+  std::ifstream tokens(dir_ / "r1.token");
+  std::string t1, t2;
+  tokens >> t1 >> t2;
+  EXPECT_TRUE(IsRunTokenShape(t1)) << t1;
+  EXPECT_TRUE(IsRunTokenShape(t2)) << t2;
+  EXPECT_NE(t1, t2);
+  EXPECT_FALSE(store_->FindRunToken(HashRunToken(t1)));
+  EXPECT_FALSE(store_->FindRunToken(HashRunToken(t2)));
+}
+
+TEST_F(SchedulerTest, RunTokensAreStoredHashedAndEndWithTheRun) {
+  Queue("t");
+  std::string tok = MintRunToken(*store_, "t");
+  EXPECT_TRUE(IsRunTokenShape(tok));
+  EXPECT_EQ(store_->FindRunToken(HashRunToken(tok)).value_or(""), "t");
+  EXPECT_FALSE(store_->FindRunToken(tok));  // the token itself is not what is stored
+  store_->UpdateRunStatus("t", "Running", nullptr, std::nullopt);
+  EXPECT_TRUE(store_->FindRunToken(HashRunToken(tok)));
+  store_->UpdateRunStatus("t", "Completed", nullptr, std::nullopt);
+  EXPECT_FALSE(store_->FindRunToken(HashRunToken(tok)));
 }
 
 TEST_F(SchedulerTest, RunsOfAnUnknownTargetFailAtStartAndDetachNeedsForce) {

@@ -10,7 +10,9 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "net/http_client.h"
+#include "runner/node_cache.h"
 #include "server/http_server.h"
+#include "store/run_tokens.h"
 
 namespace trainyard {
 namespace {
@@ -265,6 +267,95 @@ TEST_F(ApiTest, ScriptSubmissionValidatesBeforeWriting) {
   RunFilter all;
   all.include_children = true;
   EXPECT_TRUE(store_->ListRuns(all).empty());  // nothing half-created
+}
+
+}  // namespace
+}  // namespace trainyard
+
+namespace trainyard {
+namespace {
+
+// Run tokens (server/run_access.h): scoped to their run and children, refused after the run.
+TEST_F(ApiTest, RunTokenReachesItsRunAndChildrenOnlyAndEndsWithTheRun) {
+  std::string me = Call("POST", "/api/v1/experiments/exp/runs", {{"kind", "interactive"}})["id"];
+  std::string other = Call("POST", "/api/v1/experiments/exp/runs", {{"kind", "interactive"}})["id"];
+  std::string tok = Call("POST", "/api/v1/runs/" + me + "/token")["token"];
+  ASSERT_TRUE(IsRunTokenShape(tok));
+  HttpClient run_client(url_, tok);
+  auto status = [&](const std::string& m, const std::string& t, const std::string& body = "") {
+    return run_client.Request(m, t, body).status;
+  };
+  EXPECT_EQ(status("GET", "/api/v1/runs/" + me), 200);
+  EXPECT_EQ(status("GET", "/api/v1/runs/" + other), 403);
+  EXPECT_EQ(status("GET", "/api/v1/experiments/exp/runs"), 403);
+  EXPECT_EQ(status("POST", "/api/v1/runs/" + me + "/token"), 403);
+  EXPECT_EQ(status("GET", "/api/v1/experiments"), 200);
+  // A child of its run, then the child's own routes.
+  auto child = run_client.Request("POST", "/api/v1/experiments/exp/runs",
+                                  Json{{"kind", "child"}, {"parent_id", me}}.dump());
+  ASSERT_EQ(child.status, 201) << child.body;
+  std::string cid = child.Json()["id"];
+  EXPECT_EQ(status("POST", "/api/v1/runs/" + cid + "/status", R"({"status":"Completed"})"), 200);
+  EXPECT_EQ(status("POST", "/api/v1/experiments/exp/runs", R"({"kind":"interactive"})"), 403);
+  EXPECT_EQ(status("POST", "/api/v1/experiments/exp/runs",
+                   Json{{"kind", "child"}, {"parent_id", other}}.dump()),
+            403);
+  // Bodies the policy reads are checked for depth before they are parsed.
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(status("POST", "/api/v1/experiments/exp/runs", deep), 400);
+  // Spool lines naming another run are refused; lines for a child are fine.
+  std::string line_other = "{\"r\":\"" + other + "\",\"n\":\"x\",\"v\":1,\"t\":1}\n";
+  std::string line_child = "{\"r\":\"" + cid + "\",\"n\":\"x\",\"v\":1,\"t\":1}\n";
+  EXPECT_EQ(run_client
+                .Request("POST", "/api/v1/runs/" + me + "/metrics/spool?first_seq=0", line_other,
+                         "application/x-ndjson")
+                .status,
+            403);
+  EXPECT_EQ(run_client
+                .Request("POST", "/api/v1/runs/" + me + "/metrics/spool?first_seq=0", line_child,
+                         "application/x-ndjson")
+                .status,
+            200);
+  // Blobs: another run's artifact is out of reach, its own upload is not.
+  fs::path f = dir_ / "secret.txt";
+  std::ofstream(f) << "secret of another run";
+  ASSERT_EQ(
+      client_->UploadFile("PUT", "/api/v1/runs/" + other + "/artifacts/secret.txt", f.string())
+          .status,
+      201);
+  std::string secret_sha = Sha256Hex("secret of another run");
+  EXPECT_EQ(status("GET", "/api/v1/blobs/" + secret_sha), 403);
+  Json missing =
+      run_client.Call("POST", "/api/v1/blobs/missing", Json{{"sha256", Json::array({secret_sha})}});
+  EXPECT_EQ(missing["missing"], Json::array({secret_sha}));  // existence is not revealed
+  fs::path mine = dir_ / "mine.txt";
+  std::ofstream(mine) << "my model";
+  std::string mine_sha = Sha256Hex("my model");
+  EXPECT_EQ(run_client.UploadFile("PUT", "/api/v1/blobs/" + mine_sha, mine.string()).status, 201);
+  EXPECT_EQ(status("GET", "/api/v1/blobs/" + mine_sha), 200);
+  // The run ends: its token is refused everywhere.
+  EXPECT_EQ(status("POST", "/api/v1/runs/" + me + "/status", R"({"status":"Completed"})"), 200);
+  auto after = run_client.Request("GET", "/api/v1/runs/" + me);
+  EXPECT_EQ(after.status, 401);
+  EXPECT_NE(after.body.find("no longer valid"), std::string::npos) << after.body;
+  EXPECT_EQ(Status("POST", "/api/v1/runs/" + me + "/token"), 409);
+}
+
+// The HTTP-only agent's node cache: blobs fetched by hash only when missing, verified.
+TEST_F(ApiTest, NodeCacheFetchesMissingBlobsOnce) {
+  std::vector<std::string> hashes;
+  for (int i = 0; i < 5; ++i) hashes.push_back(blobs_->Put("file " + std::to_string(i)));
+  BlobStore node(dir_ / "node" / "objects");
+  node.Put("file 0");  // already on the node
+  FetchStats st = FetchMissingBlobs(url_, "secret", node, hashes, 3);
+  EXPECT_EQ(st.wanted, 5u);
+  EXPECT_EQ(st.fetched, 4u);
+  EXPECT_EQ(st.bytes, 4u * 6);
+  for (auto& h : hashes) EXPECT_EQ(node.Get(h), blobs_->Get(h));
+  EXPECT_EQ(FetchMissingBlobs(url_, "secret", node, hashes).fetched, 0u);
+  std::string absent(64, 'a');
+  EXPECT_THROW(FetchMissingBlobs(url_, "secret", node, {absent}), Error);
+  EXPECT_THROW(FetchMissingBlobs(url_, "secret", node, {"../x"}), InvalidInput);
 }
 
 }  // namespace
