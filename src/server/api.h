@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/change_notifier.h"
+#include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
 #include "net/http_types.h"
 #include "store/blob_store.h"
@@ -25,6 +26,7 @@ struct ApiContext {
   BlobStore* blobs = nullptr;
   ChangeNotifier* notifier = nullptr;
   RunScheduler* scheduler = nullptr;
+  ComputeService* compute = nullptr;  // compute targets: submissions are checked against them
   uint64_t snapshot_max_bytes = 300ull * 1024 * 1024;
   uint64_t snapshot_max_files = 2000;
   // Route groups owned by other components (web services, ...): each is tried, after

@@ -13,12 +13,14 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "common/workspace_config.h"
+#include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
 #include "env/process.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
 #include "server/api.h"
+#include "server/compute_api.h"
 #include "server/http_server.h"
 #include "server/hyperdrive_api.h"
 
@@ -27,8 +29,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The AutoML engine binding that remote nodes get with the SDK: $TRAINYARD_AUTOML_ENGINE_DIR,
+// next to the SDK, or <exe dir>/python/trainyard/_automl (the build tree). "" when not built.
+std::string FindAutomlEngine(const std::string& sdk_dir) {
+  std::error_code ec;
+  std::vector<fs::path> cands;
+  if (const char* e = std::getenv("TRAINYARD_AUTOML_ENGINE_DIR"); e && *e) cands.push_back(e);
+  cands.push_back(fs::path(sdk_dir) / "trainyard/_automl");
+  cands.push_back(SelfExe().parent_path() / "python/trainyard/_automl");
+  for (auto& c : cands) {
+    if (fs::exists(c / "_engine.abi3.so", ec)) return (c / "_engine.abi3.so").string();
+  }
+  return "";
+}
+
 // --agent-user: validated before anything starts (a setting that would be ignored is refused).
-void ConfigureAgentUser(const std::string& user, SchedulerOptions& sopts) {
+void ConfigureAgentUser(const std::string& user, ComputeContext& sopts) {
   if (sopts.agent_node_dir.empty()) {
     throw InvalidInput(
         "--agent-user needs --agent-node-dir (agents of another account run HTTP-only with a "
@@ -77,7 +93,7 @@ void RemoveStaleTempFiles(const fs::path& tmp_dir) {
 
 int RunServer(const ServerOptions& opts) {
   // Agent settings first: a bad one is refused before anything is written.
-  SchedulerOptions agent_sopts;
+  ComputeContext agent_sopts;  // only the agent settings, validated first
   if (!opts.agent_node_dir.empty()) {
     agent_sopts.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
   }
@@ -129,20 +145,47 @@ int RunServer(const ServerOptions& opts) {
   cfg.server_url = "http://" + host_for_url + ":" + std::to_string(bound);
   cfg.Save(cfg_path);
 
-  SchedulerOptions sopts;
-  sopts.max_concurrent = opts.max_concurrent_runs > 0
-                             ? opts.max_concurrent_runs
-                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  sopts.agent_exe = SelfExe().string();
-  sopts.server_url = cfg.server_url;
-  sopts.token = cfg.token;
-  sopts.data_dir = data.string();
-  sopts.workspace_name = cfg.name;
-  sopts.agent_node_dir = agent_sopts.agent_node_dir;
-  sopts.agent_uid = agent_sopts.agent_uid;
-  sopts.agent_gid = agent_sopts.agent_gid;
-  sopts.setpriv = agent_sopts.setpriv;
-  RunScheduler scheduler(sopts, *store, notifier);
+  ComputeContext cctx;
+  cctx.local_slots = opts.max_concurrent_runs > 0
+                         ? opts.max_concurrent_runs
+                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cctx.agent_exe = SelfExe().string();
+  cctx.build_id = BuildId();
+  cctx.server_url = cfg.server_url;
+  cctx.data_dir = data.string();
+  cctx.workspace_name = cfg.name;
+  cctx.sdk_python_dir = FindSdkPythonDir();
+  cctx.automl_engine = FindAutomlEngine(cctx.sdk_python_dir);
+  cctx.agent_node_dir = agent_sopts.agent_node_dir;
+  cctx.agent_uid = agent_sopts.agent_uid;
+  cctx.agent_gid = agent_sopts.agent_gid;
+  cctx.setpriv = agent_sopts.setpriv;
+  {
+    // Where Slurm is: the flags, remembered in slurm.json so the workspace is told once.
+    fs::path slurm_file = data / "slurm.json";
+    nlohmann::json slurm = nlohmann::json::object();
+    if (fs::exists(slurm_file)) {
+      std::ifstream in(slurm_file);
+      slurm = nlohmann::json::parse(in, nullptr, false);
+      if (!slurm.is_object()) slurm = nlohmann::json::object();
+    }
+    bool given = false;
+    auto take = [&](const std::string& v, const char* key, bool path) {
+      if (v.empty()) return;
+      slurm[key] = path ? fs::absolute(v).string() : v;
+      given = true;
+    };
+    take(opts.slurm_conf, "slurm_conf", true);
+    take(opts.slurm_bin_dir, "bin_dir", true);
+    take(opts.slurm_vm_sizes, "vm_sizes", true);
+    if (given) std::ofstream(slurm_file) << slurm.dump(2) << "\n";
+    cctx.slurm_conf = slurm.value("slurm_conf", "");
+    cctx.slurm_bin_dir = slurm.value("bin_dir", "");
+    cctx.slurm_vm_sizes = slurm.value("vm_sizes", "");
+  }
+  cctx.store = store.get();
+  RunScheduler scheduler(*store, notifier);
+  ComputeService compute(cctx, *store, scheduler);
 
   ApiContext ctx;
   ctx.data_dir = data;
@@ -153,6 +196,7 @@ int RunServer(const ServerOptions& opts) {
   ctx.blobs = &blobs;
   ctx.notifier = &notifier;
   ctx.scheduler = &scheduler;
+  ctx.compute = &compute;
   ServiceManagerOptions svc_opts;
   svc_opts.data_dir = data;
   svc_opts.self_exe = SelfExe().string();
@@ -169,8 +213,11 @@ int RunServer(const ServerOptions& opts) {
   ctx.extensions.push_back([&sweeps, &blobs, limits](HttpRequest& q, HttpResponse& s) {
     return HandleHyperDriveRoute(sweeps, blobs, limits, q, s);
   });
+
+  ctx.extensions.push_back(
+      [&compute](HttpRequest& q, HttpResponse& s) { return HandleComputeRoute(compute, q, s); });
   api = std::make_unique<Api>(ctx);
-  scheduler.Start();
+  compute.Start();  // schedules the stored targets, then starts the scheduler
   services.Start();
   sweeps.Start();
 
@@ -187,6 +234,7 @@ int RunServer(const ServerOptions& opts) {
   http.Serve();
   sweeps.Stop();
   services.Stop();
+  compute.Stop();
   scheduler.Stop();
   std::error_code ec;
   fs::remove(data / "server.pid", ec);

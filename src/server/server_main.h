@@ -16,6 +16,11 @@ struct ServerOptions {
   // (--agent-node-dir; what a remote node does, on this machine).
   std::string agent_node_dir;
   std::string agent_user;  // --agent-user: agents (and scripts) run as this account
+  // The workspace's Slurm cluster (the `slurm` compute target). Given once: remembered in
+  // <data>/slurm.json for later starts. "" = not given.
+  std::string slurm_conf;      // SLURM_CONF for the Slurm commands
+  std::string slurm_bin_dir;   // where sbatch/squeue/sinfo/scancel are (else PATH)
+  std::string slurm_vm_sizes;  // vm-size map file (docs/REST.md "Slurm")
 };
 
 int RunServer(const ServerOptions& opts);

@@ -147,6 +147,18 @@ class StoreObserver {
   virtual void RunStatusChanged(const std::string& run_id, const std::string& status) = 0;
 };
 
+// A compute target (src/compute/compute_target.h): name, registry kind, provisioning state,
+// settings (no secrets), errors and status (progress, detected resources) as JSON.
+struct ComputeTargetRow {
+  std::string name;
+  std::string type;
+  std::string state;
+  Json settings = Json::object();
+  Json errors = Json::array();
+  Json status = Json::object();
+  int64_t created = 0, updated = 0;  // millis
+};
+
 class MetadataStore {
  public:
   virtual ~MetadataStore() = default;
@@ -220,6 +232,14 @@ class MetadataStore {
   virtual std::optional<ServiceRecord> GetService(const std::string& name) = 0;
   virtual std::vector<ServiceRecord> ListServices() = 0;
   virtual bool DeleteService(const std::string& name) = 0;
+
+  // Compute targets: Insert is Conflict when the name exists; Put replaces; Delete returns
+  // false when absent.
+  virtual void InsertComputeTarget(const ComputeTargetRow& t) = 0;
+  virtual void PutComputeTarget(const ComputeTargetRow& t) = 0;
+  virtual std::optional<ComputeTargetRow> GetComputeTarget(const std::string& name) = 0;
+  virtual std::vector<ComputeTargetRow> ListComputeTargets() = 0;
+  virtual bool DeleteComputeTarget(const std::string& name) = 0;
 
  protected:
   void NotifyMetricsInserted(const std::vector<MetricPoint>& points) const {

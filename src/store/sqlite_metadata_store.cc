@@ -65,6 +65,12 @@ CREATE TABLE run_tokens (hash TEXT PRIMARY KEY, run_id TEXT NOT NULL, created IN
   WITHOUT ROWID;
 CREATE INDEX run_tokens_run ON run_tokens(run_id);
 )sql",
+    // 5: compute targets (issue 13): attached machines and other kinds of the compute registry.
+    R"sql(
+CREATE TABLE compute_targets (name TEXT PRIMARY KEY, type TEXT NOT NULL, state TEXT NOT NULL,
+  settings TEXT NOT NULL DEFAULT '{}', errors TEXT NOT NULL DEFAULT '[]',
+  status TEXT NOT NULL DEFAULT '{}', created INTEGER NOT NULL, updated INTEGER NOT NULL);
+)sql",
 };
 
 class Stmt {
@@ -656,6 +662,45 @@ class SqliteMetadataStore : public MetadataStore {
     return out;
   }
 
+  void InsertComputeTarget(const ComputeTargetRow& t) override {
+    std::lock_guard lk(mu_);
+    Stmt g(db_, "SELECT 1 FROM compute_targets WHERE name=?");
+    g.Bind(1, t.name);
+    if (g.Step()) throw Conflict("compute target '" + t.name + "' exists");
+    WriteComputeTarget(t);
+  }
+
+  void PutComputeTarget(const ComputeTargetRow& t) override {
+    std::lock_guard lk(mu_);
+    WriteComputeTarget(t);
+  }
+
+  std::optional<ComputeTargetRow> GetComputeTarget(const std::string& name) override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kComputeColumns) + " WHERE name=?";
+    Stmt s(db_, sql.c_str());
+    s.Bind(1, name);
+    if (!s.Step()) return std::nullopt;
+    return ReadComputeTarget(s);
+  }
+
+  std::vector<ComputeTargetRow> ListComputeTargets() override {
+    std::lock_guard lk(mu_);
+    std::string sql = std::string(kComputeColumns) + " ORDER BY name";
+    Stmt s(db_, sql.c_str());
+    std::vector<ComputeTargetRow> out;
+    while (s.Step()) out.push_back(ReadComputeTarget(s));
+    return out;
+  }
+
+  bool DeleteComputeTarget(const std::string& name) override {
+    std::lock_guard lk(mu_);
+    Stmt s(db_, "DELETE FROM compute_targets WHERE name=?");
+    s.Bind(1, name);
+    s.Step();
+    return sqlite3_changes(db_) > 0;
+  }
+
   bool DeleteService(const std::string& name) override {
     std::lock_guard lk(mu_);
     Stmt s(db_, "DELETE FROM services WHERE name=?");
@@ -665,6 +710,29 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
  private:
+  static constexpr const char* kComputeColumns =
+      "SELECT name, type, state, settings, errors, status, created, updated FROM compute_targets";
+  static ComputeTargetRow ReadComputeTarget(const Stmt& s) {
+    ComputeTargetRow t;
+    t.name = s.Text(0);
+    t.type = s.Text(1);
+    t.state = s.Text(2);
+    t.settings = Json::parse(s.Text(3));
+    t.errors = Json::parse(s.Text(4));
+    t.status = Json::parse(s.Text(5));
+    t.created = s.Int(6);
+    t.updated = s.Int(7);
+    return t;
+  }
+  void WriteComputeTarget(const ComputeTargetRow& t) {
+    Stmt s(db_,
+           "INSERT OR REPLACE INTO compute_targets (name, type, state, settings, errors, status, "
+           "created, updated) VALUES (?,?,?,?,?,?,?,?)");
+    s.Bind(1, t.name).Bind(2, t.type).Bind(3, t.state).Bind(4, t.settings.dump());
+    s.Bind(5, t.errors.dump()).Bind(6, t.status.dump()).Bind(7, t.created).Bind(8, t.updated);
+    s.Step();
+  }
+
   static constexpr const char* kServiceColumns =
       "SELECT name, created, updated, state, error, spec, primary_key, secondary_key, port, "
       "generation FROM services";

@@ -122,6 +122,16 @@ def build_script_submission(src, tags=None, run_id=None, parent_id=None, display
     distributed = _distributed_spec(src.distributed_job_config)
     if distributed is not None:
         config["distributed_job_config"] = distributed
+    # Sent whenever more than one node/process is asked for: the server refuses what it cannot
+    # run instead of running one process.
+    node_count = getattr(rc, "node_count", 1)
+    if node_count is not None and node_count != 1:
+        config["node_count"] = node_count
+    if getattr(src, "use_gpu", False):
+        config["use_gpu"] = True
+    per_node = getattr(src, "process_count_per_node", 1)
+    if distributed is None and per_node is not None and per_node != 1:
+        config["process_count_per_node"] = per_node
     return {
         "kind": "script",
         "run_id": run_id,

@@ -230,8 +230,7 @@ class Workspace:
     def compute_targets(self):
         """Compute target name -> :class:`~trainyard.core.compute.ComputeTarget`."""
         from trainyard.core.compute.compute import ComputeTarget
-        names = self.get_details().get("compute_targets") or ["local"]
-        return {name: ComputeTarget._for_name(self, name) for name in names}
+        return {t.name: t for t in ComputeTarget.list(self)}
 
     @property
     def models(self):

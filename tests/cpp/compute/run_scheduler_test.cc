@@ -10,7 +10,9 @@
 #include <fstream>
 #include <thread>
 
+#include "common/error.h"
 #include "common/util.h"
+#include "compute/local_target.h"
 #include "store/run_tokens.h"
 
 namespace trainyard {
@@ -49,12 +51,13 @@ class SchedulerTest : public ::testing::Test {
     return id;
   }
   std::unique_ptr<RunScheduler> Make(int slots) {
-    SchedulerOptions o;
-    o.max_concurrent = slots;
-    o.agent_exe = agent_.string();
-    o.server_url = "http://127.0.0.1:1";
-    o.data_dir = dir_.string();
-    return std::make_unique<RunScheduler>(o, *store_, notifier_);
+    ComputeContext c;
+    c.agent_exe = agent_.string();
+    c.server_url = "http://127.0.0.1:1";
+    c.data_dir = dir_.string();
+    auto s = std::make_unique<RunScheduler>(*store_, notifier_);
+    s->AddTarget(std::make_unique<LocalTarget>("local", c, slots));
+    return s;
   }
   // Waits until the run has a final status.
   std::string WaitFinal(const std::string& id) {
@@ -170,6 +173,43 @@ TEST_F(SchedulerTest, RunTokensAreStoredHashedAndEndWithTheRun) {
   EXPECT_TRUE(store_->FindRunToken(HashRunToken(tok)));
   store_->UpdateRunStatus("t", "Completed", nullptr, std::nullopt);
   EXPECT_FALSE(store_->FindRunToken(HashRunToken(tok)));
+}
+
+TEST_F(SchedulerTest, RunsOfAnUnknownTargetFailAtStartAndDetachNeedsForce) {
+  RunRecord r;
+  r.id = "elsewhere";
+  r.experiment = "e";
+  r.kind = "script";
+  r.status = "Queued";
+  r.compute_target = "gone-vm";
+  r.created = NowMillis();
+  store_->CreateRun(r);
+  auto s = Make(1);
+  s->Start();
+  auto run = store_->GetRun("elsewhere");
+  EXPECT_EQ(run->status, "Failed");
+  EXPECT_NE(run->error["message"].get<std::string>().find("'gone-vm' does not exist"),
+            std::string::npos);
+  // A target with a queued run cannot be removed without force; with force the run is canceled.
+  ComputeContext c;
+  c.agent_exe = agent_.string();
+  c.data_dir = dir_.string();
+  s->AddTarget(std::make_unique<LocalTarget>("second", c, 1));
+  RunRecord q;
+  q.id = "on-second";
+  q.experiment = "e";
+  q.kind = "script";
+  q.status = "Queued";
+  q.compute_target = "second";
+  q.created = NowMillis();
+  store_->CreateRun(q);
+  s->Enqueue("on-second");
+  EXPECT_THROW(s->RemoveTarget("second", false), Conflict);
+  s->RemoveTarget("second", true);
+  EXPECT_FALSE(s->HasTarget("second"));
+  EXPECT_EQ(WaitFinal("on-second"), "Canceled");
+  // Each target has its own slots: the local queue is untouched.
+  EXPECT_TRUE(s->HasTarget("local"));
 }
 
 }  // namespace

@@ -25,10 +25,12 @@ class ApiTest : public ::testing::Test {
     fs::create_directories(dir_);
     store_ = OpenSqliteMetadataStore((dir_ / "meta.db").string());
     blobs_ = std::make_unique<BlobStore>(dir_ / "objects");
-    SchedulerOptions so;
-    so.agent_exe = "/bin/true";
-    so.data_dir = dir_.string();
-    scheduler_ = std::make_unique<RunScheduler>(so, *store_, notifier_);
+    ComputeContext cc;
+    cc.agent_exe = "/bin/true";
+    cc.data_dir = dir_.string();
+    scheduler_ = std::make_unique<RunScheduler>(*store_, notifier_);
+    compute_ = std::make_unique<ComputeService>(cc, *store_, *scheduler_);
+    compute_->Start();
     HttpServerOptions ho;
     ho.body_limit = 1 << 20;
     ho.upload_tmp_dir = blobs_->TempDir().string();
@@ -45,6 +47,7 @@ class ApiTest : public ::testing::Test {
     ctx.blobs = blobs_.get();
     ctx.notifier = &notifier_;
     ctx.scheduler = scheduler_.get();
+    ctx.compute = compute_.get();
     ctx.snapshot_max_files = 5;
     api_ = std::make_unique<Api>(ctx);
     thread_ = std::thread([this] { server_->Serve(); });
@@ -67,6 +70,7 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<BlobStore> blobs_;
   ChangeNotifier notifier_;
   std::unique_ptr<RunScheduler> scheduler_;
+  std::unique_ptr<ComputeService> compute_;
   std::unique_ptr<HttpServer> server_;
   std::unique_ptr<Api> api_;
   std::thread thread_;

@@ -1,9 +1,9 @@
 """Compute targets (``azureml.core.compute``).
 
-Trainyard currently has one compute target, ``local`` (runs execute on the server's host).
-The provisioning and attach configuration classes exist so Azure ML code imports and builds
-its configurations; creating or attaching a target raises ComputeTargetException until
-remote compute is available.
+Every workspace has ``local`` (the server's host). Existing machines are attached over SSH with
+``ComputeTarget.attach(ws, name, RemoteCompute.attach_configuration(...))``. Creating VMs or
+clusters (``ComputeTarget.create``) is not available: the provisioning configuration classes
+exist so Azure ML code imports and builds its configurations.
 """
 
 from trainyard.core.compute.amlcompute import AmlCompute

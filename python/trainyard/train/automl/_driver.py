@@ -15,6 +15,7 @@ import math
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -56,6 +57,12 @@ def _work(conn, learner, params, scaler, model_path):
         conn.send({"ok": False, "error": "{}: {}".format(type(e).__name__, e)})
     finally:
         conn.close()
+
+
+def _where():
+    """Where an iteration executes: the forked worker (or, for ensembles, the driver) runs on
+    this host, in this directory: the compute target's node."""
+    return {"host": socket.gethostname(), "working_dir": os.getcwd()}
 
 
 def _rows(m):
@@ -212,7 +219,7 @@ class Driver:
         child.add_properties({"iteration": str(i), "pipeline": label,
                               "run_algorithm": learner, "run_preprocessor": scaler or "",
                               "pipeline_spec": json.dumps(spec, sort_keys=True),
-                              "primary_metric": self.metric})
+                              "primary_metric": self.metric, **_where()})
         model_path = os.path.join(self.workdir, "model_{}.tyam".format(i))
         parent_conn, child_conn = multiprocessing.Pipe(duplex=False)
         proc = multiprocessing.get_context("fork").Process(
@@ -426,7 +433,8 @@ class Driver:
                 model.save(it["model_path"])
                 spec = {"ensemble": "voting", "members": [k[2]["iteration"] for k in kept],
                         "weights": [k[1] for k in kept]}
-                child.add_properties({"iteration": str(i), "pipeline": "VotingEnsemble",
+                child.add_properties({**_where(), "iteration": str(i),
+                                      "pipeline": "VotingEnsemble",
                                       "run_algorithm": "VotingEnsemble",
                                       "pipeline_spec": json.dumps(spec),
                                       "primary_metric": self.metric,
@@ -436,7 +444,8 @@ class Driver:
             except Exception as e:  # noqa: BLE001
                 it["score"] = None
                 it["seconds"] = time.monotonic() - t0
-                child.add_properties({"iteration": str(i), "pipeline": "VotingEnsemble",
+                child.add_properties({**_where(), "iteration": str(i),
+                                      "pipeline": "VotingEnsemble",
                                       "score": "nan", "duration": _fmt_duration(it["seconds"])})
                 child.fail("VotingEnsemble failed: {}".format(e))
                 self.results.append(it)
@@ -463,7 +472,8 @@ class Driver:
                 model.save(it["model_path"])
                 spec = {"ensemble": "stack", "members": [r["iteration"] for r in cands],
                         "meta_learner": meta}
-                child.add_properties({"iteration": str(i), "pipeline": "StackEnsemble",
+                child.add_properties({**_where(), "iteration": str(i),
+                                      "pipeline": "StackEnsemble",
                                       "run_algorithm": "StackEnsemble",
                                       "pipeline_spec": json.dumps(spec),
                                       "primary_metric": self.metric,
@@ -472,7 +482,8 @@ class Driver:
             except Exception as e:  # noqa: BLE001
                 it["score"] = None
                 it["seconds"] = time.monotonic() - t0
-                child.add_properties({"iteration": str(i), "pipeline": "StackEnsemble",
+                child.add_properties({**_where(), "iteration": str(i),
+                                      "pipeline": "StackEnsemble",
                                       "score": "nan", "duration": _fmt_duration(it["seconds"])})
                 child.fail("StackEnsemble failed: {}".format(e))
                 self.results.append(it)

@@ -277,6 +277,14 @@ class AutoMLConfig:
             return env
         import sys
         from trainyard.core.environment import Environment
+        target = getattr(self.compute_target, "name", self.compute_target) or "local"
+        if target != "local":
+            # On an attached machine this interpreter's path means nothing: use the node's
+            # python3 (with the packages the data script needs installed there, as on a DSVM).
+            env = Environment("automl-remote")
+            env.python.user_managed_dependencies = True
+            env.python.interpreter_path = "python3"
+            return env
         env = Environment("automl-local")
         env.python.user_managed_dependencies = True
         env.python.interpreter_path = sys.executable

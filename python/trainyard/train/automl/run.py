@@ -63,8 +63,9 @@ class AutoMLRun(Run):
     # ----- live output -------------------------------------------------------------------
     def _show_live_table(self, out=None, poll_seconds=0.5):
         out = out or sys.stdout
-        out.write("Running on local compute: {}\nParent Run ID: {}\n".format(
-            self._run_dto.get("compute_target") or "local", self.id))
+        target = self._run_dto.get("compute_target") or "local"
+        out.write("Running on {} compute: {}\nParent Run ID: {}\n".format(
+            "local" if target == "local" else "remote", target, self.id))
         out.write(HEADER)
         out.flush()
         shown = set()
