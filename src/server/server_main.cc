@@ -17,7 +17,7 @@
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
 #include "server/api.h"
-#include "server/http_server.h"
+#include "server/api_server.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -55,13 +55,14 @@ int RunServer(const ServerOptions& opts) {
   BlobStore blobs(data / "objects");
   ChangeNotifier notifier;
 
-  HttpServerOptions hopts;
+  // Idle connections must not lock anyone out: no small descriptor limit (net/http_server.h).
+  RaiseFileLimit();
+  ApiServerOptions hopts;
   hopts.host = opts.host;
   hopts.port = static_cast<uint16_t>(port);
   hopts.upload_tmp_dir = blobs.TempDir().string();
   std::unique_ptr<Api> api;
-  HttpServer http(
-      hopts, [&](HttpRequest& q, HttpResponse& s) { api->Handle(q, s); }, &Api::StreamsBody);
+  ApiServer http(hopts, &notifier);
   uint16_t bound = http.Listen();
   std::string host_for_url = opts.host == "0.0.0.0" ? "127.0.0.1" : opts.host;
   cfg.server_url = "http://" + host_for_url + ":" + std::to_string(bound);
@@ -95,6 +96,7 @@ int RunServer(const ServerOptions& opts) {
   ctx.extensions.push_back(
       [&services](HttpRequest& q, HttpResponse& s) { return HandleServiceRoute(services, q, s); });
   api = std::make_unique<Api>(ctx);
+  http.SetApi(api.get());
   scheduler.Start();
   services.Start();
 
