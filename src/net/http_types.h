@@ -57,7 +57,8 @@ struct HttpResponse {
 };
 
 // The credentials of an "Authorization: Bearer <token>" header value: the scheme is
-// case-insensitive (RFC 7235), one or more spaces follow it. nullopt for any other value.
+// case-insensitive (RFC 7235), one or more spaces follow it. nullopt for any other value. The
+// view points into `authorization`: keep that string alive.
 std::optional<std::string_view> BearerToken(std::string_view authorization);
 // Constant-time comparison of a presented secret with the expected one; an empty expected
 // secret never matches.

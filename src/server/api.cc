@@ -323,7 +323,8 @@ struct Api::Impl {
   }
 
   bool Authorized(const HttpRequest& req) const {
-    auto given = BearerToken(req.Header("authorization"));
+    const std::string header = req.Header("authorization");
+    auto given = BearerToken(header);
     return given && SecretEquals(*given, ctx.token);
   }
 

@@ -94,7 +94,8 @@ class HttpServerTest : public ::testing::Test {
         [this](const HttpRequest& head) {
           HeadDecision d;
           if (head.path == "/open") return d;
-          auto tok = BearerToken(head.Header("authorization"));
+          const std::string authz = head.Header("authorization");
+          auto tok = BearerToken(authz);
           if (!tok || !SecretEquals(*tok, "secret")) {
             HttpResponse r;
             r.status = 401;
