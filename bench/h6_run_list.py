@@ -56,6 +56,12 @@ def wrk(url, seconds, connections, threads, headers=None, warmup=1):
     return rps, pct(50), pct(99), out
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process and its threads so far."""
+    fields = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def call(url, token, method="GET", body=None):
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
@@ -107,7 +113,13 @@ def main():
     ap.add_argument("--connections", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--profile", help="perf record the server during the Trainyard wrk run "
+                    "into this file (perf report -i FILE)")
+    ap.add_argument("--keep", action="store_true", help="wait for Enter before the run-list wrk")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 100 runs, 2 s")
     a = ap.parse_args()
+    if a.quick:
+        a.runs, a.duration = 100, 2
     print("machine: %s; load average %s; binary %s" % (
         benchlib.machine(), " ".join("%.2f" % x for x in os.getloadavg()),
         benchlib.trainyard_bin()), flush=True)
@@ -127,9 +139,32 @@ def main():
         n = len(json.loads(sample)["runs"])
         static = Path(tmp, "runs.json")
         static.write_bytes(sample)
+        os.chmod(tmp, 0o755)  # nginx's workers run as an unprivileged user
+        os.chmod(static, 0o644)
         print("answer: %d runs, %d bytes" % (n, len(sample)), flush=True)
+        # First (the run list leaves queued requests behind when wrk stops): the same
+        # server's HTTP layer and worker pool without the store, GET /healthz.
+        hz = wrk(srv.url + "/healthz", a.duration, a.connections, a.threads)
+        print("trainyard /healthz (no store): %.0f req/s, p50 %.2f ms, p99 %.2f ms" % hz[:3],
+              flush=True)
+        print("server pid %d, url %s, token %s" % (srv.proc.pid, url, srv.token), flush=True)
+        if a.keep:
+            input("press Enter to continue")
+        perf = None
+        if a.profile:
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", a.profile, "-p",
+                                     str(srv.proc.pid)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        cpu0 = cpu_seconds(srv.proc.pid)
         ty = wrk(url, a.duration, a.connections, a.threads,
                  {"Authorization": "Bearer " + srv.token})
+        cpu = cpu_seconds(srv.proc.pid) - cpu0
+        served = ty[0] * (a.duration + 1)  # the warm-up second at about the same rate
+        print("server CPU during the run-list wrk: %.1f s, %.2f ms per request" % (
+            cpu, 1000.0 * cpu / max(1.0, served)), flush=True)
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(30)
         print("trainyard run list: %.0f req/s, p50 %.2f ms, p99 %.2f ms" % ty[:3], flush=True)
         nproc, nurl = start_nginx(tmp, static)
         try:
@@ -140,9 +175,10 @@ def main():
         met = ty[0] >= 2000 and ty[2] <= 100
         benchlib.result_line(
             "H6", "run list of a %d-run experiment (limit=%d, %d bytes), wrk -t%d -c%d %d s: "
-            "Trainyard %.0f req/s p99 %.1f ms; nginx static copy %.0f req/s p99 %.1f ms"
+            "Trainyard %.0f req/s p99 %.1f ms; nginx static copy %.0f req/s p99 %.1f ms; "
+            "Trainyard /healthz (no store) %.0f req/s p99 %.1f ms"
             % (a.runs, a.limit, len(sample), a.threads, a.connections, a.duration, ty[0], ty[2],
-               ng[0], ng[2]),
+               ng[0], ng[2], hz[0], hz[2]),
             "%.2f of nginx" % (ty[0] / ng[0]), ">= 2,000 req/s and p99 <= 100 ms", met)
     return 0
 

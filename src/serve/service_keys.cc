@@ -1,6 +1,5 @@
 #include "serve/service_keys.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <nlohmann/json.hpp>
