@@ -386,6 +386,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   void Write(HttpResponse r) {
     if (state.load() == kClosed) return;
+    if (fbody_) fbody_->get().body().Close();  // a failed upload: free its space now
     if (!tmp_file_.empty()) {
       ::unlink(tmp_file_.c_str());  // a handler that kept the upload renamed it
       tmp_file_.clear();

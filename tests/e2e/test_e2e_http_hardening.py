@@ -249,3 +249,36 @@ def test_scoring_front_checks_the_key_before_a_100mib_body(server, xgb_auth_serv
     status, _, body = http("POST", uri, body=row.encode(), token=primary,
                            headers={"Content-Type": "application/json"})
     assert status == 200, body
+
+
+def test_artifact_put_on_a_full_disk_is_answered(make_server):
+    """The upload temp dir on a 1 MiB tmpfs: a 4 MB artifact cannot be written. Before, the
+    connection was dropped without an answer; now the client reads 507 with a message."""
+    import subprocess
+    srv = make_server()
+    tmp = srv.data_dir / "objects" / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(tmp)],
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        status, _, body = http("POST", srv.url + "/api/v1/experiments/disk/runs",
+                               body={"kind": "interactive"}, token=srv.token)
+        assert status == 201, body
+        run_id = json.loads(body)["id"]
+        status, _, body = http("PUT", srv.url + "/api/v1/runs/%s/artifacts/big.bin" % run_id,
+                               body=b"z" * (4 * MB), token=srv.token,
+                               headers={"Content-Type": "application/octet-stream"})
+        assert status == 507, (status, body[:300])
+        err = json.loads(body)["error"]
+        assert err["code"] == "InsufficientStorage" and "disk" in err["message"], err
+        assert list(tmp.iterdir()) == []  # the partial upload was removed, its space freed
+        status, _, body = http("GET", srv.url + "/api/v1/runs/" + run_id, token=srv.token)
+        assert status == 200, body
+    finally:
+        subprocess.run(["umount", "-l", str(tmp)])
+    # Space again: the same upload goes through.
+    status, _, body = http("PUT", srv.url + "/api/v1/runs/%s/artifacts/big.bin" % run_id,
+                           body=b"z" * (4 * MB), token=srv.token,
+                           headers={"Content-Type": "application/octet-stream"})
+    assert status in (200, 201), body
