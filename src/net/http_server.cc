@@ -192,7 +192,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::atomic<int> state{kIdleUnauth};
   std::atomic<int64_t> idle_since_ms{0};
 
-  void Start() { ReadHead(); }
+  // On the connection's own io_context thread (the accept handler runs on the acceptor's).
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHead(); });
+  }
 
   // From any thread: close this connection (shedding, server stop).
   void Abort() {
@@ -476,13 +479,12 @@ class Conn : public std::enable_shared_from_this<Conn> {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
+    if (fbody_) fbody_->get().body().Close();
     if (!tmp_file_.empty()) {
       ::unlink(tmp_file_.c_str());
       tmp_file_.clear();
     }
-    fbody_.reset();
-    sbody_.reset();
-    head_.reset();
+    // The parsers stay: a cancelled operation still refers to them until its handler runs.
     core_->Remove(self_it);
   }
 
@@ -563,7 +565,7 @@ void ServerCore::OnAccepted(tcp::socket s) {
     conns.push_back(c);
     c->self_it = std::prev(conns.end());
   }
-  c->Start();  // accepted on the connection's own io_context: this is its thread
+  c->Start();
 }
 
 bool ServerCore::ShedOne() {
