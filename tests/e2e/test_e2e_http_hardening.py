@@ -282,3 +282,42 @@ def test_artifact_put_on_a_full_disk_is_answered(make_server):
                            body=b"z" * (4 * MB), token=srv.token,
                            headers={"Content-Type": "application/octet-stream"})
     assert status in (200, 201), body
+
+
+def test_long_polls_do_not_exhaust_the_server(make_server):
+    """100 long polls (more than the worker threads) wait on runs; ordinary requests are
+    answered at once meanwhile, and every poll answers when its run changes."""
+    srv = make_server()
+    ids = []
+    for _ in range(4):
+        status, _, body = http("POST", srv.url + "/api/v1/experiments/polls/runs",
+                               body={"kind": "interactive"}, token=srv.token)
+        assert status == 201, body
+        ids.append(json.loads(body)["id"])
+    results = []
+
+    def poll(run_id):
+        t0 = time.time()
+        status, _, body = http("GET", srv.url + "/api/v1/runs/%s?wait_ms=30000&status=Running"
+                               % run_id, token=srv.token, timeout=60)
+        results.append((status, json.loads(body)["status"], time.time() - t0))
+
+    threads = [threading.Thread(target=poll, args=(ids[i % 4],)) for i in range(100)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    t0 = time.time()
+    for _ in range(5):
+        status, _, _ = http("GET", srv.url + "/api/v1/experiments", token=srv.token)
+        assert status == 200
+    assert time.time() - t0 < 2.0, "ordinary requests waited behind long polls"
+    assert results == []  # still waiting
+    for run_id in ids:
+        status, _, body = http("POST", srv.url + "/api/v1/runs/%s/status" % run_id,
+                               body={"status": "Completed"}, token=srv.token)
+        assert status == 200, body
+    for t in threads:
+        t.join(60)
+    assert len(results) == 100
+    assert all(s == 200 and st == "Completed" and took < 20 for s, st, took in results), \
+        results[:5]
