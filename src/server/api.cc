@@ -25,7 +25,7 @@ using Params = std::vector<std::string>;  // captured path segments, in order
 // Request body caps, checked on the request head before any body byte is read (docs/REST.md).
 constexpr uint64_t kNoBody = 64ull << 10;     // GET, DELETE
 constexpr uint64_t kJsonBody = 16ull << 20;   // JSON routes
-constexpr uint64_t kAgentBody = 64ull << 20;  // log appends and metric spools (agent batches)
+constexpr uint64_t kAgentBody = 64ull << 20;  // log appends, metric batches and spools
 constexpr uint64_t kUploadBody = 2ull << 30;  // artifacts, blobs: streamed to objects/tmp
 
 uint64_t DefaultBodyLimit(const std::string& method) {
@@ -1021,7 +1021,7 @@ void Api::Impl::Register() {
   Add("POST", "/api/v1/runs/:id/cancel", bind(&Impl::Cancel));
   Add("PATCH", "/api/v1/runs/:id/tags", bind(&Impl::PatchTags));
   Add("PATCH", "/api/v1/runs/:id/properties", bind(&Impl::PatchProperties));
-  Add("POST", "/api/v1/runs/:id/metrics", bind(&Impl::PostMetrics));
+  Add("POST", "/api/v1/runs/:id/metrics", bind(&Impl::PostMetrics), kAgentBody);
   Add("GET", "/api/v1/runs/:id/metrics", bind(&Impl::GetMetrics));
   Add("POST", "/api/v1/runs/:id/metrics/spool", bind(&Impl::PostSpool), kAgentBody);
   Add("GET", "/api/v1/runs/:id/metrics/raw", bind(&Impl::GetRawMetrics));
