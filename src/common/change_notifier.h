@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 
 namespace trainyard {
@@ -19,6 +20,7 @@ class ChangeNotifier {
       ++generation_;
     }
     cv_.notify_all();
+    CallListeners();
   }
 
   // Makes every current and future WaitUntil return at once (server shutdown).
@@ -29,6 +31,20 @@ class ChangeNotifier {
       ++generation_;
     }
     cv_.notify_all();
+    CallListeners();
+  }
+
+  // Calls `fn` after every Notify() and Shutdown() (on the notifying thread; it must not
+  // block). Returns an id for RemoveListener.
+  int AddListener(std::function<void()> fn) {
+    std::lock_guard lk(listeners_mu_);
+    listeners_[++last_listener_] = std::move(fn);
+    return last_listener_;
+  }
+  // After it returns the listener is not running and is never called again.
+  void RemoveListener(int id) {
+    std::lock_guard lk(listeners_mu_);
+    listeners_.erase(id);
   }
 
   // Returns true as soon as done() is true, false when the deadline passes first (or after
@@ -50,6 +66,14 @@ class ChangeNotifier {
   }
 
  private:
+  void CallListeners() {
+    std::lock_guard lk(listeners_mu_);
+    for (auto& [id, fn] : listeners_) fn();
+  }
+
+  std::mutex listeners_mu_;
+  std::map<int, std::function<void()>> listeners_;
+  int last_listener_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t generation_ = 0;

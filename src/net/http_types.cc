@@ -1,5 +1,7 @@
 #include "net/http_types.h"
 
+#include <openssl/crypto.h>
+
 #include <cctype>
 
 namespace trainyard {
@@ -61,6 +63,27 @@ std::multimap<std::string, std::string> ParseQuery(std::string_view q) {
     start = amp + 1;
   }
   return out;
+}
+
+std::optional<std::string_view> BearerToken(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) {
+      return std::nullopt;
+    }
+  }
+  std::string_view rest = authorization.substr(kScheme.size());
+  if (rest.front() != ' ') return std::nullopt;
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  if (rest.empty()) return std::nullopt;
+  return rest;
+}
+
+bool SecretEquals(std::string_view given, std::string_view expected) {
+  if (expected.empty() || given.size() != expected.size()) return false;
+  return CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
 }
 
 }  // namespace trainyard

@@ -2,8 +2,11 @@
 // that handlers never include Boost.Beast (compile time).
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace trainyard {
@@ -20,6 +23,12 @@ struct HttpRequest {
   // Set by the server's authentication: the run whose token made the request ("" for the
   // workspace token). Handlers use it to scope what a run token may touch.
   std::string run_scope;
+
+  // When the request head was read (long polls measure their wait from here).
+  std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
+  // True when the server can park this request (HttpResponse::defer_until) instead of a
+  // handler thread waiting; false on the last attempt and for callers outside the server.
+  bool can_defer = false;
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -44,7 +53,20 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;
   std::string body;
   std::string file_path;  // when set, the file's contents are sent instead of body
+  bool close = false;     // close the connection after this answer
+  // A long poll whose condition does not hold yet (only when HttpRequest::can_defer): the
+  // server parks the request and calls the handler again when something changes or at this
+  // time (then with can_defer false); the rest of the response is ignored.
+  std::optional<std::chrono::steady_clock::time_point> defer_until;
 };
+
+// The credentials of an "Authorization: Bearer <token>" header value: the scheme is
+// case-insensitive (RFC 7235), one or more spaces follow it. nullopt for any other value. The
+// view points into `authorization`: keep that string alive.
+std::optional<std::string_view> BearerToken(std::string_view authorization);
+// Constant-time comparison of a presented secret with the expected one; an empty expected
+// secret never matches.
+bool SecretEquals(std::string_view given, std::string_view expected);
 
 // Percent-decoding ('+' is a space only when plus_is_space).
 std::string UrlDecode(std::string_view s, bool plus_is_space);

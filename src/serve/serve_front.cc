@@ -4,12 +4,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <filesystem>
 #include <iostream>
 #include <mutex>
@@ -19,17 +13,14 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "net/http_server.h"
 #include "serve/scorer.h"
 #include "serve/serve_metrics.h"
 #include "serve/service_keys.h"
 
 namespace trainyard::serve {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace fs = std::filesystem;
-using tcp = asio::ip::tcp;
 using Json = nlohmann::json;
 
 namespace {
@@ -238,137 +229,139 @@ class Front {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
- public:
-  Session(tcp::socket&& socket, Front& front) : stream_(std::move(socket)), front_(front) {}
+Route RouteOf(std::string_view path) {
+  if (path == "/" || path.empty()) return Route::kHealth;
+  if (path == "/swagger.json") return Route::kSwagger;
+  if (path == "/metrics") return Route::kMetrics;
+  if (path == "/score") return Route::kScore;
+  return Route::kOther;
+}
 
-  void Run() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+std::string RequestIdOf(const HttpRequest& req) {
+  std::string id = req.Header("x-request-id");
+  return ValidRequestId(id) ? id : NewRequestId();
+}
+
+// The front's routes over the shared HTTP layer (net/http_server.h): heads are admitted on
+// the I/O threads (the key of POST /score is checked before any body byte is read), handlers
+// answer inline (native scorers) or from the Python pool's threads.
+class FrontHttp {
+ public:
+  explicit FrontHttp(Front& front) : front_(front) {}
+
+  HttpResponse Answer(const HttpRequest& req, Route route, int status, std::string body,
+                      const char* content_type, const std::string& request_id) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = content_type;
+    r.body = std::move(body);
+    r.headers["x-request-id"] = request_id;
+    r.headers["x-ms-request-id"] = request_id;
+    if (status == 401) r.headers["WWW-Authenticate"] = "Bearer";
+    front_.metrics_.Record(route, status,
+                           std::chrono::duration<double>(Clock::now() - req.received).count());
+    return r;
+  }
+
+  HttpResponse ErrorAnswer(const HttpRequest& req, Route route, int status,
+                           const std::string& message, const std::string& request_id) {
+    return Answer(req, route, status, ErrorBody(message), "application/json", request_id);
+  }
+
+  // The HTTP layer's own errors (413, 400, 507, ...): the front's shape and headers.
+  HttpResponse LayerError(const HttpRequest& head, int status, const std::string&,
+                          const std::string& message) {
+    return ErrorAnswer(head, RouteOf(head.path), status, message, RequestIdOf(head));
+  }
+
+  HeadDecision Admit(const HttpRequest& head) {
+    HeadDecision d;
+    const bool score_post = head.path == "/score" && head.method == "POST";
+    const bool auth = front_.auth_enabled_.load();
+    if (score_post && auth) {
+      std::string authz = head.Header("authorization");
+      if (authz.empty()) {
+        d.reject = ErrorAnswer(head, Route::kScore, 401,
+                               "missing 'Authorization: Bearer <key>' header; get the service's "
+                               "keys with service.get_keys() or `trainyard service keys NAME`",
+                               RequestIdOf(head));
+        return d;
+      }
+      if (!front_.keys_.Check(authz)) {
+        d.reject = ErrorAnswer(head, Route::kScore, 401,
+                               "invalid key: use the service's primary or secondary key "
+                               "(service.get_keys())",
+                               RequestIdOf(head));
+        return d;
+      }
+    }
+    d.authenticated = !auth || score_post;
+    d.body_limit = score_post ? front_.max_body_.load() : 64 * 1024;
+    return d;
+  }
+
+  void Handle(HttpRequest req, HttpRespond respond) {
+    std::string request_id = RequestIdOf(req);
+    const std::string& path = req.path;
+    const bool get = req.method == "GET" || req.method == "HEAD";
+    auto reply = [&](Route route, int status, std::string body, const char* ct) {
+      respond(Answer(req, route, status, std::move(body), ct, request_id));
+    };
+    auto not_allowed = [&](Route route, const char* allow) {
+      HttpResponse r =
+          ErrorAnswer(req, route, 405, std::string("method not allowed; use ") + allow, request_id);
+      r.headers["Allow"] = allow;
+      respond(std::move(r));
+    };
+    switch (RouteOf(path)) {
+      case Route::kHealth:
+        if (!get) return not_allowed(Route::kHealth, "GET");
+        return reply(Route::kHealth, 200, "Healthy", "text/plain; charset=utf-8");
+      case Route::kSwagger:
+        if (!get) return not_allowed(Route::kSwagger, "GET");
+        return reply(Route::kSwagger, 200, front_.SwaggerText(), "application/json");
+      case Route::kMetrics: {
+        if (!get) return not_allowed(Route::kMetrics, "GET");
+        auto g = front_.Current();
+        return reply(Route::kMetrics, 200,
+                     front_.metrics_.Render(g && g->scorer ? g->scorer->MetricsText() : ""),
+                     "text/plain; version=0.0.4");
+      }
+      case Route::kScore:
+        if (req.method == "GET") {
+          // Azure's inference server answers GET /score as a liveness check too.
+          return reply(Route::kScore, 200, "Healthy", "text/plain; charset=utf-8");
+        }
+        if (req.method != "POST") return not_allowed(Route::kScore, "POST");
+        return Score(std::move(req), std::move(respond), request_id);
+      default:
+        respond(ErrorAnswer(req, Route::kOther, 404,
+                            "no route " + req.method + " " + path +
+                                "; use POST /score, GET / (health), GET /swagger.json or GET "
+                                "/metrics",
+                            request_id));
+    }
   }
 
  private:
-  void ReadHeader() {
-    parser_.emplace();
-    parser_->header_limit(64 * 1024);
-    parser_->body_limit(front_.max_body_.load());
-    stream_.expires_after(std::chrono::seconds(120));  // idle keep-alive connections
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
-  }
-
-  void OnHeader(beast::error_code ec) {
-    start_ = Clock::now();
-    if (ec == http::error::body_limit) {
-      // A Content-Length over the limit fails the header read itself.
-      request_id_ = NewRequestId();
-      keep_alive_ = false;
-      return Error(Route::kScore, 413,
-                   "the request body is over the limit of " +
-                       std::to_string(front_.max_body_.load()) + " bytes");
+  void Score(HttpRequest req, HttpRespond respond, const std::string& request_id) {
+    // The key was checked on the head (Admit); settings may have been reloaded since, which
+    // only matters for this one request.
+    auto error = [&](int status, const std::string& message) {
+      respond(ErrorAnswer(req, Route::kScore, status, message, request_id));
+    };
+    std::string ct = req.Header("content-type");
+    if (!IsJsonContentType(ct)) {
+      return error(415, "unsupported Content-Type '" + ct +
+                            "': send the request body as JSON with 'Content-Type: "
+                            "application/json'");
     }
-    if (ec) return Close(0);
-    auto& req = parser_->get();
-    keep_alive_ = req.keep_alive();
-    request_id_.clear();
-    if (auto it = req.find("x-request-id"); it != req.end() && ValidRequestId(it->value())) {
-      request_id_ = std::string(it->value());
-    }
-    if (request_id_.empty()) request_id_ = NewRequestId();
-    if (auto len = parser_->content_length(); len && *len > front_.max_body_.load()) {
-      keep_alive_ = false;
-      return Error(Route::kScore, 413,
-                   "the request body (" + std::to_string(*len) + " bytes) is over the limit of " +
-                       std::to_string(front_.max_body_.load()) + " bytes");
-    }
-    if (req[http::field::expect] == "100-continue") {
-      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *cont,
-                        [self = shared_from_this(), cont](beast::error_code ec2, size_t) {
-                          if (ec2) return self->Close(0);
-                          self->ReadBody();
-                        });
-      return;
-    }
-    ReadBody();
-  }
-
-  void ReadBody() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnBody(ec); });
-  }
-
-  void OnBody(beast::error_code ec) {
-    if (ec == http::error::body_limit) {
-      keep_alive_ = false;
-      return Error(Route::kScore, 413,
-                   "the request body is over the limit of " +
-                       std::to_string(front_.max_body_.load()) + " bytes");
-    }
-    if (ec) return Close(0);
-    stream_.expires_never();
-    Dispatch(parser_->release());
-  }
-
-  void Dispatch(http::request<http::string_body> req) {
-    std::string_view target = req.target();
-    std::string_view path = target.substr(0, target.find('?'));
-    bool get = req.method() == http::verb::get || req.method() == http::verb::head;
-    if (path == "/" || path.empty()) {
-      if (!get) return MethodNotAllowed(Route::kHealth, "GET");
-      return Reply(Route::kHealth, 200, "Healthy", "text/plain; charset=utf-8");
-    }
-    if (path == "/swagger.json") {
-      if (!get) return MethodNotAllowed(Route::kSwagger, "GET");
-      return Reply(Route::kSwagger, 200, front_.SwaggerText(), "application/json");
-    }
-    if (path == "/metrics") {
-      if (!get) return MethodNotAllowed(Route::kMetrics, "GET");
-      auto g = front_.Current();
-      return Reply(Route::kMetrics, 200,
-                   front_.metrics_.Render(g && g->scorer ? g->scorer->MetricsText() : ""),
-                   "text/plain; version=0.0.4");
-    }
-    if (path == "/score") {
-      if (req.method() == http::verb::get) {
-        // Azure's inference server answers GET /score as a liveness check too.
-        return Reply(Route::kScore, 200, "Healthy", "text/plain; charset=utf-8");
-      }
-      if (req.method() != http::verb::post) return MethodNotAllowed(Route::kScore, "POST");
-      return Score(std::move(req));
-    }
-    Error(Route::kOther, 404,
-          "no route " + std::string(req.method_string()) + " " + std::string(path) +
-              "; use POST /score, GET / (health), GET /swagger.json or GET /metrics");
-  }
-
-  void Score(http::request<http::string_body> req) {
-    if (front_.auth_enabled_.load()) {
-      auto it = req.find(http::field::authorization);
-      if (it == req.end()) {
-        return Error(Route::kScore, 401,
-                     "missing 'Authorization: Bearer <key>' header; get the service's keys "
-                     "with service.get_keys() or `trainyard service keys NAME`");
-      }
-      if (!front_.keys_.Check(it->value())) {
-        return Error(Route::kScore, 401,
-                     "invalid key: use the service's primary or secondary key "
-                     "(service.get_keys())");
-      }
-    }
-    if (!IsJsonContentType(req[http::field::content_type])) {
-      return Error(Route::kScore, 415,
-                   "unsupported Content-Type '" + std::string(req[http::field::content_type]) +
-                       "': send the request body as JSON with 'Content-Type: application/json'");
-    }
-    std::string& body = req.body();
+    std::string& body = req.body;
     if (body.empty()) {
-      return Error(Route::kScore, 400,
-                   "the request body is empty: send JSON, e.g. {\"data\": [[1, 2, 3, 4]]}");
+      return error(400, "the request body is empty: send JSON, e.g. {\"data\": [[1, 2, 3, 4]]}");
     }
     auto gen = front_.Current();
-    if (!gen || !gen->scorer) return Error(Route::kScore, 503, "the service is starting");
+    if (!gen || !gen->scorer) return error(503, "the service is starting");
     if (gen->scorer_config.value("kind", "") != "xgboost" && !Json::accept(body)) {
       // Report where the JSON broke (the parse is only done for bad bodies).
       std::string why = "the request body is not valid JSON";
@@ -378,138 +371,22 @@ class Session : public std::enable_shared_from_this<Session> {
       } catch (const Json::exception& e) {
         why += std::string(": ") + e.what();
       }
-      return Error(Route::kScore, 400, why);
+      return error(400, why);
     }
-    auto deadline = start_ + std::chrono::milliseconds(front_.timeout_ms_.load());
-    // A scorer that answers on this thread inside Score() (the native one) is replied to
-    // directly; answers from other threads (the Python pool) are posted to this connection's
-    // thread.
-    scoring_thread_ = std::this_thread::get_id();
-    sync_result_.reset();
-    gen->scorer->Score(std::move(body), deadline, [self = shared_from_this()](ScoreResult r) {
-      if (std::this_thread::get_id() == self->scoring_thread_) {
-        self->sync_result_ = std::move(r);
-        return;
-      }
-      asio::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
-        self->Reply(Route::kScore, r.status, std::move(r.body), "application/json");
-      });
-    });
-    scoring_thread_ = std::thread::id();
-    if (sync_result_) {
-      ScoreResult r = std::move(*sync_result_);
-      sync_result_.reset();
-      Reply(Route::kScore, r.status, std::move(r.body), "application/json");
-    }
+    auto deadline = req.received + std::chrono::milliseconds(front_.timeout_ms_.load());
+    // A scorer may answer on this thread inside Score() (the native one: the layer writes the
+    // answer inline) or later from another thread (the Python pool).
+    auto received = req.received;
+    gen->scorer->Score(std::move(body), deadline,
+                       [this, respond = std::move(respond), request_id, received](ScoreResult r) {
+                         HttpRequest head;
+                         head.received = received;
+                         respond(Answer(head, Route::kScore, r.status, std::move(r.body),
+                                        "application/json", request_id));
+                       });
   }
 
-  void MethodNotAllowed(Route route, const char* allow) {
-    res_.set(http::field::allow, allow);
-    Error(route, 405, std::string("method not allowed; use ") + allow);
-  }
-
-  void Error(Route route, int status, const std::string& message) {
-    if (status == 401) res_.set(http::field::www_authenticate, "Bearer");
-    Reply(route, status, ErrorBody(message), "application/json");
-  }
-
-  void Reply(Route route, int status, std::string body, const char* content_type) {
-    res_.result(static_cast<http::status>(status));
-    res_.version(11);
-    res_.set(http::field::server, "trainyard-serve");
-    res_.set(http::field::content_type, content_type);
-    res_.set("x-request-id", request_id_);
-    res_.set("x-ms-request-id", request_id_);
-    res_.keep_alive(keep_alive_);
-    res_.body() = std::move(body);
-    res_.prepare_payload();
-    front_.metrics_.Record(route, status,
-                           std::chrono::duration<double>(Clock::now() - start_).count());
-    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->OnWrite(ec);
-    });
-  }
-
-  void OnWrite(beast::error_code ec) {
-    res_ = {};
-    if (ec) return Close(0);
-    if (!keep_alive_) return Linger();
-    ReadHeader();
-  }
-
-  // Ends a connection whose request body may be unread (413): closing with unread bytes
-  // would reset the connection and could destroy the answer before the client reads it, so
-  // stop sending, read and drop what the client still sends (2 s at most), then close.
-  void Linger() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
-    scratch_.resize(16384);
-    stream_.async_read_some(asio::buffer(scratch_),
-                            [self = shared_from_this()](beast::error_code ec2, size_t) {
-                              if (ec2) return self->Close(0);
-                              self->Linger();
-                            });
-  }
-
-  void Close(int) {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.socket().close(ec);
-  }
-
-  beast::tcp_stream stream_;
   Front& front_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
-  std::string request_id_;
-  std::thread::id scoring_thread_;  // set while inside Scorer::Score
-  std::optional<ScoreResult> sync_result_;
-  std::vector<char> scratch_;
-  bool keep_alive_ = true;
-  Clock::time_point start_;
-};
-
-class Listener : public std::enable_shared_from_this<Listener> {
- public:
-  // Accepts on ios[0]; each connection lives on one of `ios` (round robin), each run by one
-  // thread, so a connection's handlers never hop threads.
-  Listener(std::vector<std::unique_ptr<asio::io_context>>& ios, Front& front, tcp::endpoint ep)
-      : ios_(ios), acceptor_(*ios[0]), front_(front) {
-    acceptor_.open(ep.protocol());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-  }
-  uint16_t port() const { return acceptor_.local_endpoint().port(); }
-  void Start() { Accept(); }
-  void Stop() {
-    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
-      beast::error_code ec;
-      self->acceptor_.close(ec);
-    });
-  }
-
- private:
-  void Accept() {
-    asio::io_context& target = *ios_[next_++ % ios_.size()];
-    acceptor_.async_accept(target,
-                           [self = shared_from_this()](beast::error_code ec, tcp::socket s) {
-                             if (ec) {
-                               if (ec == asio::error::operation_aborted) return;
-                             } else {
-                               s.set_option(tcp::no_delay(true), ec);
-                               std::make_shared<Session>(std::move(s), self->front_)->Run();
-                             }
-                             if (self->acceptor_.is_open()) self->Accept();
-                           });
-  }
-
-  std::vector<std::unique_ptr<asio::io_context>>& ios_;
-  tcp::acceptor acceptor_;
-  Front& front_;
-  size_t next_ = 0;
 };
 
 }  // namespace
@@ -537,19 +414,31 @@ int RunServe(const ServeOptions& opts) {
   if (threads <= 0) {
     threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   }
-  std::vector<std::unique_ptr<asio::io_context>> ios;
-  for (int i = 0; i < threads; ++i) ios.push_back(std::make_unique<asio::io_context>(1));
-  std::shared_ptr<Listener> listener;
+  RaiseFileLimit();
+  FrontHttp routes(front);
+  HttpServerOptions hopts;
+  hopts.host = host;
+  hopts.port = static_cast<uint16_t>(port);
+  hopts.io_threads = threads;
+  hopts.idle_seconds = 120;
+  hopts.server_header = "trainyard-serve";
+  hopts.error_response = [&routes](const HttpRequest& head, int status, const std::string& code,
+                                   const std::string& message) {
+    return routes.LayerError(head, status, code, message);
+  };
+  HttpServer http(
+      hopts, [&routes](const HttpRequest& head) { return routes.Admit(head); },
+      [&routes](HttpRequest req, HttpRespond respond) {
+        routes.Handle(std::move(req), std::move(respond));
+      });
   try {
-    listener = std::make_shared<Listener>(
-        ios, front, tcp::endpoint(asio::ip::make_address(host), static_cast<uint16_t>(port)));
+    front.bound_port_ = http.Listen();
   } catch (const std::exception& e) {
-    std::string msg = "cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what();
+    std::string msg = e.what();
     std::cerr << "trainyard serve: " << msg << std::endl;
     front.WriteStatus(generation, "Failed", {{"message", msg}, {"traceback", ""}});
     return 3;
   }
-  front.bound_port_ = listener->port();
 
   std::cerr << "trainyard serve: service '" << front.name_ << "' generation " << generation
             << ": starting the scorer (" << config["scorer"].value("kind", "") << ")" << std::endl;
@@ -565,11 +454,7 @@ int RunServe(const ServeOptions& opts) {
     front.WriteStatus(generation, "Failed", {{"message", e.what()}, {"traceback", ""}});
     return 3;
   }
-  listener->Start();
-  std::vector<std::thread> pool;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  for (auto& io : ios) work.push_back(asio::make_work_guard(*io));
-  for (auto& io : ios) pool.emplace_back([&io] { io->run(); });
+  http.Start();
   front.WriteStatus(generation, "Healthy", nullptr);
   std::cerr << "trainyard serve: listening on http://" << host << ":" << front.bound_port_ << " ("
             << threads << " threads)" << std::endl;
@@ -588,12 +473,11 @@ int RunServe(const ServeOptions& opts) {
     }
   }
   std::cerr << "trainyard serve: stopping" << std::endl;
-  listener->Stop();
+  http.StopAccepting();
   if (auto g = front.Current(); g && g->scorer) g->scorer->Drain();
   // Let the last answers reach their sockets.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  for (auto& io : ios) io->stop();
-  for (auto& t : pool) t.join();
+  http.Stop();
   {
     std::lock_guard lk(front.gen_mu_);
     front.gen_.reset();

@@ -1,12 +1,12 @@
 #include "serve/service_keys.h"
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/util.h"
+#include "net/http_types.h"
 
 namespace trainyard::serve {
 
@@ -35,29 +35,18 @@ void ServiceKeys::Set(KeyPair keys) {
   keys_ = std::move(p);
 }
 
-namespace {
-bool SameKey(std::string_view given, const std::string& key) {
-  return !key.empty() && given.size() == key.size() &&
-         CRYPTO_memcmp(given.data(), key.data(), key.size()) == 0;
-}
-}  // namespace
-
 bool ServiceKeys::Check(std::string_view authorization) const {
   std::shared_ptr<const KeyPair> k;
   {
     std::lock_guard lk(mu_);
     k = keys_;
   }
-  constexpr std::string_view kScheme = "bearer ";
-  if (authorization.size() <= kScheme.size()) return false;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(authorization[i])) != kScheme[i]) return false;
-  }
-  std::string_view given = authorization.substr(kScheme.size());
-  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
+  // The same parse as the workspace server's (net/http_types.h): scheme case-insensitive.
+  auto given = BearerToken(authorization);
+  if (!given) return false;
   // Evaluate both comparisons so the time does not tell which key matched.
-  bool a = SameKey(given, k->primary);
-  bool b = SameKey(given, k->secondary);
+  bool a = SecretEquals(*given, k->primary);
+  bool b = SecretEquals(*given, k->secondary);
   return a || b;
 }
 

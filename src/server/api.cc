@@ -28,10 +28,22 @@ namespace {
 
 using Params = std::vector<std::string>;  // captured path segments, in order
 
+// Request body caps, checked on the request head before any body byte is read (docs/REST.md).
+constexpr uint64_t kNoBody = 64ull << 10;     // GET, DELETE
+constexpr uint64_t kJsonBody = 16ull << 20;   // JSON routes
+constexpr uint64_t kAgentBody = 64ull << 20;  // log appends, metric batches and spools
+constexpr uint64_t kUploadBody = 2ull << 30;  // artifacts, blobs: streamed to objects/tmp
+
+uint64_t DefaultBodyLimit(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" ? kJsonBody : kNoBody;
+}
+
 struct Route {
   std::string method;
   std::vector<std::string> parts;  // literal, ":x" one segment, "*x" rest of path
   std::function<void(HttpRequest&, HttpResponse&, const Params&)> fn;
+  uint64_t body_limit = 0;  // 0: DefaultBodyLimit(method)
+  bool streamed = false;    // the body is streamed to a temp file (HttpRequest::body_file)
 };
 
 std::vector<std::string> SplitPath(const std::string& p) {
@@ -336,9 +348,12 @@ struct Api::Impl {
 
   void Register();
   void Add(std::string method, const std::string& pattern,
-           std::function<void(HttpRequest&, HttpResponse&, const Params&)> fn) {
-    routes.push_back({std::move(method), SplitPath(pattern), std::move(fn)});
+           std::function<void(HttpRequest&, HttpResponse&, const Params&)> fn,
+           uint64_t body_limit = 0) {
+    routes.push_back({std::move(method), SplitPath(pattern), std::move(fn), body_limit,
+                      body_limit == kUploadBody});
   }
+
 
   // ----- runs -----
   void CreateRun(HttpRequest& req, HttpResponse& res, const Params& p) {
@@ -436,11 +451,18 @@ struct Api::Impl {
     if (!wait_ms.empty()) {
       std::string seen = req.Query("status", r.status);
       int ms = std::clamp(std::atoi(wait_ms.c_str()), 0, 60000);
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-      ctx.notifier->WaitUntil(deadline, [&] {
-        r = *ctx.store->GetRun(p[0]);
-        return r.status != seen;
-      });
+      auto deadline = req.received + std::chrono::milliseconds(ms);
+      if (req.can_defer) {  // parked by the server, no thread waits (net/http_server.h)
+        if (r.status == seen && std::chrono::steady_clock::now() < deadline) {
+          res.defer_until = deadline;
+          return;
+        }
+      } else {
+        ctx.notifier->WaitUntil(deadline, [&] {
+          r = *ctx.store->GetRun(p[0]);
+          return r.status != seen;
+        });
+      }
     }
     SendJson(res, RunJson(r));
   }
@@ -873,11 +895,19 @@ struct Api::Impl {
     };
     std::string status = r.status;
     if (wait_ms > 0) {
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-      ctx.notifier->WaitUntil(deadline, [&] {
-        status = ctx.store->GetRun(r.id)->status;
-        return size_of() > offset || IsTerminalStatus(status);
-      });
+      auto deadline = req.received + std::chrono::milliseconds(wait_ms);
+      if (req.can_defer) {  // parked by the server, no thread waits (net/http_server.h)
+        if (size_of() <= offset && !IsTerminalStatus(status) &&
+            std::chrono::steady_clock::now() < deadline) {
+          res.defer_until = deadline;
+          return;
+        }
+      } else {
+        ctx.notifier->WaitUntil(deadline, [&] {
+          status = ctx.store->GetRun(r.id)->status;
+          return size_of() > offset || IsTerminalStatus(status);
+        });
+      }
     }
     UniqueFd fd = open_log();
     struct stat st {};
@@ -1097,18 +1127,18 @@ void Api::Impl::Register() {
   Add("POST", "/api/v1/runs/:id/cancel", bind(&Impl::Cancel));
   Add("PATCH", "/api/v1/runs/:id/tags", bind(&Impl::PatchTags));
   Add("PATCH", "/api/v1/runs/:id/properties", bind(&Impl::PatchProperties));
-  Add("POST", "/api/v1/runs/:id/metrics", bind(&Impl::PostMetrics));
+  Add("POST", "/api/v1/runs/:id/metrics", bind(&Impl::PostMetrics), kAgentBody);
   Add("GET", "/api/v1/runs/:id/metrics", bind(&Impl::GetMetrics));
-  Add("POST", "/api/v1/runs/:id/metrics/spool", bind(&Impl::PostSpool));
+  Add("POST", "/api/v1/runs/:id/metrics/spool", bind(&Impl::PostSpool), kAgentBody);
   Add("GET", "/api/v1/runs/:id/metrics/raw", bind(&Impl::GetRawMetrics));
-  Add("PUT", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::PutArtifact));
+  Add("PUT", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::PutArtifact), kUploadBody);
   Add("GET", "/api/v1/runs/:id/artifacts", bind(&Impl::ListArtifacts));
   Add("GET", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::GetArtifact));
-  Add("POST", "/api/v1/runs/:id/logs/*name", bind(&Impl::AppendLog));
+  Add("POST", "/api/v1/runs/:id/logs/*name", bind(&Impl::AppendLog), kAgentBody);
   Add("GET", "/api/v1/runs/:id/logs/*name", bind(&Impl::ReadLog));
   Add("GET", "/api/v1/runs/:id/snapshot", bind(&Impl::GetSnapshot));
   Add("POST", "/api/v1/blobs/missing", bind(&Impl::MissingBlobs));
-  Add("PUT", "/api/v1/blobs/:sha", bind(&Impl::PutBlob));
+  Add("PUT", "/api/v1/blobs/:sha", bind(&Impl::PutBlob), kUploadBody);
   Add("GET", "/api/v1/blobs/:sha", bind(&Impl::GetBlob));
   Add("POST", "/api/v1/models", bind(&Impl::CreateModel));
   Add("GET", "/api/v1/models", bind(&Impl::ListModels));
@@ -1118,10 +1148,31 @@ void Api::Impl::Register() {
 
 Api::Api(ApiContext ctx) : impl_(std::make_shared<Impl>(std::move(ctx))) {}
 
-bool Api::StreamsBody(const std::string& method, const std::string& path) {
-  if (method != "PUT") return false;
-  if (path.rfind("/api/v1/blobs/", 0) == 0) return true;
-  return path.rfind("/api/v1/runs/", 0) == 0 && path.find("/artifacts/") != std::string::npos;
+HeadDecision Api::Admit(const HttpRequest& head) const {
+  HeadDecision d;
+  if (head.path == "/healthz") return d;  // open, no body
+  // The workspace token or a live run token (server/run_access.h), checked on the head.
+  try {
+    impl_->access.Authenticate(head.Header("authorization"), impl_->ctx.token);
+  } catch (const Unauthorized& e) {
+    HttpResponse r;
+    r.status = 401;
+    r.headers["WWW-Authenticate"] = "Bearer";
+    SendJson(r, {{"error", {{"code", e.code()}, {"message", e.what()}}}}, 401);
+    d.reject = std::move(r);
+    return d;
+  }
+  d.authenticated = true;
+  d.body_limit = DefaultBodyLimit(head.method);
+  auto segs = SplitRawPath(head.target);
+  Params params;
+  for (auto& r : impl_->routes) {
+    if (r.method != head.method || !Match(r, segs, params)) continue;
+    if (r.body_limit) d.body_limit = r.body_limit;
+    d.stream_to_file = r.streamed;
+    break;
+  }
+  return d;
 }
 
 void Api::Handle(HttpRequest& req, HttpResponse& res) {

@@ -11,6 +11,7 @@
 #include "common/change_notifier.h"
 #include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
+#include "net/http_server.h"
 #include "net/http_types.h"
 #include "store/blob_store.h"
 #include "store/metadata_store.h"
@@ -37,9 +38,13 @@ struct ApiContext {
 class Api {
  public:
   explicit Api(ApiContext ctx);
+  // May block (SQLite, files); long polls (wait_ms) answer with res.defer_until when
+  // req.can_defer (net/http_server.h BlockingHandlerPool) and wait here otherwise.
   void Handle(HttpRequest& req, HttpResponse& res);
-  // Routes whose request bodies are streamed to a temp file (artifact and blob uploads).
-  static bool StreamsBody(const std::string& method, const std::string& path);
+  // On a request head, before any body byte is read: the token (401 otherwise, /healthz is
+  // open), then the route's body cap and whether the body is streamed to a temp file
+  // (artifact and blob uploads). Does not block.
+  HeadDecision Admit(const HttpRequest& head) const;
 
  private:
   void RouteRequest(HttpRequest& req, HttpResponse& res, const std::vector<std::string>& segs);

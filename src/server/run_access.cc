@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
+#include "net/http_types.h"
 #include "runner/snapshot_builder.h"
 #include "store/run_tokens.h"
 
@@ -65,17 +66,23 @@ bool IsUrl(const std::string& s) {
 }  // namespace
 
 std::string RunAccess::Authenticate(const std::string& auth, const std::string& workspace_token) {
-  const std::string want = "Bearer " + workspace_token;
-  if (auth.size() == want.size() && CRYPTO_memcmp(auth.data(), want.data(), want.size()) == 0) {
-    return "";
-  }
   if (auth.empty()) {
     throw Unauthorized(
         "missing 'Authorization: Bearer <token>' header; the token is in "
         ".trainyard/config.json");
   }
-  std::string_view tok(auth);
-  if (tok.rfind("Bearer ", 0) == 0) tok.remove_prefix(7);
+  // The scheme is case-insensitive (RFC 7235): net/http_types.h's BearerToken parses it.
+  auto given = BearerToken(auth);
+  if (!given) {
+    throw Unauthorized(
+        "invalid token (send 'Authorization: Bearer <token>', the token of "
+        ".trainyard/config.json)");
+  }
+  std::string_view tok = *given;
+  if (tok.size() == workspace_token.size() &&
+      CRYPTO_memcmp(tok.data(), workspace_token.data(), tok.size()) == 0) {
+    return "";
+  }
   if (!IsRunTokenShape(tok)) throw Unauthorized("invalid token");
   const std::string hash = HashRunToken(tok);
   // The store deletes a run's tokens in the transaction that makes the run terminal, so a

@@ -20,8 +20,8 @@
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
 #include "server/api.h"
+#include "server/api_server.h"
 #include "server/compute_api.h"
-#include "server/http_server.h"
 #include "server/hyperdrive_api.h"
 
 namespace trainyard {
@@ -130,13 +130,14 @@ int RunServer(const ServerOptions& opts) {
   BlobStore blobs(data / "objects");
   ChangeNotifier notifier;
 
-  HttpServerOptions hopts;
+  // Idle connections must not lock anyone out: no small descriptor limit (net/http_server.h).
+  RaiseFileLimit();
+  ApiServerOptions hopts;
   hopts.host = opts.host;
   hopts.port = static_cast<uint16_t>(port);
   hopts.upload_tmp_dir = blobs.TempDir().string();
   std::unique_ptr<Api> api;
-  HttpServer http(
-      hopts, [&](HttpRequest& q, HttpResponse& s) { api->Handle(q, s); }, &Api::StreamsBody);
+  ApiServer http(hopts, &notifier);
   uint16_t bound = http.Listen();
   // After Listen: a second server started on a running workspace fails to bind above and
   // must not remove the first one's uploads in flight.
@@ -217,6 +218,7 @@ int RunServer(const ServerOptions& opts) {
   ctx.extensions.push_back(
       [&compute](HttpRequest& q, HttpResponse& s) { return HandleComputeRoute(compute, q, s); });
   api = std::make_unique<Api>(ctx);
+  http.SetApi(api.get());
   compute.Start();  // schedules the stored targets, then starts the scheduler
   services.Start();
   sweeps.Start();

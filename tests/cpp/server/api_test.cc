@@ -11,7 +11,7 @@
 #include "common/util.h"
 #include "net/http_client.h"
 #include "runner/node_cache.h"
-#include "server/http_server.h"
+#include "server/api_server.h"
 #include "store/run_tokens.h"
 
 namespace trainyard {
@@ -31,11 +31,9 @@ class ApiTest : public ::testing::Test {
     scheduler_ = std::make_unique<RunScheduler>(*store_, notifier_);
     compute_ = std::make_unique<ComputeService>(cc, *store_, *scheduler_);
     compute_->Start();
-    HttpServerOptions ho;
-    ho.body_limit = 1 << 20;
+    ApiServerOptions ho;
     ho.upload_tmp_dir = blobs_->TempDir().string();
-    server_ = std::make_unique<HttpServer>(
-        ho, [this](HttpRequest& q, HttpResponse& s) { api_->Handle(q, s); }, &Api::StreamsBody);
+    server_ = std::make_unique<ApiServer>(ho, &notifier_);
     uint16_t port = server_->Listen();
     url_ = "http://127.0.0.1:" + std::to_string(port);
     ApiContext ctx;
@@ -50,6 +48,7 @@ class ApiTest : public ::testing::Test {
     ctx.compute = compute_.get();
     ctx.snapshot_max_files = 5;
     api_ = std::make_unique<Api>(ctx);
+    server_->SetApi(api_.get());
     thread_ = std::thread([this] { server_->Serve(); });
     client_ = std::make_unique<HttpClient>(url_, "secret");
   }
@@ -71,7 +70,7 @@ class ApiTest : public ::testing::Test {
   ChangeNotifier notifier_;
   std::unique_ptr<RunScheduler> scheduler_;
   std::unique_ptr<ComputeService> compute_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<ApiServer> server_;
   std::unique_ptr<Api> api_;
   std::thread thread_;
   std::string url_;
@@ -99,7 +98,7 @@ TEST_F(ApiTest, ErrorsAreJsonWithStatus) {
             std::string::npos);
   EXPECT_EQ(Status("GET", "/api/v1/nothing"), 404);
   EXPECT_EQ(Status("DELETE", "/api/v1/experiments"), 405);
-  EXPECT_EQ(Status("POST", "/api/v1/experiments/e/runs", std::string(2 << 20, ' ')), 413);
+  EXPECT_EQ(Status("POST", "/api/v1/experiments/e/runs", std::string(17 << 20, ' ')), 413);
 }
 
 TEST_F(ApiTest, InteractiveRunMetricsAreShapedAsAzure) {

@@ -1,0 +1,97 @@
+#include "server/api_server.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+
+namespace trainyard {
+
+namespace {
+
+HttpResponse ErrorAnswer(int status, const std::string& code, const std::string& message) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
+  r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (status == 401) r.headers["WWW-Authenticate"] = "Bearer";
+  return r;
+}
+
+}  // namespace
+
+HttpResponse ErrorResponseFor(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& err) {
+    return ErrorAnswer(err.http_status(), err.code(), err.what());
+  } catch (const nlohmann::json::exception& err) {
+    return ErrorAnswer(400, "InvalidJson",
+                       std::string("malformed or mistyped JSON: ") + err.what());
+  } catch (const std::exception& err) {
+    return ErrorAnswer(500, "InternalError", err.what());
+  } catch (...) {
+    return ErrorAnswer(500, "InternalError", "unknown error");
+  }
+}
+
+struct ApiServer::Impl {
+  ChangeNotifier* notifier = nullptr;
+  int listener = 0;
+  std::atomic<Api*> api{nullptr};
+  std::unique_ptr<BlockingHandlerPool> pool;
+  std::unique_ptr<HttpServer> http;
+};
+
+ApiServer::ApiServer(ApiServerOptions opts, ChangeNotifier* notifier)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->notifier = notifier;
+  Impl* impl = impl_.get();
+  impl->pool = std::make_unique<BlockingHandlerPool>(
+      opts.workers > 0 ? opts.workers : 8,
+      [impl](HttpRequest& req, HttpResponse& res) { impl->api.load()->Handle(req, res); },
+      &ErrorResponseFor);
+  HttpServerOptions h;
+  h.host = opts.host;
+  h.port = opts.port;
+  h.io_threads = opts.io_threads;
+  h.upload_tmp_dir = opts.upload_tmp_dir;
+  h.unauth_idle_seconds = opts.unauth_idle_seconds;
+  h.idle_seconds = opts.idle_seconds;
+  h.max_connections = opts.max_connections;
+  impl->http = std::make_unique<HttpServer>(
+      h, [impl](const HttpRequest& head) { return impl->api.load()->Admit(head); },
+      impl->pool->handler());
+  if (notifier) {
+    impl->listener = notifier->AddListener([impl] { impl->pool->Wake(); });
+  }
+}
+
+ApiServer::~ApiServer() {
+  Stop();
+  if (impl_->notifier) impl_->notifier->RemoveListener(impl_->listener);
+}
+
+uint16_t ApiServer::Listen() { return impl_->http->Listen(); }
+
+void ApiServer::SetApi(Api* api) { impl_->api.store(api); }
+
+void ApiServer::Start() {
+  if (!impl_->api.load()) throw InternalError("ApiServer started without an Api");
+  impl_->http->Start();
+}
+
+void ApiServer::Serve() {
+  if (!impl_->api.load()) throw InternalError("ApiServer started without an Api");
+  impl_->http->Serve();
+  impl_->pool->Stop();
+}
+
+void ApiServer::Stop() {
+  impl_->http->Stop();
+  impl_->pool->Stop();
+}
+
+HttpServer& ApiServer::http() { return *impl_->http; }
+
+}  // namespace trainyard
