@@ -2,6 +2,7 @@
 // that handlers never include Boost.Beast (compile time).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,6 +18,10 @@ struct HttpRequest {
   std::string body;                               // for ordinary requests
   std::string body_file;  // for streamed uploads: a temp file the handler may consume (rename)
   std::string peer;
+  // Set by a server that sends HttpResponse::stream bodies as they are produced (chunked
+  // transfer encoding). When false, a handler's stream is collected into `body` (by the
+  // route that set it) before the answer is sent.
+  bool can_stream = false;
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -41,6 +46,10 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;
   std::string body;
   std::string file_path;  // when set, the file's contents are sent instead of body
+  // When set (and the request's can_stream is true), the body is produced in pieces: each
+  // call appends the next piece to `out` and returns false after the last piece. The server
+  // sends each piece as it comes (chunked), so a large answer never sits in memory whole.
+  std::function<bool(std::string& out)> stream;
 };
 
 // Percent-decoding ('+' is a space only when plus_is_space).
