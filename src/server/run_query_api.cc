@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/util.h"
 #include "common/validation.h"
 
 namespace trainyard {
@@ -160,6 +161,52 @@ class MetricShaper {
   std::map<std::string, Acc> by_;
 };
 
+void AppendTime(std::string& out, int64_t ms) {
+  if (ms <= 0) {
+    out += "null";
+  } else {
+    out += '"' + FormatIsoTime(ms) + '"';
+  }
+}
+
+void AppendStringMap(std::string& out, const Json& obj) {
+  out += '{';
+  bool first = true;
+  for (auto& [k, v] : obj.items()) {
+    if (!first) out += ',';
+    first = false;
+    out += Quote(k) + ':' + (v.is_string() ? Quote(v.get_ref<const std::string&>()) : v.dump());
+  }
+  out += '}';
+}
+
+// The run table row (view=summary): the columns a listing shows, written as text directly
+// (no log file stat, no lineage lookup, no JSON tree): several times cheaper per run than the
+// full run object.
+void AppendSummary(std::string& out, const RunRecord& r, const Json* metrics) {
+  out += "{\"id\":" + Quote(r.id) + ",\"number\":";
+  AppendInt(out, r.number);
+  out += ",\"experiment\":" + Quote(r.experiment) +
+         ",\"parent_id\":" + (r.parent_id.empty() ? std::string("null") : Quote(r.parent_id)) +
+         ",\"kind\":" + Quote(r.kind) + ",\"display_name\":" + Quote(r.display_name) +
+         ",\"status\":" + Quote(r.status) + ",\"compute_target\":" + Quote(r.compute_target) +
+         ",\"created_utc\":";
+  AppendTime(out, r.created);
+  out += ",\"start_time_utc\":";
+  AppendTime(out, r.started);
+  out += ",\"end_time_utc\":";
+  AppendTime(out, r.ended);
+  out += ",\"tags\":";
+  AppendStringMap(out, r.tags);
+  out += ",\"properties\":";
+  AppendStringMap(out, r.properties);
+  if (metrics) {
+    out += ",\"metrics\":";
+    out += metrics->dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  out += '}';
+}
+
 struct SeriesOptions {
   std::optional<int64_t> start, end;
   int max_points = 0;
@@ -217,7 +264,7 @@ struct RunQueryApi::Impl {
     return f;
   }
 
-  void AppendRuns(std::string& out, const std::vector<RunRecord>& runs, bool latest,
+  void AppendRuns(std::string& out, const std::vector<RunRecord>& runs, bool latest, bool summary,
                   size_t& emitted, size_t limit) {
     std::map<std::string, Json> metrics;
     if (latest) {
@@ -225,8 +272,15 @@ struct RunQueryApi::Impl {
       for (auto& r : runs) ids.push_back(r.id);
       metrics = store.LatestMetrics(ids);
     }
+    static const Json kNoMetrics = Json::object();
     for (auto& r : runs) {
       if (limit > 0 && emitted >= limit) return;
+      if (summary) {
+        if (emitted++) out += ',';
+        auto it = metrics.find(r.id);
+        AppendSummary(out, r, !latest ? nullptr : it == metrics.end() ? &kNoMetrics : &it->second);
+        continue;
+      }
       Json j = run_json(r);
       if (latest) {
         auto it = metrics.find(r.id);
@@ -247,6 +301,12 @@ struct RunQueryApi::Impl {
     q.cursor = req.Query("cursor");
     q.count = ParseBool(req.Query("count"));
     bool latest = ParseBool(req.Query("latest_metrics"));
+    std::string view = req.Query("view", "full");
+    if (view != "full" && view != "summary") {
+      throw InvalidInput("view must be 'full' (run objects) or 'summary' (table rows), got '" +
+                         view + "'");
+    }
+    bool summary = view == "summary";
     bool paged = req.query.count("page_size") || req.query.count("cursor");
     q.page_size = static_cast<int>(IntParam(req, "page_size", 1, 10000).value_or(100));
     size_t limit = static_cast<size_t>(IntParam(req, "limit", 0, INT64_MAX).value_or(0));
@@ -256,7 +316,7 @@ struct RunQueryApi::Impl {
       RunPage page = store.QueryRuns(q);
       std::string out = "{\"runs\":[";
       size_t emitted = 0;
-      AppendRuns(out, page.runs, latest, emitted, 0);
+      AppendRuns(out, page.runs, latest, summary, emitted, 0);
       out += "],\"next_cursor\":";
       out += page.next_cursor.empty() ? "null" : Quote(page.next_cursor);
       if (page.total) out += ",\"total\":" + std::to_string(*page.total);
@@ -274,12 +334,12 @@ struct RunQueryApi::Impl {
     st->q = std::move(q);
     st->page = store.QueryRuns(st->q);  // a bad filter is a 400 before any byte is sent
     st->q.count = false;
-    res.stream = [this, st, latest, limit](std::string& out) {
+    res.stream = [this, st, latest, summary, limit](std::string& out) {
       if (!st->started) {
         out += "{\"runs\":[";
         st->started = true;
       }
-      AppendRuns(out, st->page.runs, latest, st->emitted, limit);
+      AppendRuns(out, st->page.runs, latest, summary, st->emitted, limit);
       if ((limit > 0 && st->emitted >= limit) || st->page.next_cursor.empty()) {
         out += "],\"next_cursor\":null";
         if (st->page.total) out += ",\"total\":" + std::to_string(*st->page.total);

@@ -835,7 +835,7 @@ class SqliteMetadataStore : public MetadataStore {
         }
       }
     }
-    for (auto& r : out.runs) LoadKv(r);
+    LoadKvBatch(out.runs);
     if (q.count) {
       Stmt c(C(), sql.count_sql);
       for (size_t i = 0; i < sql.count_binds.size(); ++i)
@@ -1388,6 +1388,32 @@ class SqliteMetadataStore : public MetadataStore {
       s.Bind(1, r.id);
       *target = Json::object();
       while (s.Step()) (*target)[s.Text(0)] = s.Text(1);
+    }
+  }
+
+  // Tags and properties of many runs: two queries, not two per run.
+  void LoadKvBatch(std::vector<RunRecord>& runs) {
+    if (runs.empty()) return;
+    std::unordered_map<std::string, RunRecord*> by_id;
+    for (auto& r : runs) {
+      r.tags = Json::object();
+      r.properties = Json::object();
+      by_id[r.id] = &r;
+    }
+    for (const char* table : {"run_tags", "run_properties"}) {
+      bool tags = std::string_view(table) == "run_tags";
+      for (size_t at = 0; at < runs.size(); at += 500) {
+        size_t n = std::min<size_t>(500, runs.size() - at);
+        std::string sql =
+            std::string("SELECT run_id, key, value FROM ") + table + " WHERE run_id IN (";
+        for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
+        Stmt s(C(), sql + ")");
+        for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), runs[at + i].id);
+        while (s.Step()) {
+          RunRecord* r = by_id[s.Text(0)];
+          (tags ? r->tags : r->properties)[s.Text(1)] = s.Text(2);
+        }
+      }
     }
   }
 
