@@ -1,6 +1,7 @@
 #include "store/run_query.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <set>
@@ -348,6 +349,75 @@ TEST_F(RunQueryStoreTest, NonMonotonicStepsStillDownsampleCorrectly) {
   }
   EXPECT_TRUE(found);
   EXPECT_EQ(store_->ReadSeries({"s", "x", 3000, 3009, 0, "", 0}).points.size(), 10u);
+}
+
+}  // namespace
+}  // namespace trainyard
+
+namespace trainyard {
+namespace {
+
+// A store written before migration 4 gets its run counter and series summaries on open.
+TEST(RunHistoryMigration, UpgradesAVersion3StoreWithItsMetrics) {
+  fs::path dir = fs::temp_directory_path() / ("runmig-" + RandomHex(6));
+  fs::create_directories(dir);
+  std::string path = (dir / "meta.db").string();
+  {
+    auto store = OpenSqliteMetadataStore(path);
+    for (int i = 0; i < 3; ++i) {
+      RunRecord r;
+      r.id = "m" + std::to_string(i);
+      r.experiment = "e";
+      r.kind = "interactive";
+      r.status = "Running";
+      r.created = 1 + i;
+      store->CreateRun(r);
+    }
+    std::vector<MetricPoint> pts;
+    for (int i = 0; i < 1000; ++i) {
+      MetricPoint p;
+      p.run_id = "m1";
+      p.name = "loss";
+      p.kind = "scalar";
+      p.value = i == 500 ? 77.0 : 1.0;
+      p.step = i;
+      pts.push_back(p);
+    }
+    store->InsertMetrics(pts);
+  }
+  {  // Undo migration 4 by hand: the schema of version 3.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "DROP TABLE metrics_latest; DROP TABLE metric_blocks; DROP INDEX runs_top;"
+        "DROP INDEX run_tags_kv; DROP INDEX run_properties_kv; DROP INDEX runs_parent;"
+        "CREATE INDEX runs_parent ON runs(parent_id);"
+        "ALTER TABLE experiments DROP COLUMN last_run_number;"
+        "DELETE FROM schema_version WHERE version >= 4;";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  auto store = OpenSqliteMetadataStore(path);
+  RunRecord r;
+  r.id = "m3";
+  r.experiment = "e";
+  r.kind = "interactive";
+  r.status = "Running";
+  r.created = 9;
+  store->CreateRun(r);
+  EXPECT_EQ(r.number, 4);
+  SeriesChunk c = store->ReadSeries({"m1", "loss", std::nullopt, std::nullopt, 10, "", 0});
+  EXPECT_EQ(c.count, 1000);
+  bool spike = false;
+  for (auto& p : c.points) spike = spike || (p.step == 500 && std::get<double>(p.value) == 77.0);
+  EXPECT_TRUE(spike);
+  RunQuery q;
+  q.scope.experiment = "e";
+  q.filter = "metrics.loss = 1";
+  EXPECT_EQ(store->QueryRuns(q).runs.size(), 1u);
+  store.reset();
+  fs::remove_all(dir);
 }
 
 }  // namespace
