@@ -1,5 +1,6 @@
 #include "server/run_query_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -205,6 +206,13 @@ void AppendSummary(std::string& out, const RunRecord& r, const Json* metrics) {
     out += metrics->dump(-1, ' ', false, Json::error_handler_t::replace);
   }
   out += '}';
+}
+
+// Room for `extra` more bytes, growing geometrically: a streamed answer collected into one
+// body (a server without chunked sending) must not be copied once per chunk.
+void Grow(std::string& out, size_t extra) {
+  if (out.capacity() - out.size() >= extra) return;
+  out.reserve(std::max(out.size() + extra, out.capacity() * 2));
 }
 
 struct SeriesOptions {
@@ -437,7 +445,7 @@ struct RunQueryApi::Impl {
       }
       SeriesChunk c =
           store.ReadSeries({run_id, name, std::nullopt, std::nullopt, 0, st->after, kSeriesChunk});
-      out.reserve(out.size() + c.points.size() * 20);
+      Grow(out, c.points.size() * 20);
       for (auto& p : c.points) {
         if (st->n++) out += ',';
         AppendValue(out, p.value);
@@ -518,7 +526,7 @@ struct RunQueryApi::Impl {
         st->open = true;
         st->n = 0;
       }
-      out.reserve(out.size() + c.points.size() * 32);
+      Grow(out, c.points.size() * 32);
       for (auto& p : c.points) {
         if (st->n++) out += ',';
         out += '[';
