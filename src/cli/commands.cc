@@ -19,6 +19,7 @@
 #include "cli/commands_automl.h"
 #include "cli/commands_compute.h"
 #include "cli/commands_data.h"
+#include "cli/commands_debug.h"
 #include "cli/commands_service.h"
 #include "cli/table.h"
 #include "common/error.h"
@@ -51,7 +52,10 @@ Workspace:
          [--slurm-conf FILE] [--slurm-bin-dir DIR] [--slurm-vm-sizes FILE]
                                              run a server in the foreground
 Runs:
-  run list [--experiment E] [--status S] [--limit N] [--json]
+  run list [--experiment E | --parent RUN] [--status S] [--filter F] [--order-by O]
+           [--limit N] [--page-size N] [--count] [--all] [--json]
+                                             F, O: docs/REST.md "Run queries", e.g.
+                                             --filter "metrics.acc > 0.9" --order-by "metrics.acc DESC"
   run show ID [--json]
   run logs [-f] ID                           print (and follow) a run's output
   run download ID [--prefix P] [--dest DIR]
@@ -351,32 +355,77 @@ int CmdRun(const std::vector<std::string>& a) {
   std::vector<std::string> rest(a.begin() + 1, a.end());
   Client c;
   if (sub == "list") {
-    Args args(rest, {"experiment", "status", "limit"}, {"json"});
-    std::vector<std::string> exps;
-    if (args.Has("experiment")) {
-      exps.push_back(args.Get("experiment"));
+    // Pages through the server's cursor (page by page, printed as they come).
+    Args args(rest, {"experiment", "status", "limit", "filter", "order-by", "page-size", "parent"},
+              {"json", "count", "all"});
+    std::vector<std::string> bases;
+    if (args.Has("parent")) {
+      bases.push_back(RunUrl(args.Get("parent")) + "/children");
+    } else if (args.Has("experiment")) {
+      bases.push_back("/api/v1/experiments/" + UrlEncode(args.Get("experiment"), false) + "/runs");
     } else {
       Json all = c.http.Call("GET", "/api/v1/experiments");
-      for (auto& e : all["experiments"]) exps.push_back(e["name"]);
+      for (auto& e : all["experiments"]) {
+        bases.push_back("/api/v1/experiments/" + UrlEncode(e["name"].get<std::string>(), false) +
+                        "/runs");
+      }
     }
-    Json runs = Json::array();
-    for (auto& e : exps) {
-      std::string q = "/api/v1/experiments/" + UrlEncode(e, false) +
-                      "/runs?limit=" + std::to_string(args.GetInt("limit", 0));
-      if (args.Has("status")) q += "&status=" + UrlEncode(args.Get("status"), false);
-      Json page = c.http.Call("GET", q);
-      for (auto& r : page["runs"]) runs.push_back(r);
+    const int limit = args.GetInt("limit", 0);
+    if (limit < 0) throw InvalidInput("--limit must be >= 0 (0 = no limit)");
+    int page_size = args.GetInt("page-size", 100);
+    if (page_size < 1 || page_size > 10000) throw InvalidInput("--page-size must be 1..10000");
+    if (limit > 0) page_size = std::min(page_size, limit);
+    std::string common = "page_size=" + std::to_string(page_size);
+    if (args.Has("status")) common += "&status=" + UrlEncode(args.Get("status"), false);
+    if (args.Has("filter")) common += "&filter=" + UrlEncode(args.Get("filter"), false);
+    if (args.Has("order-by")) common += "&order_by=" + UrlEncode(args.Get("order-by"), false);
+    if (args.Has("all")) common += "&include_children=true";
+    bool json = args.Has("json");
+    int printed = 0;
+    int64_t total = 0;
+    bool have_total = false;
+    if (json) std::cout << "[";
+    std::vector<std::vector<std::string>> rows;
+    for (auto& base : bases) {
+      std::string cursor;
+      bool first_page = true;
+      while (limit == 0 || printed < limit) {
+        std::string q = base + "?" + common;
+        if (first_page && args.Has("count")) q += "&count=true";
+        if (!cursor.empty()) q += "&cursor=" + UrlEncode(cursor, false);
+        Json page = c.http.Call("GET", q);
+        if (page.contains("total")) {
+          total += page["total"].get<int64_t>();
+          have_total = true;
+        }
+        for (auto& r : page["runs"]) {
+          if (limit > 0 && printed >= limit) break;
+          if (json) {
+            std::cout << (printed ? ",\n" : "\n") << r.dump(2);
+          } else {
+            rows.push_back({Str(r, "id"), Str(r, "experiment"), Str(r, "number"), Str(r, "status"),
+                            Str(r, "created_utc"), Str(r, "script")});
+          }
+          ++printed;
+        }
+        if (!json && rows.size() >= 1000) {  // print long listings in blocks
+          PrintTable({"RUN ID", "EXPERIMENT", "NUMBER", "STATUS", "CREATED", "SCRIPT"}, rows);
+          rows.clear();
+        }
+        first_page = false;
+        if (page["next_cursor"].is_null()) break;
+        cursor = page["next_cursor"].get<std::string>();
+      }
     }
-    if (args.Has("json")) {
-      std::cout << runs.dump(2) << "\n";
+    if (json) {
+      std::cout << (printed ? "\n]\n" : "]\n");
+      if (have_total) std::cerr << "total: " << total << "\n";
       return 0;
     }
-    std::vector<std::vector<std::string>> rows;
-    for (auto& r : runs) {
-      rows.push_back({Str(r, "id"), Str(r, "experiment"), Str(r, "number"), Str(r, "status"),
-                      Str(r, "created_utc"), Str(r, "script")});
+    if (!rows.empty() || printed == 0) {
+      PrintTable({"RUN ID", "EXPERIMENT", "NUMBER", "STATUS", "CREATED", "SCRIPT"}, rows);
     }
-    PrintTable({"RUN ID", "EXPERIMENT", "NUMBER", "STATUS", "CREATED", "SCRIPT"}, rows);
+    if (have_total) std::cout << "total: " << total << "\n";
     return 0;
   }
   if (sub == "show") {
@@ -668,6 +717,7 @@ int Dispatch(const std::vector<std::string>& args) {
   if (cmd == "status") return CmdStatus(rest);
   if (cmd == "server") return CmdServer(rest);
   if (cmd == "agent") return CmdAgent(rest);
+  if (cmd == "debug-seed-runs") return CmdDebugSeedRuns(rest);
   if (cmd == "run") return CmdRun(rest);
   if (cmd == "model") return CmdModel(rest);
   if (cmd == "experiment") return CmdExperiment(rest);

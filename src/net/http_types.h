@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +31,11 @@ struct HttpRequest {
   // True when the server can park this request (HttpResponse::defer_until) instead of a
   // handler thread waiting; false on the last attempt and for callers outside the server.
   bool can_defer = false;
+
+  // Set by a server that sends HttpResponse::stream bodies as they are produced (chunked
+  // transfer encoding). When false, a handler's stream is collected into `body` (by the
+  // route that set it) before the answer is sent.
+  bool can_stream = false;
 
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -58,6 +65,11 @@ struct HttpResponse {
   // server parks the request and calls the handler again when something changes or at this
   // time (then with can_defer false); the rest of the response is ignored.
   std::optional<std::chrono::steady_clock::time_point> defer_until;
+
+  // When set (and the request's can_stream is true), the body is produced in pieces: each
+  // call appends the next piece to `out` and returns false after the last piece. The server
+  // sends each piece as it comes (chunked), so a large answer never sits in memory whole.
+  std::function<bool(std::string& out)> stream;
 };
 
 // The credentials of an "Authorization: Bearer <token>" header value: the scheme is

@@ -20,6 +20,7 @@
 #include "runner/submission.h"
 #include "server/data_api.h"
 #include "server/run_access.h"
+#include "server/run_query_api.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -280,13 +281,16 @@ struct Api::Impl {
   ApiContext ctx;
   std::vector<Route> routes;
 
-  std::unique_ptr<DataApi> data;  // datastores, datasets, environment registry (data_api.h)
-  RunAccess access;               // run tokens: who may do what (run_access.h)
+  std::unique_ptr<DataApi> data;         // datastores, datasets, environment registry (data_api.h)
+  std::unique_ptr<RunQueryApi> queries;  // run listings, metrics, series (run_query_api.h)
+  RunAccess access;                      // run tokens: who may do what (run_access.h)
 
   explicit Impl(ApiContext c)
       : ctx(std::move(c)),
         data(std::make_unique<DataApi>(ctx.data_dir, *ctx.store, *ctx.blobs)),
         access(*ctx.store, *ctx.blobs) {
+    queries = std::make_unique<RunQueryApi>(*ctx.store,
+                                            [this](const RunRecord& r) { return RunJson(r); });
     Register();
   }
 
@@ -465,39 +469,6 @@ struct Api::Impl {
       }
     }
     SendJson(res, RunJson(r));
-  }
-
-  RunFilter FilterFromQuery(const HttpRequest& req) {
-    RunFilter f;
-    f.tags = KvFilters(req.QueryAll("tag"));
-    f.properties = KvFilters(req.QueryAll("property"));
-    f.include_children = ParseBool(req.Query("include_children"));
-    f.recursive = ParseBool(req.Query("recursive"));
-    f.kind = req.Query("type");
-    for (auto& s : req.QueryAll("status")) f.statuses.push_back(s);
-    f.limit = std::atoi(req.Query("limit", "0").c_str());
-    return f;
-  }
-
-  void ListRuns(HttpRequest& req, HttpResponse& res, const Params& p) {
-    ValidateName("experiment name", p[0]);
-    if (!ctx.store->GetExperiment(p[0])) throw NotFound("experiment '" + p[0] + "' not found");
-    RunFilter f = FilterFromQuery(req);
-    f.experiment = p[0];
-    SendRuns(res, f);
-  }
-
-  void SendRuns(HttpResponse& res, const RunFilter& f) {
-    Json runs = Json::array();
-    for (auto& r : ctx.store->ListRuns(f)) runs.push_back(RunJson(r));
-    SendJson(res, {{"runs", runs}});
-  }
-
-  void ListChildren(HttpRequest& req, HttpResponse& res, const Params& p) {
-    RequireRun(p[0]);
-    RunFilter f = FilterFromQuery(req);
-    f.parent_id = p[0];
-    SendRuns(res, f);
   }
 
   void SetStatus(HttpRequest& req, HttpResponse& res, const Params& p) {
@@ -700,107 +671,6 @@ struct Api::Impl {
       out["rejected_count"] = rejected_count;
     }
     SendJson(res, out);
-  }
-
-  // Azure's shapes, as JSON text. A series of numbers (the common, large case: a metric logged
-  // every step) is written straight to text; everything else goes through nlohmann.
-  static void AppendNumber(std::string& out, const Json& v) {
-    char buf[32];
-    auto r = v.is_number_integer() ? std::to_chars(buf, buf + sizeof buf, v.get<int64_t>())
-                                   : std::to_chars(buf, buf + sizeof buf, v.get<double>());
-    out.append(buf, r.ptr);
-  }
-
-  std::string ShapeMetrics(const std::vector<MetricPoint>& pts, const std::string& run_id) {
-    // Group in first-logged order per name.
-    std::vector<std::string> order;
-    std::map<std::string, std::vector<const MetricPoint*>> by;
-    for (auto& p : pts) {
-      auto [it, fresh] = by.try_emplace(p.name);
-      if (fresh) order.push_back(p.name);
-      it->second.push_back(&p);
-    }
-    std::string text = "{";
-    for (auto& name : order) {
-      auto& v = by[name];
-      const std::string& kind = v.front()->kind;
-      if (text.size() > 1) text += ',';
-      text += Json(name).dump();
-      text += ':';
-      bool numbers = kind == "scalar";
-      for (auto* p : v) numbers = numbers && p->value.is_number();
-      if (numbers && v.size() > 1) {
-        text.reserve(text.size() + v.size() * 12);
-        text += '[';
-        for (size_t i = 0; i < v.size(); ++i) {
-          if (i) text += ',';
-          AppendNumber(text, v[i]->value);
-        }
-        text += ']';
-        continue;
-      }
-      Json out;
-      if (kind == "scalar") {
-        if (v.size() == 1) {
-          out = v.front()->value;
-        } else {
-          out = Json::array();
-          for (auto* p : v) out.push_back(p->value);
-        }
-      } else if (kind == "row") {
-        Json d = Json::object();
-        for (auto* p : v) {
-          if (!p->value.is_object()) continue;
-          for (auto& [k, val] : p->value.items()) {
-            if (!d.contains(k)) d[k] = Json::array();
-            d[k].push_back(val);
-          }
-        }
-        out = d;
-      } else if (kind == "image") {
-        const Json& val = v.back()->value;
-        std::string path = val.is_object() ? val.value("artifact", "") : val.dump();
-        out = "aml://artifactId/ExperimentRun/dcid." + run_id + "/" + path;
-      } else {  // list, table: the last logged value
-        out = v.back()->value;
-      }
-      text += out.dump(-1, ' ', false, Json::error_handler_t::replace);
-    }
-    return text + "}";
-  }
-
-  void GetMetrics(HttpRequest& req, HttpResponse& res, const Params& p) {
-    RunRecord r = RequireRun(p[0]);
-    std::string name = req.Query("name");
-    res.status = 200;
-    res.content_type = "application/json";
-    if (ParseBool(req.Query("recursive"))) {
-      res.body = "{\"metrics\":{" + Json(r.id).dump() + ":" +
-                 ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id);
-      RunFilter f;
-      f.parent_id = r.id;
-      f.recursive = true;
-      for (auto& c : ctx.store->ListRuns(f)) {
-        res.body +=
-            "," + Json(c.id).dump() + ":" + ShapeMetrics(ctx.store->GetMetrics(c.id, name), c.id);
-      }
-      res.body += "}}";
-      return;
-    }
-    res.body = "{\"metrics\":" + ShapeMetrics(ctx.store->GetMetrics(r.id, name), r.id) + "}";
-  }
-
-  void GetRawMetrics(HttpRequest& req, HttpResponse& res, const Params& p) {
-    RunRecord r = RequireRun(p[0]);
-    Json pts = Json::array();
-    for (auto& m : ctx.store->GetMetrics(r.id, req.Query("name"))) {
-      pts.push_back({{"name", m.name},
-                     {"kind", m.kind},
-                     {"value", m.value},
-                     {"step", m.step ? Json(*m.step) : Json(nullptr)},
-                     {"time", m.time}});
-    }
-    SendJson(res, {{"points", pts}});
   }
 
   // ----- artifacts and logs -----
@@ -1119,18 +989,14 @@ void Api::Impl::Register() {
     SendJson(res, {{"experiments", arr}});
   });
   Add("POST", "/api/v1/experiments/:name/runs", bind(&Impl::CreateRun));
-  Add("GET", "/api/v1/experiments/:name/runs", bind(&Impl::ListRuns));
   Add("GET", "/api/v1/runs/:id", bind(&Impl::GetRun));
   Add("GET", "/runs/:id", bind(&Impl::GetRun));  // portal URL (a page comes with the UI)
-  Add("GET", "/api/v1/runs/:id/children", bind(&Impl::ListChildren));
   Add("POST", "/api/v1/runs/:id/status", bind(&Impl::SetStatus));
   Add("POST", "/api/v1/runs/:id/cancel", bind(&Impl::Cancel));
   Add("PATCH", "/api/v1/runs/:id/tags", bind(&Impl::PatchTags));
   Add("PATCH", "/api/v1/runs/:id/properties", bind(&Impl::PatchProperties));
   Add("POST", "/api/v1/runs/:id/metrics", bind(&Impl::PostMetrics), kAgentBody);
-  Add("GET", "/api/v1/runs/:id/metrics", bind(&Impl::GetMetrics));
   Add("POST", "/api/v1/runs/:id/metrics/spool", bind(&Impl::PostSpool), kAgentBody);
-  Add("GET", "/api/v1/runs/:id/metrics/raw", bind(&Impl::GetRawMetrics));
   Add("PUT", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::PutArtifact), kUploadBody);
   Add("GET", "/api/v1/runs/:id/artifacts", bind(&Impl::ListArtifacts));
   Add("GET", "/api/v1/runs/:id/artifacts/*path", bind(&Impl::GetArtifact));
@@ -1201,6 +1067,7 @@ void Api::RouteRequest(HttpRequest& req, HttpResponse& res, const std::vector<st
       RethrowFilesystemError(e);
     }
   }
+  if (impl_->queries->Handle(req, res, segs)) return;
   Params params;
   bool path_matched = false;
   for (auto& r : impl_->routes) {

@@ -5,11 +5,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "store/run_query.h"
 
 namespace trainyard {
 
@@ -52,6 +56,45 @@ struct RunFilter {
   std::vector<std::pair<std::string, std::optional<std::string>>> tags;        // key[=value]
   std::vector<std::pair<std::string, std::optional<std::string>>> properties;  // key[=value]
   int limit = 0;                                                               // 0 = no limit
+};
+
+// A page of runs matched on the server (docs/REST.md "Run queries").
+struct RunQuery {
+  RunFilter scope;       // experiment or parent_id, statuses, kind, tags, properties (not limit)
+  std::string filter;    // run_query.h grammar; "" = all
+  std::string order_by;  // run_query.h grammar; "" = creation order
+  int page_size = 100;   // 1..
+  std::string cursor;    // next_cursor of the previous page; "" = first page
+  bool count = false;    // also count all matching runs (total)
+};
+
+struct RunPage {
+  std::vector<RunRecord> runs;
+  std::string next_cursor;  // "" when this is the last page
+  std::optional<int64_t> total;
+};
+
+// One point of a scalar series. `step` is the logged step, or the point's position in its
+// series (0, 1, ...) when it was logged without one.
+struct SeriesPoint {
+  int64_t step = 0;
+  SqlValue value;  // int64 / double; other values as JSON text; monostate = null
+  int64_t time = 0;
+};
+
+struct SeriesRead {
+  std::string run_id, name;
+  std::optional<int64_t> start_step, end_step;  // inclusive bounds
+  int max_points = 0;                           // > 0: downsample (min/max per bucket)
+  std::string after;                            // raw reads: continue after this (opaque)
+  size_t chunk = 0;                             // raw reads: at most this many points; 0 = all
+};
+
+struct SeriesChunk {
+  std::vector<SeriesPoint> points;
+  std::string next;          // raw reads: pass as `after` for the rest; "" = done
+  bool downsampled = false;  // points are min/max representatives of buckets
+  int64_t count = 0;         // points in the series (all steps)
 };
 
 struct MetricPoint {
@@ -196,6 +239,21 @@ class MetadataStore {
   virtual size_t InsertMetrics(const std::vector<MetricPoint>& points) = 0;
   virtual std::vector<MetricPoint> GetMetrics(const std::string& run_id,
                                               const std::string& name) = 0;
+  // Visits a run's points (of `name`, or all) in logging order without holding them all.
+  virtual void ForEachMetric(const std::string& run_id, const std::string& name,
+                             const std::function<void(MetricPoint&)>& fn) = 0;
+
+  // ----- run history at scale (run_query.h) -----
+  // A page of runs from indexes (keyset paging: stable while runs are added).
+  virtual RunPage QueryRuns(const RunQuery& q) = 0;
+  // Latest value of every scalar metric of each run: run id -> {name: value}.
+  virtual std::map<std::string, Json> LatestMetrics(const std::vector<std::string>& run_ids) = 0;
+  // Scalar metric names of a run with their point counts.
+  virtual std::vector<std::pair<std::string, int64_t>> SeriesNames(const std::string& run_id) = 0;
+  // Ranged, chunked or downsampled read of one scalar series. NotFound for an unknown run.
+  virtual SeriesChunk ReadSeries(const SeriesRead& r) = 0;
+  // Creates many runs in one transaction (numbers assigned in order).
+  virtual void CreateRuns(std::vector<RunRecord>& runs) = 0;
 
   virtual void PutArtifact(const std::string& run_id, const ArtifactRecord& a) = 0;
   virtual std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) = 0;

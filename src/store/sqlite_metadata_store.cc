@@ -1,8 +1,14 @@
-// SQLite (WAL) implementation of MetadataStore. One connection guarded by a mutex: SQLite
-// serializes writers anyway, and reads here are short.
+// SQLite (WAL) implementation of MetadataStore: one serialized writer connection and a pool of
+// reader connections (readers never wait for the writer), each with its prepared statements.
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cinttypes>
+#include <condition_variable>
+#include <cstdio>
 #include <mutex>
+#include <unordered_map>
+#include <variant>
 
 #include "common/error.h"
 #include "common/json_limits.h"
@@ -71,16 +77,82 @@ CREATE TABLE compute_targets (name TEXT PRIMARY KEY, type TEXT NOT NULL, state T
   settings TEXT NOT NULL DEFAULT '{}', errors TEXT NOT NULL DEFAULT '[]',
   status TEXT NOT NULL DEFAULT '{}', created INTEGER NOT NULL, updated INTEGER NOT NULL);
 )sql",
+    // 6: run history at scale (issue 20): run numbers from a per-experiment counter; indexes
+    // for paged listings (top-level runs, children, tag/property values); the latest value of
+    // every scalar series (filter and sort by metric) and per-block summaries of each series
+    // (ranged and downsampled reads), both maintained by InsertMetrics.
+    R"sql(
+ALTER TABLE experiments ADD COLUMN last_run_number INTEGER NOT NULL DEFAULT 0;
+UPDATE experiments SET last_run_number =
+  COALESCE((SELECT MAX(number) FROM runs WHERE runs.experiment = experiments.name), 0);
+DROP INDEX runs_parent;
+CREATE INDEX runs_parent ON runs(parent_id, created);
+CREATE INDEX runs_top ON runs(experiment, created) WHERE parent_id IS NULL;
+CREATE INDEX run_tags_kv ON run_tags(key, value);
+CREATE INDEX run_properties_kv ON run_properties(key, value);
+CREATE TABLE metrics_latest (run_key INTEGER NOT NULL, name TEXT NOT NULL,
+  count INTEGER NOT NULL, num, value TEXT, step INTEGER, time INTEGER NOT NULL,
+  last_x INTEGER NOT NULL, mode INTEGER NOT NULL, monotonic INTEGER NOT NULL,
+  PRIMARY KEY(run_key, name)) WITHOUT ROWID;
+CREATE INDEX metrics_latest_value ON metrics_latest(name, num);
+CREATE TABLE metric_blocks (run_key INTEGER NOT NULL, name TEXT NOT NULL, block INTEGER NOT NULL,
+  n INTEGER NOT NULL, first_rowid INTEGER NOT NULL, last_rowid INTEGER NOT NULL,
+  first_x INTEGER NOT NULL, last_x INTEGER NOT NULL, min_v, min_x INTEGER, max_v, max_x INTEGER,
+  PRIMARY KEY(run_key, name, block)) WITHOUT ROWID;
+)sql",
+};
+constexpr int64_t kSeriesSummaryMigration = 6;
+
+// Points per summary block of a series (metric_blocks).
+constexpr int64_t kBlock = 256;
+
+// One SQLite connection and its prepared statements (by SQL text). Used by one thread at a time
+// (the writer under its mutex, a reader while leased from the pool).
+struct Conn {
+  sqlite3* db = nullptr;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle;  // prepared, reset
+  Conn() = default;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  ~Conn() {
+    for (auto& [sql, v] : idle)
+      for (sqlite3_stmt* st : v) sqlite3_finalize(st);
+    if (db) sqlite3_close(db);
+  }
 };
 
+// A prepared statement borrowed from its connection's cache (prepared once per connection and
+// SQL text); reset and returned to the cache at the end of the scope.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) {
-      throw InternalError(std::string("sqlite prepare: ") + sqlite3_errmsg(db) + " in " + sql);
+  Stmt(Conn& c, const std::string& sql) : c_(c), sql_(sql) {
+    auto it = c.idle.find(sql);
+    if (it != c.idle.end() && !it->second.empty()) {
+      s_ = it->second.back();
+      it->second.pop_back();
+      return;
+    }
+    if (sqlite3_prepare_v3(c.db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) !=
+        SQLITE_OK) {
+      throw InternalError(std::string("sqlite prepare: ") + sqlite3_errmsg(c.db) + " in " + sql);
     }
   }
-  ~Stmt() { sqlite3_finalize(s_); }
+  ~Stmt() {
+    if (!s_) return;
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    auto it = c_.idle.find(sql_);
+    if (it == c_.idle.end() && c_.idle.size() >= 256) {  // many one-off queries: don't keep
+      sqlite3_finalize(s_);
+      return;
+    }
+    auto& v = it == c_.idle.end() ? c_.idle[sql_] : it->second;
+    if (v.size() < 4) {
+      v.push_back(s_);
+    } else {
+      sqlite3_finalize(s_);
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -102,15 +174,22 @@ class Stmt {
   }
   Stmt& BindOptText(int i, const std::string& v) { return v.empty() ? BindNull(i) : Bind(i, v); }
   Stmt& BindJson(int i, const Json& j) { return j.is_null() ? BindNull(i) : Bind(i, j.dump()); }
+  Stmt& BindValue(int i, const SqlValue& v) {
+    if (std::holds_alternative<std::monostate>(v)) return BindNull(i);
+    if (auto* x = std::get_if<int64_t>(&v)) return Bind(i, *x);
+    if (auto* d = std::get_if<double>(&v)) return BindDouble(i, *d);
+    return Bind(i, std::get<std::string>(v));
+  }
 
   // Returns true while rows are available.
   bool Step() {
     int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    if (rc == SQLITE_CONSTRAINT) throw Conflict(std::string("constraint: ") + sqlite3_errmsg(db_));
+    if (rc == SQLITE_CONSTRAINT)
+      throw Conflict(std::string("constraint: ") + sqlite3_errmsg(c_.db));
     if (rc == SQLITE_FULL) ThrowOsError(ENOSPC, "write the metadata store");
-    throw InternalError(std::string("sqlite step: ") + sqlite3_errmsg(db_));
+    throw InternalError(std::string("sqlite step: ") + sqlite3_errmsg(c_.db));
   }
   void Reset() {
     sqlite3_reset(s_);
@@ -124,14 +203,361 @@ class Stmt {
   }
   int64_t Int(int c) const { return sqlite3_column_int64(s_, c); }
   double Double(int c) const { return sqlite3_column_double(s_, c); }
+  int Type(int c) const { return sqlite3_column_type(s_, c); }
   bool IsNull(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
   // Bounded: a document stored before the input limits existed cannot crash a reader.
   Json JsonCol(int c) const { return IsNull(c) ? Json() : ParseStoredJson(Text(c)); }
+  SqlValue Value(int c) const {
+    switch (Type(c)) {
+      case SQLITE_INTEGER:
+        return Int(c);
+      case SQLITE_FLOAT:
+        return Double(c);
+      case SQLITE_NULL:
+        return std::monostate{};
+      default:
+        return Text(c);
+    }
+  }
 
  private:
-  sqlite3* db_;
+  Conn& c_;
+  std::string sql_;
   sqlite3_stmt* s_ = nullptr;
 };
+
+// The connection the current thread holds (set by a Lease for the duration of a store call).
+thread_local Conn* tl_conn = nullptr;
+Conn& C() { return *tl_conn; }
+
+// ----- scalar series summaries (metrics_latest, metric_blocks) -----
+
+bool IsNum(const SqlValue& v) {
+  return std::holds_alternative<int64_t>(v) || std::holds_alternative<double>(v);
+}
+double ToD(const SqlValue& v) {
+  if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  return std::get<double>(v);
+}
+bool IsNullV(const SqlValue& v) { return std::holds_alternative<std::monostate>(v); }
+
+// A scalar metric value as stored: numbers in `num`, anything else as JSON text.
+SqlValue ScalarValue(const Json& v) {
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_number()) return v.get<double>();
+  if (v.is_null()) return std::monostate{};
+  return v.dump();
+}
+
+struct BlockAcc {
+  int64_t block = -1, n = 0, first_rowid = 0, last_rowid = 0, first_x = 0, last_x = 0;
+  SqlValue min_v, max_v;
+  int64_t min_x = 0, max_x = 0;
+  void AddNumeric(const SqlValue& v, int64_t x) {
+    if (!IsNum(v)) return;
+    double d = ToD(v);
+    if (IsNullV(min_v) || d < ToD(min_v)) {
+      min_v = v;
+      min_x = x;
+    }
+    if (IsNullV(max_v) || d > ToD(max_v)) {
+      max_v = v;
+      max_x = x;
+    }
+  }
+};
+
+// What metrics_latest holds for one (run, name): the point count, the last logged value,
+// and whether x (the step, or the position when logged without one) never decreased.
+struct SeriesState {
+  int64_t count = 0;
+  SqlValue latest;
+  std::optional<int64_t> step;
+  int64_t time = 0, last_x = 0;
+  int mode = 0;  // 1: logged without steps, 2: with steps, 3: mixed
+  bool monotonic = true;
+  BlockAcc cur;
+  bool cur_dirty = false;
+};
+
+std::optional<SeriesState> LoadSeriesState(int64_t key, const std::string& name) {
+  Stmt s(C(),
+         "SELECT count, num, value, step, time, last_x, mode, monotonic FROM metrics_latest "
+         "WHERE run_key=? AND name=?");
+  s.Bind(1, key).Bind(2, name);
+  if (!s.Step()) return std::nullopt;
+  SeriesState st;
+  st.count = s.Int(0);
+  st.latest = s.IsNull(1) ? (s.IsNull(2) ? SqlValue{} : SqlValue{s.Text(2)}) : s.Value(1);
+  if (!s.IsNull(3)) st.step = s.Int(3);
+  st.time = s.Int(4);
+  st.last_x = s.Int(5);
+  st.mode = static_cast<int>(s.Int(6));
+  st.monotonic = s.Int(7) != 0;
+  return st;
+}
+
+constexpr const char* kBlockColumns =
+    "SELECT block, n, first_rowid, last_rowid, first_x, last_x, min_v, min_x, max_v, max_x "
+    "FROM metric_blocks";
+
+BlockAcc ReadBlock(const Stmt& s) {
+  BlockAcc b;
+  b.block = s.Int(0);
+  b.n = s.Int(1);
+  b.first_rowid = s.Int(2);
+  b.last_rowid = s.Int(3);
+  b.first_x = s.Int(4);
+  b.last_x = s.Int(5);
+  b.min_v = s.Value(6);
+  b.min_x = s.Int(7);
+  b.max_v = s.Value(8);
+  b.max_x = s.Int(9);
+  return b;
+}
+
+void WriteBlock(int64_t key, const std::string& name, const BlockAcc& b) {
+  Stmt s(C(),
+         "INSERT OR REPLACE INTO metric_blocks (run_key, name, block, n, first_rowid, "
+         "last_rowid, first_x, last_x, min_v, min_x, max_v, max_x) VALUES "
+         "(?,?,?,?,?,?,?,?,?,?,?,?)");
+  s.Bind(1, key).Bind(2, name).Bind(3, b.block).Bind(4, b.n).Bind(5, b.first_rowid);
+  s.Bind(6, b.last_rowid).Bind(7, b.first_x).Bind(8, b.last_x).BindValue(9, b.min_v);
+  s.Bind(10, b.min_x).BindValue(11, b.max_v).Bind(12, b.max_x);
+  s.Step();
+}
+
+// Maintains metrics_latest and metric_blocks for the scalar points of one write transaction.
+class SeriesAccumulator {
+ public:
+  void Add(int64_t key, const std::string& name, int64_t rowid, SqlValue v,
+           std::optional<int64_t> step, int64_t time) {
+    SeriesState* stp = last_;
+    if (!stp || last_key_ != key || last_name_ != name) {
+      auto [it, fresh] = states_.try_emplace({key, name});
+      stp = &it->second;
+      if (fresh) {
+        if (auto loaded = LoadSeriesState(key, name)) *stp = std::move(*loaded);
+        if (stp->count % kBlock != 0) {
+          std::string sql = std::string(kBlockColumns) + " WHERE run_key=? AND name=? AND block=?";
+          Stmt b(C(), sql);
+          b.Bind(1, key).Bind(2, name).Bind(3, stp->count / kBlock);
+          if (b.Step()) stp->cur = ReadBlock(b);
+        }
+      }
+      last_ = stp;
+      last_key_ = key;
+      last_name_ = name;
+    }
+    SeriesState& st = *stp;
+    int64_t ordinal = st.count;
+    int64_t x = step ? *step : ordinal;
+    int mode = step ? 2 : 1;
+    if (st.count == 0) {
+      st.mode = mode;
+    } else if (st.mode != mode) {
+      st.mode = 3;
+      st.monotonic = false;
+    } else if (x < st.last_x) {
+      st.monotonic = false;
+    }
+    st.last_x = x;
+    ++st.count;
+    st.step = step;
+    st.time = time;
+    int64_t b = ordinal / kBlock;
+    if (st.cur.block != b) {
+      if (st.cur_dirty) WriteBlock(key, name, st.cur);
+      st.cur = BlockAcc{};
+      st.cur.block = b;
+    }
+    BlockAcc& c = st.cur;
+    if (c.n == 0) {
+      c.first_rowid = rowid;
+      c.first_x = x;
+    }
+    ++c.n;
+    c.last_rowid = rowid;
+    c.last_x = x;
+    c.AddNumeric(v, x);
+    st.cur_dirty = true;
+    st.latest = std::move(v);
+  }
+
+  void Flush() {
+    for (auto& [k, st] : states_) {
+      if (st.cur_dirty) WriteBlock(k.first, k.second, st.cur);
+      Stmt s(C(),
+             "INSERT OR REPLACE INTO metrics_latest (run_key, name, count, num, value, step, "
+             "time, last_x, mode, monotonic) VALUES (?,?,?,?,?,?,?,?,?,?)");
+      s.Bind(1, k.first).Bind(2, k.second).Bind(3, st.count);
+      if (IsNum(st.latest)) {
+        s.BindValue(4, st.latest).BindNull(5);
+      } else {
+        s.BindNull(4).BindValue(5, st.latest);
+      }
+      if (st.step) {
+        s.Bind(6, *st.step);
+      } else {
+        s.BindNull(6);
+      }
+      s.Bind(7, st.time).Bind(8, st.last_x).Bind(9, int64_t{st.mode});
+      s.Bind(10, int64_t{st.monotonic ? 1 : 0});
+      s.Step();
+    }
+    states_.clear();
+    last_ = nullptr;
+  }
+
+ private:
+  std::map<std::pair<int64_t, std::string>, SeriesState> states_;
+  SeriesState* last_ = nullptr;
+  int64_t last_key_ = 0;
+  std::string last_name_;
+};
+
+// Visits the scalar points of a series after `after_rowid` (up to `max_rowid`) in logging
+// order; `ordinal` is the position of the first one. fn returns false to stop.
+void ScanSeries(int64_t key, const std::string& name, int64_t after_rowid, int64_t ordinal,
+                int64_t max_rowid, const std::function<bool(int64_t, int64_t, SeriesPoint&)>& fn) {
+  Stmt s(C(),
+         "SELECT rowid, num, json, step, time FROM metrics INDEXED BY metrics_run_name WHERE "
+         "run_key=? AND name=? AND rowid > ? AND rowid <= ? AND kind='scalar' ORDER BY rowid");
+  s.Bind(1, key).Bind(2, name).Bind(3, after_rowid).Bind(4, max_rowid);
+  SeriesPoint p;
+  while (s.Step()) {
+    int64_t ord = ordinal++;
+    p.step = s.IsNull(3) ? ord : s.Int(3);
+    int t = s.Type(1);
+    if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
+      p.value = s.Value(1);
+    } else if (!s.IsNull(2)) {
+      p.value = s.Text(2);
+    } else {
+      p.value = std::monostate{};
+    }
+    p.time = s.Int(4);
+    if (!fn(s.Int(0), ord, p)) return;
+  }
+}
+
+// Min and max of each of `buckets` runs of consecutive units (summaries in step order), as
+// points in step order: the extremes of every bucket are kept.
+struct Unit {
+  int64_t n = 0;
+  SqlValue min_v, max_v;
+  int64_t min_x = 0, max_x = 0;
+};
+
+void EmitBuckets(const std::vector<Unit>& units, size_t buckets, std::vector<SeriesPoint>& out) {
+  int64_t total = 0;
+  for (auto& u : units) total += u.n;
+  if (total == 0) return;
+  Unit acc;
+  int64_t cum = 0;
+  size_t cur = SIZE_MAX;
+  auto emit = [&] {
+    if (IsNullV(acc.min_v)) return;
+    SeriesPoint a{acc.min_x, acc.min_v, 0}, b{acc.max_x, acc.max_v, 0};
+    if (a.step > b.step) std::swap(a, b);
+    out.push_back(a);
+    if (!(acc.min_x == acc.max_x && ToD(acc.min_v) == ToD(acc.max_v))) out.push_back(b);
+  };
+  for (auto& u : units) {
+    size_t bucket = static_cast<size_t>(static_cast<double>(cum) * static_cast<double>(buckets) /
+                                        static_cast<double>(total));
+    if (bucket != cur) {
+      if (cur != SIZE_MAX) emit();
+      acc = Unit{};
+      cur = bucket;
+    }
+    cum += u.n;
+    acc.n += u.n;
+    if (!IsNullV(u.min_v) && (IsNullV(acc.min_v) || ToD(u.min_v) < ToD(acc.min_v))) {
+      acc.min_v = u.min_v;
+      acc.min_x = u.min_x;
+    }
+    if (!IsNullV(u.max_v) && (IsNullV(acc.max_v) || ToD(u.max_v) > ToD(acc.max_v))) {
+      acc.max_v = u.max_v;
+      acc.max_x = u.max_x;
+    }
+  }
+  emit();
+}
+
+// Downsampled read: min/max per bucket. A series whose steps never decrease is read from its
+// block summaries (only the blocks cut by the range are read point by point); otherwise, or
+// when the range holds too few blocks, from its points.
+void Downsample(int64_t key, const std::string& name, const SeriesState& st, int64_t lo, int64_t hi,
+                int max_points, SeriesChunk& out) {
+  const size_t buckets = static_cast<size_t>(std::max(1, max_points / 2));
+  std::vector<SeriesPoint> raw;  // points in range, when read one by one
+  if (st.monotonic) {
+    std::vector<BlockAcc> blocks;
+    {
+      std::string sql = std::string(kBlockColumns) +
+                        " WHERE run_key=? AND name=? AND last_x >= ? AND first_x <= ? ORDER BY "
+                        "block";
+      Stmt b(C(), sql);
+      b.Bind(1, key).Bind(2, name).Bind(3, lo).Bind(4, hi);
+      while (b.Step()) blocks.push_back(ReadBlock(b));
+    }
+    std::vector<Unit> units;
+    int64_t total = 0;
+    for (auto& b : blocks) {
+      Unit u;
+      if (b.first_x >= lo && b.last_x <= hi) {
+        u = {b.n, b.min_v, b.max_v, b.min_x, b.max_x};
+      } else {  // cut by the range: its points
+        BlockAcc part;
+        ScanSeries(key, name, b.first_rowid - 1, b.block * kBlock, b.last_rowid,
+                   [&](int64_t, int64_t, SeriesPoint& p) {
+                     if (p.step < lo || p.step > hi) return true;
+                     ++part.n;
+                     part.AddNumeric(p.value, p.step);
+                     return true;
+                   });
+        u = {part.n, part.min_v, part.max_v, part.min_x, part.max_x};
+      }
+      total += u.n;
+      units.push_back(u);
+    }
+    if (total > max_points && units.size() >= buckets) {
+      EmitBuckets(units, buckets, out.points);
+      return;
+    }
+    int64_t after = blocks.empty() ? 0 : blocks.front().first_rowid - 1;
+    int64_t ord = blocks.empty() ? 0 : blocks.front().block * kBlock;
+    int64_t last = blocks.empty() ? 0 : blocks.back().last_rowid;
+    if (!blocks.empty()) {
+      ScanSeries(key, name, after, ord, last, [&](int64_t, int64_t, SeriesPoint& p) {
+        if (p.step >= lo && p.step <= hi) raw.push_back(std::move(p));
+        return true;
+      });
+    }
+  } else {
+    ScanSeries(key, name, 0, 0, INT64_MAX, [&](int64_t, int64_t, SeriesPoint& p) {
+      if (p.step >= lo && p.step <= hi) raw.push_back(std::move(p));
+      return true;
+    });
+    std::stable_sort(raw.begin(), raw.end(),
+                     [](const SeriesPoint& a, const SeriesPoint& b) { return a.step < b.step; });
+  }
+  if (raw.size() <= static_cast<size_t>(max_points)) {
+    out.points = std::move(raw);
+    out.downsampled = false;
+    return;
+  }
+  std::vector<Unit> units;
+  units.reserve(raw.size());
+  for (auto& p : raw) {
+    Unit u;
+    u.n = 1;
+    if (IsNum(p.value)) u = {1, p.value, p.value, p.step, p.step};
+    units.push_back(u);
+  }
+  EmitBuckets(units, buckets, out.points);
+}
 
 bool MatchesKv(const Json& obj,
                const std::vector<std::pair<std::string, std::optional<std::string>>>& want) {
@@ -145,82 +571,55 @@ bool MatchesKv(const Json& obj,
 
 class SqliteMetadataStore : public MetadataStore {
  public:
-  explicit SqliteMetadataStore(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        nullptr) != SQLITE_OK) {
-      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-      sqlite3_close(db_);
-      throw InternalError("cannot open metadata store " + path + ": " + msg);
-    }
-    sqlite3_busy_timeout(db_, 10000);
+  explicit SqliteMetadataStore(const std::string& path) : path_(path) {
+    Open(writer_, true);
+    Lease lk = Write();
     Exec("PRAGMA journal_mode=WAL");
     Exec("PRAGMA synchronous=NORMAL");
     Exec("PRAGMA foreign_keys=ON");
     Migrate();
   }
-  ~SqliteMetadataStore() override { sqlite3_close(db_); }
+  ~SqliteMetadataStore() override = default;
 
   Experiment EnsureExperiment(const std::string& name) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     return EnsureExperimentLocked(name);
   }
 
   std::optional<Experiment> GetExperiment(const std::string& name) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "SELECT id, name, created FROM experiments WHERE name=?");
+    Lease lk = Read();
+    Stmt s(C(), "SELECT id, name, created FROM experiments WHERE name=?");
     s.Bind(1, name);
     if (!s.Step()) return std::nullopt;
     return Experiment{s.Int(0), s.Text(1), s.Int(2)};
   }
 
   std::vector<Experiment> ListExperiments() override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "SELECT id, name, created FROM experiments ORDER BY name");
+    Lease lk = Read();
+    Stmt s(C(), "SELECT id, name, created FROM experiments ORDER BY name");
     std::vector<Experiment> out;
     while (s.Step()) out.push_back({s.Int(0), s.Text(1), s.Int(2)});
     return out;
   }
 
   void CreateRun(RunRecord& r) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
-    EnsureExperimentLocked(r.experiment);
-    {
-      Stmt n(db_, "SELECT COALESCE(MAX(number), 0) + 1 FROM runs WHERE experiment=?");
-      n.Bind(1, r.experiment);
-      n.Step();
-      r.number = n.Int(0);
-    }
-    {
-      Stmt e(db_, "SELECT 1 FROM runs WHERE id=?");
-      e.Bind(1, r.id);
-      if (e.Step()) throw Conflict("a run with id '" + r.id + "' already exists");
-    }
-    Stmt s(db_,
-           "INSERT INTO runs (id, number, experiment, parent_id, kind, display_name, status, "
-           "created, started, ended, compute_target, definition, snapshot_id, git, error) "
-           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-    s.Bind(1, r.id).Bind(2, r.number).Bind(3, r.experiment).BindOptText(4, r.parent_id);
-    s.Bind(5, r.kind).Bind(6, r.display_name).Bind(7, r.status).Bind(8, r.created);
-    s.Bind(9, r.started).Bind(10, r.ended).Bind(11, r.compute_target);
-    s.Bind(12, r.definition.dump()).Bind(13, r.snapshot_id).BindJson(14, r.git);
-    s.BindJson(15, r.error);
-    s.Step();
-    AddHistory(r.id, r.status, r.created);
-    WriteKv("run_tags", r.id, r.tags);
-    for (auto& [k, v] : r.properties.items()) {
-      Stmt p(db_, "INSERT INTO run_properties (run_id, key, value) VALUES (?,?,?)");
-      p.Bind(1, r.id).Bind(2, k).Bind(3, v.get<std::string>());
-      p.Step();
-    }
+    CreateRunLocked(r);
+    tx.Commit();
+  }
+
+  void CreateRuns(std::vector<RunRecord>& runs) override {
+    Lease lk = Write();
+    Tx tx(this);
+    for (RunRecord& r : runs) CreateRunLocked(r);
     tx.Commit();
   }
 
   std::optional<RunRecord> GetRun(const std::string& id) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kRunColumns) + " WHERE id=?";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, id);
     if (!s.Step()) return std::nullopt;
     RunRecord r = ReadRun(s);
@@ -229,7 +628,7 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   std::vector<RunRecord> ListRuns(const RunFilter& f) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::vector<RunRecord> out;
     if (f.parent_id) {
       std::vector<std::string> frontier{*f.parent_id};
@@ -238,7 +637,7 @@ class SqliteMetadataStore : public MetadataStore {
         for (const auto& pid : frontier) {
           std::string sql =
               std::string(kRunColumns) + " WHERE parent_id=? ORDER BY created, number";
-          Stmt s(db_, sql.c_str());
+          Stmt s(C(), sql.c_str());
           s.Bind(1, pid);
           while (s.Step()) {
             out.push_back(ReadRun(s));
@@ -251,7 +650,7 @@ class SqliteMetadataStore : public MetadataStore {
       std::string sql = std::string(kRunColumns) + " WHERE (?1 = '' OR experiment = ?1)";
       if (!f.include_children) sql += " AND parent_id IS NULL";
       sql += " ORDER BY created DESC, number DESC";
-      Stmt s(db_, sql.c_str());
+      Stmt s(C(), sql.c_str());
       s.Bind(1, f.experiment);
       while (s.Step()) out.push_back(ReadRun(s));
     }
@@ -279,9 +678,9 @@ class SqliteMetadataStore : public MetadataStore {
 
   bool WriteRunStatus(const std::string& id, const std::string& status, const Json& error,
                       std::optional<int> exit_code) {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
-    Stmt g(db_, "SELECT status, started FROM runs WHERE id=?");
+    Stmt g(C(), "SELECT status, started FROM runs WHERE id=?");
     g.Bind(1, id);
     if (!g.Step()) throw NotFound("run '" + id + "' not found");
     std::string cur = g.Text(0);
@@ -291,7 +690,7 @@ class SqliteMetadataStore : public MetadataStore {
     bool terminal = IsTerminalStatus(status);
     if (status == "Running" && started == 0) started = now;
     if (terminal && started == 0) started = now;
-    Stmt s(db_,
+    Stmt s(C(),
            "UPDATE runs SET status=?, started=?, ended=CASE WHEN ? THEN ? ELSE ended END, "
            "error=COALESCE(?, error), exit_code=COALESCE(?, exit_code) WHERE id=?");
     s.Bind(1, status).Bind(2, started).Bind(3, int64_t{terminal}).Bind(4, now).BindJson(5, error);
@@ -304,7 +703,7 @@ class SqliteMetadataStore : public MetadataStore {
     s.Step();
     if (cur != status) AddHistory(id, status, now);
     if (terminal) {  // the run's credentials end with it
-      Stmt d(db_, "DELETE FROM run_tokens WHERE run_id=?");
+      Stmt d(C(), "DELETE FROM run_tokens WHERE run_id=?");
       d.Bind(1, id);
       d.Step();
     }
@@ -313,36 +712,36 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   void AddRunToken(const std::string& run_id, const std::string& token_hash) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "INSERT OR REPLACE INTO run_tokens (hash, run_id, created) VALUES (?, ?, ?)");
+    Lease lk = Write();
+    Stmt s(C(), "INSERT OR REPLACE INTO run_tokens (hash, run_id, created) VALUES (?, ?, ?)");
     s.Bind(1, token_hash).Bind(2, run_id).Bind(3, NowMillis());
     s.Step();
   }
 
   std::optional<std::string> FindRunToken(const std::string& token_hash) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "SELECT run_id FROM run_tokens WHERE hash=?");
+    Lease lk = Read();
+    Stmt s(C(), "SELECT run_id FROM run_tokens WHERE hash=?");
     s.Bind(1, token_hash);
     if (!s.Step()) return std::nullopt;
     return s.Text(0);
   }
 
   void DeleteRunTokens(const std::string& run_id) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "DELETE FROM run_tokens WHERE run_id=?");
+    Lease lk = Write();
+    Stmt s(C(), "DELETE FROM run_tokens WHERE run_id=?");
     s.Bind(1, run_id);
     s.Step();
   }
 
   void SetAgentPid(const std::string& id, int64_t pid) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "UPDATE runs SET agent_pid=? WHERE id=?");
+    Lease lk = Write();
+    Stmt s(C(), "UPDATE runs SET agent_pid=? WHERE id=?");
     s.Bind(1, pid).Bind(2, id);
     s.Step();
   }
 
   void SetTags(const std::string& id, const Json& tags) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
     RequireRun(id);
     WriteKv("run_tags", id, tags);
@@ -350,11 +749,11 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   void AddProperties(const std::string& id, const Json& props) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
     RequireRun(id);
     for (auto& [k, v] : props.items()) {
-      Stmt g(db_, "SELECT value FROM run_properties WHERE run_id=? AND key=?");
+      Stmt g(C(), "SELECT value FROM run_properties WHERE run_id=? AND key=?");
       g.Bind(1, id).Bind(2, k);
       if (g.Step()) {
         if (g.Text(0) != v.get<std::string>()) {
@@ -365,7 +764,7 @@ class SqliteMetadataStore : public MetadataStore {
         }
         continue;
       }
-      Stmt p(db_, "INSERT INTO run_properties (run_id, key, value) VALUES (?,?,?)");
+      Stmt p(C(), "INSERT INTO run_properties (run_id, key, value) VALUES (?,?,?)");
       p.Bind(1, id).Bind(2, k).Bind(3, v.get<std::string>());
       p.Step();
     }
@@ -379,12 +778,13 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   size_t WriteMetrics(const std::vector<MetricPoint>& points) {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
-    Stmt s(db_,
+    Stmt s(C(),
            "INSERT OR IGNORE INTO metrics (run_key, seq, name, kind, num, json, step, time, "
            "description) VALUES (?,?,?,?,?,?,?,?,?)");
     size_t inserted = 0;
+    SeriesAccumulator series;
     std::string last_run;
     int64_t last_key = 0;
     for (const auto& p : points) CheckMetricValue(p.name, p.value);  // before anything is stored
@@ -407,55 +807,191 @@ class SqliteMetadataStore : public MetadataStore {
       s.Bind(8, p.time);
       if (!p.description.empty()) s.Bind(9, p.description);
       s.Step();
-      inserted += static_cast<size_t>(sqlite3_changes(db_));
+      if (sqlite3_changes(C().db) > 0) {
+        ++inserted;
+        if (p.kind == "scalar") {
+          series.Add(last_key, p.name, sqlite3_last_insert_rowid(C().db), ScalarValue(p.value),
+                     p.step, p.time);
+        }
+      }
       s.Reset();
     }
+    series.Flush();
     tx.Commit();
     return inserted;
   }
 
   std::vector<MetricPoint> GetMetrics(const std::string& run_id, const std::string& name) override {
-    std::lock_guard lk(mu_);
-    Stmt k(db_, "SELECT key FROM runs WHERE id=?");
-    k.Bind(1, run_id);
-    if (!k.Step()) return {};
-    // With a name, the (run_key, name) index yields rows in rowid (= log) order: no sort.
-    Stmt s(db_, name.empty()
-                    ? "SELECT name, kind, num, json, step, time, seq, description, typeof(num) "
-                      "FROM metrics WHERE run_key=?1 ORDER BY rowid"
-                    : "SELECT name, kind, num, json, step, time, seq, description, typeof(num) "
-                      "FROM metrics INDEXED BY metrics_run_name WHERE run_key=?1 AND name=?2 "
-                      "ORDER BY rowid");
-    s.Bind(1, k.Int(0));
-    if (!name.empty()) s.Bind(2, name);
     std::vector<MetricPoint> out;
+    ForEachMetric(run_id, name, [&](MetricPoint& p) { out.push_back(std::move(p)); });
+    return out;
+  }
+
+  void ForEachMetric(const std::string& run_id, const std::string& name,
+                     const std::function<void(MetricPoint&)>& fn) override {
+    Lease lk = Read();
+    std::optional<int64_t> key = FindRunKey(run_id);
+    if (!key) return;
+    // With a name, the (run_key, name) index yields rows in rowid (= log) order: no sort.
+    Stmt s(C(), name.empty() ? "SELECT name, kind, num, json, step, time, seq, description "
+                               "FROM metrics WHERE run_key=?1 ORDER BY rowid"
+                             : "SELECT name, kind, num, json, step, time, seq, description "
+                               "FROM metrics INDEXED BY metrics_run_name WHERE run_key=?1 AND "
+                               "name=?2 ORDER BY rowid");
+    s.Bind(1, *key);
+    if (!name.empty()) s.Bind(2, name);
+    MetricPoint p;
     while (s.Step()) {
-      MetricPoint p;
       p.run_id = run_id;
       p.name = s.Text(0);
       p.kind = s.Text(1);
-      if (!s.IsNull(2)) {
-        // The untyped column keeps integers and floats apart.
-        if (s.Text(8) == "integer") {
-          p.value = s.Int(2);
-        } else {
-          p.value = s.Double(2);
-        }
+      // The untyped column keeps integers and floats apart.
+      int t = s.Type(2);
+      if (t == SQLITE_INTEGER) {
+        p.value = s.Int(2);
+      } else if (t != SQLITE_NULL) {
+        p.value = s.Double(2);
       } else if (!s.IsNull(3)) {
         p.value = ParseStoredJson(s.Text(3));
+      } else {
+        p.value = nullptr;
       }
+      p.step.reset();
       if (!s.IsNull(4)) p.step = s.Int(4);
       p.time = s.Int(5);
+      p.seq.reset();
       if (!s.IsNull(6)) p.seq = s.Int(6);
       p.description = s.Text(7);
-      out.push_back(std::move(p));
+      fn(p);
+    }
+  }
+
+  // ----- run history at scale -----
+  RunPage QueryRuns(const RunQuery& q) override {
+    std::vector<FilterTerm> filter = ParseRunFilter(q.filter);
+    std::vector<OrderTerm> order = ParseRunOrderBy(q.order_by);
+    int page = std::clamp(q.page_size, 1, 10000);
+    RunPageSql sql = BuildRunPageSql(q.scope, filter, order, q.cursor, page + 1, kRunColumnsAliased,
+                                     q.filter, q.order_by);
+    RunPage out;
+    Lease lk = Read();
+    {
+      Stmt s(C(), sql.sql);
+      for (size_t i = 0; i < sql.binds.size(); ++i)
+        s.BindValue(static_cast<int>(i + 1), sql.binds[i]);
+      std::vector<SqlValue> last_keys;
+      while (s.Step()) {
+        if (static_cast<int>(out.runs.size()) == page) {
+          out.next_cursor = EncodeRunCursor(sql.signature, last_keys);
+          break;
+        }
+        out.runs.push_back(ReadRun(s));
+        last_keys.clear();
+        for (size_t k = 0; k < sql.sort_columns; ++k) {
+          last_keys.push_back(s.Value(static_cast<int>(kRunColumnCount + k)));
+        }
+      }
+    }
+    LoadKvBatch(out.runs);
+    if (q.count) {
+      Stmt c(C(), sql.count_sql);
+      for (size_t i = 0; i < sql.count_binds.size(); ++i)
+        c.BindValue(static_cast<int>(i + 1), sql.count_binds[i]);
+      c.Step();
+      out.total = c.Int(0);
     }
     return out;
   }
 
+  std::map<std::string, Json> LatestMetrics(const std::vector<std::string>& run_ids) override {
+    std::map<std::string, Json> out;
+    if (run_ids.empty()) return out;
+    Lease lk = Read();
+    for (size_t at = 0; at < run_ids.size(); at += 500) {
+      size_t n = std::min<size_t>(500, run_ids.size() - at);
+      std::string sql =
+          "SELECT r.id, ml.name, ml.num, ml.value FROM runs r JOIN metrics_latest ml ON "
+          "ml.run_key = r.key WHERE r.id IN (";
+      for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
+      sql += ")";
+      Stmt s(C(), sql);
+      for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), run_ids[at + i]);
+      while (s.Step()) {
+        Json& m = out[s.Text(0)];
+        if (m.is_null()) m = Json::object();
+        int t = s.Type(2);
+        if (t == SQLITE_INTEGER) {
+          m[s.Text(1)] = s.Int(2);
+        } else if (t == SQLITE_FLOAT) {
+          m[s.Text(1)] = s.Double(2);
+        } else {
+          m[s.Text(1)] = s.JsonCol(3);
+        }
+      }
+    }
+    return out;
+  }
+
+  std::vector<std::pair<std::string, int64_t>> SeriesNames(const std::string& run_id) override {
+    Lease lk = Read();
+    std::optional<int64_t> key = FindRunKey(run_id);
+    if (!key) throw NotFound("run '" + run_id + "' not found");
+    Stmt s(C(), "SELECT name, count FROM metrics_latest WHERE run_key=? ORDER BY name");
+    s.Bind(1, *key);
+    std::vector<std::pair<std::string, int64_t>> out;
+    while (s.Step()) out.emplace_back(s.Text(0), s.Int(1));
+    return out;
+  }
+
+  SeriesChunk ReadSeries(const SeriesRead& r) override {
+    Lease lk = Read();
+    std::optional<int64_t> key = FindRunKey(r.run_id);
+    if (!key) throw NotFound("run '" + r.run_id + "' not found");
+    SeriesChunk out;
+    std::optional<SeriesState> st = LoadSeriesState(*key, r.name);
+    if (!st) return out;
+    out.count = st->count;
+    const int64_t lo = r.start_step.value_or(INT64_MIN);
+    const int64_t hi = r.end_step.value_or(INT64_MAX);
+    if (lo > hi) return out;
+    if (r.max_points > 0) {
+      out.downsampled = true;
+      Downsample(*key, r.name, *st, lo, hi, r.max_points, out);
+      return out;
+    }
+    // Raw read: rowid keyset over the (run_key, name) index; "rowid:ordinal" continues.
+    int64_t after_rowid = 0, ordinal = 0;
+    if (!r.after.empty()) {
+      if (std::sscanf(r.after.c_str(), "%" SCNd64 ":%" SCNd64, &after_rowid, &ordinal) != 2) {
+        throw InvalidInput("series cursor '" + r.after + "' is malformed; pass next as is",
+                           "InvalidCursor");
+      }
+    } else if (r.start_step && st->monotonic) {
+      Stmt b(C(),
+             "SELECT block, first_rowid FROM metric_blocks WHERE run_key=? AND name=? AND "
+             "last_x >= ? ORDER BY block LIMIT 1");
+      b.Bind(1, *key).Bind(2, r.name).Bind(3, lo);
+      if (!b.Step()) return out;
+      ordinal = b.Int(0) * kBlock;
+      after_rowid = b.Int(1) - 1;
+    }
+    ScanSeries(*key, r.name, after_rowid, ordinal, INT64_MAX,
+               [&](int64_t rowid, int64_t ord, SeriesPoint& p) {
+                 if (p.step > hi) return !st->monotonic;  // past the range: stop when ordered
+                 if (p.step < lo) return true;
+                 out.points.push_back(std::move(p));
+                 if (r.chunk > 0 && out.points.size() >= r.chunk) {
+                   out.next = std::to_string(rowid) + ":" + std::to_string(ord + 1);
+                   return false;
+                 }
+                 return true;
+               });
+    return out;
+  }
+
   void PutArtifact(const std::string& run_id, const ArtifactRecord& a) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_,
+    Lease lk = Write();
+    Stmt s(C(),
            "INSERT OR REPLACE INTO artifacts (run_id, path, sha256, size, created) "
            "VALUES (?,?,?,?,?)");
     s.Bind(1, run_id).Bind(2, a.path).Bind(3, a.sha256).Bind(4, static_cast<int64_t>(a.size));
@@ -464,8 +1000,8 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   std::vector<ArtifactRecord> ListArtifacts(const std::string& run_id) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "SELECT path, sha256, size FROM artifacts WHERE run_id=? ORDER BY path");
+    Lease lk = Read();
+    Stmt s(C(), "SELECT path, sha256, size FROM artifacts WHERE run_id=? ORDER BY path");
     s.Bind(1, run_id);
     std::vector<ArtifactRecord> out;
     while (s.Step()) out.push_back({s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2))});
@@ -474,22 +1010,22 @@ class SqliteMetadataStore : public MetadataStore {
 
   std::optional<ArtifactRecord> GetArtifact(const std::string& run_id,
                                             const std::string& path) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "SELECT path, sha256, size FROM artifacts WHERE run_id=? AND path=?");
+    Lease lk = Read();
+    Stmt s(C(), "SELECT path, sha256, size FROM artifacts WHERE run_id=? AND path=?");
     s.Bind(1, run_id).Bind(2, path);
     if (!s.Step()) return std::nullopt;
     return ArtifactRecord{s.Text(0), s.Text(1), static_cast<uint64_t>(s.Int(2))};
   }
 
   void CreateModel(ModelRecord& m) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
-    Stmt n(db_, "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name=?");
+    Stmt n(C(), "SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name=?");
     n.Bind(1, m.name);
     n.Step();
     m.version = n.Int(0);
     m.created = NowMillis();
-    Stmt s(db_,
+    Stmt s(C(),
            "INSERT INTO models (name, version, created, run_id, experiment, description, "
            "framework, framework_version, path, tags, properties, resource_configuration, files, "
            "datasets) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -503,20 +1039,20 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   std::optional<ModelRecord> GetModel(const std::string& name, int64_t version) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kModelColumns) +
                       " WHERE name=?1 AND (?2 = 0 OR version = ?2) ORDER BY version DESC LIMIT 1";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, name).Bind(2, version);
     if (!s.Step()) return std::nullopt;
     return ReadModel(s);
   }
 
   std::vector<ModelRecord> ListModels(const ModelFilter& f) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql =
         std::string(kModelColumns) + " WHERE (?1 = '' OR name = ?1) ORDER BY name, version DESC";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, f.name);
     std::vector<ModelRecord> out;
     std::string last_name;
@@ -535,7 +1071,7 @@ class SqliteMetadataStore : public MetadataStore {
 
   // ----- assets and lineage -----
   AssetRecord PutAsset(AssetRecord a, AssetVersioning policy, bool* created) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
     std::optional<AssetRecord> latest = GetAssetLocked(a.kind, a.name, 0);
     if (latest && policy != AssetVersioning::kAlwaysNew &&
@@ -552,7 +1088,7 @@ class SqliteMetadataStore : public MetadataStore {
     }
     a.version = latest ? latest->version + 1 : 1;
     a.created = NowMillis();
-    Stmt s(db_,
+    Stmt s(C(),
            "INSERT INTO assets (kind, name, version, id, created, description, tags, definition, "
            "definition_hash) VALUES (?,?,?,?,?,?,?,?,?)");
     s.Bind(1, a.kind).Bind(2, a.name).Bind(3, a.version).Bind(4, a.id).Bind(5, a.created);
@@ -566,14 +1102,14 @@ class SqliteMetadataStore : public MetadataStore {
 
   std::optional<AssetRecord> GetAsset(const std::string& kind, const std::string& name,
                                       int64_t version) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     return GetAssetLocked(kind, name, version);
   }
 
   std::optional<AssetRecord> GetAssetById(const std::string& kind, const std::string& id) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kAssetColumns) + " WHERE kind=? AND id=?";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, kind).Bind(2, id);
     if (!s.Step()) return std::nullopt;
     return ReadAsset(s);
@@ -581,10 +1117,10 @@ class SqliteMetadataStore : public MetadataStore {
 
   std::vector<AssetRecord> ListAssets(const std::string& kind, const std::string& name,
                                       bool latest_only) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kAssetColumns) +
                       " WHERE kind=?1 AND (?2 = '' OR name = ?2) ORDER BY name, version DESC";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, kind).Bind(2, name);
     std::vector<AssetRecord> out;
     while (s.Step()) {
@@ -597,10 +1133,10 @@ class SqliteMetadataStore : public MetadataStore {
 
   void AddRunInputs(const std::vector<RunInputRecord>& inputs) override {
     if (inputs.empty()) return;
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     Tx tx(this);
     for (const RunInputRecord& in : inputs) {
-      Stmt s(db_,
+      Stmt s(C(),
              "INSERT OR REPLACE INTO run_inputs (run_id, kind, name, version, asset_id, "
              "input_name, mode, created) VALUES (?,?,?,?,?,?,?,?)");
       s.Bind(1, in.run_id).Bind(2, in.kind).Bind(3, in.name).Bind(4, in.version);
@@ -612,9 +1148,9 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   std::vector<RunInputRecord> ListRunInputs(const std::string& run_id) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kRunInputColumns) + " WHERE run_id=? ORDER BY input_name";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, run_id);
     std::vector<RunInputRecord> out;
     while (s.Step()) out.push_back(ReadRunInput(s));
@@ -623,10 +1159,10 @@ class SqliteMetadataStore : public MetadataStore {
 
   std::vector<RunInputRecord> ListAssetConsumers(const std::string& kind, const std::string& name,
                                                  int64_t version) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kRunInputColumns) +
                       " WHERE kind=?1 AND name=?2 AND (?3 = 0 OR version = ?3) ORDER BY created";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, kind).Bind(2, name).Bind(3, version);
     std::vector<RunInputRecord> out;
     while (s.Step()) out.push_back(ReadRunInput(s));
@@ -634,8 +1170,8 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   void PutService(const ServiceRecord& r) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_,
+    Lease lk = Write();
+    Stmt s(C(),
            "INSERT OR REPLACE INTO services (name, created, updated, state, error, spec, "
            "primary_key, secondary_key, port, generation) VALUES (?,?,?,?,?,?,?,?,?,?)");
     s.Bind(1, r.name).Bind(2, r.created).Bind(3, r.updated).Bind(4, r.state);
@@ -645,68 +1181,68 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   std::optional<ServiceRecord> GetService(const std::string& name) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kServiceColumns) + " WHERE name=?";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, name);
     if (!s.Step()) return std::nullopt;
     return ReadService(s);
   }
 
   std::vector<ServiceRecord> ListServices() override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kServiceColumns) + " ORDER BY name";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     std::vector<ServiceRecord> out;
     while (s.Step()) out.push_back(ReadService(s));
     return out;
   }
 
   void InsertComputeTarget(const ComputeTargetRow& t) override {
-    std::lock_guard lk(mu_);
-    Stmt g(db_, "SELECT 1 FROM compute_targets WHERE name=?");
+    Lease lk = Write();
+    Stmt g(C(), "SELECT 1 FROM compute_targets WHERE name=?");
     g.Bind(1, t.name);
     if (g.Step()) throw Conflict("compute target '" + t.name + "' exists");
     WriteComputeTarget(t);
   }
 
   void PutComputeTarget(const ComputeTargetRow& t) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Write();
     WriteComputeTarget(t);
   }
 
   std::optional<ComputeTargetRow> GetComputeTarget(const std::string& name) override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kComputeColumns) + " WHERE name=?";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, name);
     if (!s.Step()) return std::nullopt;
     return ReadComputeTarget(s);
   }
 
   std::vector<ComputeTargetRow> ListComputeTargets() override {
-    std::lock_guard lk(mu_);
+    Lease lk = Read();
     std::string sql = std::string(kComputeColumns) + " ORDER BY name";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     std::vector<ComputeTargetRow> out;
     while (s.Step()) out.push_back(ReadComputeTarget(s));
     return out;
   }
 
   bool DeleteComputeTarget(const std::string& name) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "DELETE FROM compute_targets WHERE name=?");
+    Lease lk = Write();
+    Stmt s(C(), "DELETE FROM compute_targets WHERE name=?");
     s.Bind(1, name);
     s.Step();
-    return sqlite3_changes(db_) > 0;
+    return sqlite3_changes(C().db) > 0;
   }
 
   bool DeleteService(const std::string& name) override {
-    std::lock_guard lk(mu_);
-    Stmt s(db_, "DELETE FROM services WHERE name=?");
+    Lease lk = Write();
+    Stmt s(C(), "DELETE FROM services WHERE name=?");
     s.Bind(1, name);
     s.Step();
-    return sqlite3_changes(db_) > 0;
+    return sqlite3_changes(C().db) > 0;
   }
 
  private:
@@ -725,7 +1261,7 @@ class SqliteMetadataStore : public MetadataStore {
     return t;
   }
   void WriteComputeTarget(const ComputeTargetRow& t) {
-    Stmt s(db_,
+    Stmt s(C(),
            "INSERT OR REPLACE INTO compute_targets (name, type, state, settings, errors, status, "
            "created, updated) VALUES (?,?,?,?,?,?,?,?)");
     s.Bind(1, t.name).Bind(2, t.type).Bind(3, t.state).Bind(4, t.settings.dump());
@@ -751,6 +1287,76 @@ class SqliteMetadataStore : public MetadataStore {
     return r;
   }
 
+  static constexpr const char* kRunColumnsAliased =
+      "r.id, r.number, r.experiment, r.parent_id, r.kind, r.display_name, r.status, r.created, "
+      "r.started, r.ended, r.compute_target, r.definition, r.snapshot_id, r.git, r.error, "
+      "r.exit_code, r.agent_pid";
+  static constexpr size_t kRunColumnCount = 17;
+
+  std::optional<int64_t> FindRunKey(const std::string& id) {
+    Stmt s(C(), "SELECT key FROM runs WHERE id=?");
+    s.Bind(1, id);
+    if (!s.Step()) return std::nullopt;
+    return s.Int(0);
+  }
+
+  // Run numbers come from the experiment's counter (no scan of its runs).
+  void CreateRunLocked(RunRecord& r) {
+    EnsureExperimentLocked(r.experiment);
+    {
+      Stmt n(C(),
+             "UPDATE experiments SET last_run_number = last_run_number + 1 WHERE name=? "
+             "RETURNING last_run_number");
+      n.Bind(1, r.experiment);
+      if (!n.Step()) throw InternalError("experiment '" + r.experiment + "' vanished");
+      r.number = n.Int(0);
+      while (n.Step()) {
+      }
+    }
+    {
+      Stmt e(C(), "SELECT 1 FROM runs WHERE id=?");
+      e.Bind(1, r.id);
+      if (e.Step()) throw Conflict("a run with id '" + r.id + "' already exists");
+    }
+    Stmt s(C(),
+           "INSERT INTO runs (id, number, experiment, parent_id, kind, display_name, status, "
+           "created, started, ended, compute_target, definition, snapshot_id, git, error) "
+           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    s.Bind(1, r.id).Bind(2, r.number).Bind(3, r.experiment).BindOptText(4, r.parent_id);
+    s.Bind(5, r.kind).Bind(6, r.display_name).Bind(7, r.status).Bind(8, r.created);
+    s.Bind(9, r.started).Bind(10, r.ended).Bind(11, r.compute_target);
+    s.Bind(12, r.definition.dump()).Bind(13, r.snapshot_id).BindJson(14, r.git);
+    s.BindJson(15, r.error);
+    s.Step();
+    AddHistory(r.id, r.status, r.created);
+    WriteKv("run_tags", r.id, r.tags);
+    for (auto& [k, v] : r.properties.items()) {
+      Stmt p(C(), "INSERT INTO run_properties (run_id, key, value) VALUES (?,?,?)");
+      p.Bind(1, r.id).Bind(2, k).Bind(3, v.get<std::string>());
+      p.Step();
+    }
+  }
+
+  // Builds metrics_latest and metric_blocks from the points of a store written before
+  // migration 4.
+  void RebuildSeriesSummaries() {
+    Exec("DELETE FROM metrics_latest");
+    Exec("DELETE FROM metric_blocks");
+    Stmt s(C(),
+           "SELECT rowid, run_key, name, num, json, step, time FROM metrics WHERE "
+           "kind='scalar' ORDER BY run_key, name, rowid");
+    SeriesAccumulator acc;
+    size_t n = 0;
+    while (s.Step()) {
+      SqlValue v = s.IsNull(3) ? (s.IsNull(4) ? SqlValue{} : SqlValue{s.Text(4)}) : s.Value(3);
+      std::optional<int64_t> step;
+      if (!s.IsNull(5)) step = s.Int(5);
+      acc.Add(s.Int(1), s.Text(2), s.Int(0), std::move(v), step, s.Int(6));
+      if (++n % 100000 == 0) acc.Flush();
+    }
+    acc.Flush();
+  }
+
   static constexpr const char* kRunColumns =
       "SELECT id, number, experiment, parent_id, kind, display_name, status, created, started, "
       "ended, compute_target, definition, snapshot_id, git, error, exit_code, agent_pid FROM runs";
@@ -769,7 +1375,7 @@ class SqliteMetadataStore : public MetadataStore {
     std::string sql = std::string(kAssetColumns) +
                       " WHERE kind=?1 AND name=?2 AND (?3 = 0 OR version = ?3) "
                       "ORDER BY version DESC LIMIT 1";
-    Stmt s(db_, sql.c_str());
+    Stmt s(C(), sql.c_str());
     s.Bind(1, kind).Bind(2, name).Bind(3, version);
     if (!s.Step()) return std::nullopt;
     return ReadAsset(s);
@@ -807,7 +1413,7 @@ class SqliteMetadataStore : public MetadataStore {
    public:
     explicit Tx(SqliteMetadataStore* st) : st_(st) { st_->Exec("BEGIN IMMEDIATE"); }
     ~Tx() {
-      if (!done_) sqlite3_exec(st_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      if (!done_) sqlite3_exec(C().db, "ROLLBACK", nullptr, nullptr, nullptr);
     }
     void Commit() {
       st_->Exec("COMMIT");
@@ -821,7 +1427,7 @@ class SqliteMetadataStore : public MetadataStore {
 
   void Exec(const char* sql) {
     char* err = nullptr;
-    if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
+    if (int rc = sqlite3_exec(C().db, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
       if (rc == SQLITE_FULL) {
         sqlite3_free(err);
         ThrowOsError(ENOSPC, "write the metadata store");
@@ -836,7 +1442,7 @@ class SqliteMetadataStore : public MetadataStore {
     Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     int64_t version = 0;
     {
-      Stmt s(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+      Stmt s(C(), "SELECT COALESCE(MAX(version), 0) FROM schema_version");
       if (s.Step()) version = s.Int(0);
     }
     const int64_t latest = static_cast<int64_t>(std::size(kMigrations));
@@ -848,7 +1454,8 @@ class SqliteMetadataStore : public MetadataStore {
     for (int64_t v = version; v < latest; ++v) {
       Tx tx(this);
       Exec(kMigrations[v]);
-      Stmt s(db_, "INSERT INTO schema_version (version) VALUES (?)");
+      if (v + 1 == kSeriesSummaryMigration) RebuildSeriesSummaries();
+      Stmt s(C(), "INSERT INTO schema_version (version) VALUES (?)");
       s.Bind(1, v + 1);
       s.Step();
       tx.Commit();
@@ -856,32 +1463,32 @@ class SqliteMetadataStore : public MetadataStore {
   }
 
   Experiment EnsureExperimentLocked(const std::string& name) {
-    Stmt g(db_, "SELECT id, name, created FROM experiments WHERE name=?");
+    Stmt g(C(), "SELECT id, name, created FROM experiments WHERE name=?");
     g.Bind(1, name);
     if (g.Step()) return {g.Int(0), g.Text(1), g.Int(2)};
     int64_t now = NowMillis();
-    Stmt s(db_, "INSERT INTO experiments (name, created) VALUES (?, ?)");
+    Stmt s(C(), "INSERT INTO experiments (name, created) VALUES (?, ?)");
     s.Bind(1, name).Bind(2, now);
     s.Step();
-    return {sqlite3_last_insert_rowid(db_), name, now};
+    return {sqlite3_last_insert_rowid(C().db), name, now};
   }
 
   // The integer key metrics rows use for a run (runs.key): small rows, cheap index compares.
   int64_t RunKey(const std::string& id) {
-    Stmt s(db_, "SELECT key FROM runs WHERE id=?");
+    Stmt s(C(), "SELECT key FROM runs WHERE id=?");
     s.Bind(1, id);
     if (!s.Step()) throw NotFound("run '" + id + "' not found");
     return s.Int(0);
   }
 
   void RequireRun(const std::string& id) {
-    Stmt s(db_, "SELECT 1 FROM runs WHERE id=?");
+    Stmt s(C(), "SELECT 1 FROM runs WHERE id=?");
     s.Bind(1, id);
     if (!s.Step()) throw NotFound("run '" + id + "' not found");
   }
 
   void AddHistory(const std::string& id, const std::string& status, int64_t t) {
-    Stmt h(db_, "INSERT INTO run_status_history (run_id, status, time) VALUES (?,?,?)");
+    Stmt h(C(), "INSERT INTO run_status_history (run_id, status, time) VALUES (?,?,?)");
     h.Bind(1, id).Bind(2, status).Bind(3, t);
     h.Step();
   }
@@ -890,7 +1497,7 @@ class SqliteMetadataStore : public MetadataStore {
     std::string sql =
         std::string("INSERT OR REPLACE INTO ") + table + " (run_id, key, value) VALUES (?,?,?)";
     for (auto& [k, v] : kv.items()) {
-      Stmt s(db_, sql.c_str());
+      Stmt s(C(), sql.c_str());
       s.Bind(1, id).Bind(2, k).Bind(3, v.get<std::string>());
       s.Step();
     }
@@ -900,10 +1507,36 @@ class SqliteMetadataStore : public MetadataStore {
     for (auto [table, target] :
          {std::pair{"run_tags", &r.tags}, {"run_properties", &r.properties}}) {
       std::string sql = std::string("SELECT key, value FROM ") + table + " WHERE run_id=?";
-      Stmt s(db_, sql.c_str());
+      Stmt s(C(), sql.c_str());
       s.Bind(1, r.id);
       *target = Json::object();
       while (s.Step()) (*target)[s.Text(0)] = s.Text(1);
+    }
+  }
+
+  // Tags and properties of many runs: two queries, not two per run.
+  void LoadKvBatch(std::vector<RunRecord>& runs) {
+    if (runs.empty()) return;
+    std::unordered_map<std::string, RunRecord*> by_id;
+    for (auto& r : runs) {
+      r.tags = Json::object();
+      r.properties = Json::object();
+      by_id[r.id] = &r;
+    }
+    for (const char* table : {"run_tags", "run_properties"}) {
+      bool tags = std::string_view(table) == "run_tags";
+      for (size_t at = 0; at < runs.size(); at += 500) {
+        size_t n = std::min<size_t>(500, runs.size() - at);
+        std::string sql =
+            std::string("SELECT run_id, key, value FROM ") + table + " WHERE run_id IN (";
+        for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
+        Stmt s(C(), sql + ")");
+        for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), runs[at + i].id);
+        while (s.Step()) {
+          RunRecord* r = by_id[s.Text(0)];
+          (tags ? r->tags : r->properties)[s.Text(1)] = s.Text(2);
+        }
+      }
     }
   }
 
@@ -948,8 +1581,83 @@ class SqliteMetadataStore : public MetadataStore {
     return m;
   }
 
-  std::mutex mu_;
-  sqlite3* db_ = nullptr;
+  // One writer connection (writes are serialized by write_mu_, as SQLite serializes them
+  // anyway) and a pool of reader connections: in WAL mode readers never wait for the writer.
+  static constexpr size_t kMaxReaders = 8;
+
+  class Lease {
+   public:
+    Lease(SqliteMetadataStore* st, Conn* c, bool writer) : st_(st), c_(c), writer_(writer) {
+      prev_ = tl_conn;
+      tl_conn = c;
+    }
+    ~Lease() {
+      tl_conn = prev_;
+      if (writer_) {
+        st_->write_mu_.unlock();
+      } else {
+        std::lock_guard lk(st_->pool_mu_);
+        st_->free_.push_back(c_);
+        st_->pool_cv_.notify_one();
+      }
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+
+   private:
+    SqliteMetadataStore* st_;
+    Conn* c_;
+    Conn* prev_;
+    bool writer_;
+  };
+
+  Lease Write() {
+    write_mu_.lock();
+    return Lease(this, &writer_, true);
+  }
+
+  Lease Read() {
+    std::unique_lock lk(pool_mu_);
+    if (free_.empty() && readers_.size() < kMaxReaders) {
+      readers_.push_back(std::make_unique<Conn>());
+      Conn* c = readers_.back().get();
+      lk.unlock();
+      try {
+        Open(*c, false);
+      } catch (...) {
+        std::lock_guard relock(pool_mu_);
+        readers_.erase(std::find_if(readers_.begin(), readers_.end(),
+                                    [c](const auto& p) { return p.get() == c; }));
+        throw;
+      }
+      return Lease(this, c, false);
+    }
+    pool_cv_.wait(lk, [this] { return !free_.empty(); });
+    Conn* c = free_.back();
+    free_.pop_back();
+    return Lease(this, c, false);
+  }
+
+  void Open(Conn& c, bool writer) {
+    if (sqlite3_open_v2(path_.c_str(), &c.db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      std::string msg = c.db ? sqlite3_errmsg(c.db) : "out of memory";
+      sqlite3_close(c.db);
+      c.db = nullptr;
+      throw InternalError("cannot open metadata store " + path_ + ": " + msg);
+    }
+    sqlite3_busy_timeout(c.db, 10000);
+    if (!writer) sqlite3_exec(c.db, "PRAGMA query_only=1", nullptr, nullptr, nullptr);
+  }
+
+  std::string path_;
+  std::mutex write_mu_;
+  Conn writer_;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Conn>> readers_;
+  std::vector<Conn*> free_;
 };
 
 }  // namespace

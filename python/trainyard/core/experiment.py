@@ -101,15 +101,27 @@ class Experiment:
         run._outputs_dir = os.path.abspath(outputs or "outputs")
         return run
 
-    def get_runs(self, type=None, tags=None, properties=None, include_children=False):
+    def get_runs(self, type=None, tags=None, properties=None, include_children=False,
+                 filter=None, order_by=None, status=None, page_size=None):
         """Yields the experiment's runs, newest first, filtered by type, tags and
-        properties (see :func:`filter_params`)."""
+        properties (see :func:`filter_params`). Runs are fetched page by page as the
+        generator is iterated.
+
+        Trainyard extensions (keywords): ``filter`` — a server-side query such as
+        ``"metrics.acc > 0.99 and params.lr = '0.1' and tags.team = 'blue' and
+        attributes.status = 'Completed'"``; ``order_by`` — e.g. ``"metrics.acc DESC"`` or a
+        list of such terms; ``status`` — one run status; ``page_size`` — runs per request.
+        The grammar is in docs/REST.md ("Run queries"); a malformed filter raises
+        UserErrorException naming the offending token and its position."""
+        from trainyard.core import _run_query
         from trainyard.core.run import Run
         params = filter_params(tags, properties)
         params["type"] = run_kind(type)
         params["include_children"] = True if include_children else None
-        answer = self._workspace._client.get(self._path() + "/runs", params=params)
-        for dto in answer.get("runs", []):
+        params["status"] = status
+        params.update(_run_query.query_params(filter, order_by))
+        for dto in _run_query.iter_run_dtos(self._workspace._client, self._path() + "/runs",
+                                            params, page_size):
             yield Run._rehydrate(self, dto)
 
     def _create_run(self, body, sink=None):

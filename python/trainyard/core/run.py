@@ -308,12 +308,13 @@ class Run:
 
     @staticmethod
     def list(experiment, type=None, tags=None, properties=None, status=None,
-             include_children=False, _rehydrate_runs=True):
-        """The experiment's runs, newest first (a generator)."""
+             include_children=False, _rehydrate_runs=True, filter=None, order_by=None):
+        """The experiment's runs, newest first (a generator fetching page by page);
+        ``filter``/``order_by`` as in :meth:`Experiment.get_runs`."""
         for run in experiment.get_runs(type=type, tags=tags, properties=properties,
-                                       include_children=include_children):
-            if status is None or run.status == status:
-                yield run
+                                       include_children=include_children, filter=filter,
+                                       order_by=order_by, status=status):
+            yield run
 
     # -- metrics ---------------------------------------------------------------------------
 
@@ -388,11 +389,20 @@ class Run:
         """Waits until every metric logged so far through this process is stored."""
         self._metric_sink().flush()
 
-    def get_metrics(self, name=None, recursive=False, run_type=None, populate=False):
+    def get_metrics(self, name=None, recursive=False, run_type=None, populate=False,
+                    start_step=None, end_step=None, max_points=None):
         """The run's metrics in Azure's shape (see REST.md); with ``recursive`` a dict of
-        run id -> metrics for the run and its descendants, optionally only ``run_type``."""
+        run id -> metrics for the run and its descendants, optionally only ``run_type``.
+
+        Trainyard extensions (keywords) for scalar series: ``start_step``/``end_step`` keep
+        the points in that step range (inclusive; a series logged without steps counts
+        0, 1, 2, ...); ``max_points`` downsamples each series to at most that many points
+        (the minimum and maximum of each bucket, so extremes are kept). Steps come with
+        :meth:`get_metric_series`."""
+        from trainyard.core import _run_query
         self._metric_sink().flush_if_pending()
         params = {"name": name, "recursive": True if recursive else None}
+        params.update(_run_query.series_params(start_step, end_step, max_points))
         metrics = self._client.get(self._path + "/metrics", params=params).get("metrics", {})
         if recursive and run_type is not None:
             from trainyard.core.experiment import run_kind
@@ -401,6 +411,16 @@ class Run:
                 keep.add(self._id)
             metrics = {rid: m for rid, m in metrics.items() if rid in keep}
         return metrics
+
+    def get_metric_series(self, name=None, start_step=None, end_step=None, max_points=None):
+        """Trainyard extension: scalar series with their steps, ``{name: {"steps": [...],
+        "values": [...], "times": [...] (ms, None for downsampled points), "count": N,
+        "downsampled": bool}}`` for ``name`` (a string or a list; all series when None),
+        ranged by ``start_step``/``end_step`` and downsampled to ``max_points``."""
+        from trainyard.core import _run_query
+        self._metric_sink().flush_if_pending()
+        return _run_query.read_series(self._client, self._id, name, start_step, end_step,
+                                      max_points)
 
     # -- tags and properties ---------------------------------------------------------------
 
@@ -689,16 +709,18 @@ class Run:
         return children
 
     def get_children(self, recursive=False, tags=None, properties=None, type=None,
-                     status=None, _rehydrate_runs=True):
-        """Yields the child runs (all descendants with ``recursive``), filtered by tags,
-        properties, type and status."""
+                     status=None, _rehydrate_runs=True, filter=None, order_by=None):
+        """Yields the child runs (all descendants with ``recursive``), oldest first, filtered
+        by tags, properties, type and status, fetched page by page as iterated;
+        ``filter``/``order_by`` as in :meth:`Experiment.get_runs`."""
+        from trainyard.core import _run_query
         from trainyard.core.experiment import filter_params, run_kind
         params = filter_params(tags, properties)
         params.update(recursive=True if recursive else None, type=run_kind(type),
                       status=status)
-        answer = self._client.get(self._path + "/children", params=params)
+        params.update(_run_query.query_params(filter, order_by))
         sink = self._child_sink()
-        for dto in answer.get("runs", []):
+        for dto in _run_query.iter_run_dtos(self._client, self._path + "/children", params):
             yield Run._rehydrate(self._experiment_for(dto), dto, sink=sink)
 
     def submit_child(self, config, tags=None, **kwargs):
