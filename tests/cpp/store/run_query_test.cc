@@ -388,7 +388,7 @@ TEST(RunHistoryMigration, UpgradesAVersion3StoreWithItsMetrics) {
     }
     store->InsertMetrics(pts);
   }
-  {  // Undo migration 4 by hand: the schema of version 3.
+  {  // Undo migrations 4-6 by hand: the schema of version 3.
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     const char* sql =
@@ -396,6 +396,7 @@ TEST(RunHistoryMigration, UpgradesAVersion3StoreWithItsMetrics) {
         "DROP INDEX run_tags_kv; DROP INDEX run_properties_kv; DROP INDEX runs_parent;"
         "CREATE INDEX runs_parent ON runs(parent_id);"
         "ALTER TABLE experiments DROP COLUMN last_run_number;"
+        "DROP TABLE run_tokens; DROP TABLE compute_targets;"
         "DELETE FROM schema_version WHERE version >= 4;";
     char* err = nullptr;
     ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
