@@ -13,10 +13,10 @@
 #include "common/util.h"
 #include "common/workspace_config.h"
 #include "env/env_spec.h"
-#include "serve/serve_front.h"
-#include "serve/service_manager.h"
 #include "net/http_client.h"
 #include "net/http_types.h"
+#include "serve/serve_front.h"
+#include "serve/service_manager.h"
 
 namespace trainyard::cli {
 namespace fs = std::filesystem;

@@ -10,8 +10,8 @@
 // Plain HttpRequest/HttpResponse; throws trainyard::Error like every API handler.
 #pragma once
 
-#include "serve/service_manager.h"
 #include "net/http_types.h"
+#include "serve/service_manager.h"
 
 namespace trainyard {
 

@@ -14,10 +14,10 @@
 #include "common/spawn.h"
 #include "common/util.h"
 #include "common/validation.h"
+#include "net/http_client.h"
 #include "runner/run_environment.h"
 #include "runner/submission.h"
 #include "serve/service_keys.h"
-#include "net/http_client.h"
 
 extern char** environ;
 

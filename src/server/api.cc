@@ -358,7 +358,6 @@ struct Api::Impl {
                       body_limit == kUploadBody});
   }
 
-
   // ----- runs -----
   void CreateRun(HttpRequest& req, HttpResponse& res, const Params& p) {
     const std::string& exp = p[0];
