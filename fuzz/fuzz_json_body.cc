@@ -16,6 +16,7 @@
 #include "common/change_notifier.h"
 #include "common/error.h"
 #include "common/util.h"
+#include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
 #include "server/api.h"
 #include "store/blob_store.h"
@@ -58,6 +59,7 @@ struct World {
   std::unique_ptr<BlobStore> blobs;
   ChangeNotifier notifier;
   std::unique_ptr<RunScheduler> scheduler;  // never started: queued runs stay queued
+  std::unique_ptr<ComputeService> compute;
   std::unique_ptr<Api> api;
   const std::string token = "fuzztoken";
 
@@ -68,9 +70,11 @@ struct World {
     fs::create_directories(dir);
     store = OpenSqliteMetadataStore((dir / "meta.db").string());
     blobs = std::make_unique<BlobStore>(dir / "objects");
-    SchedulerOptions so;
-    so.data_dir = dir.string();
-    scheduler = std::make_unique<RunScheduler>(so, *store, notifier);
+    ComputeContext cc;
+    cc.agent_exe = "/bin/true";
+    cc.data_dir = dir.string();
+    scheduler = std::make_unique<RunScheduler>(*store, notifier);
+    compute = std::make_unique<ComputeService>(cc, *store, *scheduler);
     ApiContext ctx;
     ctx.data_dir = dir;
     ctx.workspace_name = "fuzz";
@@ -80,6 +84,7 @@ struct World {
     ctx.blobs = blobs.get();
     ctx.notifier = &notifier;
     ctx.scheduler = scheduler.get();
+    ctx.compute = compute.get();
     ctx.snapshot_max_bytes = 64 * 1024;
     ctx.snapshot_max_files = 4;
     api = std::make_unique<Api>(ctx);
@@ -89,6 +94,7 @@ struct World {
   }
   ~World() {
     api.reset();
+    compute.reset();
     scheduler.reset();
     store.reset();
     std::error_code ec;
