@@ -231,8 +231,8 @@ def test_busy_nodes_keep_the_run_queued_with_slurms_reason(gpu_cluster, sws, mpi
     Slurm's pending reason until they are free, then runs."""
     from trainyard.core import Experiment, ScriptRunConfig
     from trainyard.core.runconfig import MpiConfiguration
-    blocker = cluster.run("sbatch", "--parsable", "-N2", "--exclusive", "--wrap",
-                          "sleep 300").stdout.strip()
+    blocker = cluster.run("sbatch", "--parsable", "-N2", "--exclusive", "-o", "/dev/null",
+                          "--wrap", "sleep 300").stdout.strip()
     try:
         write_script(tmp_path, "hello.py", "print('hello')\n")
         cfg = ScriptRunConfig(str(tmp_path), "hello.py", compute_target=gpu_cluster,
