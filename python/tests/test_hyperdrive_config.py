@@ -59,7 +59,7 @@ def test_hyperdrive_config_validation(tmp_path):
                             ({"primary_metric_goal": "up"}, "primary_metric_goal"),
                             ({"primary_metric_name": ""}, "primary_metric_name"),
                             ({"policy": "bandit"}, "policy must be"),
-                            ({"resume_child_runs": ["x"]}, "resume_child_runs"),
+                            ({"resume_child_runs": [1]}, "resume_child_runs"),
                             ({"estimator": src}, "Exactly one of")]:
         with pytest.raises(hd.HyperDriveConfigException, match=message):
             hd.HyperDriveConfig(**dict(ok, **change))

@@ -237,6 +237,11 @@ fs::path ContentPath(const Json& f, DataContext& ctx, const DataLog& log, bool* 
     throw NotFound("dataset file '" + f.value("path", "") + "': blob " + sha + " of datastore '" +
                    ds.name + "' is missing from the blob store");
   }
+  if (src.contains("run")) {
+    throw NotFound("dataset file '" + f.value("path", "") + "': file '" + src.value("path", "") +
+                   "' of run '" + src["run"].get<std::string>() + "' (blob " + sha +
+                   ") is missing from the blob store");
+  }
   throw InvalidInput("dataset file '" + f.value("path", "") + "' has no usable source");
 }
 
@@ -334,7 +339,10 @@ Json ValidateDatasetDefinition(const Json& d) {
         (s.contains("local") && s["local"].is_string() &&
          fs::path(s["local"].get<std::string>()).is_absolute()) ||
         (s.contains("datastore") && s["datastore"].is_string() && s.contains("path") &&
-         s["path"].is_string());
+         s["path"].is_string()) ||
+        // A file a run uploaded (resume_from a run's outputs): its bytes are the blob.
+        (s.contains("run") && s["run"].is_string() && s.contains("path") && s["path"].is_string() &&
+         f.contains("sha256"));
     if (!ok) throw InvalidInput("dataset file '" + p + "' has an invalid source " + s.dump());
     if (f.contains("sha256") && !IsSha256Hex(f.value("sha256", ""))) {
       throw InvalidInput("dataset file '" + p + "': sha256 must be 64 lowercase hex characters");

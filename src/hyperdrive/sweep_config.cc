@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "common/error.h"
 
@@ -87,6 +88,24 @@ SweepConfig SweepConfig::Parse(const Json& w) {
   } else if (!rf.is_null()) {
     throw InvalidInput("resume_from must list HyperDrive run ids");
   }
+  const Json& rc = w.value("resume_child_runs", Json());
+  if (rc.is_array()) {
+    std::set<std::string> seen;
+    for (auto& id : rc) {
+      if (!id.is_string()) throw InvalidInput("resume_child_runs must list child run ids");
+      if (!seen.insert(id.get<std::string>()).second) {
+        throw InvalidInput("resume_child_runs lists '" + id.get<std::string>() + "' twice");
+      }
+    }
+    c.resume_child_runs = rc;
+  } else if (!rc.is_null()) {
+    throw InvalidInput("resume_child_runs must list child run ids");
+  }
+  if (static_cast<int64_t>(c.resume_child_runs.size()) > c.max_total_runs) {
+    throw InvalidInput("resume_child_runs has " + std::to_string(c.resume_child_runs.size()) +
+                       " runs but max_total_runs is " + std::to_string(c.max_total_runs) +
+                       ": each resumed child counts as one of the sweep's runs");
+  }
 
   if (c.sampling_properties.contains("rng_seed")) {
     const Json& seed = c.sampling_properties["rng_seed"];
@@ -125,7 +144,8 @@ Json SweepConfig::ToJson() const {
           {"max_concurrent_runs", max_concurrent_runs},
           {"max_duration_minutes", max_duration_minutes},
           {"seed", seed},
-          {"resume_from", resume_from}};
+          {"resume_from", resume_from},
+          {"resume_child_runs", resume_child_runs}};
 }
 
 std::unique_ptr<ParameterSampler> SweepConfig::MakeSampler() const {

@@ -26,6 +26,9 @@ struct SweepConfig {
   double max_duration_minutes = 10080;
   uint64_t seed = 0;
   Json resume_from = Json::array();  // earlier HyperDrive parent run ids (warm start)
+  // Children of earlier sweeps to run again first, with their hyperparameters, each from its
+  // checkpoint (the earlier child's outputs/, given to the script as --resume-from).
+  Json resume_child_runs = Json::array();
 
   // Parses and validates (InvalidInput naming the field). A missing seed is drawn at random
   // (sampling property rng_seed wins) so that the stored config reproduces the sweep.

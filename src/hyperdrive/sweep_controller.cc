@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <optional>
+#include <set>
 
 #include "common/error.h"
 #include "common/util.h"
@@ -58,6 +60,7 @@ struct SweepController::Sweep {
   std::map<std::string, size_t> evaluated;            // child -> intervals already evaluated
   std::set<std::string> stopped;                      // canceled by the policy
   std::vector<TrialResult> warm_start;                // from resume_from
+  std::vector<std::pair<std::string, Json>> resumed;  // resume_child_runs: (child, parameters)
 };
 
 SweepController::SweepController(MetadataStore& store, ChangeNotifier& notifier,
@@ -152,6 +155,7 @@ Json SweepController::CreateSweep(const std::string& experiment, const Json& hyp
                          "' is not a HyperDrive run of this workspace");
     }
   }
+  for (auto& prev : cfg.resume_child_runs) ResumedParameters(cfg, prev.get<std::string>());
   std::string id = run_id.empty() ? "HD_" + RandomHex(16) : run_id;
   Json props = {{"primary_metric_config",
                  Json({{"name", cfg.primary_metric_name},
@@ -177,6 +181,33 @@ Json SweepController::CreateSweep(const std::string& experiment, const Json& hyp
   return run;
 }
 
+Json SweepController::ResumedParameters(const SweepConfig& cfg, const std::string& child_id) {
+  auto r = store_.GetRun(child_id);
+  std::optional<RunRecord> parent;
+  if (r && !r->parent_id.empty()) parent = store_.GetRun(r->parent_id);
+  if (!r || !parent || parent->kind != "hyperdrive" || !r->properties.contains(kHyperparameters)) {
+    throw InvalidInput("resume_child_runs: '" + child_id +
+                       "' is not a child run of a HyperDrive run of this workspace");
+  }
+  if (!IsTerminalStatus(r->status)) {
+    throw InvalidInput("resume_child_runs: '" + child_id + "' is still " + r->status +
+                       "; a child can be resumed once it has ended (cancel it first)");
+  }
+  Json params =
+      Json::parse(r->properties[kHyperparameters].get<std::string>(), nullptr, false, true);
+  std::set<std::string> want, have;
+  for (auto& p : cfg.space.parameters) want.insert(p.name);
+  if (params.is_object())
+    for (auto& [k, v] : params.items()) have.insert(k);
+  if (want != have) {
+    std::string h;
+    for (auto& k : have) h += (h.empty() ? "" : ", ") + k;
+    throw InvalidInput("resume_child_runs: '" + child_id + "' was run with the parameters {" + h +
+                       "}; this HyperDrive run's parameter space must have the same names");
+  }
+  return params;
+}
+
 void SweepController::Load(const std::string& parent_id) {
   auto parent = store_.GetRun(parent_id);
   if (!parent) throw NotFound("run '" + parent_id + "' not found");
@@ -198,6 +229,10 @@ void SweepController::Load(const std::string& parent_id) {
       t.finished = true;
       if (t.value && t.parameters.is_object()) sw->warm_start.push_back(std::move(t));
     }
+  }
+  for (auto& prev : sw->cfg.resume_child_runs) {
+    const std::string id = prev.get<std::string>();
+    sw->resumed.emplace_back(id, ResumedParameters(sw->cfg, id));
   }
   RunFilter f;
   f.parent_id = parent_id;
@@ -414,7 +449,11 @@ void SweepController::Step(Sweep& sw) {
         history.push_back(std::move(t));
       }
     }
-    std::optional<Json> params = sw.sampler->Next(static_cast<uint64_t>(created), history);
+    // Resumed children come first (indexes 0..n-1), then the sampler's draws.
+    const bool resuming = created < static_cast<int64_t>(sw.resumed.size());
+    std::optional<Json> params =
+        resuming ? std::optional<Json>(sw.resumed[static_cast<size_t>(created)].second)
+                 : sw.sampler->Next(static_cast<uint64_t>(created), history);
     if (!params) {
       sw.exhausted = true;
       Log(sw, "the parameter space is exhausted after " + std::to_string(created) + " runs");
@@ -428,6 +467,11 @@ void SweepController::Step(Sweep& sw) {
                  {"tags", {{kHyperparameters, hp}}},
                  {"properties", {{kHyperparameters, hp}}},
                  {"config", ChildConfig(parent->definition["child_config"], sw.cfg, *params)}};
+    if (resuming) {
+      const std::string& from = sw.resumed[static_cast<size_t>(created)].first;
+      body["properties"]["resumed_from_run"] = from;
+      body["config"]["resume_from"] = {{"run", from}};
+    }
     {
       std::lock_guard lk(mu_);
       child_parent_[child_id] = sw.parent_id;
@@ -451,7 +495,9 @@ void SweepController::Step(Sweep& sw) {
       return;
     }
     sw.series[child_id] = {};
-    Log(sw, "Submitted " + child_id + " with " + hp);
+    Log(sw, "Submitted " + child_id + " with " + hp +
+                (resuming ? " (resuming " + sw.resumed[static_cast<size_t>(created)].first + ")"
+                          : std::string()));
     children.push_back(*store_.GetRun(child_id));
     ++created;
     ++active;

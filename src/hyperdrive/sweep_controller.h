@@ -75,6 +75,9 @@ class SweepController : public StoreObserver {
 
   void Loop();
   void Load(const std::string& parent_id);
+  // The hyperparameters a resume_child_runs entry ran with; InvalidInput when it is not an
+  // ended child of a HyperDrive run or its parameters are not the space's.
+  Json ResumedParameters(const SweepConfig& cfg, const std::string& child_id);
   void Step(Sweep& sw);
   void EvaluatePolicy(Sweep& sw, const std::string& child_id);
   void Finish(Sweep& sw, const std::vector<RunRecord>& children);

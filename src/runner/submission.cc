@@ -132,8 +132,8 @@ PreparedSubmission PrepareSubmission(const Json& config, BlobStore& blobs,
     }
     def["max_run_duration_seconds"] = m;
   }
-  for (const char* k :
-       {"distributed_job_config", "node_count", "process_count_per_node", "inputs", "use_gpu"}) {
+  for (const char* k : {"distributed_job_config", "node_count", "process_count_per_node", "inputs",
+                        "use_gpu", "resume_from"}) {
     if (config.contains(k) && !config[k].is_null()) def[k] = config[k];
   }
   // The declared processes must be able to run: never one process instead of N.

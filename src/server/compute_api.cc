@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_limits.h"
 
 namespace trainyard {
 namespace {
@@ -15,13 +16,10 @@ void Send(HttpResponse& res, const Json& j, int status = 200) {
   res.body = j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// The bounded parser (common/json_limits.h): depth and size checked before anything else.
 Json Body(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
-  try {
-    return Json::parse(req.body);
-  } catch (const Json::parse_error& e) {
-    throw InvalidInput(std::string("request body is not valid JSON: ") + e.what(), "InvalidJson");
-  }
+  return ParseJsonBounded(req.body, "request body");
 }
 
 std::vector<std::string> Segments(const std::string& path) {

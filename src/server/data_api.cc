@@ -23,6 +23,10 @@ using Json = nlohmann::json;
 
 namespace {
 
+// The dataset input that carries resume_from's checkpoint files (Azure's data reference name:
+// the script sees AZUREML_DATAREFERENCE_MODEL_LOCATION).
+constexpr const char* kResumeInputName = "MODEL_LOCATION";
+
 // The bounded parser (common/json_limits.h): depth and size checked before anything else.
 Json ParseJsonBody(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
@@ -391,6 +395,50 @@ struct DataApi::Impl {
   }
 
   // ----- run inputs -----
+  // The files a resume_from names: {"run": ID} -> that run's outputs/ (paths relative to it),
+  // {"datastore": NAME, "path": P} -> the file or folder P of the datastore.
+  Json ResumeDefinition(const Json& from) {
+    if (!from.is_object()) {
+      throw InvalidInput(
+          "resume_from must be a DataPath ({\"datastore\", \"path\"}) or "
+          "{\"run\": RUN_ID}, got " +
+          from.dump());
+    }
+    if (from.contains("run")) {
+      if (!from["run"].is_string()) throw InvalidInput("resume_from.run must be a run id");
+      const std::string id = from["run"];
+      if (!ctx.store.GetRun(id)) {
+        throw NotFound("resume_from: run '" + id + "' not found in this workspace");
+      }
+      Json files = Json::array();
+      for (const ArtifactRecord& a : ctx.store.ListArtifacts(id)) {
+        if (a.path.rfind("outputs/", 0) != 0 || a.path.size() == 8) continue;
+        files.push_back({{"path", a.path.substr(8)},
+                         {"sha256", a.sha256},
+                         {"size", a.size},
+                         {"source", {{"run", id}, {"path", a.path}}}});
+      }
+      return ValidateDatasetDefinition({{"type", "file"},
+                                        {"sources", Json::array({from})},
+                                        {"validated", true},
+                                        {"files", files}});
+    }
+    if (from.contains("datastore")) {
+      if (!from["datastore"].is_string() || !from.value("path", Json("")).is_string()) {
+        throw InvalidInput("resume_from: a DataPath needs a datastore name and a path");
+      }
+      return CreateDatasetDefinition(
+          {{"type", "file"},
+           {"paths",
+            Json::array({{{"datastore", from["datastore"]}, {"path", from.value("path", "")}}})}},
+          ctx);
+    }
+    throw InvalidInput(
+        "resume_from must be a DataPath ({\"datastore\", \"path\"}) or "
+        "{\"run\": RUN_ID}, got " +
+        from.dump());
+  }
+
   Json ResolveInput(const Json& raw) {
     Json in = ValidateDatasetInputShape(raw);
     const Json& ref = in["dataset"];
@@ -574,6 +622,25 @@ void DataApi::ResolveRunConfig(Json& config) {
     if (!config["inputs"].is_array()) throw InvalidInput("inputs must be a list of dataset inputs");
     for (const Json& i : config["inputs"]) {
       add(i.is_object() && i.contains("dataset_input") ? i["dataset_input"] : i);
+    }
+  }
+  if (config.contains("resume_from") && !config["resume_from"].is_null()) {
+    // Azure's resume_from (a DataPath) and HyperDrive's resume_child_runs (a run's outputs):
+    // the checkpoint files are downloaded for the script, which gets `--resume-from <dir>` and
+    // AZUREML_DATAREFERENCE_MODEL_LOCATION=<dir>.
+    Json def = impl_->ResumeDefinition(config["resume_from"]);
+    const std::string name = add(
+        Json{{"name", kResumeInputName}, {"mode", "download"}, {"dataset", {{"definition", def}}}});
+    // A command run has no argument list to extend: it gets the variable only (its command
+    // can say $AZUREML_DATAREFERENCE_MODEL_LOCATION).
+    const bool command_run = config.contains("command") && !config["command"].is_null() &&
+                             !(config.contains("script") && config["script"].is_string());
+    if (!command_run) {
+      if (!config.contains("arguments") || !config["arguments"].is_array()) {
+        config["arguments"] = Json::array();
+      }
+      config["arguments"].push_back("--resume-from");
+      config["arguments"].push_back(Json{{"dataset_input", name}});
     }
   }
   if (!inputs.empty()) {

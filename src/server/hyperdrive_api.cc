@@ -1,6 +1,7 @@
 #include "server/hyperdrive_api.h"
 
 #include "common/error.h"
+#include "common/json_limits.h"
 #include "common/validation.h"
 
 namespace trainyard {
@@ -19,13 +20,10 @@ std::vector<std::string> Segments(const std::string& path) {
   return out;
 }
 
+// The bounded parser (common/json_limits.h): depth and size checked before anything else.
 Json Body(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
-  try {
-    return Json::parse(req.body);
-  } catch (const Json::parse_error& e) {
-    throw InvalidInput(std::string("request body is not valid JSON: ") + e.what(), "InvalidJson");
-  }
+  return ParseJsonBounded(req.body, "request body");
 }
 
 // The child config as PrepareSubmission sees it once the data routes have resolved dataset

@@ -68,6 +68,8 @@ JSON_ROUTES = [
     ("POST", "/api/v1/environments"),
     ("POST", "/api/v1/environment-cache/build"),
     ("POST", "/api/v1/services"),
+    ("PUT", "/api/v1/compute-targets/deep-target"),
+    ("POST", "/api/v1/experiments/hard/hyperdrive"),
 ]
 
 

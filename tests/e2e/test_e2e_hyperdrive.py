@@ -491,3 +491,109 @@ Run.get_context().log("score", -(a.x - 0.9) ** 2)
             run_config=src, hyperparameter_sampling=h.RandomParameterSampling(
                 {"--x": h.uniform(0, 1)}), primary_metric_name="score",
             primary_metric_goal="MAXIMIZE", max_total_runs=1, resume_from=["nope_1"]))
+
+
+CHECKPOINT_SCRIPT = """
+import argparse, os
+from azureml.core.run import Run
+p = argparse.ArgumentParser()
+p.add_argument("--lr", type=float)
+p.add_argument("--resume-from", default=None)
+a = p.parse_args()
+run = Run.get_context()
+start = 0
+if a.resume_from:
+    # Azure's contract: the folder is also AZUREML_DATAREFERENCE_MODEL_LOCATION.
+    assert os.path.realpath(os.environ["AZUREML_DATAREFERENCE_MODEL_LOCATION"]) == \\
+        os.path.realpath(a.resume_from), (os.environ, a.resume_from)
+    with open(os.path.join(a.resume_from, "ckpt", "epoch.txt")) as f:
+        start = int(f.read())
+os.makedirs("outputs/ckpt", exist_ok=True)
+for epoch in range(start, start + 2):
+    with open("outputs/ckpt/epoch.txt", "w") as f:
+        f.write(str(epoch + 1))
+run.log("started_at", start)
+run.log("acc", a.lr)
+"""
+
+
+def test_resume_child_runs_restarts_children_from_their_checkpoints(ws, plain_env, tmp_path):
+    """resume_child_runs: the given children of an earlier sweep run again first, with their
+    hyperparameters, each script getting the earlier child's outputs/ as --resume-from; the
+    sampler fills the rest of max_total_runs."""
+    from trainyard.core import Experiment
+    h = hd()
+    src = src_config(tmp_path, plain_env, CHECKPOINT_SCRIPT)
+    exp = Experiment(ws, "hd-resume-children")
+    first = exp.submit(h.HyperDriveConfig(
+        run_config=src, hyperparameter_sampling=h.GridParameterSampling(
+            {"--lr": h.choice(0.1, 0.2)}), primary_metric_name="acc",
+        primary_metric_goal=h.PrimaryMetricGoal.MAXIMIZE, max_total_runs=2))
+    first.wait_for_completion()
+    earlier = children_by_index(first)
+    assert {c.get_status() for c in earlier.values()} == {"Completed"}
+    assert "outputs/ckpt/epoch.txt" in earlier[1].get_file_names()
+
+    second = exp.submit(h.HyperDriveConfig(
+        run_config=src, hyperparameter_sampling=h.GridParameterSampling(
+            {"--lr": h.choice(0.3, 0.4)}), primary_metric_name="acc",
+        primary_metric_goal=h.PrimaryMetricGoal.MAXIMIZE, max_total_runs=2,
+        resume_child_runs=[earlier[1]]))
+    second.wait_for_completion()
+    assert second.get_status() == "Completed"
+    kids = children_by_index(second)
+    assert sorted(kids) == [0, 1]
+    resumed, fresh = kids[0], kids[1]
+    assert resumed.properties["resumed_from_run"] == earlier[1].id
+    assert json.loads(resumed.properties["hyperparameters"]) == {"--lr": 0.2}
+    assert resumed.get_metrics()["started_at"] == 2     # read the earlier child's checkpoint
+    assert "resumed_from_run" not in fresh.properties
+    assert fresh.get_metrics()["started_at"] == 0
+    assert json.loads(fresh.properties["hyperparameters"])["--lr"] in (0.3, 0.4)
+    out = tmp_path / "resumed"
+    resumed.download_file("outputs/ckpt/epoch.txt", str(out))
+    assert out.read_text() == "4"
+
+    # Refused before anything is created: a parent is not a child, the space must have the
+    # same names, more resumed children than max_total_runs.
+    for kwargs, message in [
+            (dict(resume_child_runs=[first.id]), "not a child run of a HyperDrive run"),
+            (dict(resume_child_runs=["no-such-run_0"]), "not a child run of a HyperDrive run"),
+            (dict(resume_child_runs=[earlier[0]], hyperparameter_sampling=h.GridParameterSampling(
+                {"--x": h.choice(1, 2)})), "same names"),
+            (dict(resume_child_runs=[earlier[0], earlier[1]], max_total_runs=1),
+             "max_total_runs")]:
+        cfg = dict(run_config=src, hyperparameter_sampling=h.GridParameterSampling(
+            {"--lr": h.choice(0.3)}), primary_metric_name="acc",
+            primary_metric_goal=h.PrimaryMetricGoal.MAXIMIZE, max_total_runs=2)
+        cfg.update(kwargs)
+        before = len(list(exp.get_runs()))
+        with pytest.raises(Exception, match=message):
+            exp.submit(h.HyperDriveConfig(**cfg))
+        assert len(list(exp.get_runs())) == before
+
+
+def test_script_run_resume_from_datapath(ws, plain_env, tmp_path):
+    """ScriptRunConfig(resume_from=DataPath): the datastore folder is downloaded for the run
+    and named by --resume-from and AZUREML_DATAREFERENCE_MODEL_LOCATION."""
+    from trainyard.core import Datastore, Experiment, ScriptRunConfig
+    ckpt = tmp_path / "ckpt-upload" / "ckpt"
+    ckpt.mkdir(parents=True)
+    (ckpt / "epoch.txt").write_text("7")
+    store = Datastore.get_default(ws)
+    store.upload(str(tmp_path / "ckpt-upload"), target_path="resume-test", overwrite=True,
+                 show_progress=False)
+    src = tmp_path / "src-resume"
+    e2e_util.write_script(src, "train.py", CHECKPOINT_SCRIPT)
+    cfg = ScriptRunConfig(str(src), "train.py", arguments=["--lr", "0.5"],
+                          environment=plain_env, resume_from=store.path("resume-test"))
+    run = Experiment(ws, "resume-datapath").submit(cfg)
+    run.wait_for_completion()
+    assert run.get_status() == "Completed", run.get_details().get("error")
+    assert run.get_metrics()["started_at"] == 7
+    with pytest.raises(Exception, match="DataPath"):
+        ScriptRunConfig(str(src), "train.py", environment=plain_env, resume_from="/tmp/x")
+    bad = ScriptRunConfig(str(src), "train.py", environment=plain_env,
+                          resume_from=store.path("no-such-folder"))
+    with pytest.raises(Exception, match="matches no files"):
+        Experiment(ws, "resume-datapath").submit(bad)

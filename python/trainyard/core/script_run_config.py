@@ -40,6 +40,13 @@ class ScriptRunConfig:
             self.run_config.environment = environment
         self.distributed_job_config = distributed_job_config
         self.max_run_duration_seconds = max_run_duration_seconds
+        # A DataPath with checkpoint or model files: downloaded for the run, whose script gets
+        # `--resume-from <dir>` and AZUREML_DATAREFERENCE_MODEL_LOCATION=<dir> (as Azure).
+        if resume_from is not None and not callable(getattr(resume_from, "_to_source", None)):
+            raise UserErrorException(
+                "resume_from must be a DataPath (trainyard.data.datapath.DataPath(datastore, "
+                "path_on_datastore)) naming the checkpoint files, got {!r}".format(resume_from))
+        self.resume_from = resume_from
 
     def _submit_to_experiment(self, experiment, tags=None, run_id=None, display_name=None,
                               _parent_run_id=None, **kwargs):
@@ -116,6 +123,13 @@ def build_script_submission(src, tags=None, run_id=None, parent_id=None, display
         "environment": _environment_spec(rc.environment),
         "max_run_duration_seconds": int(max_duration) if max_duration else None,
     }
+    resume_from = getattr(src, "resume_from", None)
+    if resume_from is not None:
+        source = resume_from._to_source()
+        if not source.get("datastore"):
+            raise UserErrorException("resume_from: the DataPath {!r} names no datastore".format(
+                resume_from))
+        config["resume_from"] = source
     inputs = getattr(src, "inputs", None)
     if inputs:
         config["inputs"] = [_argument(i) for i in inputs]

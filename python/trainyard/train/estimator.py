@@ -64,6 +64,7 @@ class Estimator(ScriptRunConfig):
                          distributed_job_config=self._distributed_config(
                              distributed_training or distributed_backend, node_count,
                              process_count_per_node),
+                         resume_from=resume_from,
                          max_run_duration_seconds=max_run_duration_seconds)
         self.entry_script = entry_script
         self.script_params = dict(script_params or {})

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/error.h"
+
 namespace trainyard::hyperdrive {
 namespace {
 
@@ -40,6 +42,28 @@ TEST(HyperDriveChild, CommandStringsGetQuotedArguments) {
   out = SweepController::ChildConfig({{"command", {"python", "t.py"}}}, Config(), params);
   EXPECT_EQ(out["command"], Json::array({"python", "t.py", "--lr", "1e-05", "--kernel", "a b",
                                          "--batch-size", "25"}));
+}
+
+TEST(HyperDriveConfig, ResumeChildRunsAreValidatedAndKept) {
+  Json wire = Config().ToJson();
+  wire["resume_child_runs"] = {"HD_a_0", "HD_a_2"};
+  SweepConfig c = SweepConfig::Parse(wire);
+  EXPECT_EQ(c.resume_child_runs, Json::array({"HD_a_0", "HD_a_2"}));
+  EXPECT_EQ(SweepConfig::Parse(c.ToJson()).resume_child_runs, c.resume_child_runs);
+  auto refused = [&](const Json& value, const std::string& needle) {
+    Json w = Config().ToJson();
+    w["resume_child_runs"] = value;
+    try {
+      SweepConfig::Parse(w);
+      ADD_FAILURE() << "accepted " << value.dump();
+    } catch (const InvalidInput& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  refused(Json::array({1}), "must list child run ids");
+  refused("HD_a_0", "must list child run ids");
+  refused(Json::array({"x_0", "x_0"}), "twice");
+  refused(Json::array({"x_0", "x_1", "x_2", "x_3"}), "max_total_runs is 3");
 }
 
 }  // namespace

@@ -90,12 +90,17 @@ class HyperDriveConfig:
             raise HyperDriveConfigException(
                 "Bayesian sampling does not support early termination policies: use "
                 "policy=None (or NoTerminationPolicy())")
-        if resume_child_runs:
-            raise HyperDriveConfigException(
-                "resume_child_runs is not supported by Trainyard: it would restart the given "
-                "children from their checkpoints; use resume_from to warm start from earlier "
-                "HyperDrive runs instead")
         self._resume_from = _run_ids(resume_from, "resume_from")
+        # Children of earlier sweeps run again first, with the same hyperparameters, each
+        # given its earlier outputs/ as --resume-from (AZUREML_DATAREFERENCE_MODEL_LOCATION).
+        self._resume_child_runs = _run_ids(resume_child_runs, "resume_child_runs")
+        if len(set(self._resume_child_runs)) != len(self._resume_child_runs):
+            raise HyperDriveConfigException("resume_child_runs lists a run twice")
+        if len(self._resume_child_runs) > int(max_total_runs):
+            raise HyperDriveConfigException(
+                "resume_child_runs has {} runs but max_total_runs is {}: each resumed child "
+                "counts as one of the sweep's runs".format(len(self._resume_child_runs),
+                                                            max_total_runs))
         self._sampling = hyperparameter_sampling
         self._policy = policy if policy is not None else NoTerminationPolicy()
         self._primary_metric_name = primary_metric_name
@@ -155,7 +160,8 @@ class HyperDriveConfig:
                 "max_total_runs": self._max_total_runs,
                 "max_concurrent_runs": self._max_concurrent_runs,
                 "max_duration_minutes": self._max_duration_minutes,
-                "resume_from": list(self._resume_from)}
+                "resume_from": list(self._resume_from),
+                "resume_child_runs": list(self._resume_child_runs)}
 
     def _submit_to_experiment(self, experiment, tags=None, **kwargs):
         """The hook ``Experiment.submit`` calls: returns the HyperDriveRun (the sweep runs in
