@@ -99,6 +99,28 @@ Json ParseBody(const HttpRequest& req) {
   return ParseJsonBounded(req.body, "request body");
 }
 
+// The first `size` bytes of an open file as a streamed answer (HttpResponse::stream), 1 MiB a
+// piece. A file cut shorter meanwhile ends the answer with an error (a truncated download).
+std::function<bool(std::string&)> StreamFd(UniqueFd fd, uint64_t size, std::string what) {
+  auto f = std::make_shared<UniqueFd>(std::move(fd));
+  auto off = std::make_shared<uint64_t>(0);
+  return [f, off, size, what](std::string& out) {
+    uint64_t n = std::min<uint64_t>(size - *off, 1u << 20);
+    size_t at = out.size();
+    out.resize(at + n);
+    size_t got = 0;
+    while (got < n) {
+      ssize_t k = ::pread(f->get(), out.data() + at + got, n - got, static_cast<off_t>(*off + got));
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) ThrowErrno("read " + what);
+      if (k == 0) throw InternalError(what + " became shorter while it was being sent");
+      got += static_cast<size_t>(k);
+    }
+    *off += n;
+    return *off < size;
+  };
+}
+
 void SendJson(HttpResponse& res, const Json& j, int status = 200) {
   res.status = status;
   res.content_type = "application/json";
@@ -289,8 +311,9 @@ struct Api::Impl {
       : ctx(std::move(c)),
         data(std::make_unique<DataApi>(ctx.data_dir, *ctx.store, *ctx.blobs)),
         access(*ctx.store, *ctx.blobs) {
-    queries = std::make_unique<RunQueryApi>(*ctx.store,
-                                            [this](const RunRecord& r) { return RunJson(r); });
+    queries = std::make_unique<RunQueryApi>(
+        *ctx.store, [this](const RunRecord& r) { return RunJson(r); },
+        [this](const std::vector<RunRecord>& runs) { return RunsJson(runs); });
     Register();
   }
 
@@ -318,6 +341,32 @@ struct Api::Impl {
   }
 
   Json RunJson(const RunRecord& r) {
+    return RunJsonWith(r, LiveLogs(r.id), data->RunInputsJson(r.id));
+  }
+
+  // Run objects of a page of a listing: their inputs in one query, and a log-directory scan
+  // only for runs that have a log directory.
+  std::vector<Json> RunsJson(const std::vector<RunRecord>& runs) {
+    std::vector<std::string> ids;
+    ids.reserve(runs.size());
+    for (auto& r : runs) ids.push_back(r.id);
+    auto inputs = ctx.store->ListRunInputsOf(ids);
+    UniqueFd logs(::open(LogsRoot().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::vector<Json> out;
+    out.reserve(runs.size());
+    static const std::vector<RunInputRecord> kNone;
+    for (auto& r : runs) {
+      struct stat st {};
+      bool has_logs = logs && ::fstatat(logs.get(), r.id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+      auto in = inputs.find(r.id);
+      out.push_back(RunJsonWith(r, has_logs ? LiveLogs(r.id) : decltype(LiveLogs(r.id)){},
+                                DataApi::RunInputsJson(in == inputs.end() ? kNone : in->second)));
+    }
+    return out;
+  }
+
+  Json RunJsonWith(const RunRecord& r, const std::vector<std::pair<std::string, uint64_t>>& live,
+                   Json inputs) {
     Json j = {{"id", r.id},
               {"number", r.number},
               {"experiment", r.experiment},
@@ -342,11 +391,11 @@ struct Api::Impl {
               {"exit_code", r.exit_code ? Json(*r.exit_code) : Json(nullptr)},
               {"portal_url", ctx.server_url + "/runs/" + r.id}};
     Json logs = Json::object();
-    for (auto& [rel, size] : LiveLogs(r.id)) {
+    for (auto& [rel, size] : live) {
       logs[rel] = ctx.server_url + "/api/v1/runs/" + r.id + "/logs/" + UrlEncode(rel, true);
     }
     j["log_files"] = logs;
-    j["input_datasets"] = data->RunInputsJson(r.id);
+    j["input_datasets"] = std::move(inputs);
     return j;
   }
 
@@ -696,7 +745,7 @@ struct Api::Impl {
     SendJson(res, {{"files", arr}});
   }
 
-  void GetArtifact(HttpRequest&, HttpResponse& res, const Params& p) {
+  void GetArtifact(HttpRequest& req, HttpResponse& res, const Params& p) {
     RunRecord r = RequireRun(p[0]);
     std::string path = ValidateRelativePath("artifact path", p[1]);
     if (auto a = ctx.store->GetArtifact(r.id, path)) {
@@ -713,8 +762,13 @@ struct Api::Impl {
     UniqueFd fd(raw);
     struct stat st {};
     if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
-      res.body = ReadFd(fd.get(), kMaxLogResponseBytes, LogWhat(r.id, path));
       res.content_type = "application/octet-stream";
+      if (req.can_stream) {  // any size, 1 MiB at a time (what it held when opened)
+        res.stream =
+            StreamFd(std::move(fd), static_cast<uint64_t>(st.st_size), LogWhat(r.id, path));
+        return;
+      }
+      res.body = ReadFd(fd.get(), kMaxLogResponseBytes, LogWhat(r.id, path));
       return;
     }
     throw NotFound("run '" + r.id + "' has no file '" + path +

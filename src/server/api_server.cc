@@ -59,6 +59,9 @@ ApiServer::ApiServer(ApiServerOptions opts, ChangeNotifier* notifier)
   h.unauth_idle_seconds = opts.unauth_idle_seconds;
   h.idle_seconds = opts.idle_seconds;
   h.max_connections = opts.max_connections;
+  // Streamed answers (run listings, series, large logs) are produced on the worker pool.
+  h.run_blocking = [impl](std::function<void()> task) { return impl->pool->Post(std::move(task)); };
+  h.exception_response = &ErrorResponseFor;
   impl->http = std::make_unique<HttpServer>(
       h, [impl](const HttpRequest& head) { return impl->api.load()->Admit(head); },
       impl->pool->handler());

@@ -18,7 +18,10 @@ namespace trainyard {
 class RunQueryApi {
  public:
   // `run_json` renders one run as the run object of docs/REST.md.
-  RunQueryApi(MetadataStore& store, std::function<nlohmann::json(const RunRecord&)> run_json);
+  // `runs_json` (optional) renders a page of runs at once (batched lookups).
+  RunQueryApi(MetadataStore& store, std::function<nlohmann::json(const RunRecord&)> run_json,
+              std::function<std::vector<nlohmann::json>(const std::vector<RunRecord>&)> runs_json =
+                  nullptr);
   ~RunQueryApi();
 
   // True when `segs` (decoded path segments) is one of these routes; the answer is in `res`.
