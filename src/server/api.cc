@@ -20,6 +20,7 @@
 #include "runner/submission.h"
 #include "server/data_api.h"
 #include "server/run_access.h"
+#include "server/run_json.h"
 #include "server/run_query_api.h"
 
 namespace trainyard {
@@ -313,7 +314,9 @@ struct Api::Impl {
         access(*ctx.store, *ctx.blobs) {
     queries = std::make_unique<RunQueryApi>(
         *ctx.store, [this](const RunRecord& r) { return RunJson(r); },
-        [this](const std::vector<RunRecord>& runs) { return RunsJson(runs); });
+        [this](const std::vector<RunRecord>& runs, const std::map<std::string, Json>* latest) {
+          return RunsJsonText(runs, latest);
+        });
     Register();
   }
 
@@ -340,63 +343,47 @@ struct Api::Impl {
     return *r;
   }
 
+  // The run object (docs/REST.md), written as text by AppendRunJson (server/run_json.h).
   Json RunJson(const RunRecord& r) {
-    return RunJsonWith(r, LiveLogs(r.id), data->RunInputsJson(r.id));
+    auto logs = LiveLogs(r.id);
+    auto inputs = ctx.store->ListRunInputs(r.id);
+    std::string text;
+    AppendRunJson(text, r, {&ctx.server_url, &logs, &inputs, nullptr});
+    return Json::parse(text);
   }
 
-  // Run objects of a page of a listing: their inputs in one query, and a log-directory scan
-  // only for runs that have a log directory.
-  std::vector<Json> RunsJson(const std::vector<RunRecord>& runs) {
+  // A page of run objects as JSON text: their inputs in one query, a log-directory scan only
+  // for runs that have a log directory; with `latest`, each gets "metrics" from it.
+  std::vector<std::string> RunsJsonText(const std::vector<RunRecord>& runs,
+                                        const std::map<std::string, Json>* latest) {
     std::vector<std::string> ids;
     ids.reserve(runs.size());
     for (auto& r : runs) ids.push_back(r.id);
     auto inputs = ctx.store->ListRunInputsOf(ids);
-    UniqueFd logs(::open(LogsRoot().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    std::vector<Json> out;
+    UniqueFd logs_dir(::open(LogsRoot().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    static const std::vector<RunInputRecord> kNoInputs;
+    static const Json kNoMetrics = Json::object();
+    std::vector<std::string> out;
     out.reserve(runs.size());
-    static const std::vector<RunInputRecord> kNone;
     for (auto& r : runs) {
       struct stat st {};
-      bool has_logs = logs && ::fstatat(logs.get(), r.id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+      std::vector<std::pair<std::string, uint64_t>> logs;
+      if (logs_dir && ::fstatat(logs_dir.get(), r.id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        logs = LiveLogs(r.id);
+      }
       auto in = inputs.find(r.id);
-      out.push_back(RunJsonWith(r, has_logs ? LiveLogs(r.id) : decltype(LiveLogs(r.id)){},
-                                DataApi::RunInputsJson(in == inputs.end() ? kNone : in->second)));
+      const Json* metrics = nullptr;
+      if (latest) {
+        auto m = latest->find(r.id);
+        metrics = m == latest->end() ? &kNoMetrics : &m->second;
+      }
+      std::string text;
+      AppendRunJson(
+          text, r,
+          {&ctx.server_url, &logs, in == inputs.end() ? &kNoInputs : &in->second, metrics});
+      out.push_back(std::move(text));
     }
     return out;
-  }
-
-  Json RunJsonWith(const RunRecord& r, const std::vector<std::pair<std::string, uint64_t>>& live,
-                   Json inputs) {
-    Json j = {{"id", r.id},
-              {"number", r.number},
-              {"experiment", r.experiment},
-              {"parent_id", r.parent_id.empty() ? Json(nullptr) : Json(r.parent_id)},
-              {"kind", r.kind},
-              {"display_name", r.display_name},
-              {"status", r.status},
-              {"created_utc", TimeOrNull(r.created)},
-              {"start_time_utc", TimeOrNull(r.started)},
-              {"end_time_utc", TimeOrNull(r.ended)},
-              {"tags", r.tags},
-              {"properties", r.properties},
-              {"compute_target", r.compute_target},
-              {"script", r.definition.value("script", Json(nullptr))},
-              {"command", r.definition.value("command", Json(nullptr))},
-              {"arguments", r.definition.value("arguments", Json::array())},
-              {"environment", r.definition.value("environment", Json(nullptr))},
-              {"definition", r.definition},
-              {"snapshot_id", r.snapshot_id.empty() ? Json(nullptr) : Json(r.snapshot_id)},
-              {"git", r.git},
-              {"error", r.error},
-              {"exit_code", r.exit_code ? Json(*r.exit_code) : Json(nullptr)},
-              {"portal_url", ctx.server_url + "/runs/" + r.id}};
-    Json logs = Json::object();
-    for (auto& [rel, size] : live) {
-      logs[rel] = ctx.server_url + "/api/v1/runs/" + r.id + "/logs/" + UrlEncode(rel, true);
-    }
-    j["log_files"] = logs;
-    j["input_datasets"] = std::move(inputs);
-    return j;
   }
 
   void Register();

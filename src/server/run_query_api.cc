@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
+#include "server/run_json.h"
 
 namespace trainyard {
 
@@ -78,19 +79,7 @@ void AppendJsonValue(std::string& out, const Json& v) {
   }
 }
 
-// A JSON string literal: plain printable ASCII is written as is, anything else (escapes,
-// UTF-8, invalid UTF-8 replaced) through nlohmann, exactly as Json::dump writes it.
-void AppendQuoted(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      out += Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
-      return;
-    }
-  }
-  out += '"';
-  out.append(s);
-  out += '"';
-}
+void AppendQuoted(std::string& out, std::string_view s) { AppendJsonString(out, s); }
 
 std::string Quote(const std::string& s) {
   std::string out;
@@ -180,34 +169,9 @@ class MetricShaper {
   std::map<std::string, Acc> by_;
 };
 
-void AppendTime(std::string& out, int64_t ms) {
-  if (ms <= 0) {
-    out += "null";
-  } else {
-    out += '"';
-    out += FormatIsoTime(ms);
-    out += '"';
-  }
-}
+void AppendTime(std::string& out, int64_t ms) { AppendJsonTime(out, ms); }
 
-void AppendStringMap(std::string& out, const Json& obj) {
-  out += '{';
-  bool first = true;
-  if (obj.is_object()) {
-    for (auto it = obj.begin(); it != obj.end(); ++it) {
-      if (!first) out += ',';
-      first = false;
-      AppendQuoted(out, it.key());
-      out += ':';
-      if (it->is_string()) {
-        AppendQuoted(out, it->get_ref<const std::string&>());
-      } else {
-        out += it->dump(-1, ' ', false, Json::error_handler_t::replace);
-      }
-    }
-  }
-  out += '}';
-}
+void AppendStringMap(std::string& out, const Json& obj) { AppendJsonStringMap(out, obj); }
 
 // The run table row (view=summary): the columns a listing shows, written as text directly
 // (no log file stat, no lineage lookup, no JSON tree): several times cheaper per run than the
@@ -290,7 +254,7 @@ SeriesOptions SeriesFromQuery(const HttpRequest& req) {
 struct RunQueryApi::Impl {
   MetadataStore& store;
   std::function<Json(const RunRecord&)> run_json;
-  std::function<std::vector<Json>(const std::vector<RunRecord>&)> runs_json;
+  RunsText runs_text;
 
   RunRecord RequireRun(const std::string& id) {
     ValidateRunId("run id", id);
@@ -334,11 +298,12 @@ struct RunQueryApi::Impl {
       metrics = store.LatestMetrics(ids);
     }
     static const Json kNoMetrics = Json::object();
-    std::vector<Json> rendered;
-    if (!summary && runs_json) {
+    std::vector<std::string> texts;
+    if (!summary && runs_text) {
       size_t n = limit > 0 ? std::min(runs.size(), limit - std::min(limit, emitted)) : runs.size();
-      rendered = runs_json(
-          n == runs.size() ? runs : std::vector<RunRecord>(runs.begin(), runs.begin() + n));
+      texts = runs_text(
+          n == runs.size() ? runs : std::vector<RunRecord>(runs.begin(), runs.begin() + n),
+          latest ? &metrics : nullptr);
     }
     for (size_t k = 0; k < runs.size(); ++k) {
       const RunRecord& r = runs[k];
@@ -349,7 +314,12 @@ struct RunQueryApi::Impl {
         AppendSummary(out, r, !latest ? nullptr : it == metrics.end() ? &kNoMetrics : &it->second);
         continue;
       }
-      Json j = k < rendered.size() ? std::move(rendered[k]) : run_json(r);
+      if (k < texts.size()) {
+        if (emitted++) out += ',';
+        out += texts[k];
+        continue;
+      }
+      Json j = run_json(r);
       if (latest) {
         auto it = metrics.find(r.id);
         j["metrics"] = it == metrics.end() ? Json::object() : it->second;
@@ -672,8 +642,8 @@ struct RunQueryApi::Impl {
 };
 
 RunQueryApi::RunQueryApi(MetadataStore& store, std::function<Json(const RunRecord&)> run_json,
-                         std::function<std::vector<Json>(const std::vector<RunRecord>&)> runs_json)
-    : impl_(std::make_unique<Impl>(Impl{store, std::move(run_json), std::move(runs_json)})) {}
+                         RunsText runs_text)
+    : impl_(std::make_unique<Impl>(Impl{store, std::move(run_json), std::move(runs_text)})) {}
 RunQueryApi::~RunQueryApi() = default;
 
 bool RunQueryApi::Handle(HttpRequest& req, HttpResponse& res,
