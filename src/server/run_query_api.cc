@@ -298,6 +298,7 @@ struct RunQueryApi::Impl {
       metrics = store.LatestMetrics(ids);
     }
     static const Json kNoMetrics = Json::object();
+    Grow(out, runs.size() * (summary ? 512 : 768));
     std::vector<std::string> texts;
     if (!summary && runs_text) {
       size_t n = limit > 0 ? std::min(runs.size(), limit - std::min(limit, emitted)) : runs.size();

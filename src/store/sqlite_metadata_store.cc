@@ -134,12 +134,17 @@ struct Conn {
 // SQL text); reset and returned to the cache at the end of the scope.
 class Stmt {
  public:
-  Stmt(Conn& c, const std::string& sql) : c_(c), sql_(sql) {
+  Stmt(Conn& c, const std::string& sql) : c_(c) {
     auto it = c.idle.find(sql);
-    if (it != c.idle.end() && !it->second.empty()) {
-      s_ = it->second.back();
-      it->second.pop_back();
-      return;
+    if (it != c.idle.end()) {
+      slot_ = &it->second;  // stable: unordered_map keeps elements in place on rehash
+      if (!slot_->empty()) {
+        s_ = slot_->back();
+        slot_->pop_back();
+        return;
+      }
+    } else {
+      sql_ = sql;
     }
     if (sqlite3_prepare_v3(c.db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) !=
         SQLITE_OK) {
@@ -150,6 +155,14 @@ class Stmt {
     if (!s_) return;
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
+    if (slot_) {
+      if (slot_->size() < 4) {
+        slot_->push_back(s_);
+      } else {
+        sqlite3_finalize(s_);
+      }
+      return;
+    }
     auto it = c_.idle.find(sql_);
     if (it == c_.idle.end() && c_.idle.size() >= 256) {  // many one-off queries: don't keep
       sqlite3_finalize(s_);
@@ -167,6 +180,11 @@ class Stmt {
 
   Stmt& Bind(int i, const std::string& v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // Text that outlives the statement's use (no copy).
+  Stmt& BindStatic(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
   Stmt& Bind(int i, int64_t v) {
@@ -231,7 +249,8 @@ class Stmt {
 
  private:
   Conn& c_;
-  std::string sql_;
+  std::vector<sqlite3_stmt*>* slot_ = nullptr;  // its cache entry, when one existed
+  std::string sql_;                             // the SQL, when no cache entry existed
   sqlite3_stmt* s_ = nullptr;
 };
 
@@ -1042,7 +1061,7 @@ class SqliteMetadataStore : public MetadataStore {
       for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
       sql += ")";
       Stmt s(C(), sql);
-      for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), run_ids[at + i]);
+      for (size_t i = 0; i < n; ++i) s.BindStatic(static_cast<int>(i + 1), run_ids[at + i]);
       while (s.Step()) {
         Json& m = out[s.Text(0)];
         if (m.is_null()) m = Json::object();
@@ -1295,7 +1314,7 @@ class SqliteMetadataStore : public MetadataStore {
       for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
       sql += ") ORDER BY run_id, input_name";
       Stmt s(C(), sql);
-      for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), run_ids[at + i]);
+      for (size_t i = 0; i < n; ++i) s.BindStatic(static_cast<int>(i + 1), run_ids[at + i]);
       while (s.Step()) {
         RunInputRecord r = ReadRunInput(s);
         out[r.run_id].push_back(std::move(r));
@@ -1678,7 +1697,7 @@ class SqliteMetadataStore : public MetadataStore {
             std::string("SELECT run_id, key, value FROM ") + table + " WHERE run_id IN (";
         for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
         Stmt s(C(), sql + ")");
-        for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), runs[at + i].id);
+        for (size_t i = 0; i < n; ++i) s.BindStatic(static_cast<int>(i + 1), runs[at + i].id);
         while (s.Step()) {
           RunRecord* r = by_id[s.Text(0)];
           (tags ? r->tags : r->properties)[s.Text(1)] = s.Text(2);
