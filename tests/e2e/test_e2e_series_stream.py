@@ -222,3 +222,17 @@ def test_run_listing_without_page_size_streams_every_run_once(srv):
     status, headers, body = raw_get(srv, "/api/v1/experiments/many/runs", view="summary",
                                     limit=650)
     assert status == 200 and len(json.loads(body)["runs"]) == 650
+
+
+def test_sdk_takes_the_mode_and_reads_several_runs(srv):
+    from trainyard.core import Run, _run_query
+    ws = srv.workspace()
+    run = Run.get(ws, srv.runs[0])
+    s = run.get_metric_series("loss", max_points=100, mode="lttb")["loss"]
+    assert s["downsampled"] and len(s["values"]) <= 100
+    assert 1000.0 in s["values"] and -1000.0 in s["values"]
+    assert s["steps"][0] == 0 and s["steps"][-1] == N - 1
+    assert all(t == T0 + 10 * st for st, t in zip(s["steps"], s["times"]))
+    both = _run_query.read_series_of_runs(ws._client, srv.runs[:2], "acc", max_points=50)
+    assert list(both) == srv.runs[:2]
+    assert all(len(v["acc"]["values"]) <= 50 for v in both.values())
