@@ -31,13 +31,49 @@ void AppendJsonDump(std::string& out, const Json& v) {
   out += v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+namespace {
+
+void Digits(char* p, unsigned v, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    p[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+}
+
+}  // namespace
+
 void AppendJsonTime(std::string& out, int64_t ms) {
   if (ms <= 0) {
     out += "null";
     return;
   }
-  out += '"';
-  out += FormatIsoTime(ms);
+  // FormatIsoTime's text without gmtime/strftime (a page of runs formats hundreds): the civil
+  // date from days since the epoch (H. Hinnant's algorithm), years 1970-9999; others through
+  // FormatIsoTime.
+  const int64_t secs = ms / 1000, days = secs / 86400, rem = secs % 86400;
+  const int64_t z = days + 719468, era = z / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0);
+  if (y < 1970 || y > 9999) {
+    out += '"';
+    out += FormatIsoTime(ms);
+    out += '"';
+    return;
+  }
+  char buf[26] = "\"0000-00-00T00:00:00.000Z";
+  Digits(buf + 1, static_cast<unsigned>(y), 4);
+  Digits(buf + 6, m, 2);
+  Digits(buf + 9, d, 2);
+  Digits(buf + 12, static_cast<unsigned>(rem / 3600), 2);
+  Digits(buf + 15, static_cast<unsigned>(rem / 60 % 60), 2);
+  Digits(buf + 18, static_cast<unsigned>(rem % 60), 2);
+  Digits(buf + 21, static_cast<unsigned>(ms % 1000), 3);
+  out.append(buf, 25);
   out += '"';
 }
 

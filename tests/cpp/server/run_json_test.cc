@@ -113,5 +113,31 @@ TEST(RunJsonText, SameBytesAsTheTree) {
   EXPECT_TRUE(Json::accept(s));
 }
 
+TEST(RunJsonText, TimesAreFormatIsoTime) {
+  std::vector<int64_t> cases = {1,
+                                999,
+                                1000,
+                                86399999,
+                                86400000,
+                                951782400000 /* 2000-02-29 */,
+                                4107542399999 /* 2100-02-28 23:59:59.999 */,
+                                253402300799999};
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 20000; ++i) {  // xorshift: times from 1970 to ~2100
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    cases.push_back(static_cast<int64_t>(x % 4102444800000ull) + 1);
+  }
+  for (int64_t ms : cases) {
+    std::string s;
+    AppendJsonTime(s, ms);
+    ASSERT_EQ(s, "\"" + FormatIsoTime(ms) + "\"") << ms;
+  }
+  std::string s;
+  AppendJsonTime(s, 0);
+  EXPECT_EQ(s, "null");
+}
+
 }  // namespace
 }  // namespace trainyard
