@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -23,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "common/error.h"
@@ -136,6 +138,23 @@ bool IsParseError(const beast::error_code& ec) {
 
 enum ConnState : int { kIdleUnauth = 0, kIdleAuth = 1, kBusy = 2, kShed = 3, kClosed = 4 };
 
+// A streamed answer in flight on one connection. Touched on the connection's I/O thread,
+// except `fn`, which one producer task at a time calls on a blocking thread.
+struct StreamOut {
+  std::function<bool(std::string&)> fn;
+  HttpResponse head;     // status, content type, headers
+  bool collect = false;  // no chunked sending (HTTP/1.0 client, no blocking runner): one piece
+  bool head_sent = false;
+  bool producing = false;  // a producer task is out
+  bool writing = false;    // a write is out
+  bool have_ready = false;
+  bool more = true;                  // the producer has more after `ready`
+  bool last = false;                 // the write out carries the terminating chunk
+  bool failed = false;               // the producer threw after the head was sent
+  std::string ready;                 // produced, not yet written
+  std::string prefix, data, suffix;  // being written: [head] size line, piece, CRLF [0 CRLF CRLF]
+};
+
 class Conn;
 
 }  // namespace
@@ -169,6 +188,17 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
                      const std::string& message) const {
     if (opts.error_response) return opts.error_response(head, status, code, message);
     return DefaultError(head, status, code, message);
+  }
+  HttpResponse ExceptionResponse(std::exception_ptr e) const {
+    if (opts.exception_response) return opts.exception_response(e);
+    std::string what = "unknown error";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      what = x.what();
+    } catch (...) {
+    }
+    return Error(HttpRequest{}, 500, "InternalError", what);
   }
   void Accept();
   void OnAccepted(tcp::socket s);
@@ -355,6 +385,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
     after_.method = req_.method;
     after_.target = req_.target;
     after_.path = req_.path;
+    req_.can_stream = version_ >= 11 && static_cast<bool>(core_->opts.run_blocking);
     auto once = std::make_shared<std::atomic<bool>>(false);
     HttpRespond respond = [w = weak_from_this(), core = core_->shared_from_this(),
                            once](HttpResponse r) {
@@ -395,6 +426,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
       tmp_file_.clear();
     }
     keep_alive_ = keep_alive_ && !r.close && !body_unread_ && !core_->stopping.load();
+    if (r.stream) return StartStream(std::move(r));
     if (!r.file_path.empty()) {
       auto m = std::make_shared<http::response<http::file_body>>(
           static_cast<http::status>(r.status), version_);
@@ -445,6 +477,126 @@ class Conn : public std::enable_shared_from_this<Conn> {
                            });
   }
 
+  // ----- streamed answers (HttpResponse::stream): chunked, one piece ahead of the socket -----
+
+  void StartStream(HttpResponse r) {
+    auto st = std::make_shared<StreamOut>();
+    st->fn = std::move(r.stream);
+    r.stream = nullptr;
+    st->ready = std::move(r.body);
+    r.body.clear();
+    st->head = std::move(r);
+    st->collect = version_ < 11 || !core_->opts.run_blocking;
+    stream_out_ = st;
+    if (!st->ready.empty() && !st->collect) {
+      st->have_ready = true;
+      return WriteNextPiece(st);
+    }
+    Produce(st);
+  }
+
+  void Produce(const std::shared_ptr<StreamOut>& st) {
+    st->producing = true;
+    std::string start = st->collect ? std::move(st->ready) : std::string();
+    auto task = [w = weak_from_this(), core = core_->shared_from_this(), st,
+                 start = std::move(start)]() mutable {
+      (void)core;  // held: the connection's io_context outlives this task
+      auto self = w.lock();
+      if (!self || self->state.load() == kClosed) return;
+      std::string piece = std::move(start);
+      bool more = true;
+      std::exception_ptr err;
+      try {
+        while (more && (st->collect || piece.size() < kStreamPieceBytes)) more = st->fn(piece);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      auto ex = self->stream_.get_executor();
+      asio::dispatch(ex, [self = std::move(self), st, piece = std::move(piece), more,
+                          err]() mutable { self->OnPiece(st, std::move(piece), more, err); });
+    };
+    if (!core_->opts.run_blocking) return task();
+    if (!core_->opts.run_blocking(std::move(task))) {
+      st->producing = false;
+      Close();
+    }
+  }
+
+  void OnPiece(const std::shared_ptr<StreamOut>& st, std::string piece, bool more,
+               std::exception_ptr err) {
+    st->producing = false;
+    if (state.load() == kClosed || stream_out_ != st) return;
+    if (err) {
+      // After the head: no terminator, so the client sees a truncated answer (what was
+      // produced before the failure is still delivered).
+      if (st->head_sent) {
+        st->failed = true;
+        if (!st->writing) Close();
+        return;
+      }
+      stream_out_.reset();
+      return Write(core_->ExceptionResponse(err));
+    }
+    if (!st->head_sent && !more) {  // the whole answer in one piece: an ordinary answer
+      HttpResponse r = std::move(st->head);
+      r.body = std::move(piece);
+      stream_out_.reset();
+      return Write(std::move(r));
+    }
+    st->ready = std::move(piece);
+    st->have_ready = true;
+    st->more = more;
+    if (!st->writing) WriteNextPiece(st);
+  }
+
+  void WriteNextPiece(const std::shared_ptr<StreamOut>& st) {
+    st->prefix.clear();
+    if (!st->head_sent) {
+      http::response<http::empty_body> m(static_cast<http::status>(st->head.status), version_);
+      Decorate(m, st->head);
+      m.chunked(true);
+      m.keep_alive(keep_alive_);
+      std::ostringstream os;
+      os << m.base();
+      st->prefix = os.str();
+      st->head_sent = true;
+    }
+    st->data = std::move(st->ready);
+    st->ready = std::string();
+    st->have_ready = false;
+    st->suffix.clear();
+    if (!st->data.empty()) {  // an empty chunk would end the answer
+      char line[24];
+      int n = std::snprintf(line, sizeof line, "%zx\r\n", st->data.size());
+      st->prefix.append(line, static_cast<size_t>(n));
+      st->suffix = "\r\n";
+    }
+    st->last = !st->more;
+    if (st->last) st->suffix += "0\r\n\r\n";
+    st->writing = true;
+    stream_.expires_after(std::chrono::seconds(core_->opts.io_seconds));
+    std::array<asio::const_buffer, 3> bufs{asio::buffer(st->prefix), asio::buffer(st->data),
+                                           asio::buffer(st->suffix)};
+    asio::async_write(stream_, bufs, [self = shared_from_this(), st](beast::error_code ec, size_t) {
+      self->OnPieceWritten(st, ec);
+    });
+    if (st->more && !st->producing) Produce(st);  // the next piece while this one is sent
+  }
+
+  void OnPieceWritten(const std::shared_ptr<StreamOut>& st, beast::error_code ec) {
+    st->writing = false;
+    std::string().swap(st->data);
+    if (ec) return Close();
+    if (state.load() == kClosed || stream_out_ != st) return;
+    if (st->failed) return Close();
+    if (st->last) {
+      stream_out_.reset();
+      return OnWritten();
+    }
+    if (st->have_ready) return WriteNextPiece(st);
+    if (!st->producing) Produce(st);
+  }
+
   void OnWritten() {
     stream_.expires_never();
     if (!keep_alive_) return body_unread_ ? Linger() : Close();
@@ -476,6 +628,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   void Close() {
     if (state.exchange(kClosed) == kClosed) return;
+    stream_out_.reset();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
@@ -496,6 +649,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::optional<http::request_parser<UploadBody>> fbody_;
   HttpRequest req_;
   HttpRequest after_;
+  std::shared_ptr<StreamOut> stream_out_;
   std::string tmp_file_;
   std::vector<char> scratch_;
   Clock::time_point linger_until_;
@@ -755,6 +909,7 @@ uint64_t RaiseFileLimit() {
 
 struct BlockingHandlerPool::Impl {
   struct Job {
+    std::function<void()> task;  // Post(): run it, no request
     HttpRequest req;
     HttpRespond respond;
     bool last = false;  // deadline passed or stopping: answer whatever the handler says
@@ -780,6 +935,16 @@ struct BlockingHandlerPool::Impl {
       if (queue.empty()) return;  // stopping and drained
       auto job = std::move(queue.front());
       queue.pop_front();
+      if (job->task) {
+        lk.unlock();
+        try {
+          job->task();
+        } catch (...) {  // a task reports its own failures; never let one end the worker
+        }
+        job.reset();
+        lk.lock();
+        continue;
+      }
       const uint64_t gen = generation;
       job->req.can_defer = !job->last && !stopping;
       lk.unlock();
@@ -803,6 +968,15 @@ struct BlockingHandlerPool::Impl {
         continue;
       }
       res.defer_until.reset();
+      if (res.stream) {  // the first piece here: a short stream becomes an ordinary answer
+        try {
+          bool more = true;
+          while (more && res.body.size() < kStreamPieceBytes) more = res.stream(res.body);
+          if (!more) res.stream = nullptr;
+        } catch (...) {
+          res = on_error(std::current_exception());
+        }
+      }
       job->respond(std::move(res));
       job.reset();
       lk.lock();
@@ -861,6 +1035,16 @@ HttpServer::Handler BlockingHandlerPool::handler() {
     impl->queue.push_back(std::move(job));
     impl->cv.notify_one();
   };
+}
+
+bool BlockingHandlerPool::Post(std::function<void()> task) {
+  std::lock_guard lk(impl_->mu);
+  if (impl_->stopping) return false;
+  auto job = std::make_shared<Impl::Job>();
+  job->task = std::move(task);
+  impl_->queue.push_back(std::move(job));
+  impl_->cv.notify_one();
+  return true;
 }
 
 void BlockingHandlerPool::Wake() {

@@ -35,6 +35,10 @@
 
 namespace trainyard {
 
+// A streamed answer (HttpResponse::stream) is sent in pieces of at least this many bytes
+// (the producer's output is gathered up to it), each as one chunk.
+inline constexpr size_t kStreamPieceBytes = 64 * 1024;
+
 // Admit's decision on a request head.
 struct HeadDecision {
   // Answer now with this response; the body is never read.
@@ -64,6 +68,14 @@ struct HttpServerOptions {
   std::function<HttpResponse(const HttpRequest& head, int status, const std::string& code,
                              const std::string& message)>
       error_response;
+  // Runs a task that may block (the producer of a streamed answer, HttpResponse::stream) off
+  // the I/O threads; returns false when it cannot (shutting down: the connection is closed).
+  // When unset, requests get can_stream false and a stream set anyway is collected in one
+  // task on the I/O thread (only for producers that do not block).
+  std::function<bool(std::function<void()> task)> run_blocking;
+  // The answer for an exception thrown by a stream producer before anything was sent.
+  // Default: 500 InternalError with the exception's message.
+  std::function<HttpResponse(std::exception_ptr)> exception_response;
 };
 
 class HttpServer {
@@ -112,8 +124,13 @@ class BlockingHandlerPool {
   BlockingHandlerPool(int threads, Fn fn, OnError on_error);
   ~BlockingHandlerPool();  // Stop()s
 
-  // The HttpServer::Handler that queues requests here.
+  // The HttpServer::Handler that queues requests here. A handler's streamed answer
+  // (HttpResponse::stream) gets its first piece produced on the worker before it is handed
+  // back, so a stream that ends early becomes an ordinary answer with no extra hop.
   HttpServer::Handler handler();
+  // Runs `task` on a worker (after the requests queued before it); false once stopping. For
+  // HttpServerOptions::run_blocking.
+  bool Post(std::function<void()> task);
   // Something changed: parked requests are run again.
   void Wake();
   // Parked requests get their last attempt now; waits for the queue to empty and joins the

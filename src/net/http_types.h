@@ -67,7 +67,13 @@ struct HttpResponse {
 
   // When set (and the request's can_stream is true), the body is produced in pieces: each
   // call appends the next piece to `out` and returns false after the last piece. The server
-  // sends each piece as it comes (chunked), so a large answer never sits in memory whole.
+  // sends each piece as it comes (chunked), so a large answer never sits in memory whole;
+  // `body`, when not empty, is sent before the first piece. The producer may block (SQLite,
+  // files): the server calls it off its I/O threads, one call at a time, at most one piece
+  // ahead of the socket. An answer that ends within its first piece is sent with a
+  // Content-Length as usual. An exception before anything was sent becomes an error answer;
+  // after that the connection is closed without the chunked terminator, so the client sees
+  // a truncated answer, never a complete-looking one.
   std::function<bool(std::string& out)> stream;
 };
 

@@ -20,6 +20,7 @@
 #include "runner/submission.h"
 #include "server/data_api.h"
 #include "server/run_access.h"
+#include "server/run_json.h"
 #include "server/run_query_api.h"
 
 namespace trainyard {
@@ -97,6 +98,28 @@ bool Match(const Route& r, const std::vector<std::string>& segs, Params& out) {
 Json ParseBody(const HttpRequest& req) {
   if (req.body.empty()) return Json::object();
   return ParseJsonBounded(req.body, "request body");
+}
+
+// The first `size` bytes of an open file as a streamed answer (HttpResponse::stream), 1 MiB a
+// piece. A file cut shorter meanwhile ends the answer with an error (a truncated download).
+std::function<bool(std::string&)> StreamFd(UniqueFd fd, uint64_t size, std::string what) {
+  auto f = std::make_shared<UniqueFd>(std::move(fd));
+  auto off = std::make_shared<uint64_t>(0);
+  return [f, off, size, what](std::string& out) {
+    uint64_t n = std::min<uint64_t>(size - *off, 1u << 20);
+    size_t at = out.size();
+    out.resize(at + n);
+    size_t got = 0;
+    while (got < n) {
+      ssize_t k = ::pread(f->get(), out.data() + at + got, n - got, static_cast<off_t>(*off + got));
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0) ThrowErrno("read " + what);
+      if (k == 0) throw InternalError(what + " became shorter while it was being sent");
+      got += static_cast<size_t>(k);
+    }
+    *off += n;
+    return *off < size;
+  };
 }
 
 void SendJson(HttpResponse& res, const Json& j, int status = 200) {
@@ -289,8 +312,11 @@ struct Api::Impl {
       : ctx(std::move(c)),
         data(std::make_unique<DataApi>(ctx.data_dir, *ctx.store, *ctx.blobs)),
         access(*ctx.store, *ctx.blobs) {
-    queries = std::make_unique<RunQueryApi>(*ctx.store,
-                                            [this](const RunRecord& r) { return RunJson(r); });
+    queries = std::make_unique<RunQueryApi>(
+        *ctx.store, [this](const RunRecord& r) { return RunJson(r); },
+        [this](const std::vector<RunRecord>& runs, const std::map<std::string, Json>* latest) {
+          return RunsJsonText(runs, latest);
+        });
     Register();
   }
 
@@ -317,37 +343,47 @@ struct Api::Impl {
     return *r;
   }
 
+  // The run object (docs/REST.md), written as text by AppendRunJson (server/run_json.h).
   Json RunJson(const RunRecord& r) {
-    Json j = {{"id", r.id},
-              {"number", r.number},
-              {"experiment", r.experiment},
-              {"parent_id", r.parent_id.empty() ? Json(nullptr) : Json(r.parent_id)},
-              {"kind", r.kind},
-              {"display_name", r.display_name},
-              {"status", r.status},
-              {"created_utc", TimeOrNull(r.created)},
-              {"start_time_utc", TimeOrNull(r.started)},
-              {"end_time_utc", TimeOrNull(r.ended)},
-              {"tags", r.tags},
-              {"properties", r.properties},
-              {"compute_target", r.compute_target},
-              {"script", r.definition.value("script", Json(nullptr))},
-              {"command", r.definition.value("command", Json(nullptr))},
-              {"arguments", r.definition.value("arguments", Json::array())},
-              {"environment", r.definition.value("environment", Json(nullptr))},
-              {"definition", r.definition},
-              {"snapshot_id", r.snapshot_id.empty() ? Json(nullptr) : Json(r.snapshot_id)},
-              {"git", r.git},
-              {"error", r.error},
-              {"exit_code", r.exit_code ? Json(*r.exit_code) : Json(nullptr)},
-              {"portal_url", ctx.server_url + "/runs/" + r.id}};
-    Json logs = Json::object();
-    for (auto& [rel, size] : LiveLogs(r.id)) {
-      logs[rel] = ctx.server_url + "/api/v1/runs/" + r.id + "/logs/" + UrlEncode(rel, true);
+    auto logs = LiveLogs(r.id);
+    auto inputs = ctx.store->ListRunInputs(r.id);
+    std::string text;
+    AppendRunJson(text, r, {&ctx.server_url, &logs, &inputs, nullptr});
+    return Json::parse(text);
+  }
+
+  // A page of run objects as JSON text: their inputs in one query, a log-directory scan only
+  // for runs that have a log directory; with `latest`, each gets "metrics" from it.
+  std::vector<std::string> RunsJsonText(const std::vector<RunRecord>& runs,
+                                        const std::map<std::string, Json>* latest) {
+    std::vector<std::string> ids;
+    ids.reserve(runs.size());
+    for (auto& r : runs) ids.push_back(r.id);
+    auto inputs = ctx.store->ListRunInputsOf(ids);
+    UniqueFd logs_dir(::open(LogsRoot().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    static const std::vector<RunInputRecord> kNoInputs;
+    static const Json kNoMetrics = Json::object();
+    std::vector<std::string> out;
+    out.reserve(runs.size());
+    for (auto& r : runs) {
+      struct stat st {};
+      std::vector<std::pair<std::string, uint64_t>> logs;
+      if (logs_dir && ::fstatat(logs_dir.get(), r.id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        logs = LiveLogs(r.id);
+      }
+      auto in = inputs.find(r.id);
+      const Json* metrics = nullptr;
+      if (latest) {
+        auto m = latest->find(r.id);
+        metrics = m == latest->end() ? &kNoMetrics : &m->second;
+      }
+      std::string text;
+      AppendRunJson(
+          text, r,
+          {&ctx.server_url, &logs, in == inputs.end() ? &kNoInputs : &in->second, metrics});
+      out.push_back(std::move(text));
     }
-    j["log_files"] = logs;
-    j["input_datasets"] = data->RunInputsJson(r.id);
-    return j;
+    return out;
   }
 
   void Register();
@@ -696,7 +732,7 @@ struct Api::Impl {
     SendJson(res, {{"files", arr}});
   }
 
-  void GetArtifact(HttpRequest&, HttpResponse& res, const Params& p) {
+  void GetArtifact(HttpRequest& req, HttpResponse& res, const Params& p) {
     RunRecord r = RequireRun(p[0]);
     std::string path = ValidateRelativePath("artifact path", p[1]);
     if (auto a = ctx.store->GetArtifact(r.id, path)) {
@@ -713,8 +749,13 @@ struct Api::Impl {
     UniqueFd fd(raw);
     struct stat st {};
     if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
-      res.body = ReadFd(fd.get(), kMaxLogResponseBytes, LogWhat(r.id, path));
       res.content_type = "application/octet-stream";
+      if (req.can_stream) {  // any size, 1 MiB at a time (what it held when opened)
+        res.stream =
+            StreamFd(std::move(fd), static_cast<uint64_t>(st.st_size), LogWhat(r.id, path));
+        return;
+      }
+      res.body = ReadFd(fd.get(), kMaxLogResponseBytes, LogWhat(r.id, path));
       return;
     }
     throw NotFound("run '" + r.id + "' has no file '" + path +

@@ -1,6 +1,8 @@
 #include "server/api_server.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "common/error.h"
 
@@ -16,6 +18,14 @@ HttpResponse ErrorAnswer(int status, const std::string& code, const std::string&
   r.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (status == 401) r.headers["WWW-Authenticate"] = "Bearer";
   return r;
+}
+
+// Twice the cores, 4 to 16: enough that a few slow blocking handlers (an upload being hashed)
+// do not stall the rest, few enough that on a small machine the workers do not just take
+// the CPU from each other (on 2 busy cores 8 workers answered the run list at about half the
+// rate of 2-4: BENCHMARKS.md H6).
+int DefaultWorkers() {
+  return static_cast<int>(std::clamp(2 * std::thread::hardware_concurrency(), 4u, 16u));
 }
 
 }  // namespace
@@ -48,7 +58,7 @@ ApiServer::ApiServer(ApiServerOptions opts, ChangeNotifier* notifier)
   impl_->notifier = notifier;
   Impl* impl = impl_.get();
   impl->pool = std::make_unique<BlockingHandlerPool>(
-      opts.workers > 0 ? opts.workers : 8,
+      opts.workers > 0 ? opts.workers : DefaultWorkers(),
       [impl](HttpRequest& req, HttpResponse& res) { impl->api.load()->Handle(req, res); },
       &ErrorResponseFor);
   HttpServerOptions h;
@@ -59,6 +69,9 @@ ApiServer::ApiServer(ApiServerOptions opts, ChangeNotifier* notifier)
   h.unauth_idle_seconds = opts.unauth_idle_seconds;
   h.idle_seconds = opts.idle_seconds;
   h.max_connections = opts.max_connections;
+  // Streamed answers (run listings, series, large logs) are produced on the worker pool.
+  h.run_blocking = [impl](std::function<void()> task) { return impl->pool->Post(std::move(task)); };
+  h.exception_response = &ErrorResponseFor;
   impl->http = std::make_unique<HttpServer>(
       h, [impl](const HttpRequest& head) { return impl->api.load()->Admit(head); },
       impl->pool->handler());

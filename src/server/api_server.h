@@ -19,7 +19,7 @@ struct ApiServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   std::string upload_tmp_dir;  // the blob store's temp dir (uploads are renamed from there)
-  int workers = 0;             // blocking handler threads; 0 = 8
+  int workers = 0;             // blocking handler threads; 0 = 2 per core, 4 to 16
   int io_threads = 0;          // 0 = one per core, at most 4
   int unauth_idle_seconds = 10;
   int idle_seconds = 300;

@@ -674,8 +674,12 @@ void DataApi::RecordRunInputs(const std::string& run_id, const Json& def) {
 }
 
 Json DataApi::RunInputsJson(const std::string& run_id) {
+  return RunInputsJson(impl_->ctx.store.ListRunInputs(run_id));
+}
+
+Json DataApi::RunInputsJson(const std::vector<RunInputRecord>& inputs) {
   Json arr = Json::array();
-  for (const RunInputRecord& r : impl_->ctx.store.ListRunInputs(run_id)) {
+  for (const RunInputRecord& r : inputs) {
     arr.push_back({{"input_name", r.input_name},
                    {"mode", r.mode},
                    {"name", r.name.empty() ? Json(nullptr) : Json(r.name)},

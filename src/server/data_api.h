@@ -34,6 +34,8 @@ class DataApi {
   void RecordRunInputs(const std::string& run_id, const nlohmann::json& definition);
   // The run's inputs for the run object: [{"input_name", "mode", "name", "version", "id"}].
   nlohmann::json RunInputsJson(const std::string& run_id);
+  // The same from records already read (ListRunInputsOf for a page of runs).
+  static nlohmann::json RunInputsJson(const std::vector<RunInputRecord>& inputs);
 
  private:
   struct Impl;

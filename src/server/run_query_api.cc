@@ -4,10 +4,12 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <string_view>
 
 #include "common/error.h"
 #include "common/util.h"
 #include "common/validation.h"
+#include "server/run_json.h"
 
 namespace trainyard {
 
@@ -77,8 +79,13 @@ void AppendJsonValue(std::string& out, const Json& v) {
   }
 }
 
+void AppendQuoted(std::string& out, std::string_view s) { AppendJsonString(out, s); }
+
 std::string Quote(const std::string& s) {
-  return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  out.reserve(s.size() + 2);
+  AppendQuoted(out, s);
+  return out;
 }
 
 // Azure's metric shapes per name, built while the points stream by (no point objects kept for
@@ -162,36 +169,35 @@ class MetricShaper {
   std::map<std::string, Acc> by_;
 };
 
-void AppendTime(std::string& out, int64_t ms) {
-  if (ms <= 0) {
-    out += "null";
-  } else {
-    out += '"' + FormatIsoTime(ms) + '"';
-  }
-}
+void AppendTime(std::string& out, int64_t ms) { AppendJsonTime(out, ms); }
 
-void AppendStringMap(std::string& out, const Json& obj) {
-  out += '{';
-  bool first = true;
-  for (auto& [k, v] : obj.items()) {
-    if (!first) out += ',';
-    first = false;
-    out += Quote(k) + ':' + (v.is_string() ? Quote(v.get_ref<const std::string&>()) : v.dump());
-  }
-  out += '}';
-}
+void AppendStringMap(std::string& out, const Json& obj) { AppendJsonStringMap(out, obj); }
 
 // The run table row (view=summary): the columns a listing shows, written as text directly
 // (no log file stat, no lineage lookup, no JSON tree): several times cheaper per run than the
 // full run object.
 void AppendSummary(std::string& out, const RunRecord& r, const Json* metrics) {
-  out += "{\"id\":" + Quote(r.id) + ",\"number\":";
+  out += "{\"id\":";
+  AppendQuoted(out, r.id);
+  out += ",\"number\":";
   AppendInt(out, r.number);
-  out += ",\"experiment\":" + Quote(r.experiment) +
-         ",\"parent_id\":" + (r.parent_id.empty() ? std::string("null") : Quote(r.parent_id)) +
-         ",\"kind\":" + Quote(r.kind) + ",\"display_name\":" + Quote(r.display_name) +
-         ",\"status\":" + Quote(r.status) + ",\"compute_target\":" + Quote(r.compute_target) +
-         ",\"created_utc\":";
+  out += ",\"experiment\":";
+  AppendQuoted(out, r.experiment);
+  out += ",\"parent_id\":";
+  if (r.parent_id.empty()) {
+    out += "null";
+  } else {
+    AppendQuoted(out, r.parent_id);
+  }
+  out += ",\"kind\":";
+  AppendQuoted(out, r.kind);
+  out += ",\"display_name\":";
+  AppendQuoted(out, r.display_name);
+  out += ",\"status\":";
+  AppendQuoted(out, r.status);
+  out += ",\"compute_target\":";
+  AppendQuoted(out, r.compute_target);
+  out += ",\"created_utc\":";
   AppendTime(out, r.created);
   out += ",\"start_time_utc\":";
   AppendTime(out, r.started);
@@ -218,6 +224,7 @@ void Grow(std::string& out, size_t extra) {
 struct SeriesOptions {
   std::optional<int64_t> start, end;
   int max_points = 0;
+  DownsampleMode mode = DownsampleMode::kMinMax;
   bool Any() const { return start || end || max_points > 0; }
 };
 
@@ -226,6 +233,15 @@ SeriesOptions SeriesFromQuery(const HttpRequest& req) {
   o.start = IntParam(req, "start_step", INT64_MIN + 1, INT64_MAX - 1);
   o.end = IntParam(req, "end_step", INT64_MIN + 1, INT64_MAX - 1);
   if (auto m = IntParam(req, "max_points", 2, 1000000)) o.max_points = static_cast<int>(*m);
+  std::string mode = req.Query("mode", "minmax");
+  if (mode == "lttb") {
+    o.mode = DownsampleMode::kLttb;
+  } else if (mode != "minmax") {
+    throw InvalidInput(
+        "mode must be 'minmax' (the minimum and maximum of each bucket) or 'lttb' "
+        "(Largest-Triangle-Three-Buckets), got '" +
+        mode + "'");
+  }
   if (o.start && o.end && *o.start > *o.end) {
     throw InvalidInput("start_step (" + std::to_string(*o.start) + ") is after end_step (" +
                        std::to_string(*o.end) + ")");
@@ -238,6 +254,7 @@ SeriesOptions SeriesFromQuery(const HttpRequest& req) {
 struct RunQueryApi::Impl {
   MetadataStore& store;
   std::function<Json(const RunRecord&)> run_json;
+  RunsText runs_text;
 
   RunRecord RequireRun(const std::string& id) {
     ValidateRunId("run id", id);
@@ -281,12 +298,26 @@ struct RunQueryApi::Impl {
       metrics = store.LatestMetrics(ids);
     }
     static const Json kNoMetrics = Json::object();
-    for (auto& r : runs) {
+    Grow(out, runs.size() * (summary ? 512 : 768));
+    std::vector<std::string> texts;
+    if (!summary && runs_text) {
+      size_t n = limit > 0 ? std::min(runs.size(), limit - std::min(limit, emitted)) : runs.size();
+      texts = runs_text(
+          n == runs.size() ? runs : std::vector<RunRecord>(runs.begin(), runs.begin() + n),
+          latest ? &metrics : nullptr);
+    }
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const RunRecord& r = runs[k];
       if (limit > 0 && emitted >= limit) return;
       if (summary) {
         if (emitted++) out += ',';
         auto it = metrics.find(r.id);
         AppendSummary(out, r, !latest ? nullptr : it == metrics.end() ? &kNoMetrics : &it->second);
+        continue;
+      }
+      if (k < texts.size()) {
+        if (emitted++) out += ',';
+        out += texts[k];
         continue;
       }
       Json j = run_json(r);
@@ -375,7 +406,7 @@ struct RunQueryApi::Impl {
       }
       std::string out = "{";
       for (auto& n : names) {
-        SeriesRead r{run_id, n, o.start, o.end, o.max_points, "", 0};
+        SeriesRead r{run_id, n, o.start, o.end, o.max_points, "", 0, o.mode};
         SeriesChunk c = store.ReadSeries(r);
         if (c.count == 0) continue;
         if (out.size() > 1) out += ',';
@@ -482,87 +513,149 @@ struct RunQueryApi::Impl {
     res.body = out + "]}";
   }
 
-  // GET /runs/{id}/series: {"run_id", "series": [{"name", "count", "downsampled",
+  // GET /runs/{id}/series: {"run_id", "series": [{"name", "count", "downsampled"[, "mode"],
   // "points": [[step, value, time], ...]}]}; full reads are streamed in chunks.
   void GetSeries(HttpRequest& req, HttpResponse& res, const std::string& id) {
     RunRecord r = RequireRun(id);
     SeriesOptions o = SeriesFromQuery(req);
     std::vector<std::string> names = req.QueryAll("name");
     for (auto& n : names) ValidateKey("metric name", n);
-    if (names.empty()) {
-      for (auto& [n, c] : store.SeriesNames(r.id)) names.push_back(n);
-    }
     res.status = 200;
     res.content_type = "application/json";
-    struct State {
-      std::vector<std::string> names;
-      size_t i = 0;
-      std::string after;
-      bool open = false;  // inside a series' points
-      size_t n = 0;
-    };
-    auto st = std::make_shared<State>();
-    st->names = std::move(names);
-    std::string run_id = r.id;
-    res.stream = [this, st, o, run_id](std::string& out) {
-      if (st->i == 0 && !st->open) out += "{\"run_id\":" + Quote(run_id) + ",\"series\":[";
-      if (st->i >= st->names.size()) {
-        out += "]}";
+    auto st = std::make_shared<SeriesStream>();
+    st->runs.push_back({r.id, names.empty() ? AllNames(r.id) : names});
+    st->single = true;
+    st->o = o;
+    res.stream = [this, st](std::string& out) { return NextSeriesPiece(*st, out); };
+  }
+
+  // GET /series?run=A&run=B&name=acc...: the same reads for several runs (a comparison chart)
+  // in one answer: {"runs": [{"run_id", "series": [...]}, ...]} in the order asked. Every run
+  // is checked before the first byte (404 for an unknown one).
+  void GetMultiSeries(HttpRequest& req, HttpResponse& res) {
+    std::vector<std::string> ids = req.QueryAll("run");
+    if (ids.empty()) {
+      throw InvalidInput("name the runs to read with run=<id> (repeat it for each run)");
+    }
+    if (ids.size() > kMaxSeriesRuns) {
+      throw InvalidInput("at most " + std::to_string(kMaxSeriesRuns) + " runs per request, got " +
+                         std::to_string(ids.size()) + "; split the request");
+    }
+    SeriesOptions o = SeriesFromQuery(req);
+    std::vector<std::string> names = req.QueryAll("name");
+    for (auto& n : names) ValidateKey("metric name", n);
+    auto st = std::make_shared<SeriesStream>();
+    for (auto& id : ids) {
+      RunRecord r = RequireRun(id);
+      st->runs.push_back({r.id, names.empty() ? AllNames(r.id) : names});
+    }
+    st->o = o;
+    res.status = 200;
+    res.content_type = "application/json";
+    res.stream = [this, st](std::string& out) { return NextSeriesPiece(*st, out); };
+  }
+
+  static constexpr size_t kMaxSeriesRuns = 100;
+
+  struct SeriesStream {
+    std::vector<std::pair<std::string, std::vector<std::string>>> runs;  // run id, names
+    bool single = false;  // one run: {"run_id", "series"} instead of {"runs": [...]}
+    SeriesOptions o;
+    size_t r = 0, i = 0;  // the run, the series
+    std::string after;
+    bool begun = false;
+    bool open = false;  // inside a series' points
+    size_t n = 0;
+  };
+
+  std::vector<std::string> AllNames(const std::string& run_id) {
+    std::vector<std::string> names;
+    for (auto& [n, c] : store.SeriesNames(run_id)) names.push_back(n);
+    return names;
+  }
+
+  // The next piece of a series answer: the head of a run, one chunk of a series, or the end.
+  bool NextSeriesPiece(SeriesStream& st, std::string& out) {
+    if (!st.begun) {
+      out += st.single ? "{\"run_id\":" + Quote(st.runs[0].first) + ",\"series\":["
+                       : std::string("{\"runs\":[");
+      st.begun = true;
+      if (!st.single && !st.runs.empty())
+        out += "{\"run_id\":" + Quote(st.runs[0].first) + ",\"series\":[";
+    }
+    if (st.r >= st.runs.size()) {
+      out += "]}";
+      return false;
+    }
+    const auto& [run_id, names] = st.runs[st.r];
+    if (st.i >= names.size()) {  // this run is done
+      ++st.r;
+      st.i = 0;
+      if (st.single || st.r >= st.runs.size()) {
+        out += st.single ? "]}" : "]}]}";
         return false;
       }
-      const std::string& name = st->names[st->i];
-      SeriesRead rd{run_id,
-                    name,
-                    o.start,
-                    o.end,
-                    o.max_points,
-                    st->after,
-                    o.max_points > 0 ? 0 : kSeriesChunk};
-      SeriesChunk c = store.ReadSeries(rd);
-      if (!st->open) {
-        if (st->i) out += ',';
-        out += "{\"name\":" + Quote(name) + ",\"count\":" + std::to_string(c.count) +
-               ",\"downsampled\":" + (c.downsampled ? "true" : "false") + ",\"points\":[";
-        st->open = true;
-        st->n = 0;
-      }
-      Grow(out, c.points.size() * 32);
-      for (auto& p : c.points) {
-        if (st->n++) out += ',';
-        out += '[';
-        AppendInt(out, p.step);
-        out += ',';
-        AppendValue(out, p.value);
-        out += ',';
-        if (p.time) {
-          AppendInt(out, p.time);
-        } else {
-          out += "null";
-        }
-        out += ']';
-      }
-      if (c.next.empty()) {
-        out += "]}";
-        st->open = false;
-        st->after.clear();
-        ++st->i;
-      } else {
-        st->after = c.next;
-      }
+      out += "]},{\"run_id\":" + Quote(st.runs[st.r].first) + ",\"series\":[";
       return true;
-    };
+    }
+    const SeriesOptions& o = st.o;
+    const std::string& name = names[st.i];
+    SeriesRead rd{
+        run_id, name, o.start, o.end, o.max_points, st.after, o.max_points > 0 ? 0 : kSeriesChunk,
+        o.mode};
+    SeriesChunk c = store.ReadSeries(rd);
+    if (!st.open) {
+      if (st.i) out += ',';
+      out += "{\"name\":" + Quote(name) + ",\"count\":" + std::to_string(c.count) +
+             ",\"downsampled\":" + (c.downsampled ? "true" : "false");
+      if (o.max_points > 0) {
+        out += o.mode == DownsampleMode::kLttb ? ",\"mode\":\"lttb\"" : ",\"mode\":\"minmax\"";
+      }
+      out += ",\"points\":[";
+      st.open = true;
+      st.n = 0;
+    }
+    Grow(out, c.points.size() * 32);
+    for (auto& p : c.points) {
+      if (st.n++) out += ',';
+      out += '[';
+      AppendInt(out, p.step);
+      out += ',';
+      AppendValue(out, p.value);
+      out += ',';
+      if (p.time) {
+        AppendInt(out, p.time);
+      } else {
+        out += "null";
+      }
+      out += ']';
+    }
+    if (c.next.empty()) {
+      out += "]}";
+      st.open = false;
+      st.after.clear();
+      ++st.i;
+    } else {
+      st.after = c.next;
+    }
+    return true;
   }
 };
 
-RunQueryApi::RunQueryApi(MetadataStore& store, std::function<Json(const RunRecord&)> run_json)
-    : impl_(std::make_unique<Impl>(Impl{store, std::move(run_json)})) {}
+RunQueryApi::RunQueryApi(MetadataStore& store, std::function<Json(const RunRecord&)> run_json,
+                         RunsText runs_text)
+    : impl_(std::make_unique<Impl>(Impl{store, std::move(run_json), std::move(runs_text)})) {}
 RunQueryApi::~RunQueryApi() = default;
 
 bool RunQueryApi::Handle(HttpRequest& req, HttpResponse& res,
                          const std::vector<std::string>& segs) {
-  if (req.method != "GET" || segs.size() < 5 || segs[0] != "api" || segs[1] != "v1") return false;
+  if (req.method != "GET" || segs.size() < 3 || segs[0] != "api" || segs[1] != "v1") return false;
   Impl& m = *impl_;
-  if (segs.size() == 5 && segs[2] == "experiments" && segs[4] == "runs") {
+  if (segs.size() == 3 && segs[2] == "series") {
+    m.GetMultiSeries(req, res);
+  } else if (segs.size() < 5) {
+    return false;
+  } else if (segs.size() == 5 && segs[2] == "experiments" && segs[4] == "runs") {
     ValidateName("experiment name", segs[3]);
     RunFilter scope = Impl::ScopeFromQuery(req);
     scope.experiment = segs[3];

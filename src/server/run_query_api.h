@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,7 +19,12 @@ namespace trainyard {
 class RunQueryApi {
  public:
   // `run_json` renders one run as the run object of docs/REST.md.
-  RunQueryApi(MetadataStore& store, std::function<nlohmann::json(const RunRecord&)> run_json);
+  // `runs_text` (optional) writes a page of run objects as JSON text at once (batched
+  // lookups, no JSON tree), each with "metrics" from `latest` when that is given.
+  using RunsText = std::function<std::vector<std::string>(
+      const std::vector<RunRecord>& runs, const std::map<std::string, nlohmann::json>* latest)>;
+  RunQueryApi(MetadataStore& store, std::function<nlohmann::json(const RunRecord&)> run_json,
+              RunsText runs_text = nullptr);
   ~RunQueryApi();
 
   // True when `segs` (decoded path segments) is one of these routes; the answer is in `res`.

@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "common/change_notifier.h"
 #include "common/error.h"
@@ -136,6 +138,20 @@ int RunServer(const ServerOptions& opts) {
   hopts.host = opts.host;
   hopts.port = static_cast<uint16_t>(port);
   hopts.upload_tmp_dir = blobs.TempDir().string();
+  // Tuning knobs (benchmarks): the blocking worker pool and the I/O threads.
+  for (auto [name, field] :
+       {std::pair<const char*, int*>{"TRAINYARD_SERVER_WORKERS", &hopts.workers},
+        {"TRAINYARD_SERVER_IO_THREADS", &hopts.io_threads}}) {
+    const char* e = std::getenv(name);
+    if (!e || !*e) continue;
+    char* end = nullptr;
+    long v = std::strtol(e, &end, 10);
+    if (*end != '\0' || v < 1 || v > 256) {
+      throw InvalidInput(std::string(name) + " must be a whole number from 1 to 256, got '" + e +
+                         "'");
+    }
+    *field = static_cast<int>(v);
+  }
   std::unique_ptr<Api> api;
   ApiServer http(hopts, &notifier);
   uint16_t bound = http.Listen();

@@ -82,20 +82,30 @@ struct SeriesPoint {
   int64_t time = 0;
 };
 
+// How a downsampled read picks its points: the minimum and maximum of each of max_points/2
+// buckets, or Largest-Triangle-Three-Buckets (shape-preserving; first, last, minimum and
+// maximum kept).
+enum class DownsampleMode { kMinMax, kLttb };
+
 struct SeriesRead {
   std::string run_id, name;
   std::optional<int64_t> start_step, end_step;  // inclusive bounds
-  int max_points = 0;                           // > 0: downsample (min/max per bucket)
+  int max_points = 0;                           // > 0: downsample to at most this many points
   std::string after;                            // raw reads: continue after this (opaque)
   size_t chunk = 0;                             // raw reads: at most this many points; 0 = all
+  DownsampleMode mode = DownsampleMode::kMinMax;
 };
 
 struct SeriesChunk {
   std::vector<SeriesPoint> points;
   std::string next;          // raw reads: pass as `after` for the rest; "" = done
-  bool downsampled = false;  // points are min/max representatives of buckets
+  bool downsampled = false;  // points are representatives (DownsampleMode) of the range
   int64_t count = 0;         // points in the series (all steps)
 };
+
+// LTTB over the numeric points of `in` (step order): at most n points (n >= 2), the first, the
+// last, the minimum and the maximum among them (n >= 5). Exposed for tests.
+std::vector<SeriesPoint> LttbDownsample(const std::vector<SeriesPoint>& in, size_t n);
 
 struct MetricPoint {
   std::string run_id;
@@ -281,6 +291,17 @@ class MetadataStore {
   virtual void AddRunInputs(const std::vector<RunInputRecord>& inputs) = 0;
   // Inputs of a run (run_id given), or consumers of an asset (kind + name [+ version]).
   virtual std::vector<RunInputRecord> ListRunInputs(const std::string& run_id) = 0;
+  // The inputs of several runs at once (a page of a run listing): run id -> its inputs (runs
+  // without inputs are absent).
+  virtual std::map<std::string, std::vector<RunInputRecord>> ListRunInputsOf(
+      const std::vector<std::string>& run_ids) {
+    std::map<std::string, std::vector<RunInputRecord>> out;
+    for (auto& id : run_ids) {
+      auto v = ListRunInputs(id);
+      if (!v.empty()) out[id] = std::move(v);
+    }
+    return out;
+  }
   virtual std::vector<RunInputRecord> ListAssetConsumers(const std::string& kind,
                                                          const std::string& name,
                                                          int64_t version) = 0;

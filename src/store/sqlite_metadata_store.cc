@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -100,8 +101,16 @@ CREATE TABLE metric_blocks (run_key INTEGER NOT NULL, name TEXT NOT NULL, block 
   first_x INTEGER NOT NULL, last_x INTEGER NOT NULL, min_v, min_x INTEGER, max_v, max_x INTEGER,
   PRIMARY KEY(run_key, name, block)) WITHOUT ROWID;
 )sql",
+    // 7: the time of each block's minimum and maximum (downsampled points carry their time);
+    // the summaries are rebuilt from the points.
+    R"sql(
+ALTER TABLE metric_blocks ADD COLUMN min_t INTEGER;
+ALTER TABLE metric_blocks ADD COLUMN max_t INTEGER;
+)sql",
 };
-constexpr int64_t kSeriesSummaryMigration = 6;
+// The migration after which series summaries (metrics_latest, metric_blocks) are rebuilt from
+// the points: the last one that changed their shape.
+constexpr int64_t kSeriesSummaryMigration = 7;
 
 // Points per summary block of a series (metric_blocks).
 constexpr int64_t kBlock = 256;
@@ -125,12 +134,17 @@ struct Conn {
 // SQL text); reset and returned to the cache at the end of the scope.
 class Stmt {
  public:
-  Stmt(Conn& c, const std::string& sql) : c_(c), sql_(sql) {
+  Stmt(Conn& c, const std::string& sql) : c_(c) {
     auto it = c.idle.find(sql);
-    if (it != c.idle.end() && !it->second.empty()) {
-      s_ = it->second.back();
-      it->second.pop_back();
-      return;
+    if (it != c.idle.end()) {
+      slot_ = &it->second;  // stable: unordered_map keeps elements in place on rehash
+      if (!slot_->empty()) {
+        s_ = slot_->back();
+        slot_->pop_back();
+        return;
+      }
+    } else {
+      sql_ = sql;
     }
     if (sqlite3_prepare_v3(c.db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) !=
         SQLITE_OK) {
@@ -141,6 +155,14 @@ class Stmt {
     if (!s_) return;
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
+    if (slot_) {
+      if (slot_->size() < 4) {
+        slot_->push_back(s_);
+      } else {
+        sqlite3_finalize(s_);
+      }
+      return;
+    }
     auto it = c_.idle.find(sql_);
     if (it == c_.idle.end() && c_.idle.size() >= 256) {  // many one-off queries: don't keep
       sqlite3_finalize(s_);
@@ -158,6 +180,11 @@ class Stmt {
 
   Stmt& Bind(int i, const std::string& v) {
     sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  // Text that outlives the statement's use (no copy).
+  Stmt& BindStatic(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
     return *this;
   }
   Stmt& Bind(int i, int64_t v) {
@@ -222,7 +249,8 @@ class Stmt {
 
  private:
   Conn& c_;
-  std::string sql_;
+  std::vector<sqlite3_stmt*>* slot_ = nullptr;  // its cache entry, when one existed
+  std::string sql_;                             // the SQL, when no cache entry existed
   sqlite3_stmt* s_ = nullptr;
 };
 
@@ -253,18 +281,23 @@ struct BlockAcc {
   int64_t block = -1, n = 0, first_rowid = 0, last_rowid = 0, first_x = 0, last_x = 0;
   SqlValue min_v, max_v;
   int64_t min_x = 0, max_x = 0;
-  void AddNumeric(const SqlValue& v, int64_t x) {
+  int64_t min_t = -1, max_t = -1;  // -1: unknown (NULL)
+  void AddNumeric(const SqlValue& v, int64_t x, int64_t t) {
     if (!IsNum(v)) return;
     double d = ToD(v);
     if (IsNullV(min_v) || d < ToD(min_v)) {
       min_v = v;
       min_x = x;
+      min_t = t;
     }
     if (IsNullV(max_v) || d > ToD(max_v)) {
       max_v = v;
       max_x = x;
+      max_t = t;
     }
   }
+  // The extremes' times are known (or there are no numbers).
+  bool HasTimes() const { return IsNullV(min_v) || (min_t >= 0 && max_t >= 0); }
 };
 
 // What metrics_latest holds for one (run, name): the point count, the last logged value,
@@ -298,8 +331,8 @@ std::optional<SeriesState> LoadSeriesState(int64_t key, const std::string& name)
 }
 
 constexpr const char* kBlockColumns =
-    "SELECT block, n, first_rowid, last_rowid, first_x, last_x, min_v, min_x, max_v, max_x "
-    "FROM metric_blocks";
+    "SELECT block, n, first_rowid, last_rowid, first_x, last_x, min_v, min_x, max_v, max_x, "
+    "min_t, max_t FROM metric_blocks";
 
 BlockAcc ReadBlock(const Stmt& s) {
   BlockAcc b;
@@ -313,17 +346,29 @@ BlockAcc ReadBlock(const Stmt& s) {
   b.min_x = s.Int(7);
   b.max_v = s.Value(8);
   b.max_x = s.Int(9);
+  b.min_t = s.IsNull(10) ? -1 : s.Int(10);
+  b.max_t = s.IsNull(11) ? -1 : s.Int(11);
   return b;
 }
 
 void WriteBlock(int64_t key, const std::string& name, const BlockAcc& b) {
   Stmt s(C(),
          "INSERT OR REPLACE INTO metric_blocks (run_key, name, block, n, first_rowid, "
-         "last_rowid, first_x, last_x, min_v, min_x, max_v, max_x) VALUES "
-         "(?,?,?,?,?,?,?,?,?,?,?,?)");
+         "last_rowid, first_x, last_x, min_v, min_x, max_v, max_x, min_t, max_t) VALUES "
+         "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.Bind(1, key).Bind(2, name).Bind(3, b.block).Bind(4, b.n).Bind(5, b.first_rowid);
   s.Bind(6, b.last_rowid).Bind(7, b.first_x).Bind(8, b.last_x).BindValue(9, b.min_v);
   s.Bind(10, b.min_x).BindValue(11, b.max_v).Bind(12, b.max_x);
+  if (b.min_t >= 0) {
+    s.Bind(13, b.min_t);
+  } else {
+    s.BindNull(13);
+  }
+  if (b.max_t >= 0) {
+    s.Bind(14, b.max_t);
+  } else {
+    s.BindNull(14);
+  }
   s.Step();
 }
 
@@ -379,7 +424,7 @@ class SeriesAccumulator {
     ++c.n;
     c.last_rowid = rowid;
     c.last_x = x;
-    c.AddNumeric(v, x);
+    c.AddNumeric(v, x, time);
     st.cur_dirty = true;
     st.latest = std::move(v);
   }
@@ -447,7 +492,27 @@ struct Unit {
   int64_t n = 0;
   SqlValue min_v, max_v;
   int64_t min_x = 0, max_x = 0;
+  int64_t min_t = 0, max_t = 0;
 };
+
+Unit UnitOf(const BlockAcc& b) {
+  return {b.n,
+          b.min_v,
+          b.max_v,
+          b.min_x,
+          b.max_x,
+          std::max<int64_t>(0, b.min_t),
+          std::max<int64_t>(0, b.max_t)};
+}
+
+// The unit's extremes as points in step order (one when they are the same point).
+void AppendExtremes(const Unit& u, std::vector<SeriesPoint>& out) {
+  if (IsNullV(u.min_v)) return;
+  SeriesPoint a{u.min_x, u.min_v, u.min_t}, b{u.max_x, u.max_v, u.max_t};
+  if (a.step > b.step) std::swap(a, b);
+  out.push_back(a);
+  if (!(u.min_x == u.max_x && ToD(u.min_v) == ToD(u.max_v))) out.push_back(b);
+}
 
 void EmitBuckets(const std::vector<Unit>& units, size_t buckets, std::vector<SeriesPoint>& out) {
   int64_t total = 0;
@@ -456,18 +521,11 @@ void EmitBuckets(const std::vector<Unit>& units, size_t buckets, std::vector<Ser
   Unit acc;
   int64_t cum = 0;
   size_t cur = SIZE_MAX;
-  auto emit = [&] {
-    if (IsNullV(acc.min_v)) return;
-    SeriesPoint a{acc.min_x, acc.min_v, 0}, b{acc.max_x, acc.max_v, 0};
-    if (a.step > b.step) std::swap(a, b);
-    out.push_back(a);
-    if (!(acc.min_x == acc.max_x && ToD(acc.min_v) == ToD(acc.max_v))) out.push_back(b);
-  };
   for (auto& u : units) {
     size_t bucket = static_cast<size_t>(static_cast<double>(cum) * static_cast<double>(buckets) /
                                         static_cast<double>(total));
     if (bucket != cur) {
-      if (cur != SIZE_MAX) emit();
+      if (cur != SIZE_MAX) AppendExtremes(acc, out);
       acc = Unit{};
       cur = bucket;
     }
@@ -476,20 +534,94 @@ void EmitBuckets(const std::vector<Unit>& units, size_t buckets, std::vector<Ser
     if (!IsNullV(u.min_v) && (IsNullV(acc.min_v) || ToD(u.min_v) < ToD(acc.min_v))) {
       acc.min_v = u.min_v;
       acc.min_x = u.min_x;
+      acc.min_t = u.min_t;
     }
     if (!IsNullV(u.max_v) && (IsNullV(acc.max_v) || ToD(u.max_v) > ToD(acc.max_v))) {
       acc.max_v = u.max_v;
       acc.max_x = u.max_x;
+      acc.max_t = u.max_t;
     }
   }
-  emit();
+  AppendExtremes(acc, out);
 }
 
-// Downsampled read: min/max per bucket. A series whose steps never decrease is read from its
-// block summaries (only the blocks cut by the range are read point by point); otherwise, or
-// when the range holds too few blocks, from its points.
+}  // namespace
+
+// Largest-Triangle-Three-Buckets (Steinarsson 2013) over numeric points in step order, keeping
+// the first, the last, the minimum and the maximum: at most `n` points, in step order.
+std::vector<SeriesPoint> LttbDownsample(const std::vector<SeriesPoint>& in, size_t n) {
+  std::vector<SeriesPoint> pts;
+  pts.reserve(in.size());
+  for (auto& p : in)
+    if (IsNum(p.value)) pts.push_back(p);
+  if (pts.size() <= n || n < 2) return pts;
+  size_t lo_i = 0, hi_i = 0;
+  for (size_t i = 1; i < pts.size(); ++i) {
+    if (ToD(pts[i].value) < ToD(pts[lo_i].value)) lo_i = i;
+    if (ToD(pts[i].value) > ToD(pts[hi_i].value)) hi_i = i;
+  }
+  // Room for the extremes when LTTB might miss them.
+  const size_t k = n >= 5 ? n - 2 : n;
+  std::vector<size_t> pick;
+  pick.reserve(n);
+  pick.push_back(0);
+  if (k > 2) {
+    const double every = static_cast<double>(pts.size() - 2) / static_cast<double>(k - 2);
+    size_t a = 0;
+    for (size_t i = 0; i + 2 < k; ++i) {
+      size_t avg_from = static_cast<size_t>(std::floor(static_cast<double>(i + 1) * every)) + 1;
+      size_t avg_to = std::min(
+          pts.size(), static_cast<size_t>(std::floor(static_cast<double>(i + 2) * every)) + 1);
+      double ax = 0, ay = 0;
+      if (avg_from >= avg_to) avg_from = pts.size() - 1, avg_to = pts.size();
+      for (size_t j = avg_from; j < avg_to; ++j) {
+        ax += static_cast<double>(pts[j].step);
+        ay += ToD(pts[j].value);
+      }
+      ax /= static_cast<double>(avg_to - avg_from);
+      ay /= static_cast<double>(avg_to - avg_from);
+      size_t from = static_cast<size_t>(std::floor(static_cast<double>(i) * every)) + 1;
+      size_t to = std::min(pts.size() - 1,
+                           static_cast<size_t>(std::floor(static_cast<double>(i + 1) * every)) + 1);
+      const double px = static_cast<double>(pts[a].step), py = ToD(pts[a].value);
+      double best = -1;
+      size_t best_j = from;
+      for (size_t j = from; j < to; ++j) {
+        double area = std::fabs((px - ax) * (ToD(pts[j].value) - py) -
+                                (px - static_cast<double>(pts[j].step)) * (ay - py));
+        if (area > best) {
+          best = area;
+          best_j = j;
+        }
+      }
+      pick.push_back(best_j);
+      a = best_j;
+    }
+  }
+  pick.push_back(pts.size() - 1);
+  if (k != n) {
+    pick.push_back(lo_i);
+    pick.push_back(hi_i);
+  }
+  std::sort(pick.begin(), pick.end());
+  pick.erase(std::unique(pick.begin(), pick.end()), pick.end());
+  std::vector<SeriesPoint> out;
+  out.reserve(pick.size());
+  for (size_t i : pick) out.push_back(pts[i]);
+  return out;
+}
+
+namespace {
+
+// A range of at most this many points is downsampled with LTTB over its points; a larger one
+// (of a series whose steps never decrease) over the extremes of its 256-point blocks.
+constexpr int64_t kLttbExactPoints = 65536;
+
+// Downsampled read: min/max per bucket, or LTTB. A series whose steps never decrease is read
+// from its block summaries (only the blocks cut by the range are read point by point);
+// otherwise, or when the range holds too few blocks, from its points.
 void Downsample(int64_t key, const std::string& name, const SeriesState& st, int64_t lo, int64_t hi,
-                int max_points, SeriesChunk& out) {
+                int max_points, bool lttb, SeriesChunk& out) {
   const size_t buckets = static_cast<size_t>(std::max(1, max_points / 2));
   std::vector<SeriesPoint> raw;  // points in range, when read one by one
   if (st.monotonic) {
@@ -506,24 +638,34 @@ void Downsample(int64_t key, const std::string& name, const SeriesState& st, int
     int64_t total = 0;
     for (auto& b : blocks) {
       Unit u;
-      if (b.first_x >= lo && b.last_x <= hi) {
-        u = {b.n, b.min_v, b.max_v, b.min_x, b.max_x};
-      } else {  // cut by the range: its points
+      if (b.first_x >= lo && b.last_x <= hi && b.HasTimes()) {
+        u = UnitOf(b);
+      } else {  // cut by the range (or summarised without times): its points
         BlockAcc part;
         ScanSeries(key, name, b.first_rowid - 1, b.block * kBlock, b.last_rowid,
                    [&](int64_t, int64_t, SeriesPoint& p) {
                      if (p.step < lo || p.step > hi) return true;
                      ++part.n;
-                     part.AddNumeric(p.value, p.step);
+                     part.AddNumeric(p.value, p.step, p.time);
                      return true;
                    });
-        u = {part.n, part.min_v, part.max_v, part.min_x, part.max_x};
+        u = UnitOf(part);
       }
       total += u.n;
       units.push_back(u);
     }
-    if (total > max_points && units.size() >= buckets) {
+    const bool from_blocks =
+        total > max_points && units.size() >= buckets &&
+        (!lttb || (total > kLttbExactPoints && units.size() >= static_cast<size_t>(max_points)));
+    if (from_blocks && !lttb) {
       EmitBuckets(units, buckets, out.points);
+      return;
+    }
+    if (from_blocks) {  // LTTB over the blocks' extremes (2 candidates per block)
+      std::vector<SeriesPoint> cand;
+      cand.reserve(units.size() * 2);
+      for (auto& u : units) AppendExtremes(u, cand);
+      out.points = LttbDownsample(cand, static_cast<size_t>(max_points));
       return;
     }
     int64_t after = blocks.empty() ? 0 : blocks.front().first_rowid - 1;
@@ -548,12 +690,16 @@ void Downsample(int64_t key, const std::string& name, const SeriesState& st, int
     out.downsampled = false;
     return;
   }
+  if (lttb) {
+    out.points = LttbDownsample(raw, static_cast<size_t>(max_points));
+    return;
+  }
   std::vector<Unit> units;
   units.reserve(raw.size());
   for (auto& p : raw) {
     Unit u;
     u.n = 1;
-    if (IsNum(p.value)) u = {1, p.value, p.value, p.step, p.step};
+    if (IsNum(p.value)) u = {1, p.value, p.value, p.step, p.step, p.time, p.time};
     units.push_back(u);
   }
   EmitBuckets(units, buckets, out.points);
@@ -915,7 +1061,7 @@ class SqliteMetadataStore : public MetadataStore {
       for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
       sql += ")";
       Stmt s(C(), sql);
-      for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), run_ids[at + i]);
+      for (size_t i = 0; i < n; ++i) s.BindStatic(static_cast<int>(i + 1), run_ids[at + i]);
       while (s.Step()) {
         Json& m = out[s.Text(0)];
         if (m.is_null()) m = Json::object();
@@ -956,7 +1102,7 @@ class SqliteMetadataStore : public MetadataStore {
     if (lo > hi) return out;
     if (r.max_points > 0) {
       out.downsampled = true;
-      Downsample(*key, r.name, *st, lo, hi, r.max_points, out);
+      Downsample(*key, r.name, *st, lo, hi, r.max_points, r.mode == DownsampleMode::kLttb, out);
       return out;
     }
     // Raw read: rowid keyset over the (run_key, name) index; "rowid:ordinal" continues.
@@ -1154,6 +1300,26 @@ class SqliteMetadataStore : public MetadataStore {
     s.Bind(1, run_id);
     std::vector<RunInputRecord> out;
     while (s.Step()) out.push_back(ReadRunInput(s));
+    return out;
+  }
+
+  std::map<std::string, std::vector<RunInputRecord>> ListRunInputsOf(
+      const std::vector<std::string>& run_ids) override {
+    std::map<std::string, std::vector<RunInputRecord>> out;
+    if (run_ids.empty()) return out;
+    Lease lk = Read();
+    for (size_t at = 0; at < run_ids.size(); at += 500) {
+      size_t n = std::min<size_t>(500, run_ids.size() - at);
+      std::string sql = std::string(kRunInputColumns) + " WHERE run_id IN (";
+      for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
+      sql += ") ORDER BY run_id, input_name";
+      Stmt s(C(), sql);
+      for (size_t i = 0; i < n; ++i) s.BindStatic(static_cast<int>(i + 1), run_ids[at + i]);
+      while (s.Step()) {
+        RunInputRecord r = ReadRunInput(s);
+        out[r.run_id].push_back(std::move(r));
+      }
+    }
     return out;
   }
 
@@ -1531,7 +1697,7 @@ class SqliteMetadataStore : public MetadataStore {
             std::string("SELECT run_id, key, value FROM ") + table + " WHERE run_id IN (";
         for (size_t i = 0; i < n; ++i) sql += i ? ",?" : "?";
         Stmt s(C(), sql + ")");
-        for (size_t i = 0; i < n; ++i) s.Bind(static_cast<int>(i + 1), runs[at + i].id);
+        for (size_t i = 0; i < n; ++i) s.BindStatic(static_cast<int>(i + 1), runs[at + i].id);
         while (s.Step()) {
           RunRecord* r = by_id[s.Text(0)];
           (tags ? r->tags : r->properties)[s.Text(1)] = s.Text(2);

@@ -37,18 +37,14 @@ def query_params(filter=None, order_by=None):
     return {"filter": filter or None, "order_by": order_by or None}
 
 
-def series_params(start_step=None, end_step=None, max_points=None):
-    return {"start_step": start_step, "end_step": end_step, "max_points": max_points}
+def series_params(start_step=None, end_step=None, max_points=None, mode=None):
+    """``mode``: how ``max_points`` picks points, ``"minmax"`` (default: the minimum and maximum
+    of each bucket) or ``"lttb"`` (Largest-Triangle-Three-Buckets, extremes kept)."""
+    return {"start_step": start_step, "end_step": end_step, "max_points": max_points,
+            "mode": mode}
 
 
-def read_series(client, run_id, names=None, start_step=None, end_step=None, max_points=None):
-    """{name: {"steps": [...], "values": [...], "times": [...], "count": N,
-    "downsampled": bool}} for the run's scalar series (all of them when ``names`` is None)."""
-    if isinstance(names, str):
-        names = [names]
-    params = series_params(start_step, end_step, max_points)
-    params["name"] = list(names) if names else None
-    answer = client.get("/api/v1/runs/{}/series".format(quote_path(run_id)), params=params)
+def _series_dict(answer):
     out = {}
     for s in answer.get("series", []):
         points = s.get("points", [])
@@ -56,3 +52,27 @@ def read_series(client, run_id, names=None, start_step=None, end_step=None, max_
                           "times": [p[2] for p in points], "count": s.get("count", 0),
                           "downsampled": bool(s.get("downsampled"))}
     return out
+
+
+def read_series(client, run_id, names=None, start_step=None, end_step=None, max_points=None,
+                mode=None):
+    """{name: {"steps": [...], "values": [...], "times": [...], "count": N,
+    "downsampled": bool}} for the run's scalar series (all of them when ``names`` is None)."""
+    if isinstance(names, str):
+        names = [names]
+    params = series_params(start_step, end_step, max_points, mode)
+    params["name"] = list(names) if names else None
+    answer = client.get("/api/v1/runs/{}/series".format(quote_path(run_id)), params=params)
+    return _series_dict(answer)
+
+
+def read_series_of_runs(client, run_ids, names=None, start_step=None, end_step=None,
+                        max_points=None, mode=None):
+    """{run_id: {name: {...as read_series...}}} for several runs in one request (at most 100)."""
+    if isinstance(names, str):
+        names = [names]
+    params = series_params(start_step, end_step, max_points, mode)
+    params["name"] = list(names) if names else None
+    params["run"] = list(run_ids)
+    answer = client.get("/api/v1/series", params=params)
+    return {r["run_id"]: _series_dict(r) for r in answer.get("runs", [])}

@@ -390,19 +390,19 @@ class Run:
         self._metric_sink().flush()
 
     def get_metrics(self, name=None, recursive=False, run_type=None, populate=False,
-                    start_step=None, end_step=None, max_points=None):
+                    start_step=None, end_step=None, max_points=None, mode=None):
         """The run's metrics in Azure's shape (see REST.md); with ``recursive`` a dict of
         run id -> metrics for the run and its descendants, optionally only ``run_type``.
 
         Trainyard extensions (keywords) for scalar series: ``start_step``/``end_step`` keep
         the points in that step range (inclusive; a series logged without steps counts
         0, 1, 2, ...); ``max_points`` downsamples each series to at most that many points
-        (the minimum and maximum of each bucket, so extremes are kept). Steps come with
-        :meth:`get_metric_series`."""
+        (the minimum and maximum of each bucket, so extremes are kept; ``mode="lttb"`` for
+        Largest-Triangle-Three-Buckets). Steps come with :meth:`get_metric_series`."""
         from trainyard.core import _run_query
         self._metric_sink().flush_if_pending()
         params = {"name": name, "recursive": True if recursive else None}
-        params.update(_run_query.series_params(start_step, end_step, max_points))
+        params.update(_run_query.series_params(start_step, end_step, max_points, mode))
         metrics = self._client.get(self._path + "/metrics", params=params).get("metrics", {})
         if recursive and run_type is not None:
             from trainyard.core.experiment import run_kind
@@ -412,15 +412,17 @@ class Run:
             metrics = {rid: m for rid, m in metrics.items() if rid in keep}
         return metrics
 
-    def get_metric_series(self, name=None, start_step=None, end_step=None, max_points=None):
+    def get_metric_series(self, name=None, start_step=None, end_step=None, max_points=None,
+                          mode=None):
         """Trainyard extension: scalar series with their steps, ``{name: {"steps": [...],
-        "values": [...], "times": [...] (ms, None for downsampled points), "count": N,
+        "values": [...], "times": [...] (ms, when each point was logged), "count": N,
         "downsampled": bool}}`` for ``name`` (a string or a list; all series when None),
-        ranged by ``start_step``/``end_step`` and downsampled to ``max_points``."""
+        ranged by ``start_step``/``end_step`` and downsampled to ``max_points`` (``mode``
+        ``"minmax"``, the default, or ``"lttb"``; both keep the extremes)."""
         from trainyard.core import _run_query
         self._metric_sink().flush_if_pending()
         return _run_query.read_series(self._client, self._id, name, start_step, end_step,
-                                      max_points)
+                                      max_points, mode)
 
     # -- tags and properties ---------------------------------------------------------------
 

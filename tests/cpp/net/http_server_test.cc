@@ -391,5 +391,206 @@ TEST(BlockingHandlerPoolTest, ParkedRequestIsAnsweredAtItsDeadline) {
   EXPECT_GE(Clock::now() - t0, std::chrono::milliseconds(280));
 }
 
+// ----- streamed answers (HttpResponse::stream) -----
+
+// A server whose handlers run on a BlockingHandlerPool that also produces streamed answers.
+struct StreamServer {
+  std::unique_ptr<BlockingHandlerPool> pool;
+  std::unique_ptr<HttpServer> http;
+  uint16_t port = 0;
+
+  explicit StreamServer(BlockingHandlerPool::Fn fn) {
+    pool = std::make_unique<BlockingHandlerPool>(2, std::move(fn), [](std::exception_ptr e) {
+      HttpResponse r;
+      r.status = 500;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        r.body = std::string("failed: ") + x.what();
+      }
+      return r;
+    });
+    HttpServerOptions o;
+    o.run_blocking = [p = pool.get()](std::function<void()> t) { return p->Post(std::move(t)); };
+    http = std::make_unique<HttpServer>(
+        o, [](const HttpRequest&) { return HeadDecision{}; }, pool->handler());
+    port = http->Listen();
+    http->Start();
+  }
+  ~StreamServer() {
+    http->Stop();
+    pool->Stop();
+  }
+};
+
+// Reads one answer: head, then a chunked body (decoded) or a Content-Length one. `complete`
+// tells whether the chunked terminator (or the whole Content-Length) arrived.
+struct Answer {
+  std::string head, body;
+  bool chunked = false, complete = false;
+};
+
+Answer ReadAnswer(int fd, int timeout_ms = 20000) {
+  Answer a;
+  std::string buf;
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto more = [&]() -> bool {
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, left) <= 0) return false;
+    char tmp[1 << 16];
+    ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf.append(tmp, static_cast<size_t>(n));
+    return true;
+  };
+  size_t end;
+  while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+    if (!more()) return a;
+  a.head = buf.substr(0, end + 4);
+  buf.erase(0, end + 4);
+  a.chunked = a.head.find("Transfer-Encoding: chunked") != std::string::npos;
+  if (!a.chunked) {
+    auto cl = a.head.find("Content-Length: ");
+    size_t len = cl == std::string::npos ? 0 : std::stoul(a.head.substr(cl + 16));
+    while (buf.size() < len)
+      if (!more()) return a;
+    a.body = buf.substr(0, len);
+    a.complete = true;
+    return a;
+  }
+  for (;;) {
+    size_t eol;
+    while ((eol = buf.find("\r\n")) == std::string::npos)
+      if (!more()) return a;
+    size_t size = std::stoul(buf.substr(0, eol), nullptr, 16);
+    while (buf.size() < eol + 2 + size + 2)
+      if (!more()) return a;
+    if (size == 0) {
+      a.complete = buf.compare(eol + 2, 2, "\r\n") == 0;
+      return a;
+    }
+    a.body.append(buf, eol + 2, size);
+    buf.erase(0, eol + 2 + size + 2);
+  }
+}
+
+TEST(HttpStreamTest, LargeAnswerIsChunkedAndProducedAtMostAPieceAheadOfTheSocket) {
+  constexpr int kPieces = 64;
+  constexpr size_t kPiece = 1 << 20;
+  std::atomic<int> produced{0};
+  StreamServer srv([&](HttpRequest& req, HttpResponse& res) {
+    EXPECT_TRUE(req.can_stream);
+    res.content_type = "text/plain";
+    auto i = std::make_shared<int>(0);
+    res.stream = [&produced, i](std::string& out) {
+      out.append(kPiece, static_cast<char>('a' + *i % 26));
+      ++produced;
+      return ++*i < kPieces;
+    };
+  });
+  int fd = Connect(srv.port);
+  SendAll(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  // The client reads nothing for a while: the producer stops once the socket buffers are full
+  // (a few MiB) instead of building the 64 MiB answer in memory.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  int while_stalled = produced.load();
+  EXPECT_LT(while_stalled, 32) << "the producer ran ahead of a client that does not read";
+  Answer a = ReadAnswer(fd);
+  ASSERT_TRUE(a.complete) << a.head;
+  EXPECT_TRUE(a.chunked) << a.head;
+  EXPECT_NE(a.head.find("HTTP/1.1 200"), std::string::npos) << a.head;
+  ASSERT_EQ(a.body.size(), kPieces * kPiece);
+  for (int k = 0; k < kPieces; ++k) {
+    ASSERT_EQ(a.body[k * kPiece], static_cast<char>('a' + k % 26)) << k;
+    ASSERT_EQ(a.body[k * kPiece + kPiece - 1], static_cast<char>('a' + k % 26)) << k;
+  }
+  EXPECT_EQ(produced.load(), kPieces);
+  // The connection stays usable (keep-alive) after a chunked answer.
+  SendAll(fd, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+  Answer b = ReadAnswer(fd);
+  EXPECT_TRUE(b.complete);
+  EXPECT_EQ(b.body.size(), kPieces * kPiece);
+  ::close(fd);
+}
+
+TEST(HttpStreamTest, ShortStreamIsAnOrdinaryAnswerAndSmallPiecesAreGathered) {
+  std::atomic<int> calls{0};
+  StreamServer srv([&](HttpRequest& req, HttpResponse& res) {
+    auto i = std::make_shared<int>(0);
+    int n = req.path == "/short" ? 10 : 5000;  // 10 or 5,000 pieces of 100 bytes
+    res.headers["X-Kind"] = "stream";
+    res.stream = [&calls, i, n](std::string& out) {
+      ++calls;
+      out.append(100, 'x');
+      return ++*i < n;
+    };
+  });
+  int fd = Connect(srv.port);
+  SendAll(fd, "GET /short HTTP/1.1\r\nHost: x\r\n\r\n");
+  Answer a = ReadAnswer(fd);
+  ASSERT_TRUE(a.complete) << a.head;
+  EXPECT_FALSE(a.chunked) << a.head;
+  EXPECT_NE(a.head.find("Content-Length: 1000"), std::string::npos) << a.head;
+  EXPECT_NE(a.head.find("X-Kind: stream"), std::string::npos) << a.head;
+  EXPECT_EQ(a.body, std::string(1000, 'x'));
+  // 500,000 bytes in 100-byte pieces: chunked, in pieces of at least 64 KiB.
+  SendAll(fd, "GET /long HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string raw;
+  Answer b = ReadAnswer(fd);
+  ASSERT_TRUE(b.complete) << b.head;
+  EXPECT_TRUE(b.chunked);
+  EXPECT_NE(b.head.find("X-Kind: stream"), std::string::npos) << b.head;
+  EXPECT_EQ(b.body, std::string(500000, 'x'));
+  ::close(fd);
+}
+
+TEST(HttpStreamTest, FailureBeforeTheFirstByteIsAnErrorAnswerAfterItATruncatedOne) {
+  StreamServer srv([&](HttpRequest& req, HttpResponse& res) {
+    auto i = std::make_shared<int>(0);
+    bool early = req.path == "/early";
+    res.stream = [i, early](std::string& out) -> bool {
+      if (early || *i == 3) throw std::runtime_error("disk gone at piece " + std::to_string(*i));
+      out.append(100000, 'y');
+      ++*i;
+      return true;
+    };
+  });
+  int fd = Connect(srv.port);
+  SendAll(fd, "GET /early HTTP/1.1\r\nHost: x\r\n\r\n");
+  Answer a = ReadAnswer(fd);
+  ASSERT_TRUE(a.complete) << a.head;
+  EXPECT_NE(a.head.find("HTTP/1.1 500"), std::string::npos) << a.head;
+  EXPECT_EQ(a.body, "failed: disk gone at piece 0");
+  SendAll(fd, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+  Answer b = ReadAnswer(fd);
+  EXPECT_NE(b.head.find("HTTP/1.1 200"), std::string::npos) << b.head;
+  EXPECT_TRUE(b.chunked);
+  EXPECT_FALSE(b.complete) << "a failed stream must not look complete";
+  EXPECT_EQ(b.body.size(), 300000u);
+  EXPECT_TRUE(ClosedWithin(fd, 2000));
+  ::close(fd);
+}
+
+TEST(HttpStreamTest, Http10ClientGetsTheWholeAnswerWithALength) {
+  StreamServer srv([&](HttpRequest& req, HttpResponse& res) {
+    EXPECT_FALSE(req.can_stream);
+    auto i = std::make_shared<int>(0);
+    res.stream = [i](std::string& out) {
+      out.append(100000, 'z');
+      return ++*i < 5;
+    };
+  });
+  int fd = Connect(srv.port);
+  SendAll(fd, "GET /x HTTP/1.0\r\n\r\n");
+  Answer a = ReadAnswer(fd);
+  ASSERT_TRUE(a.complete) << a.head;
+  EXPECT_FALSE(a.chunked);
+  EXPECT_EQ(a.body, std::string(500000, 'z'));
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace trainyard

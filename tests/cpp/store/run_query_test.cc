@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -354,6 +355,110 @@ TEST_F(RunQueryStoreTest, NonMonotonicStepsStillDownsampleCorrectly) {
   EXPECT_EQ(store_->ReadSeries({"s", "x", 3000, 3009, 0, "", 0}).points.size(), 10u);
 }
 
+double Num(const SqlValue& v) {
+  return std::holds_alternative<double>(v) ? std::get<double>(v)
+                                           : static_cast<double>(std::get<int64_t>(v));
+}
+
+// Every downsampled point is a logged point with its own step and time, in both modes, from
+// the block summaries (long range) and from the points (short range); LTTB keeps the first,
+// the last and the extremes.
+TEST_F(RunQueryStoreTest, DownsampledPointsCarryTheirTimeInBothModes) {
+  RunRecord r;
+  r.id = "s";
+  r.experiment = "e";
+  r.kind = "interactive";
+  r.status = "Running";
+  r.created = 1;
+  store_->CreateRun(r);
+  const int n = 100000;
+  auto value = [](int i) { return i == 70001 ? 50.0 : i == 3333 ? -50.0 : std::sin(i / 100.0); };
+  std::vector<MetricPoint> pts;
+  for (int i = 0; i < n; ++i) {
+    MetricPoint p;
+    p.run_id = "s";
+    p.name = "y";
+    p.kind = "scalar";
+    p.value = value(i);
+    p.step = i;
+    p.time = 1000000 + 3 * i;
+    pts.push_back(p);
+  }
+  store_->InsertMetrics(pts);
+  for (auto mode : {DownsampleMode::kMinMax, DownsampleMode::kLttb}) {
+    for (auto [lo, hi] : {std::pair<int64_t, int64_t>{0, n - 1}, {2000, 9999}, {65000, 75000}}) {
+      SeriesRead rd{"s", "y", lo, hi, 300, "", 0, mode};
+      SeriesChunk c = store_->ReadSeries(rd);
+      ASSERT_TRUE(c.downsampled);
+      ASSERT_LE(c.points.size(), 300u);
+      ASSERT_GE(c.points.size(), 100u);
+      double mx = -1e9, mn = 1e9;
+      for (size_t i = 0; i < c.points.size(); ++i) {
+        const SeriesPoint& p = c.points[i];
+        ASSERT_GE(p.step, lo);
+        ASSERT_LE(p.step, hi);
+        if (i) {
+          ASSERT_GT(p.step, c.points[i - 1].step);
+        }
+        EXPECT_EQ(p.time, 1000000 + 3 * p.step) << p.step;
+        EXPECT_EQ(Num(p.value), value(static_cast<int>(p.step))) << p.step;
+        mx = std::max(mx, Num(p.value));
+        mn = std::min(mn, Num(p.value));
+      }
+      double want_mx = -1e9, want_mn = 1e9;
+      for (int64_t i = lo; i <= hi; ++i) {
+        want_mx = std::max(want_mx, value(static_cast<int>(i)));
+        want_mn = std::min(want_mn, value(static_cast<int>(i)));
+      }
+      EXPECT_EQ(mx, want_mx);
+      EXPECT_EQ(mn, want_mn);
+      if (mode == DownsampleMode::kLttb && hi - lo < 65536) {  // exact LTTB: the ends too
+        EXPECT_EQ(c.points.front().step, lo);
+        EXPECT_EQ(c.points.back().step, hi);
+      }
+    }
+  }
+}
+
+TEST(Lttb, KeepsTheEndsTheExtremesAndTheShape) {
+  std::vector<SeriesPoint> in;
+  for (int i = 0; i < 10000; ++i) {
+    double v = i == 5000 ? 10.0 : std::sin(i / 300.0);
+    in.push_back({i, v, i});
+  }
+  SeriesPoint text;  // not a number: left out
+  text.step = 10000;
+  text.value = std::string("\"text\"");
+  in.push_back(text);
+  std::vector<SeriesPoint> out = LttbDownsample(in, 200);
+  ASSERT_LE(out.size(), 200u);
+  ASSERT_GE(out.size(), 190u);
+  EXPECT_EQ(out.front().step, 0);
+  EXPECT_EQ(out.back().step, 9999);
+  bool spike = false;
+  for (size_t i = 1; i < out.size(); ++i) {
+    ASSERT_GT(out[i].step, out[i - 1].step);
+    spike = spike || out[i].step == 5000;
+  }
+  EXPECT_TRUE(spike);
+  // The points follow the curve: linear interpolation between them stays close to the sine
+  // (away from the spike's two neighbouring segments).
+  double worst = 0;
+  for (size_t i = 1; i < out.size(); ++i) {
+    if (out[i - 1].step <= 5000 && out[i].step >= 4950 && out[i - 1].step <= 5050) continue;
+    for (int64_t x = out[i - 1].step; x <= out[i].step; ++x) {
+      double t = static_cast<double>(x - out[i - 1].step) /
+                 static_cast<double>(std::max<int64_t>(1, out[i].step - out[i - 1].step));
+      double y = Num(out[i - 1].value) + t * (Num(out[i].value) - Num(out[i - 1].value));
+      if (x != 5000)
+        worst = std::max(worst, std::fabs(y - std::sin(static_cast<double>(x) / 300.0)));
+    }
+  }
+  EXPECT_LT(worst, 0.05);
+  // Fewer points than asked: all of them.
+  EXPECT_EQ(LttbDownsample(std::vector<SeriesPoint>(in.begin(), in.begin() + 50), 100).size(), 50u);
+}
+
 }  // namespace
 }  // namespace trainyard
 
@@ -361,6 +466,56 @@ namespace trainyard {
 namespace {
 
 // A store written before migration 4 gets its run counter and series summaries on open.
+// A version-6 store (block summaries without times) gets them from its points on open.
+TEST(RunHistoryMigration, Version6BlocksGetTheirTimes) {
+  fs::path dir = fs::temp_directory_path() / ("runmig6-" + RandomHex(6));
+  fs::create_directories(dir);
+  std::string path = (dir / "meta.db").string();
+  {
+    auto store = OpenSqliteMetadataStore(path);
+    RunRecord r;
+    r.id = "m";
+    r.experiment = "e";
+    r.kind = "interactive";
+    r.status = "Running";
+    r.created = 1;
+    store->CreateRun(r);
+    std::vector<MetricPoint> pts;
+    for (int i = 0; i < 5000; ++i) {
+      MetricPoint p;
+      p.run_id = "m";
+      p.name = "loss";
+      p.kind = "scalar";
+      p.value = i == 2500 ? 9.0 : 1.0 / (1 + i);
+      p.step = i;
+      p.time = 500 + i;
+      pts.push_back(p);
+    }
+    store->InsertMetrics(pts);
+  }
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* sql =
+        "ALTER TABLE metric_blocks DROP COLUMN min_t; ALTER TABLE metric_blocks DROP COLUMN max_t;"
+        "DELETE FROM schema_version WHERE version >= 7;";
+    char* err = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_close(db);
+  }
+  auto store = OpenSqliteMetadataStore(path);
+  SeriesChunk c = store->ReadSeries({"m", "loss", std::nullopt, std::nullopt, 40, "", 0});
+  ASSERT_TRUE(c.downsampled);
+  bool spike = false;
+  for (auto& p : c.points) {
+    EXPECT_EQ(p.time, 500 + p.step);
+    spike = spike || p.step == 2500;
+  }
+  EXPECT_TRUE(spike);
+  store.reset();
+  fs::remove_all(dir);
+}
+
 TEST(RunHistoryMigration, UpgradesAVersion3StoreWithItsMetrics) {
   fs::path dir = fs::temp_directory_path() / ("runmig-" + RandomHex(6));
   fs::create_directories(dir);
