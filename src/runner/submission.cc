@@ -34,12 +34,14 @@ fs::path RequireSourceDir(const Json& v, const char* field) {
 }  // namespace
 
 void RequireNoContainerForRanks(const RankPlan& plan, const Json& environment) {
-  if (plan.distributed() && environment.is_object() && environment.contains("docker") &&
+  if (plan.node_count > 1 && environment.is_object() && environment.contains("docker") &&
       environment["docker"].is_object() && environment["docker"].value("enabled", false)) {
     throw InvalidInput(
-        "distributed runs (" + plan.kind + ", " + std::to_string(plan.world_size) +
-            " processes) in a container image (docker.enabled) are not supported yet: use a "
-            "local environment (docker.enabled = False) for distributed runs",
+        "node_count=" + std::to_string(plan.node_count) +
+            " with a container image (docker.enabled, custom_docker_image) is not supported yet: "
+            "the image is pulled and its packages installed on the run's first node only, so "
+            "the other nodes would not have them. Ranks on one node do run in containers: use "
+            "node_count=1 with process_count_per_node, or docker.enabled = False across nodes",
         "NotSupported");
   }
 }

@@ -36,7 +36,9 @@ PreparedSubmission PrepareSubmission(const nlohmann::json& config, BlobStore& bl
 SnapshotRef SnapshotDirectory(const nlohmann::json& dir, BlobStore& blobs,
                               const SubmissionLimits& limits);
 
-// Distributed runs in container images are not supported yet: refused (InvalidInput).
+// Multi-node runs in container images are not supported yet (the image and its package layer
+// are prepared on the first node only): refused (InvalidInput, code NotSupported). Ranks on one
+// node run in containers.
 struct RankPlan;
 void RequireNoContainerForRanks(const RankPlan& plan, const nlohmann::json& environment);
 
