@@ -113,7 +113,8 @@ def test_pull_run_digest_then_cached(cws, cserver, registry, image, podman, tmp_
     data = tmp_path / "data"
     data.mkdir()
     (data / "a.txt").write_text("dataset-content")
-    ds = Dataset.File.from_files(path=str(data / "a.txt")).register(cws, "ctr-data")
+    ds = Dataset.File.from_files(path=str(data / "a.txt"), workspace=cws).register(
+        cws, "ctr-data")
     src = tmp_path / "src"
     write_script(src, "job.py", INSIDE)
     env = _env("ctr-plain", ref)
@@ -190,7 +191,8 @@ def _fails_before_script(cws, tmp_path, image_ref, words):
     run = _submit(cws, src, "job.py", _env("ctr-missing", image_ref), experiment="e2e-ctr-bad")
     details = run.get_details()
     assert run.get_status() == "Failed", details
-    msg = details["error"]["message"]
+    msg = json.loads(json.dumps(details["error"]))
+    msg = msg.get("error", msg).get("message", "")
     for w in words:
         assert w in msg, (w, msg)
     assert "SCRIPT RAN" not in json.dumps(_logs(run))
