@@ -324,13 +324,11 @@ ContainerImage EnsureContainerImage(const EnvSpec& spec, const ContainerSettings
   o.argv = settings.Podman();
   o.argv.push_back("pull");
   if (reg.insecure) o.argv.push_back("--tls-verify=false");
-  fs::path authfile;
-  if (!reg.username.empty()) {
-    fs::create_directories(scratch_dir);
-    authfile = scratch_dir / (".podman-auth-" + RandomHex(6) + ".json");
-    json auth = {{"auths", {{host, {{"auth", Base64(reg.username + ":" + reg.password)}}}}}};
-    WriteFileAtomic(authfile, auth.dump(), 0600);
+  fs::path authfile = scratch_dir / (".podman-auth-" + RandomHex(6) + ".json");
+  if (WriteRegistryAuthFile(settings, host, authfile)) {
     o.argv.insert(o.argv.end(), {"--authfile", authfile.string()});
+  } else {
+    authfile.clear();
   }
   o.argv.push_back(img.reference);
   o.timeout = std::chrono::hours(2);
@@ -401,6 +399,29 @@ ContainerImage EnsureContainerImage(const EnvSpec& spec, const ContainerSettings
   img.id = id;
   img.pulled = true;
   return img;
+}
+
+std::string ContainerImage::PinnedReference() const {
+  if (digest.empty() || ref.LocalOnly()) return reference;
+  return ref.registry + "/" + ref.repository + "@" + digest;
+}
+
+bool WriteRegistryAuthFile(const ContainerSettings& settings, const std::string& host,
+                           const fs::path& file) {
+  const RegistrySettings reg = settings.Registry(host);
+  if (reg.username.empty()) return false;
+  fs::create_directories(file.parent_path());
+  json auth = {{"auths", {{host, {{"auth", Base64(reg.username + ":" + reg.password)}}}}}};
+  WriteFileAtomic(file, auth.dump(), 0600);
+  return true;
+}
+
+std::vector<std::string> PullOnRunOptions(const ContainerSettings& settings,
+                                          const ContainerImage& image, const fs::path& authfile) {
+  std::vector<std::string> out = {"--pull=missing"};
+  if (settings.Registry(image.ref.registry).insecure) out.push_back("--tls-verify=false");
+  if (!authfile.empty()) out.insert(out.end(), {"--authfile", authfile.string()});
+  return out;
 }
 
 // ---- the package layer ---------------------------------------------------------------------
@@ -583,9 +604,16 @@ std::vector<std::string> PodmanRunArgv(const ContainerSettings& settings, const 
                                        const std::vector<std::pair<std::string, bool>>& binds,
                                        const std::map<std::string, std::string>& env,
                                        const std::vector<std::string>& pass_env,
-                                       const std::vector<std::string>& argv) {
+                                       const std::vector<std::string>& argv,
+                                       const std::vector<std::string>& run_options) {
   std::vector<std::string> out = settings.Podman();
-  out.insert(out.end(), {"run", "--rm", "--network=host", "--pull=never", "-w", cwd.string()});
+  out.push_back("run");
+  out.insert(out.end(), run_options.begin(), run_options.end());
+  if (std::none_of(run_options.begin(), run_options.end(),
+                   [](const std::string& o) { return o.rfind("--pull=", 0) == 0; })) {
+    out.push_back("--pull=never");
+  }
+  out.insert(out.end(), {"--rm", "--network=host", "-w", cwd.string()});
   if (!name.empty()) out.insert(out.end(), {"--name", name});
   if (!run_id.empty()) out.insert(out.end(), {"--label", "trainyard.run=" + run_id});
   for (const auto& u : settings.ulimits) out.insert(out.end(), {"--ulimit", u});

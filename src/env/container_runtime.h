@@ -88,7 +88,21 @@ struct ContainerImage {
   std::string digest;     // the image's manifest digest, "sha256:..."
   std::string id;         // podman's image id
   bool pulled = false;    // false: it was in the local store already
+  // registry/repository@digest: the exact image, for nodes that pull it themselves.
+  std::string PinnedReference() const;
 };
+
+// Writes podman's authfile for `host` (0600) when the settings hold credentials for it;
+// returns false (and writes nothing) when they do not.
+bool WriteRegistryAuthFile(const ContainerSettings& settings, const std::string& host,
+                           const std::filesystem::path& file);
+
+// `podman run` options for a node that may not have the image yet (the other nodes of a
+// multi-node run): --pull=missing, --tls-verify=false for an insecure registry, --authfile
+// `authfile` when it is not empty.
+std::vector<std::string> PullOnRunOptions(const ContainerSettings& settings,
+                                          const ContainerImage& image,
+                                          const std::filesystem::path& authfile);
 
 // Makes the spec's image available: when it is in the local store and the pull policy is
 // "missing" (the default) nothing is fetched; otherwise `podman pull` (progress lines to `log`).
@@ -122,13 +136,15 @@ ContainerLayer BuildContainerLayer(const EnvSpec& spec, const ContainerImage& im
 // environment when set (a trailing '*' copies every variable with that prefix: how ranks get
 // the rank variables their supervisor sets), host networking (the server is on loopback), the
 // label trainyard.run=<run_id>, settings' runtime and ulimits. `name` may be "" (podman picks).
+// `run_options` go after `run`; without a --pull=... among them, --pull=never.
 std::vector<std::string> PodmanRunArgv(const ContainerSettings& settings, const std::string& image,
                                        const std::string& run_id, const std::string& name,
                                        const std::filesystem::path& cwd,
                                        const std::vector<std::pair<std::string, bool>>& binds,
                                        const std::map<std::string, std::string>& env,
                                        const std::vector<std::string>& pass_env,
-                                       const std::vector<std::string>& argv);
+                                       const std::vector<std::string>& argv,
+                                       const std::vector<std::string>& run_options = {});
 
 // Removes every container labelled trainyard.run=<run_id> (left by a killed podman client).
 // Returns how many were removed; never throws.

@@ -779,7 +779,12 @@ int RunAgent(const AgentOptions& given) {
   // The script (or one rank) in the run's container: the run dir (snapshot, outputs, logs,
   // spool, downloaded inputs) read-write, the SDK, mounted inputs and the package layer
   // read-only, at the same paths as here; the run's variables, not this machine's.
-  auto container_argv = [&](const std::vector<std::string>& program, bool for_ranks) {
+  // Ranks on other nodes (multi-node runs): those nodes pull the exact image (by digest)
+  // themselves, through a run-lifetime authfile when the registry needs credentials; the
+  // package layer is in the environment cache, which the nodes share like the run dir.
+  fs::path node_authfile;
+  auto container_argv = [&](const std::vector<std::string>& program, bool for_ranks,
+                            bool multi_node) {
     if (env_spec.docker_enabled) RemoveRunContainers(csettings, opts.run_id);  // a stale attempt
     std::vector<std::pair<std::string, bool>> binds = {{run_dir.string(), false},
                                                        {FindSdkPythonDir(), true}};
@@ -799,6 +804,7 @@ int RunAgent(const AgentOptions& given) {
               "PMIX_*",
               "PMI_*",
               "SLURM_*",
+              "SLURMD_*",
               "RANK",
               "LOCAL_RANK",
               "NODE_RANK",
@@ -813,9 +819,17 @@ int RunAgent(const AgentOptions& given) {
               "AZ_BATCHAI_*",
               "AZUREML_NODE_COUNT"};
     }
-    return PodmanRunArgv(csettings, cimage.reference, opts.run_id,
-                         for_ranks ? std::string() : "trainyard-" + opts.run_id, workdir, binds,
-                         cvars, pass, program);
+    std::vector<std::string> run_options;
+    if (multi_node) {
+      node_authfile = run_dir / ".podman-auth.json";
+      if (!WriteRegistryAuthFile(csettings, cimage.ref.registry, node_authfile)) {
+        node_authfile.clear();
+      }
+      run_options = PullOnRunOptions(csettings, cimage, node_authfile);
+    }
+    return PodmanRunArgv(csettings, multi_node ? cimage.PinnedReference() : cimage.reference,
+                         opts.run_id, for_ranks ? std::string() : "trainyard-" + opts.run_id,
+                         workdir, binds, cvars, pass, program, run_options);
   };
   // Distributed runs: N ranks through one launcher process (runner/launcher.h).
   RankPlan plan;
@@ -830,7 +844,7 @@ int RunAgent(const AgentOptions& given) {
       if (env_spec.docker_enabled) {
         // Each rank is its own container: the supervisor runs this podman command per rank,
         // and the rank variables it sets pass into the container by name.
-        program = container_argv(program, /*ranks=*/true);
+        program = container_argv(program, /*for_ranks=*/true, plan.node_count > 1);
       }
       rank_argv = BuildRankLaunch(plan, CurrentLaunchContext(), program, vars);
       ranks = std::make_unique<RankOutput>(
@@ -850,7 +864,7 @@ int RunAgent(const AgentOptions& given) {
     std::vector<std::string> argv = ranks ? rank_argv : BuildArgv(run_def, env.python);
     std::vector<std::pair<std::string, std::string>> ro_binds = inputs.read_only_binds;
     if (env_spec.docker_enabled) {
-      if (!ranks) argv = container_argv(argv, /*ranks=*/false);
+      if (!ranks) argv = container_argv(argv, /*for_ranks=*/false, /*multi_node=*/false);
       ro_binds.clear();  // podman mounts them read-only itself
     }
     child = Spawn(argv, envv, workdir, pipefd[1], ReadOnlyBinds(std::move(ro_binds)));
@@ -939,6 +953,8 @@ int RunAgent(const AgentOptions& given) {
     if (int n = RemoveRunContainers(csettings, opts.run_id); n > 0) {
       Log("removed " + std::to_string(n) + " leftover container(s) of the run");
     }
+    std::error_code auth_ec;
+    if (!node_authfile.empty()) fs::remove(node_authfile, auth_ec);
   }
   int failed_rank = -1;
   if (ranks) {

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/validation.h"
+#include "env/container_runtime.h"
 #include "runner/launcher.h"
 #include "runner/run_environment.h"
 #include "runner/snapshot_builder.h"
@@ -34,15 +35,27 @@ fs::path RequireSourceDir(const Json& v, const char* field) {
 }  // namespace
 
 void RequireNoContainerForRanks(const RankPlan& plan, const Json& environment) {
-  if (plan.node_count > 1 && environment.is_object() && environment.contains("docker") &&
-      environment["docker"].is_object() && environment["docker"].value("enabled", false)) {
-    throw InvalidInput(
-        "node_count=" + std::to_string(plan.node_count) +
-            " with a container image (docker.enabled, custom_docker_image) is not supported yet: "
-            "the image is pulled and its packages installed on the run's first node only, so "
-            "the other nodes would not have them. Ranks on one node do run in containers: use "
-            "node_count=1 with process_count_per_node, or docker.enabled = False across nodes",
-        "NotSupported");
+  if (plan.node_count <= 1 || !environment.is_object() || !environment.contains("docker") ||
+      !environment["docker"].is_object() || !environment["docker"].value("enabled", false)) {
+    return;
+  }
+  const Json& docker = environment["docker"];
+  const std::string image = docker.value("base_image", Json(nullptr)).is_string()
+                                ? docker["base_image"].get<std::string>()
+                                : std::string();
+  if (image.empty()) return;  // the image check names what is missing
+  std::string registry;
+  if (docker.contains("base_image_registry") && docker["base_image_registry"].is_object() &&
+      docker["base_image_registry"].value("address", Json(nullptr)).is_string()) {
+    registry = docker["base_image_registry"]["address"].get<std::string>();
+  }
+  if (ParseImageRef(image, registry, "environment.docker.base_image").LocalOnly()) {
+    throw InvalidInput("node_count=" + std::to_string(plan.node_count) +
+                           " with docker.base_image '" + image +
+                           "': a localhost/ image exists only in this machine's podman store and "
+                           "the other nodes cannot pull it; push it to a registry and name that "
+                           "(e.g. 'registry.example.com:5000/team/trainer:1')",
+                       "NotSupported");
   }
 }
 

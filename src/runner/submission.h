@@ -36,9 +36,8 @@ PreparedSubmission PrepareSubmission(const nlohmann::json& config, BlobStore& bl
 SnapshotRef SnapshotDirectory(const nlohmann::json& dir, BlobStore& blobs,
                               const SubmissionLimits& limits);
 
-// Multi-node runs in container images are not supported yet (the image and its package layer
-// are prepared on the first node only): refused (InvalidInput, code NotSupported). Ranks on one
-// node run in containers.
+// Multi-node runs in containers: each node's ranks pull the image by digest themselves, so a
+// localhost/ image (podman's local-only names) is refused (InvalidInput, code NotSupported).
 struct RankPlan;
 void RequireNoContainerForRanks(const RankPlan& plan, const nlohmann::json& environment);
 

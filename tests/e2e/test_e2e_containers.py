@@ -263,3 +263,64 @@ def test_ranks_run_each_in_a_container(cws, image, tmp_path):
         if word:
             assert word in logs["azureml-logs/70_driver_log_0.txt"]
         assert sorted(run.get_metrics()["rank_seen"]) == [0, 1]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    from slurm_cluster import SlurmCluster, slurm_available
+    if not slurm_available():
+        pytest.skip("needs slurmctld/slurmd/munge (scripts/install.sh)")
+    c = SlurmCluster(tmp_path_factory.mktemp("ctr-slurm"))
+    c.start()
+    yield c
+    c.stop()
+
+
+def test_seed_001_two_nodes_each_rank_in_a_container(slurm, podman, registry, image,
+                                                      tmp_path_factory, tmp_path):
+    """Seed 001's distributed Estimator (node_count=2, MPI, custom_docker_image) on a Slurm
+    cluster of two slurmd on this host. Both nodes share this host's podman store, so the
+    second node finds the image by digest instead of pulling it."""
+    from trainyard.core import Experiment
+    from trainyard.core.compute import AmlCompute, ComputeTarget
+    from trainyard.core.runconfig import MpiConfiguration
+    from trainyard.train.estimator import Estimator
+    ref, digest = image
+    root = tmp_path_factory.mktemp("ctr-slurm-server")
+    conf = root / "containers.json"
+    conf.write_text(json.dumps(podman.settings({registry.host: {"insecure": True}})))
+    sizes = root / "vm-sizes.json"
+    sizes.write_text(json.dumps({"*": {"partition": "main"}}))
+    srv = Server(root / "srv", extra_args=["--slurm-conf", str(slurm.conf), "--slurm-vm-sizes",
+                                           str(sizes), "--containers-config", str(conf)]).start()
+    try:
+        ws = srv.workspace()
+        cluster = ComputeTarget.create(ws, "gpu-cluster", AmlCompute.provisioning_configuration(
+            vm_size="STANDARD_NC6", max_nodes=4))
+        cluster.wait_for_completion(show_output=False)
+        write_script(tmp_path, "train.py", """
+            import os
+            from azureml.core.run import Run
+            e = os.environ
+            print("rank", e["OMPI_COMM_WORLD_RANK"], "of", e["OMPI_COMM_WORLD_SIZE"], "on",
+                  e["SLURMD_NODENAME"], "nodes", e["AZUREML_NODE_COUNT"], "image",
+                  open("%s").read().strip(), flush=True)
+            Run.get_context().log("node", e["SLURMD_NODENAME"])
+        """ % MARKER)
+        estimator = Estimator(source_directory=str(tmp_path), compute_target=cluster,
+                              entry_script="train.py", node_count=2, process_count_per_node=1,
+                              distributed_training=MpiConfiguration(), custom_docker_image=ref)
+        run = Experiment(ws, "ctr-seed001").submit(estimator)
+        run.wait_for_completion(show_output=False, raise_on_error=False)
+        logs = _logs(run)
+        assert run.get_status() == "Completed", (run.get_details(), logs)
+        nodes = set()
+        for rank in (0, 1):
+            line = logs["azureml-logs/70_driver_log_%d.txt" % rank]
+            assert "rank %d of 2" % rank in line and "nodes 2 image " + MARKER_TEXT in line, line
+            nodes.add(line.split(" on ")[1].split()[0])
+        assert nodes == {"n1", "n2"}
+        assert sorted(run.get_metrics()["node"]) == ["n1", "n2"]
+        assert run.get_properties()["trainyard.container_image_digest"] == digest
+    finally:
+        srv.stop()

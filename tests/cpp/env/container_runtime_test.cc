@@ -90,7 +90,7 @@ TEST(PodmanRunArgv, RuntimeUlimitsLabelBindsAndPassedVariables) {
   auto has = [&](const std::vector<std::string>& seq) {
     return std::search(argv.begin(), argv.end(), seq.begin(), seq.end()) != argv.end();
   };
-  EXPECT_TRUE(has({"--runtime", "runc", "run", "--rm"}));
+  EXPECT_TRUE(has({"--runtime", "runc", "run", "--pull=never", "--rm"}));
   EXPECT_TRUE(has({"--ulimit", "nofile=20000:20000"}));
   EXPECT_TRUE(has({"--label", "trainyard.run=run-1"}));
   EXPECT_TRUE(has({"-v", "/data:/data:ro"}));
@@ -118,12 +118,12 @@ TEST(EnvSpecDocker, BaseImageRegistryAddressKeptCredentialsRefused) {
   }
 }
 
-TEST(RanksInContainers, OneNodeAllowedSeveralNodesRefused) {
-  json env = {{"docker", {{"enabled", true}, {"base_image", "x/y:1"}}}};
+TEST(RanksInContainers, SeveralNodesNeedAPullableImage) {
+  json env = {{"docker", {{"enabled", true}, {"base_image", "localhost/mine:1"}}}};
   RankPlan one;
   one.kind = "mpi";
   one.processes_per_node = one.world_size = 2;
-  EXPECT_NO_THROW(RequireNoContainerForRanks(one, env));
+  EXPECT_NO_THROW(RequireNoContainerForRanks(one, env));  // one node: the local store is fine
   RankPlan two = one;
   two.node_count = 2;
   two.world_size = 4;
@@ -132,10 +132,29 @@ TEST(RanksInContainers, OneNodeAllowedSeveralNodesRefused) {
     FAIL();
   } catch (const InvalidInput& e) {
     EXPECT_EQ(e.code(), "NotSupported");
-    EXPECT_NE(std::string(e.what()).find("node_count=2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("localhost/mine:1"), std::string::npos) << e.what();
   }
-  env["docker"]["enabled"] = false;
+  env["docker"]["base_image"] = "127.0.0.1:5000/team/x:1";
   EXPECT_NO_THROW(RequireNoContainerForRanks(two, env));
+  env["docker"]["enabled"] = false;
+  env["docker"]["base_image"] = "localhost/mine:1";
+  EXPECT_NO_THROW(RequireNoContainerForRanks(two, env));
+}
+
+TEST(ContainerImage, PinnedReferenceUsesTheDigest) {
+  ContainerImage img;
+  img.ref = ParseImageRef("127.0.0.1:5000/team/x:1");
+  img.reference = img.ref.FullName();
+  img.digest = "sha256:" + std::string(64, 'b');
+  EXPECT_EQ(img.PinnedReference(), "127.0.0.1:5000/team/x@" + img.digest);
+  ContainerSettings s;
+  s.registries["127.0.0.1:5000"].insecure = true;
+  EXPECT_EQ(PullOnRunOptions(s, img, ""),
+            (std::vector<std::string>{"--pull=missing", "--tls-verify=false"}));
+  auto argv = PodmanRunArgv(s, img.PinnedReference(), "r", "", "/w", {}, {}, {}, {"true"},
+                            PullOnRunOptions(s, img, ""));
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--pull=never"), 0);
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--pull=missing"), 1);
 }
 
 }  // namespace
