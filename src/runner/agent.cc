@@ -800,24 +800,12 @@ int RunAgent(const AgentOptions& given) {
     }
     std::vector<std::string> pass;
     if (for_ranks) {
-      pass = {"OMPI_*",
-              "PMIX_*",
-              "PMI_*",
-              "SLURM_*",
-              "SLURMD_*",
-              "RANK",
-              "LOCAL_RANK",
-              "NODE_RANK",
-              "GROUP_RANK",
-              "WORLD_SIZE",
-              "LOCAL_WORLD_SIZE",
-              "MASTER_ADDR",
-              "MASTER_PORT",
-              "TF_CONFIG",
-              "CUDA_VISIBLE_DEVICES",
-              "AZ_BATCH*",
-              "AZ_BATCHAI_*",
-              "AZUREML_NODE_COUNT"};
+      pass = {"OMPI_*",      "PMIX_*",           "PMI_*",
+              "SLURM_*",     "SLURMD_*",         "RANK",
+              "LOCAL_RANK",  "NODE_RANK",        "GROUP_RANK",
+              "WORLD_SIZE",  "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+              "MASTER_PORT", "TF_CONFIG",        "CUDA_VISIBLE_DEVICES",
+              "AZ_BATCH*",   "AZ_BATCHAI_*",     "AZUREML_NODE_COUNT"};
     }
     std::vector<std::string> run_options;
     if (multi_node) {

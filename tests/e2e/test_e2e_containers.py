@@ -324,3 +324,24 @@ def test_seed_001_two_nodes_each_rank_in_a_container(slurm, podman, registry, im
         assert run.get_properties()["trainyard.container_image_digest"] == digest
     finally:
         srv.stop()
+
+
+def test_cancel_stops_the_container(cws, image, podman, tmp_path):
+    from trainyard.core import Experiment, ScriptRunConfig
+    from e2e_util import wait_for, wait_status
+    ref, _ = image
+    write_script(tmp_path, "sleepy.py", """
+        import time
+        print("STARTED", flush=True)
+        time.sleep(300)
+    """)
+    run = Experiment(cws, "e2e-ctr-cancel").submit(ScriptRunConfig(
+        source_directory=str(tmp_path), script="sleepy.py", environment=_env("ctr-plain", ref)))
+    label = "label=trainyard.run=" + run.id
+    wait_for(lambda: "STARTED" in _logs(run).get("azureml-logs/70_driver_log.txt", ""),
+             timeout=120, what="the script to start in its container")
+    assert podman.cmd("ps", "-q", "--filter", label).strip()  # running, labelled with the run
+    run.cancel()
+    assert wait_status(run, timeout=60) == "Canceled"
+    wait_for(lambda: podman.cmd("ps", "-aq", "--filter", label).strip() == "", timeout=30,
+             what="the run's container to be gone")
