@@ -99,6 +99,8 @@ int RunServer(const ServerOptions& opts) {
     agent_sopts.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
   }
   if (!opts.agent_user.empty()) ConfigureAgentUser(opts.agent_user, agent_sopts);
+  // Bad settings are refused before anything is created.
+  if (!opts.containers_config.empty()) ContainerSettings::Load(opts.containers_config);
   fs::path data = fs::absolute(opts.data_dir);
   fs::create_directories(data);
   fs::path cfg_path = data / "config.json";
