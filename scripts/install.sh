@@ -34,7 +34,9 @@ APT_PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   libboost-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libssl-dev libyaml-cpp-dev libgtest-dev
   git python3 python3-venv python3-pip ca-certificates
-  libcurl4-openssl-dev podman                          # datasets (URLs), containers
+  libcurl4-openssl-dev podman runc                     # datasets (URLs), containers (runc:
+                                                       # crun cannot start them on cgroup v1 hybrid)
+  docker-registry debootstrap                          # container tests: a private registry, the test image
   liblinear-dev libsvm-dev libxgboost-dev python3-dev  # AutoML engine + its Python binding
   wrk nginx-light                                      # benchmark P6 (load, trivial ceiling)
   clang libclang-rt-14-dev                             # libFuzzer targets (fuzz/, bench/fuzz.sh)

@@ -110,3 +110,21 @@ def test_user_managed_environment():
     assert spec["python"]["user_managed_dependencies"] is True
     assert spec["python"]["interpreter_path"] == "/usr/bin/python3"
     assert Environment._from_spec(spec) == env
+
+
+def test_base_image_registry_address_is_sent_and_read_back():
+    from trainyard.core.container_registry import ContainerRegistry
+    env = Environment("reg-env")
+    env.docker.enabled = True
+    env.docker.base_image = "team/trainer:1"
+    assert "base_image_registry" not in env._to_spec()["docker"]  # unset: the old shape
+    env.docker.base_image_registry.address = "registry.example.com"
+    spec = env._to_spec()
+    assert spec["docker"]["base_image_registry"] == {"address": "registry.example.com"}
+    back = Environment._from_spec(spec)
+    assert back.docker.base_image_registry.address == "registry.example.com"
+    # Credentials are sent as given (the server refuses them, pointing at its containers
+    # config), never dropped silently.
+    env.docker.base_image_registry = ContainerRegistry("r.example.com", "u", "p")
+    assert env._to_spec()["docker"]["base_image_registry"] == {
+        "address": "r.example.com", "username": "u", "password": "p"}

@@ -50,7 +50,7 @@ Workspace:
   status [--dir DIR]                         show the server and workspace state
   server --data DIR [--host H] [--port N] [--max-concurrent-runs N]
          [--slurm-conf FILE] [--slurm-bin-dir DIR] [--slurm-vm-sizes FILE]
-                                             run a server in the foreground
+         [--containers-config FILE]          run a server in the foreground
 Runs:
   run list [--experiment E | --parent RUN] [--status S] [--filter F] [--order-by O]
            [--limit N] [--page-size N] [--count] [--all] [--json]
@@ -287,7 +287,7 @@ int CmdStatus(const std::vector<std::string>& a) {
 int CmdServer(const std::vector<std::string>& a) {
   Args args(a,
             {"data", "host", "port", "max-concurrent-runs", "name", "agent-node-dir", "agent-user",
-             "slurm-conf", "slurm-bin-dir", "slurm-vm-sizes"},
+             "slurm-conf", "slurm-bin-dir", "slurm-vm-sizes", "containers-config"},
             {});
   ServerOptions o;
   o.data_dir = args.Get("data");
@@ -305,6 +305,7 @@ int CmdServer(const std::vector<std::string>& a) {
   o.slurm_conf = args.Get("slurm-conf");
   o.slurm_bin_dir = args.Get("slurm-bin-dir");
   o.slurm_vm_sizes = args.Get("slurm-vm-sizes");
+  o.containers_config = args.Get("containers-config");
   return RunServer(o);
 }
 
@@ -451,6 +452,10 @@ int CmdRun(const std::vector<std::string>& a) {
                         ? ""
                         : " (" + Str(r["tags"], "slurm.reason") + ")")
                 << ", nodes " << Str(r["tags"], "slurm.nodes") << "\n";
+    }
+    if (r["properties"].contains("trainyard.container_image")) {
+      std::cout << "container   " << Str(r["properties"], "trainyard.container_image") << "@"
+                << Str(r["properties"], "trainyard.container_image_digest") << "\n";
     }
     if (!m.empty()) {
       std::cout << "metrics\n";

@@ -88,6 +88,7 @@ constexpr PipOption kPipOptions[] = {
     {"-f", "--find-links", true}, {"", "--trusted-host", true},
     {"", "--pre", false},         {"", "--prefer-binary", false},
     {"", "--only-binary", true},  {"", "--no-binary", true},
+    {"", "--no-index", false},
 };
 
 void ValidatePipOption(std::string_view where, std::string_view entry) {
@@ -124,7 +125,7 @@ void ValidatePipOption(std::string_view where, std::string_view entry) {
   }
   Bad(where, entry,
       "unsupported pip option; supported: --index-url, --extra-index-url, --find-links, "
-      "--trusted-host, --pre, --prefer-binary, --only-binary, --no-binary");
+      "--trusted-host, --pre, --prefer-binary, --only-binary, --no-binary, --no-index");
 }
 
 void ValidateVersionSpecifiers(std::string_view where, std::string_view entry,
@@ -482,6 +483,23 @@ EnvSpec EnvSpec::FromJson(const json& j, std::string_view field) {
     if (!docker->is_object()) throw InvalidInput(w + ": must be an object or null");
     spec.docker_enabled = GetBool(Find(*docker, "enabled"), w + ".enabled");
     spec.docker_base_image = GetString(Find(*docker, "base_image", "baseImage"), w + ".base_image");
+    if (const json* reg = Find(*docker, "base_image_registry", "baseImageRegistry");
+        reg != nullptr && !reg->is_null()) {
+      const std::string wr = w + ".base_image_registry";
+      if (!reg->is_object()) throw InvalidInput(wr + ": must be an object {address} or null");
+      spec.docker_base_image_registry = GetString(Find(*reg, "address"), wr + ".address");
+      for (const char* secret : {"username", "password"}) {
+        const json* v = Find(*reg, secret);
+        if (v != nullptr && !v->is_null() && !(v->is_string() && v->get<std::string>().empty())) {
+          throw InvalidInput(
+              wr + "." + secret +
+              ": registry credentials are not accepted in an environment (they would be stored "
+              "with every run that uses it); put them in the server's containers config "
+              "(registries.\"<address>\".username/password, `trainyard server "
+              "--containers-config FILE`) and leave base_image_registry with the address only");
+        }
+      }
+    }
   }
   return spec;
 }
@@ -579,6 +597,13 @@ json EnvSpec::ToJson() const {
   }
   json vars = json::object();
   for (const auto& [k, v] : environment_variables) vars[k] = v;
+  json docker = {
+      {"enabled", docker_enabled},
+      {"base_image", docker_base_image.empty() ? json(nullptr) : json(docker_base_image)}};
+  // Only when set: specs stored before it existed keep comparing equal.
+  if (!docker_base_image_registry.empty()) {
+    docker["base_image_registry"] = {{"address", docker_base_image_registry}};
+  }
   return json{
       {"name", name},
       {"version", version ? json(*version) : json(nullptr)},
@@ -588,9 +613,7 @@ json EnvSpec::ToJson() const {
         {"conda_dependencies", std::move(conda)}}},
       {"pip_requirements", pip_requirements ? json(*pip_requirements) : json(nullptr)},
       {"environment_variables", std::move(vars)},
-      {"docker",
-       {{"enabled", docker_enabled},
-        {"base_image", docker_base_image.empty() ? json(nullptr) : json(docker_base_image)}}}};
+      {"docker", std::move(docker)}};
 }
 
 }  // namespace trainyard

@@ -39,8 +39,12 @@ struct EnvSpec {
   std::optional<CondaDependencies> conda_dependencies;
   std::optional<std::string> pip_requirements;  // the text of a requirements file
   std::map<std::string, std::string> environment_variables;
-  bool docker_enabled = false;  // accepted, not used: Trainyard builds a local venv
+  bool docker_enabled = false;  // run in a container (env/container_runtime.h)
   std::string docker_base_image;
+  // docker.base_image_registry.address: the registry of a base_image that names none. Its
+  // username/password are refused here (they would be stored with every run): registry
+  // credentials belong in the server's containers config.
+  std::string docker_base_image_registry;
 
   // `j` may be null (the default environment). `field` prefixes error messages.
   static EnvSpec FromJson(const nlohmann::json& j, std::string_view field = "environment");

@@ -672,6 +672,9 @@ int RunAgent(const AgentOptions& given) {
   MaterializedRunEnv env;
   DatasetInputs inputs;
   EnvSpec env_spec;
+  ContainerSettings csettings;
+  ContainerImage cimage;
+  ContainerLayer clayer;
   try {
     const Json env_json = def.value("environment", Json(nullptr));
     if (!env_json.is_null()) env_spec = EnvSpec::FromJson(env_json);
@@ -697,15 +700,19 @@ int RunAgent(const AgentOptions& given) {
       shipper.AppendLog(kBuildLog, std::string(line) + "\n");
     };
     if (env_spec.docker_enabled) {
-      // The image provides Python and the packages; it must already be local.
-      RequireLocalContainerImage(env_spec.name, env_spec.docker_base_image);
-      build_log("Using container image " + env_spec.docker_base_image + " (podman)");
-      if (env_spec.conda_dependencies || env_spec.pip_requirements) {
-        build_log(
-            "Warning: docker.enabled: the image's own Python and packages are used; the "
-            "environment's conda/pip packages are not installed into it");
-      }
-      env.python = "python3";
+      // The image provides Python (env/container_runtime.h): pulled unless present, its digest
+      // recorded on the run, the environment's packages in a venv layered on it (cached).
+      csettings = ContainerSettings::FromEnvironment();
+      cimage = EnsureContainerImage(env_spec, csettings, run_dir, build_log);
+      build_log("Image digest " + cimage.digest + " (id " + cimage.id.substr(0, 12) + ")");
+      link.Call("PATCH", base + "/properties",
+                Json{{"trainyard.container_image", cimage.reference},
+                     {"trainyard.container_image_digest", cimage.digest}});
+      clayer = BuildContainerLayer(env_spec, cimage, csettings, paths.env_cache, build_log);
+      env.python = !clayer.python.empty() ? clayer.python
+                   : (env_spec.user_managed_dependencies && !env_spec.interpreter_path.empty())
+                       ? env_spec.interpreter_path
+                       : std::string("python3");
       env.variables = env_spec.environment_variables;
       env.variables["PYTHONPATH"] = FindSdkPythonDir();
     } else {
@@ -769,6 +776,49 @@ int RunAgent(const AgentOptions& given) {
     }
   }
   vars["AZUREML_ARM_WORKSPACE_NAME"] = vars["TRAINYARD_WORKSPACE"];
+  // The script (or one rank) in the run's container: the run dir (snapshot, outputs, logs,
+  // spool, downloaded inputs) read-write, the SDK, mounted inputs and the package layer
+  // read-only, at the same paths as here; the run's variables, not this machine's.
+  // Ranks on other nodes (multi-node runs): those nodes pull the exact image (by digest)
+  // themselves, through a run-lifetime authfile when the registry needs credentials; the
+  // package layer is in the environment cache, which the nodes share like the run dir.
+  fs::path node_authfile;
+  auto container_argv = [&](const std::vector<std::string>& program, bool for_ranks,
+                            bool multi_node) {
+    if (env_spec.docker_enabled) RemoveRunContainers(csettings, opts.run_id);  // a stale attempt
+    std::vector<std::pair<std::string, bool>> binds = {{run_dir.string(), false},
+                                                       {FindSdkPythonDir(), true}};
+    if (!clayer.dir.empty()) binds.emplace_back(clayer.dir.string(), true);
+    for (auto& [src, dst] : inputs.read_only_binds) binds.emplace_back(src + ":" + dst, true);
+    std::map<std::string, std::string> cvars;
+    for (auto& [k, v] : vars) {
+      if (k == "TRAINYARD_DATA_DIR") continue;  // the server's data dir is not mounted
+      if (k.rfind("TRAINYARD_", 0) == 0 || k.rfind("AZUREML_", 0) == 0 || k == "PYTHONPATH" ||
+          k == "PYTHONUNBUFFERED" || env.variables.count(k) || inputs.variables.count(k)) {
+        cvars[k] = v;
+      }
+    }
+    std::vector<std::string> pass;
+    if (for_ranks) {
+      pass = {"OMPI_*",      "PMIX_*",           "PMI_*",
+              "SLURM_*",     "SLURMD_*",         "RANK",
+              "LOCAL_RANK",  "NODE_RANK",        "GROUP_RANK",
+              "WORLD_SIZE",  "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+              "MASTER_PORT", "TF_CONFIG",        "CUDA_VISIBLE_DEVICES",
+              "AZ_BATCH*",   "AZ_BATCHAI_*",     "AZUREML_NODE_COUNT"};
+    }
+    std::vector<std::string> run_options;
+    if (multi_node) {
+      node_authfile = run_dir / ".podman-auth.json";
+      if (!WriteRegistryAuthFile(csettings, cimage.ref.registry, node_authfile)) {
+        node_authfile.clear();
+      }
+      run_options = PullOnRunOptions(csettings, cimage, node_authfile);
+    }
+    return PodmanRunArgv(csettings, multi_node ? cimage.PinnedReference() : cimage.reference,
+                         opts.run_id, for_ranks ? std::string() : "trainyard-" + opts.run_id,
+                         workdir, binds, cvars, pass, program, run_options);
+  };
   // Distributed runs: N ranks through one launcher process (runner/launcher.h).
   RankPlan plan;
   std::unique_ptr<RankOutput> ranks;
@@ -776,13 +826,15 @@ int RunAgent(const AgentOptions& given) {
   try {
     plan = PlanRanks(def);
     if (plan.distributed()) {
-      if (env_spec.docker_enabled) {
-        throw InvalidInput("distributed runs in a container image are not supported yet");
-      }
       Json run_def = def;
       if (run_def.contains("arguments")) run_def["arguments"] = inputs.Substitute(def["arguments"]);
-      rank_argv =
-          BuildRankLaunch(plan, CurrentLaunchContext(), BuildArgv(run_def, env.python), vars);
+      std::vector<std::string> program = BuildArgv(run_def, env.python);
+      if (env_spec.docker_enabled) {
+        // Each rank is its own container: the supervisor runs this podman command per rank,
+        // and the rank variables it sets pass into the container by name.
+        program = container_argv(program, /*for_ranks=*/true, plan.node_count > 1);
+      }
+      rank_argv = BuildRankLaunch(plan, CurrentLaunchContext(), program, vars);
       ranks = std::make_unique<RankOutput>(
           plan.kind, [&](const std::string& n, std::string_view d) { shipper.AppendLog(n, d); });
       Log("launching " + std::to_string(plan.world_size) + " ranks: " + plan.ToJson().dump());
@@ -800,20 +852,7 @@ int RunAgent(const AgentOptions& given) {
     std::vector<std::string> argv = ranks ? rank_argv : BuildArgv(run_def, env.python);
     std::vector<std::pair<std::string, std::string>> ro_binds = inputs.read_only_binds;
     if (env_spec.docker_enabled) {
-      std::vector<std::pair<std::string, bool>> binds = {{run_dir.string(), false},
-                                                         {FindSdkPythonDir(), true}};
-      for (auto& [src, dst] : inputs.read_only_binds) {
-        binds.emplace_back(src + ":" + dst, true);
-      }
-      std::map<std::string, std::string> cvars;
-      for (auto& [k, v] : vars) {
-        if (k.rfind("TRAINYARD_", 0) == 0 || k.rfind("AZUREML_", 0) == 0 || k == "PYTHONPATH" ||
-            k == "PYTHONUNBUFFERED" || env.variables.count(k)) {
-          cvars[k] = v;
-        }
-      }
-      argv = PodmanRunArgv(env_spec.docker_base_image, "trainyard-" + opts.run_id, workdir, binds,
-                           cvars, argv);
+      if (!ranks) argv = container_argv(argv, /*for_ranks=*/false, /*multi_node=*/false);
       ro_binds.clear();  // podman mounts them read-only itself
     }
     child = Spawn(argv, envv, workdir, pipefd[1], ReadOnlyBinds(std::move(ro_binds)));
@@ -897,6 +936,14 @@ int RunAgent(const AgentOptions& given) {
   if (pidfd >= 0) ::close(pidfd);
   if (!exited) ::waitpid(child, &status, 0);
   ::killpg(child, SIGKILL);  // leftovers of the process group
+  if (env_spec.docker_enabled) {
+    // A podman client killed before its container ended leaves the container running.
+    if (int n = RemoveRunContainers(csettings, opts.run_id); n > 0) {
+      Log("removed " + std::to_string(n) + " leftover container(s) of the run");
+    }
+    std::error_code auth_ec;
+    if (!node_authfile.empty()) fs::remove(node_authfile, auth_ec);
+  }
   int failed_rank = -1;
   if (ranks) {
     ranks->Finish();

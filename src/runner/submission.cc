@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/validation.h"
+#include "env/container_runtime.h"
 #include "runner/launcher.h"
 #include "runner/run_environment.h"
 #include "runner/snapshot_builder.h"
@@ -34,13 +35,27 @@ fs::path RequireSourceDir(const Json& v, const char* field) {
 }  // namespace
 
 void RequireNoContainerForRanks(const RankPlan& plan, const Json& environment) {
-  if (plan.distributed() && environment.is_object() && environment.contains("docker") &&
-      environment["docker"].is_object() && environment["docker"].value("enabled", false)) {
-    throw InvalidInput(
-        "distributed runs (" + plan.kind + ", " + std::to_string(plan.world_size) +
-            " processes) in a container image (docker.enabled) are not supported yet: use a "
-            "local environment (docker.enabled = False) for distributed runs",
-        "NotSupported");
+  if (plan.node_count <= 1 || !environment.is_object() || !environment.contains("docker") ||
+      !environment["docker"].is_object() || !environment["docker"].value("enabled", false)) {
+    return;
+  }
+  const Json& docker = environment["docker"];
+  const std::string image = docker.value("base_image", Json(nullptr)).is_string()
+                                ? docker["base_image"].get<std::string>()
+                                : std::string();
+  if (image.empty()) return;  // the image check names what is missing
+  std::string registry;
+  if (docker.contains("base_image_registry") && docker["base_image_registry"].is_object() &&
+      docker["base_image_registry"].value("address", Json(nullptr)).is_string()) {
+    registry = docker["base_image_registry"]["address"].get<std::string>();
+  }
+  if (ParseImageRef(image, registry, "environment.docker.base_image").LocalOnly()) {
+    throw InvalidInput("node_count=" + std::to_string(plan.node_count) +
+                           " with docker.base_image '" + image +
+                           "': a localhost/ image exists only in this machine's podman store and "
+                           "the other nodes cannot pull it; push it to a registry and name that "
+                           "(e.g. 'registry.example.com:5000/team/trainer:1')",
+                       "NotSupported");
   }
 }
 

@@ -36,7 +36,8 @@ PreparedSubmission PrepareSubmission(const nlohmann::json& config, BlobStore& bl
 SnapshotRef SnapshotDirectory(const nlohmann::json& dir, BlobStore& blobs,
                               const SubmissionLimits& limits);
 
-// Distributed runs in container images are not supported yet: refused (InvalidInput).
+// Multi-node runs in containers: each node's ranks pull the image by digest themselves, so a
+// localhost/ image (podman's local-only names) is refused (InvalidInput, code NotSupported).
 struct RankPlan;
 void RequireNoContainerForRanks(const RankPlan& plan, const nlohmann::json& environment);
 

@@ -335,7 +335,8 @@ struct DataApi::Impl {
     }
     Json lines = Json::array();
     EnvSpec es = EnvSpec::FromJson(spec);
-    if (es.docker_enabled) RequireLocalContainerImage(es.name, es.docker_base_image);
+    if (es.docker_enabled)
+      CheckContainerImageAtSubmission(es, ContainerSettings::FromEnvironment());
     auto start = std::chrono::steady_clock::now();
     MaterializedEnv env =
         EnvBuilder(EnvironmentCacheDir(ctx.data_dir)).Materialize(es, [&](std::string_view l) {
@@ -651,7 +652,8 @@ void DataApi::ResolveRunConfig(Json& config) {
   const Json& env = config.value("environment", Json(nullptr));
   if (env.is_object()) {
     EnvSpec es = EnvSpec::FromJson(env);
-    if (es.docker_enabled) RequireLocalContainerImage(es.name, es.docker_base_image);
+    if (es.docker_enabled)
+      CheckContainerImageAtSubmission(es, ContainerSettings::FromEnvironment());
   }
 }
 

@@ -17,6 +17,7 @@
 #include "common/workspace_config.h"
 #include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
+#include "env/container_runtime.h"
 #include "env/process.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
@@ -100,6 +101,8 @@ int RunServer(const ServerOptions& opts) {
     agent_sopts.agent_node_dir = fs::absolute(opts.agent_node_dir).string();
   }
   if (!opts.agent_user.empty()) ConfigureAgentUser(opts.agent_user, agent_sopts);
+  // Bad settings are refused before anything is created.
+  if (!opts.containers_config.empty()) ContainerSettings::Load(opts.containers_config);
   fs::path data = fs::absolute(opts.data_dir);
   fs::create_directories(data);
   fs::path cfg_path = data / "config.json";
@@ -112,6 +115,28 @@ int RunServer(const ServerOptions& opts) {
   }
   if (cfg.name.empty()) cfg.name = "workspace";
   cfg.data_dir = data.string();
+  {
+    // The machine's container settings (podman runtime, ulimits, storage, pull policy, which
+    // registries are plain HTTP, their credentials): --containers-config FILE, remembered in
+    // <data>/containers.json (its path) so the workspace is told once. Validated now; agents
+    // get it through $TRAINYARD_CONTAINERS_CONFIG (env/container_runtime.h).
+    fs::path remembered = data / "containers.json";
+    std::string file = opts.containers_config;
+    if (!file.empty()) {
+      file = fs::absolute(file).string();
+      ContainerSettings::Load(file);
+      WriteFileAtomic(remembered, nlohmann::json{{"containers_config", file}}.dump(2) + "\n");
+    } else if (fs::exists(remembered)) {
+      auto j = nlohmann::json::parse(ReadFile(remembered), nullptr, false);
+      if (j.is_object()) file = j.value("containers_config", "");
+      if (!file.empty()) ContainerSettings::Load(file);
+    }
+    if (!file.empty()) {
+      ::setenv("TRAINYARD_CONTAINERS_CONFIG", file.c_str(), 1);
+    } else if (const char* e = std::getenv("TRAINYARD_CONTAINERS_CONFIG"); e && *e) {
+      ContainerSettings::Load(e);
+    }
+  }
 
   int port = opts.port;
   if (port < 0) {

@@ -21,6 +21,9 @@ struct ServerOptions {
   std::string slurm_conf;      // SLURM_CONF for the Slurm commands
   std::string slurm_bin_dir;   // where sbatch/squeue/sinfo/scancel are (else PATH)
   std::string slurm_vm_sizes;  // vm-size map file (docs/REST.md "Slurm")
+  // --containers-config FILE: podman and registry settings (env/container_runtime.h);
+  // remembered in <data>/containers.json. "" = not given.
+  std::string containers_config;
 };
 
 int RunServer(const ServerOptions& opts);

@@ -256,8 +256,10 @@ def test_requests_no_target_can_satisfy_are_refused_at_submit(ws, plain_env, tmp
     docker_env = Environment("e2e-docker-dist")
     docker_env.docker.enabled = True
     docker_env.docker.base_image = "localhost/any-image:1"
+    # Ranks on one node may run in containers; this local-only image is missing.
     cases.append((dict(process_count_per_node=2, distributed_training=MpiConfiguration(),
-                       environment_definition=docker_env), ["container image", "not supported"]))
+                       environment_definition=docker_env),
+                      ["localhost/any-image:1", "cannot pull"]))
     if not shutil.which("nvidia-smi"):  # this machine has no GPU: use_gpu is refused
         cases.append((dict(use_gpu=True), ["use_gpu=True", "no GPU"]))
     for kwargs, words in cases:

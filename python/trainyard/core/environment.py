@@ -33,12 +33,31 @@ class PythonSection:
             self.user_managed_dependencies, self.interpreter_path)
 
 
-class DockerSection:
-    """Container settings: ``enabled`` and ``base_image``."""
+class ContainerRegistry:
+    """Where a base image lives (``azureml.core.container_registry.ContainerRegistry``).
 
-    def __init__(self, enabled=False, base_image=None):
+    Only ``address`` is sent with an environment (it qualifies a ``base_image`` that names no
+    registry). Credentials are not stored with environments and runs: put them in the server's
+    containers config (``trainyard server --containers-config FILE``); a username or password
+    set here is refused by the server, saying so."""
+
+    def __init__(self, address=None, username=None, password=None):
+        self.address = address
+        self.username = username
+        self.password = password
+
+    def __repr__(self):
+        return "ContainerRegistry(address={!r})".format(self.address)
+
+
+class DockerSection:
+    """Container settings: ``enabled``, ``base_image`` (pulled with podman from the registry
+    named in it) and ``base_image_registry``."""
+
+    def __init__(self, enabled=False, base_image=None, base_image_registry=None):
         self.enabled = enabled
         self.base_image = base_image
+        self.base_image_registry = base_image_registry or ContainerRegistry()
 
     def __repr__(self):
         return "DockerSection(enabled={!r}, base_image={!r})".format(self.enabled,
@@ -155,9 +174,17 @@ class Environment:
             },
             "pip_requirements": self._pip_requirements,
             "environment_variables": {str(k): str(v) for k, v in env_vars.items()},
-            "docker": {"enabled": bool(self.docker.enabled),
-                       "base_image": self.docker.base_image},
+            "docker": self._docker_spec(),
         }
+
+    def _docker_spec(self):
+        docker = {"enabled": bool(self.docker.enabled), "base_image": self.docker.base_image}
+        registry = self.docker.base_image_registry
+        if registry is not None and (registry.address or registry.username or registry.password):
+            docker["base_image_registry"] = {
+                k: v for k, v in (("address", registry.address), ("username", registry.username),
+                                  ("password", registry.password)) if v}
+        return docker
 
     @staticmethod
     def _from_spec(spec):
@@ -175,6 +202,8 @@ class Environment:
         docker = spec.get("docker") or {}
         env.docker.enabled = bool(docker.get("enabled"))
         env.docker.base_image = docker.get("base_image")
+        registry = docker.get("base_image_registry") or {}
+        env.docker.base_image_registry = ContainerRegistry(address=registry.get("address"))
         return env
 
     def __eq__(self, other):

@@ -55,6 +55,8 @@ class Estimator(ScriptRunConfig):
         environment = environment_definition or self._build_environment(
             conda_packages, pip_packages, custom_image, conda_file, pip_file,
             environment_variables, user_managed, use_docker)
+        if image_registry_details is not None and environment_definition is None:
+            environment.docker.base_image_registry = image_registry_details
         run_config = RunConfiguration()
         run_config.node_count = node_count
         super().__init__(source_directory, script=entry_script,
