@@ -241,6 +241,7 @@ class Driver:
                 score = None
             it.update(predictions=msg["predictions"], rows=msg["rows"])
             self._record_success(it, score, scores, seconds)
+            self.note_first_result(it, None)
         else:
             it["score"] = None
             reason = error or (msg or {}).get("error") or "the iteration's worker ended"
@@ -250,9 +251,33 @@ class Driver:
                 child.cancel() if child.get_status() not in ("Canceled",) else None
             else:
                 child.fail(reason)
+                if error is None:  # the worker's own error (not a timeout)
+                    self.note_first_result(it, reason)
             log.info("iteration %s (%s): %s", it["iteration"], it["label"], reason)
         self.results.append(it)
         self.strategy.report(it["trial"], it["score"], seconds, failed=it["score"] is None)
+
+    def note_first_result(self, it, error):
+        """The outcome of a learner's first finished trial (an error, or None when it worked).
+        Stopped iterations (timeouts, cancels) say nothing about the data and do not count."""
+        if it["learner"] not in self.first_errors:
+            self.first_errors[it["learner"]] = error
+
+    def check_first_errors(self, running):
+        """Fail the experiment at once when the first trial of every learner failed: the
+        error is the data's or the environment's, not a learner's, and more trials would only
+        repeat it (the issue's storm of hundreds of identical failed children)."""
+        learners = self.strategy.learners
+        if self.best is not None or not learners or \
+                any(self.first_errors.get(m, "") is None for m in learners) or \
+                not all(m in self.first_errors for m in learners):
+            return
+        for it in list(running):
+            self.stop_worker(it)
+            running.remove(it)
+            self.finish_iteration(it, None, status="Canceled",
+                                  error="stopped: every learner's first trial failed")
+        raise FirstTrialsFailed(_common_error(self.first_errors))
 
     def stop_worker(self, it):
         if it["proc"].is_alive():
@@ -297,7 +322,9 @@ class Driver:
         # experiment stays fast (P7; docs/AUTOML.md, "Search strategy").
         self.strategy = engine.Search(
             self.task, self.metric, allowed=learners, featurization=s["featurization"],
-            seed=s.get("seed", 0), budget_in_iterations=False, rows=len(self.y))
+            seed=s.get("seed", 0), budget_in_iterations=False, rows=len(self.y),
+            cols=len(self.X[0]) if len(self.X) else 0)
+        self.first_errors = {}  # learner -> the error of its first trial (None: it worked)
         n_ens = (1 if s.get("enable_voting_ensemble") else 0) + \
             (1 if s.get("enable_stack_ensemble") else 0)
         total = s.get("iterations")
@@ -370,6 +397,7 @@ class Driver:
                 running.remove(it)
                 self.finish_iteration(it, None, status="Canceled",
                                       error="canceled by cancel_iteration")
+            self.check_first_errors(running)
             time.sleep(0.02)
         self.in_loop = False
         return next_i
@@ -582,8 +610,12 @@ class Driver:
 
     def finish(self):
         if self.best is None:
-            raise RuntimeError("no iteration finished: no model to return (see the child "
-                               "runs' errors)")
+            errors = {k: v for k, v in getattr(self, "first_errors", {}).items() if v}
+            if errors:
+                raise RuntimeError("no iteration finished: no model to return; the iterations "
+                                   "failed: " + _common_error(errors, every=False))
+            raise RuntimeError("no iteration finished within the budget: no model to return "
+                               "(raise experiment_timeout_minutes, or see the child runs)")
         b = self.best
         self.parent.upload_file("outputs/" + MODEL_FILE, b["model_path"])
         props = {"best_iteration": str(b["iteration"]), "best_run_id": b["child"].id,
@@ -603,6 +635,26 @@ class Driver:
                 log.error("model explanation failed: %s", e)
                 props["model_explanation_error"] = str(e)[:500]
         self.parent.add_properties(props)
+
+
+class FirstTrialsFailed(RuntimeError):
+    pass
+
+
+def _common_error(errors, every=True):
+    """One message for the learners' first-trial errors: the shared error once when they
+    agree."""
+    who = "every learner" if every else "the learners"
+    by_text = {}
+    for learner, e in sorted(errors.items()):
+        by_text.setdefault(e, []).append(learner)
+    if len(by_text) == 1:
+        (text, names), = by_text.items()
+        return "the first trial of {} ({}) failed with the same error: {}".format(
+            who, ", ".join(names), text)
+    return "the first trial of {} failed: ".format(who) + "; ".join(
+        "{}: {}".format(", ".join(names), text) for text, names in
+        sorted(by_text.items(), key=lambda kv: -len(kv[1])))
 
 
 def _blend(preds, weights):
