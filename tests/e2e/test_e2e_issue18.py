@@ -195,3 +195,33 @@ def test_unknown_subcommands_say_did_you_mean_anywhere(server, tmp_path):
                                  text=True, cwd=cwd, env=env, timeout=60)
             assert out.returncode != 0 and want in out.stderr, (args, cwd, out.stderr)
             assert "no Trainyard workspace" not in out.stderr
+
+
+def test_environment_cache_is_shared_by_workspaces(tmp_path):
+    """One cache per machine and user: a spec built in one workspace is reused by another
+    (TRAINYARD_ENV_CACHE unset: $XDG_CACHE_HOME/trainyard/envs)."""
+    from trainyard.core import Environment, Experiment, ScriptRunConfig
+    xdg = tmp_path / "xdg"
+    env = {k: v for k, v in os.environ.items() if k != "TRAINYARD_ENV_CACHE"}
+    env["XDG_CACHE_HOME"] = str(xdg)
+    e2e_util.write_script(tmp_path / "src", "job.py", "print('hello')\n")
+    logs = []
+    for k in range(2):
+        srv = e2e_util.Server(tmp_path / ("ws%d" % k), env=env).start()
+        try:
+            spec = Environment("shared-cache-env")
+            spec.environment_variables["WHICH"] = str(k)  # not part of the cache key
+            run = Experiment(srv.workspace(), "e2e-issue18-cache").submit(ScriptRunConfig(
+                source_directory=str(tmp_path / "src"), script="job.py", environment=spec))
+            run.wait_for_completion(show_output=False, raise_on_error=False)
+            assert run.get_status() == "Completed", run.get_details()
+            logs.append(run.get_details_with_logs()["logFiles"].get(
+                "azureml-logs/20_image_build_log.txt", ""))
+        finally:
+            srv.stop()
+    assert "Building environment" in logs[0], logs[0]
+    assert "Using cached environment" in logs[1] and "Building environment" not in logs[1], \
+        logs[1]
+    assert str(xdg / "trainyard" / "envs") in logs[1]
+    built = [p for p in (xdg / "trainyard" / "envs").iterdir() if (p / "bin").is_dir()]
+    assert len(built) == 1
