@@ -57,7 +57,7 @@ struct SearchSpace {
 };
 
 // rows x cols from which the first trial is a DecisionTree (see SearchSpace::cols).
-inline constexpr double kLargeCells = 500000.0;
+inline constexpr double kLargeCells = 100000.0;
 // A learner whose first this many trials all failed gets no more trials (a learner-specific
 // error, e.g. a solver that cannot take the data: no storm of identical failures).
 inline constexpr size_t kMaxFailuresWithoutResult = 3;

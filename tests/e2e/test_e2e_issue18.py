@@ -58,7 +58,7 @@ def test_string_labels_above_20000_rows_use_the_holdout_and_return_a_model(ws, t
 
 
 def test_large_table_first_trial_is_a_cheap_tree(ws, tmp_path):
-    """A cheap robust first trial scaled to the data: above 500,000 cells a DecisionTree."""
+    """A cheap robust first trial scaled to the data: above 100,000 cells a DecisionTree."""
     from trainyard.core import Experiment
     from trainyard.train.automl import AutoMLConfig
     rng = np.random.default_rng(0)

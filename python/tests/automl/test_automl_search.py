@@ -174,7 +174,7 @@ def test_search_keeps_the_out_of_fold_predictions_of_its_best_trials(automl, iri
 
 
 def test_search_object_starts_large_tables_with_a_cheap_tree(automl):
-    """Issue 18: above 500,000 cells the first trial is one DecisionTree (max_depth 8)."""
+    """Issue 18: above 100,000 cells the first trial is one DecisionTree (max_depth 8)."""
     large = automl.Search("classification", "AUC_weighted", rows=58000, cols=54)
     t = large.next()
     assert t["learner"] == "DecisionTree" and t["params"]["max_depth"] == 8
