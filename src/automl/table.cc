@@ -298,9 +298,10 @@ Matrix TableFeaturizer::Transform(const DataTable& table) const {
           out.At(i, off + Fnv1a32(v) % kHashBuckets) = 1.0;
           if (rc.handling == Handling::kHashCount) {
             auto it = std::lower_bound(rc.values.begin(), rc.values.end(), v);
-            out.At(i, off + kHashBuckets) = it != rc.values.end() && *it == v
-                                                ? rc.shares[static_cast<size_t>(it - rc.values.begin())]
-                                                : 0.0;
+            out.At(i, off + kHashBuckets) =
+                it != rc.values.end() && *it == v
+                    ? rc.shares[static_cast<size_t>(it - rc.values.begin())]
+                    : 0.0;
           }
         }
         off += kHashBuckets + (rc.handling == Handling::kHashCount ? 1 : 0);

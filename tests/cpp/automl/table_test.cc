@@ -102,8 +102,8 @@ TEST(TableFeaturizer, OneHotsImputesHashesAndDrops) {
   EXPECT_TRUE(raw[0].missing_indicator);
   EXPECT_EQ(raw[1].handling, H::kOneHot);
   EXPECT_EQ(raw[2].handling, H::kHashCount);  // 40 distinct of 80: not ID-like
-  EXPECT_EQ(raw[3].handling, H::kDropId);  // u1000..u1079: every value distinct
-  EXPECT_EQ(raw[4].handling, H::kDropId);  // 1..80: a row number
+  EXPECT_EQ(raw[3].handling, H::kDropId);     // u1000..u1079: every value distinct
+  EXPECT_EQ(raw[4].handling, H::kDropId);     // 1..80: a row number
   EXPECT_EQ(raw[5].handling, H::kDropConstant);
   EXPECT_EQ(raw[6].handling, H::kNumeric);  // unique ints, not consecutive: a feature
   const auto& names = f.output_names();
