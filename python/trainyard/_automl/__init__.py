@@ -339,8 +339,8 @@ class Search:
     ``next`` returns None when no learner's next trial is expected to fit in ``seconds_left``.
     ``rows`` (the training rows, 0 unknown) scales the first-trial estimates of learners whose
     cost grows with rows squared (SVM, KNN); with ``cols`` (features) and rows x cols above
-    100,000 the first trial is a DecisionTree (cheap and robust on large data). Unknown learners and a metric not of the task
-    raise ValueError.
+    100,000 the first trial is a DecisionTree (cheap and robust on large data). Unknown learners
+    and a metric not of the task raise ValueError.
     """
 
     def __init__(self, task, metric, allowed=None, blocked=None, scalers=None,
