@@ -1,19 +1,36 @@
 #include "env/env_cache.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <system_error>
 
 namespace trainyard {
+
+namespace {
+
+// `dir` when it exists and is writable, or does not exist yet under a writable `parent`.
+bool Usable(const std::filesystem::path& dir, const std::filesystem::path& parent) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return ::access(dir.c_str(), W_OK) == 0;
+  return ::access(parent.c_str(), W_OK) == 0;
+}
+
+}  // namespace
 
 std::filesystem::path EnvironmentCacheDir(const std::filesystem::path& data_dir) {
   if (const char* e = std::getenv("TRAINYARD_ENV_CACHE")) {
     return *e ? std::filesystem::path(e) : data_dir / "envs";
   }
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/') {
-    return std::filesystem::path(x) / "trainyard" / "envs";
+    std::filesystem::path dir = std::filesystem::path(x) / "trainyard" / "envs";
+    if (Usable(dir, x)) return dir;
   }
   if (const char* h = std::getenv("HOME"); h && *h == '/') {
-    return std::filesystem::path(h) / ".cache" / "trainyard" / "envs";
+    std::filesystem::path dir = std::filesystem::path(h) / ".cache" / "trainyard" / "envs";
+    if (Usable(dir, h)) return dir;
   }
+  // No writable per-user cache (a service account without a home): this data dir's.
   return data_dir / "envs";
 }
 

@@ -3,8 +3,9 @@
 // by the hash of their install plan and interpreter):
 //   $TRAINYARD_ENV_CACHE when set to a path;
 //   <data_dir>/envs when TRAINYARD_ENV_CACHE is set but empty (a private cache per workspace);
-//   else $XDG_CACHE_HOME/trainyard/envs, or ~/.cache/trainyard/envs;
-//   <data_dir>/envs when neither XDG_CACHE_HOME nor HOME is set.
+//   else $XDG_CACHE_HOME/trainyard/envs, or ~/.cache/trainyard/envs (each when it is writable,
+//   or can be created under a writable XDG_CACHE_HOME / HOME);
+//   <data_dir>/envs when there is no such per-user cache (an account without a home).
 #pragma once
 
 #include <filesystem>
