@@ -9,11 +9,11 @@ namespace trainyard {
 
 namespace {
 
-// `dir` when it exists and is writable, or does not exist yet under a writable `parent`.
-bool Usable(const std::filesystem::path& dir, const std::filesystem::path& parent) {
+// `dir` can be used: its nearest existing ancestor (itself when it exists) is writable.
+bool Usable(std::filesystem::path dir) {
   std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return ::access(dir.c_str(), W_OK) == 0;
-  return ::access(parent.c_str(), W_OK) == 0;
+  while (!std::filesystem::exists(dir, ec) && dir.has_relative_path()) dir = dir.parent_path();
+  return ::access(dir.c_str(), W_OK) == 0;
 }
 
 }  // namespace
@@ -24,11 +24,11 @@ std::filesystem::path EnvironmentCacheDir(const std::filesystem::path& data_dir)
   }
   if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x == '/') {
     std::filesystem::path dir = std::filesystem::path(x) / "trainyard" / "envs";
-    if (Usable(dir, x)) return dir;
+    if (Usable(dir)) return dir;
   }
   if (const char* h = std::getenv("HOME"); h && *h == '/') {
     std::filesystem::path dir = std::filesystem::path(h) / ".cache" / "trainyard" / "envs";
-    if (Usable(dir, h)) return dir;
+    if (Usable(dir)) return dir;
   }
   // No writable per-user cache (a service account without a home): this data dir's.
   return data_dir / "envs";

@@ -4,7 +4,7 @@
 //   $TRAINYARD_ENV_CACHE when set to a path;
 //   <data_dir>/envs when TRAINYARD_ENV_CACHE is set but empty (a private cache per workspace);
 //   else $XDG_CACHE_HOME/trainyard/envs, or ~/.cache/trainyard/envs (each when it is writable,
-//   or can be created under a writable XDG_CACHE_HOME / HOME);
+//   or its nearest existing parent is);
 //   <data_dir>/envs when there is no such per-user cache (an account without a home).
 #pragma once
 
