@@ -569,13 +569,14 @@ bool DataApi::Handle(HttpRequest& req, HttpResponse& res, const std::vector<std:
 
 namespace {
 
-void RequireInstallable(const EnvSpec& es, const fs::path& data_dir) {
+// Returns the warnings (a Python pin this machine cannot satisfy) for the run's properties.
+std::vector<std::string> RequireInstallable(const EnvSpec& es, const fs::path& data_dir) {
   // A spec built before needs no check; otherwise an unsatisfiable package fails the submit
   // with what was asked and what this machine has (env/install_check.h).
-  if (EnvBuilder(EnvironmentCacheDir(data_dir)).IsCached(es)) return;
+  if (EnvBuilder(EnvironmentCacheDir(data_dir)).IsCached(es)) return {};
   InstallCheck check =
       CheckInstallPlan(MakeInstallPlan(es), InstalledPythons(), PipIndexVersionLister());
-  if (check.errors.empty()) return;
+  if (check.errors.empty()) return check.warnings;
   std::string msg = "environment '" + (es.name.empty() ? std::string("(unnamed)") : es.name) +
                     "' cannot be built on this machine: ";
   for (size_t i = 0; i < check.errors.size(); ++i) msg += (i ? "; " : "") + check.errors[i];
@@ -628,7 +629,10 @@ void DataApi::ResolveRunConfig(Json& config) {
       RequireLocalContainerImage(es.name, es.docker_base_image);
     } else if (!es.user_managed_dependencies) {
       const Json& target = config.value("compute_target", Json(nullptr));
-      if (target.is_null() || target == "local") RequireInstallable(es, impl_->ctx.data_dir);
+      if (target.is_null() || target == "local") {
+        std::vector<std::string> warnings = RequireInstallable(es, impl_->ctx.data_dir);
+        if (!warnings.empty()) config["environment_warnings"] = warnings;
+      }
     }
   }
 }

@@ -225,3 +225,20 @@ def test_environment_cache_is_shared_by_workspaces(tmp_path):
     assert str(xdg / "trainyard" / "envs") in logs[1]
     built = [p for p in (xdg / "trainyard" / "envs").iterdir() if (p / "bin").is_dir()]
     assert len(built) == 1
+
+
+def test_unavailable_python_pin_is_said_at_submit_time(ws, tmp_path):
+    """python=3.6.2 (the seed's pin) still builds with this machine's newest Python 3, and the
+    submit says so (a UserWarning and the run's environment_warning property), not only the
+    build log."""
+    from trainyard.core import Environment, Experiment, ScriptRunConfig
+    e2e_util.write_script(tmp_path, "job.py", "import sys; print(sys.version)\n")
+    env = Environment("pin-only")
+    env.python.conda_dependencies.add_conda_package("python=3.6.2")
+    with pytest.warns(UserWarning, match=r"python=3\.6\.2 is not available on this machine "
+                                         r"\(it has Python 3\."):
+        run = Experiment(ws, "e2e-issue18-pin").submit(ScriptRunConfig(
+            source_directory=str(tmp_path), script="job.py", environment=env))
+    assert "the environment is built with Python 3." in \
+        run.get_properties()["environment_warning"]
+    assert e2e_util.wait_status(run, timeout=120) == "Completed", run.get_details()
