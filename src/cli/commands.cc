@@ -570,6 +570,9 @@ int CmdRun(const std::vector<std::string>& a) {
     Json r = c.http.Call("POST", "/api/v1/experiments/" + exp + "/runs",
                          {{"kind", "script"}, {"config", cfg}});
     std::string id = r["id"];
+    if (r.contains("properties") && r["properties"].contains("environment_warning")) {
+      std::cerr << "Warning: " << Str(r["properties"], "environment_warning") << "\n";
+    }
     if (args.Has("wait")) {
       std::string status = r["status"];
       while (status != "Completed" && status != "Failed" && status != "Canceled") {

@@ -571,11 +571,12 @@ namespace {
 
 // Returns the warnings (a Python pin this machine cannot satisfy) for the run's properties.
 std::vector<std::string> RequireInstallable(const EnvSpec& es, const fs::path& data_dir) {
-  // A spec built before needs no check; otherwise an unsatisfiable package fails the submit
-  // with what was asked and what this machine has (env/install_check.h).
-  if (EnvBuilder(EnvironmentCacheDir(data_dir)).IsCached(es)) return {};
-  InstallCheck check =
-      CheckInstallPlan(MakeInstallPlan(es), InstalledPythons(), PipIndexVersionLister());
+  // An unsatisfiable package fails the submit with what was asked and what this machine has
+  // (env/install_check.h); a spec built before has nothing to ask pip's index about, and its
+  // Python pin still warns.
+  const bool cached = EnvBuilder(EnvironmentCacheDir(data_dir)).IsCached(es);
+  InstallCheck check = CheckInstallPlan(MakeInstallPlan(es), InstalledPythons(),
+                                        cached ? VersionLister() : PipIndexVersionLister());
   if (check.errors.empty()) return check.warnings;
   std::string msg = "environment '" + (es.name.empty() ? std::string("(unnamed)") : es.name) +
                     "' cannot be built on this machine: ";

@@ -242,3 +242,13 @@ def test_unavailable_python_pin_is_said_at_submit_time(ws, tmp_path):
     assert "the environment is built with Python 3." in \
         run.get_properties()["environment_warning"]
     assert e2e_util.wait_status(run, timeout=120) == "Completed", run.get_details()
+
+
+def test_cli_submit_prints_the_python_pin_warning(server, tmp_path):
+    (tmp_path / "env.yml").write_text("dependencies:\n  - python=3.6.2\n")
+    (tmp_path / "job.py").write_text("print('hi')\n")
+    out = _cli(server, "run", "submit", "--experiment", "e2e-issue18-cli-pin", "--source-dir",
+               str(tmp_path), "--script", "job.py", "--conda-file", str(tmp_path / "env.yml"),
+               "--wait")
+    assert out.returncode == 0, out.stderr
+    assert "Warning: python=3.6.2 is not available on this machine" in out.stderr, out.stderr
