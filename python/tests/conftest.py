@@ -30,13 +30,15 @@ def clean_environment(monkeypatch):
 @pytest.fixture
 def server(tmp_path):
     """A real `trainyard server` (the built binary; TRAINYARD_BIN overrides) on a free loopback
-    port with its own data directory, stopped after the test."""
+    port with its own data directory and environment cache, stopped after the test."""
     from e2e_util import Server, trainyard_bin
     binary = trainyard_bin()
     assert os.access(binary, os.X_OK), (
         "trainyard binary not found at %s: build it (cmake --build build) or set TRAINYARD_BIN"
         % binary)
-    srv = Server(tmp_path / "server").start()
+    # Its own environment cache (<data dir>/envs), as before the machine-wide cache of issue
+    # 18: a test that asks for a build gets one.
+    srv = Server(tmp_path / "server", env=dict(os.environ, TRAINYARD_ENV_CACHE="")).start()
     yield srv
     srv.stop()
 

@@ -96,10 +96,11 @@ def test_from_pip_requirements(tmp_path):
 
 
 def test_registry_answers_come_from_the_server(workspace):
-    # The fake server has no environment registry: the SDK surfaces its 404 as a user error
-    # (the real registry is tested end to end in tests/e2e/test_e2e_datasets.py).
+    # An unknown name: the SDK surfaces the 404 as a user error (the registry and the AzureML-*
+    # curated names, e.g. AzureML-Tutorial, are tested end to end in
+    # tests/e2e/test_e2e_datasets.py and test_e2e_issue18.py).
     with pytest.raises(UserErrorException):
-        Environment.get(workspace=workspace, name="AzureML-Tutorial")
+        Environment.get(workspace=workspace, name="AzureML-NoSuchEnvironment")
 
 
 def test_user_managed_environment():

@@ -13,6 +13,18 @@ double ScoreMetric(const std::string& metric, const Target& y, const Matrix& raw
   if (!IsKnownMetric(y.task, metric)) {
     throw InvalidInput("metric '" + metric + "' is not a " + TaskName(y.task) + " metric");
   }
+  // The common primary metrics alone (ensemble selection scores 15 x candidates blends: all
+  // metrics of a 18,750-row, 7-class table took 21 s on a loaded machine); the same
+  // functions ClassificationScores uses, so the values are identical.
+  if (y.task == Task::kClassification) {
+    if (metric == "AUC_weighted" || metric == "AUC_macro") {
+      return AucOvr(y.y, raw, metric == "AUC_weighted");
+    }
+    if (metric == "average_precision_score_weighted" || metric == "average_precision_score_macro") {
+      return AveragePrecisionOvr(y.y, raw, metric == "average_precision_score_weighted");
+    }
+    if (metric == "accuracy") return Accuracy(y.y, ArgmaxRows(raw));
+  }
   Scores s = y.task == Task::kClassification ? ClassificationScores(y.y, raw)
                                              : RegressionScores(y.y, raw.data, y_range);
   return s.at(metric);

@@ -127,6 +127,13 @@ SearchStrategy::SearchStrategy(SearchSpace space) : space_(std::move(space)), rn
     if (first_round[a] != first_round[b]) return first_round[a] < first_round[b];
     return learners_[a].relative_cost < learners_[b].relative_cost;
   });
+  const double cells =
+      static_cast<double>(space_.rows) * static_cast<double>(std::max<size_t>(space_.cols, 1));
+  if (space_.rows > 0 && cells > kLargeCells) {
+    auto tree = std::find_if(initial_order_.begin(), initial_order_.end(),
+                             [&](size_t i) { return learners_[i].name == "DecisionTree"; });
+    if (tree != initial_order_.end()) std::rotate(initial_order_.begin(), tree, tree + 1);
+  }
 }
 
 std::vector<std::string> SearchStrategy::learners() const {
@@ -198,6 +205,7 @@ std::optional<size_t> SearchStrategy::ChooseLearner(double seconds_left) {
   for (size_t i = 0; i < learners_.size(); ++i) {
     const LearnerState& l = learners_[i];
     if (l.trials == 0 || !fits(l, l.best_point)) continue;
+    if (!l.has_best && l.reports >= kMaxFailuresWithoutResult) continue;
     if (l.reports == 0) {
       waiting.push_back(i);
       continue;

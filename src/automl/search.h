@@ -46,11 +46,21 @@ struct SearchSpace {
   // Training rows (0: unknown). Learners whose cost grows with rows squared (SVM, KNN) get
   // their relative cost scaled by rows / 2,000 above that, for untried learners' estimates.
   size_t rows = 0;
+  // Feature columns (0: unknown). With rows x cols above kLargeCells the first round starts
+  // with a single depth-limited DecisionTree: a cheap, robust first model on large data
+  // (any scale, imbalanced classes, one-hot columns), so a tight budget still returns one.
+  size_t cols = 0;
   // The budget is a number of iterations, not time: every trial costs 1 in the learners'
   // estimated cost for improvement (Azure's `iterations` without
   // `experiment_timeout_minutes`), so cheap learners get no discount.
   bool budget_in_iterations = false;
 };
+
+// rows x cols from which the first trial is a DecisionTree (see SearchSpace::cols).
+inline constexpr double kLargeCells = 100000.0;
+// A learner whose first this many trials all failed gets no more trials (a learner-specific
+// error, e.g. a solver that cannot take the data: no storm of identical failures).
+inline constexpr size_t kMaxFailuresWithoutResult = 3;
 
 struct Trial {
   size_t id = 0;

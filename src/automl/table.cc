@@ -97,6 +97,8 @@ const char* TableFeaturizer::HandlingName(Handling h) {
       return "onehot";
     case Handling::kHash:
       return "hash";
+    case Handling::kHashCount:
+      return "hash_count";
     case Handling::kDropConstant:
       return "dropped_constant";
     case Handling::kDropId:
@@ -192,7 +194,12 @@ void TableFeaturizer::Fit(const DataTable& table, Featurizer::Mode mode) {
         rc.handling = Handling::kOneHot;
         for (const auto& kv : counts) rc.values.push_back(kv.first);
       } else {
-        rc.handling = Handling::kHash;
+        rc.handling = Handling::kHashCount;
+        const double total = static_cast<double>(col.values.size());
+        for (const auto& [value, c] : counts) {
+          rc.values.push_back(value);
+          rc.shares.push_back(static_cast<double>(c + (value == rc.fill ? missing : 0)) / total);
+        }
       }
     }
     raw_.push_back(std::move(rc));
@@ -226,7 +233,9 @@ void TableFeaturizer::BuildOutputs() {
         for (const std::string& v : rc.values) add(rc.name + "_" + v);
         break;
       case Handling::kHash:
+      case Handling::kHashCount:
         for (size_t b = 0; b < kHashBuckets; ++b) add(rc.name + "_hash" + std::to_string(b));
+        if (rc.handling == Handling::kHashCount) add(rc.name + "_count");
         break;
       case Handling::kDropConstant:
       case Handling::kDropId:
@@ -283,11 +292,19 @@ Matrix TableFeaturizer::Transform(const DataTable& table) const {
         off += rc.values.size();
         break;
       case Handling::kHash:
+      case Handling::kHashCount:
         for (size_t i = 0; i < n; ++i) {
           std::string v = IsMissing(col.values[i]) ? rc.fill : CellText(col.values[i]);
           out.At(i, off + Fnv1a32(v) % kHashBuckets) = 1.0;
+          if (rc.handling == Handling::kHashCount) {
+            auto it = std::lower_bound(rc.values.begin(), rc.values.end(), v);
+            out.At(i, off + kHashBuckets) =
+                it != rc.values.end() && *it == v
+                    ? rc.shares[static_cast<size_t>(it - rc.values.begin())]
+                    : 0.0;
+          }
         }
-        off += kHashBuckets;
+        off += kHashBuckets + (rc.handling == Handling::kHashCount ? 1 : 0);
         break;
       default:
         break;
@@ -306,6 +323,10 @@ void TableFeaturizer::Save(ByteWriter& w) const {
     w.U8(rc.missing_indicator);
     w.Str(rc.fill);
     w.Strings(rc.values);
+    if (rc.handling == Handling::kHashCount) {
+      w.U64(rc.shares.size());
+      for (double x : rc.shares) w.F64(x);
+    }
   }
 }
 
@@ -321,12 +342,17 @@ void TableFeaturizer::Load(ByteReader& r) {
     if (type > static_cast<uint8_t>(ColumnType::kString)) r.Fail("raw column type");
     rc.type = static_cast<ColumnType>(type);
     uint8_t handling = r.U8();
-    if (handling > static_cast<uint8_t>(Handling::kDropId)) r.Fail("raw column handling");
+    if (handling > static_cast<uint8_t>(Handling::kHashCount)) r.Fail("raw column handling");
     rc.handling = static_cast<Handling>(handling);
     rc.missing_indicator = r.U8() != 0;
     rc.fill = r.Str();
     rc.values = r.Strings();
     if (!std::is_sorted(rc.values.begin(), rc.values.end())) r.Fail("one-hot categories");
+    if (rc.handling == Handling::kHashCount) {
+      uint64_t k = r.U64();
+      if (k != rc.values.size()) r.Fail("category shares");
+      for (uint64_t j = 0; j < k; ++j) rc.shares.push_back(r.F64());
+    }
     raw_.push_back(std::move(rc));
   }
   BuildOutputs();

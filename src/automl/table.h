@@ -12,7 +12,9 @@
 //                           <= kMaxOneHot distinct training values: one-hot "<name>_<value>"
 //                           in bytewise value order, an unseen value -> all zeros; more:
 //                           feature hashing, FNV-1a 32 of the UTF-8 bytes mod kHashBuckets
-//                           into "<name>_hash<b>" (an unseen value lands in its bucket).
+//                           into "<name>_hash<b>" (an unseen value lands in its bucket),
+//                           plus "<name>_count": the value's share of the training rows
+//                           (count encoding; unseen 0).
 //   dropped                 constant (at most one distinct non-missing value and no missing
 //                           values, or all missing) and ID-like columns: a string column whose
 //                           distinct non-missing values are > kMaxOneHot and >= 95% of its
@@ -48,6 +50,10 @@ class TableFeaturizer {
     kHash = 3,
     kDropConstant = 4,
     kDropId = 5,
+    // High cardinality: the hash buckets plus "<name>_count", the value's share of the
+    // training rows (count encoding; an unseen value 0). `values` holds the categories and
+    // `shares` their shares, in bytewise order.
+    kHashCount = 6,
   };
   static const char* HandlingName(Handling h);
 
@@ -58,6 +64,7 @@ class TableFeaturizer {
     bool missing_indicator = false;   // numeric: training had missing values
     std::string fill;                 // categorical: most frequent value
     std::vector<std::string> values;  // one-hot: the categories in output order
+    std::vector<double> shares;       // kHashCount: each value's share of the training rows
   };
 
   // Learns the per-column handling from the training table. Throws InvalidInput for an empty

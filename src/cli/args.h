@@ -30,4 +30,14 @@ class Args {
   std::vector<std::string> positional_, rest_;
 };
 
+// The known name closest to `typed` (edit distance at most 2, or a known name that starts
+// with it, or one it starts with), "" when none is close.
+std::string DidYouMean(const std::string& typed, const std::vector<std::string>& known);
+
+// Nothing when `sub` is one of `known`; else InvalidInput "unknown <what> command 'x'; did you
+// mean 'y'? (use a, b, c)". Called before anything needs a workspace, so a typo outside one
+// names the typo.
+void RequireSubcommand(const std::string& what, const std::string& sub,
+                       const std::vector<std::string>& known);
+
 }  // namespace trainyard::cli

@@ -354,6 +354,7 @@ int CmdRun(const std::vector<std::string>& a) {
   if (a.empty()) throw InvalidInput("usage: trainyard run list|show|logs|download|cancel ...");
   std::string sub = a[0];
   std::vector<std::string> rest(a.begin() + 1, a.end());
+  RequireSubcommand("run", sub, {"list", "show", "logs", "download", "submit", "cancel"});
   Client c;
   if (sub == "list") {
     // Pages through the server's cursor (page by page, printed as they come).
@@ -387,35 +388,67 @@ int CmdRun(const std::vector<std::string>& a) {
     bool have_total = false;
     if (json) std::cout << "[";
     std::vector<std::vector<std::string>> rows;
-    for (auto& base : bases) {
-      std::string cursor;
-      bool first_page = true;
-      while (limit == 0 || printed < limit) {
-        std::string q = base + "?" + common;
-        if (first_page && args.Has("count")) q += "&count=true";
-        if (!cursor.empty()) q += "&cursor=" + UrlEncode(cursor, false);
+    // One listing per base (experiment, or the parent's children), each newest first. Across
+    // experiments (no --experiment/--parent, no --order-by) they are merged newest first and
+    // --limit applies to the merged listing; otherwise they follow each other.
+    struct Source {
+      std::string base, cursor;
+      Json runs = Json::array();
+      size_t next = 0;
+      bool done = false;
+      bool first = true;
+    };
+    std::vector<Source> sources;
+    for (auto& base : bases) sources.push_back({base});
+    auto refill = [&](Source& s) {
+      while (!s.done && s.next >= s.runs.size()) {
+        std::string q = s.base + "?" + common;
+        if (s.first && args.Has("count")) q += "&count=true";
+        if (!s.cursor.empty()) q += "&cursor=" + UrlEncode(s.cursor, false);
         Json page = c.http.Call("GET", q);
         if (page.contains("total")) {
           total += page["total"].get<int64_t>();
           have_total = true;
         }
-        for (auto& r : page["runs"]) {
-          if (limit > 0 && printed >= limit) break;
-          if (json) {
-            std::cout << (printed ? ",\n" : "\n") << r.dump(2);
-          } else {
-            rows.push_back({Str(r, "id"), Str(r, "experiment"), Str(r, "number"), Str(r, "status"),
-                            Str(r, "created_utc"), Str(r, "script")});
+        s.first = false;
+        s.runs = page["runs"];
+        s.next = 0;
+        if (page["next_cursor"].is_null()) {
+          s.done = true;
+        } else {
+          s.cursor = page["next_cursor"].get<std::string>();
+        }
+      }
+      return s.next < s.runs.size();
+    };
+    const bool merge = !args.Has("parent") && !args.Has("experiment") && !args.Has("order-by");
+    size_t current = 0;
+    while (limit == 0 || printed < limit) {
+      Source* pick = nullptr;
+      if (merge) {
+        for (auto& s : sources) {
+          if (!refill(s)) continue;
+          if (pick == nullptr ||
+              Str(s.runs[s.next], "created_utc") > Str(pick->runs[pick->next], "created_utc")) {
+            pick = &s;
           }
-          ++printed;
         }
-        if (!json && rows.size() >= 1000) {  // print long listings in blocks
-          PrintTable({"RUN ID", "EXPERIMENT", "NUMBER", "STATUS", "CREATED", "SCRIPT"}, rows);
-          rows.clear();
-        }
-        first_page = false;
-        if (page["next_cursor"].is_null()) break;
-        cursor = page["next_cursor"].get<std::string>();
+      } else {
+        while (current < sources.size() && !refill(sources[current])) ++current;
+        if (current < sources.size()) pick = &sources[current];
+      }
+      if (pick == nullptr) break;
+      const Json& r = pick->runs[pick->next++];
+      if (json) {
+        std::cout << (printed ? ",\n" : "\n") << r.dump(2);
+      } else {
+        rows.push_back({Str(r, "id"), Str(r, "experiment"), Str(r, "number"), Str(r, "status"),
+                        Str(r, "created_utc"), Str(r, "script")});
+      }
+      ++printed;
+      if (!json && rows.size() >= 1000) {  // print long listings in blocks
+        PrintTable({"RUN ID", "EXPERIMENT", "NUMBER", "STATUS", "CREATED", "SCRIPT"}, rows);
+        rows.clear();
       }
     }
     if (json) {
@@ -542,6 +575,9 @@ int CmdRun(const std::vector<std::string>& a) {
     Json r = c.http.Call("POST", "/api/v1/experiments/" + exp + "/runs",
                          {{"kind", "script"}, {"config", cfg}});
     std::string id = r["id"];
+    if (r.contains("properties") && r["properties"].contains("environment_warning")) {
+      std::cerr << "Warning: " << Str(r["properties"], "environment_warning") << "\n";
+    }
     if (args.Has("wait")) {
       std::string status = r["status"];
       while (status != "Completed" && status != "Failed" && status != "Canceled") {
@@ -578,6 +614,7 @@ int CmdModel(const std::vector<std::string>& a) {
   if (a.empty()) throw InvalidInput("usage: trainyard model list|show|download ...");
   std::string sub = a[0];
   std::vector<std::string> rest(a.begin() + 1, a.end());
+  RequireSubcommand("model", sub, {"list", "show", "download", "register"});
   Client c;
   if (sub == "list") {
     Args args(rest, {"name"}, {"json", "latest"});
@@ -690,7 +727,8 @@ int CmdModel(const std::vector<std::string>& a) {
 
 int CmdExperiment(const std::vector<std::string>& a) {
   Args args(a.empty() ? a : std::vector<std::string>(a.begin() + 1, a.end()), {}, {"json"});
-  if (a.empty() || a[0] != "list") throw InvalidInput("usage: trainyard experiment list [--json]");
+  if (a.empty()) throw InvalidInput("usage: trainyard experiment list [--json]");
+  RequireSubcommand("experiment", a[0], {"list"});
   Client c;
   Json exps = c.http.Call("GET", "/api/v1/experiments")["experiments"];
   if (args.Has("json")) {
@@ -716,6 +754,10 @@ int Dispatch(const std::vector<std::string>& args) {
   }
   std::vector<std::string> rest(args.begin() + 1, args.end());
   const std::string& cmd = args[0];
+  RequireSubcommand("", cmd,
+                    {"init", "up", "down", "status", "server", "agent", "run", "model",
+                     "experiment", "dataset", "datastore", "env", "service", "compute", "automl",
+                     "serve", "debug-seed-runs", "help", "version"});
   if (cmd == "init") return CmdInit(rest);
   if (cmd == "up") return CmdUp(rest);
   if (cmd == "down") return CmdDown(rest);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "common/error.h"
 #include "runner/agent.h"
 
@@ -35,10 +36,7 @@ int CmdAutoml(const std::vector<std::string>& args) {
     std::cout << kAutomlUsage;
     return args.empty() ? 2 : 0;
   }
-  if (args[0] != "submit" && args[0] != "predict") {
-    throw InvalidInput("unknown automl command '" + args[0] +
-                       "': use `trainyard automl submit` or `trainyard automl predict`");
-  }
+  RequireSubcommand("automl", args[0], {"submit", "predict"});
   std::string sdk = FindSdkPythonDir();
   const char* existing = std::getenv("PYTHONPATH");
   std::string path = existing && *existing ? sdk + ":" + existing : sdk;

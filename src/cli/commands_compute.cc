@@ -265,6 +265,7 @@ int CmdCompute(const std::vector<std::string>& a) {
     return a.empty() ? 2 : 0;
   }
   std::vector<std::string> rest(a.begin() + 1, a.end());
+  RequireSubcommand("compute", a[0], {"list", "show", "attach", "create", "detach"});
   if (a[0] == "list") return List(rest);
   if (a[0] == "show") return Show(rest);
   if (a[0] == "attach") return Attach(rest);

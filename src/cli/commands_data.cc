@@ -133,6 +133,7 @@ int Dataset(const std::vector<std::string>& a) {
     throw InvalidInput("usage: trainyard dataset create|register|list|show|download ...");
   const std::string sub = a[0];
   const std::vector<std::string> rest(a.begin() + 1, a.end());
+  RequireSubcommand("dataset", sub, {"create", "register", "list", "show", "download"});
   Conn c;
   if (sub == "create") {
     Args args(rest, {"separator", "output"}, {"tabular", "no-header", "no-validate", "json"});
@@ -250,6 +251,7 @@ int Datastore(const std::vector<std::string>& a) {
   if (a.empty()) throw InvalidInput("usage: trainyard datastore list|upload|register ...");
   const std::string sub = a[0];
   const std::vector<std::string> rest(a.begin() + 1, a.end());
+  RequireSubcommand("datastore", sub, {"list", "upload", "register"});
   Conn c;
   if (sub == "list") {
     Args args(rest, {}, {"json"});
@@ -307,6 +309,7 @@ int Env(const std::vector<std::string>& a) {
   if (a.empty()) throw InvalidInput("usage: trainyard env list|show|build|prune ...");
   const std::string sub = a[0];
   const std::vector<std::string> rest(a.begin() + 1, a.end());
+  RequireSubcommand("env", sub, {"list", "show", "build", "prune"});
   Conn c;
   if (sub == "list") {
     Args args(rest, {}, {"registered", "json"});

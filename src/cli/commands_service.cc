@@ -212,6 +212,7 @@ int CmdService(const std::vector<std::string>& a) {
   }
   std::string sub = a[0];
   std::vector<std::string> rest(a.begin() + 1, a.end());
+  RequireSubcommand("service", sub, {"deploy", "score", "list", "show", "logs", "keys", "delete"});
   if (sub == "deploy") return Deploy(rest);
   if (sub == "score") return Score(rest);
   if (sub == "list") {

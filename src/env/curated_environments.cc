@@ -1,5 +1,8 @@
 #include "env/curated_environments.h"
 
+#include <algorithm>
+#include <cctype>
+
 namespace trainyard {
 using Json = nlohmann::json;
 
@@ -38,9 +41,46 @@ const std::vector<CuratedEnvironment>& CuratedEnvironments() {
   return kAll;
 }
 
+const std::vector<CuratedAlias>& CuratedAliases() {
+  // TensorFlow 1.x and other environments without a counterpart here are left out on purpose:
+  // asking for them is an error that lists what exists.
+  static const std::vector<CuratedAlias> kAll = {
+      {"AzureML-Minimal", "Trainyard-Minimal"},
+      {"AzureML-Tutorial", "Trainyard-Sklearn"},
+      {"AzureML-AutoML", "Trainyard-Sklearn"},
+      {"AzureML-Scikit-learn*", "Trainyard-Sklearn"},
+      {"AzureML-sklearn-*", "Trainyard-Sklearn"},
+      {"AzureML-TensorFlow-2*", "Trainyard-TensorFlow-Keras"},
+      {"AzureML-tensorflow-2*", "Trainyard-TensorFlow-Keras"},
+      {"AzureML-PyTorch-*", "Trainyard-PyTorch"},
+      {"AzureML-ACPT-pytorch-*", "Trainyard-PyTorch"},
+  };
+  return kAll;
+}
+
+std::optional<std::string> ResolveCuratedAlias(const std::string& name) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+  };
+  const std::string n = lower(name);
+  for (const CuratedAlias& a : CuratedAliases()) {
+    std::string p = lower(a.pattern);
+    if (!p.empty() && p.back() == '*') {
+      p.pop_back();
+      if (n.size() > p.size() && n.compare(0, p.size(), p) == 0) return a.trainyard_name;
+    } else if (n == p) {
+      return a.trainyard_name;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<CuratedEnvironment> FindCuratedEnvironment(const std::string& name) {
+  const std::string wanted = ResolveCuratedAlias(name).value_or(name);
   for (const CuratedEnvironment& e : CuratedEnvironments()) {
-    if (e.name == name) return e;
+    if (e.name == wanted) return e;
   }
   return std::nullopt;
 }

@@ -18,6 +18,19 @@ struct CuratedEnvironment {
 };
 
 const std::vector<CuratedEnvironment>& CuratedEnvironments();
+// A curated environment by its name, or by an Azure ML curated name (AzureML-*) that maps to
+// one (CuratedAliases); nullopt otherwise.
 std::optional<CuratedEnvironment> FindCuratedEnvironment(const std::string& name);
+
+// Azure ML's curated environment names (SDK v1 era, as migrating code writes them) and the
+// Trainyard environment each resolves to. `pattern` is an exact name or a prefix ending in
+// '*'; matching ignores case. Documented in docs/ENVIRONMENTS_AZURE.md.
+struct CuratedAlias {
+  std::string pattern;
+  std::string trainyard_name;
+};
+const std::vector<CuratedAlias>& CuratedAliases();
+// The Trainyard curated name an Azure name resolves to; nullopt when it is not one.
+std::optional<std::string> ResolveCuratedAlias(const std::string& name);
 
 }  // namespace trainyard

@@ -111,7 +111,25 @@ void RewritePaths(const fs::path& tmp, const fs::path& final_dir) {
   }
 }
 
+// index/<hash of the spec without name, version and variables>: the spec's built environment.
+fs::path IndexFile(const fs::path& cache_root, const EnvSpec& spec) {
+  nlohmann::json key_json = spec.ToJson();
+  for (const char* k : {"name", "version", "environment_variables"}) key_json.erase(k);
+  return cache_root / "index" / Sha256Hex(key_json.dump());
+}
+
 }  // namespace
+
+bool EnvBuilder::IsCached(const EnvSpec& spec) const {
+  const fs::path index_file = IndexFile(cache_root_, spec);
+  if (!Exists(index_file)) return false;
+  try {
+    nlohmann::json idx = nlohmann::json::parse(ReadFile(index_file));
+    return Exists(cache_root_ / idx.at("spec_hash").get<std::string>() / kMarker);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
 
 EnvBuilder::EnvBuilder(fs::path cache_root, EnvBuildOptions options)
     : cache_root_(std::move(cache_root)), options_(std::move(options)) {}
@@ -141,9 +159,7 @@ MaterializedEnv EnvBuilder::Materialize(const EnvSpec& spec, const LogSink& log)
   // Fast path: a spec seen before maps (index/<spec key>) to its built environment, so a cached
   // run skips interpreter discovery (~15 ms per process). The key covers what the plan depends
   // on; the index is written only after a successful build or lookup.
-  nlohmann::json key_json = spec.ToJson();
-  for (const char* k : {"name", "version", "environment_variables"}) key_json.erase(k);
-  const fs::path index_file = cache_root_ / "index" / Sha256Hex(key_json.dump());
+  const fs::path index_file = IndexFile(cache_root_, spec);
   if (options_.pythons.empty() && Exists(index_file)) {
     try {
       nlohmann::json idx = nlohmann::json::parse(ReadFile(index_file));
@@ -338,6 +354,22 @@ std::vector<CachedEnv> EnvBuilder::List() const {
     return a.created_millis > b.created_millis;
   });
   return out;
+}
+
+bool EnvBuilder::Remove(const CachedEnv& e) const {
+  const fs::path lock_path = cache_root_ / (e.spec_hash + ".lock");
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) ThrowErrno("open " + lock_path.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;  // being built (or removed) right now
+  }
+  const fs::path trash = e.dir.string() + ".trash-" + RandomHex(4);
+  std::error_code ec;
+  fs::rename(e.dir, trash, ec);
+  if (!ec) fs::remove_all(trash, ec);
+  ::close(fd);
+  return !ec;
 }
 
 MaterializedEnv MaterializeEnvironment(const EnvSpec& spec, const fs::path& cache_root,

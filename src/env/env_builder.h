@@ -80,8 +80,17 @@ class EnvBuilder {
   // exist, or venv/pip fail (the message ends with the tail of their output).
   MaterializedEnv Materialize(const EnvSpec& spec, const LogSink& log = {}) const;
 
+  // True when `spec` was built before and is in the cache (its index entry and environment
+  // exist): nothing to check or build for it.
+  bool IsCached(const EnvSpec& spec) const;
+
   // The complete environments in the cache, newest first.
   std::vector<CachedEnv> List() const;
+
+  // Removes a cached environment under its spec hash's build lock; false (nothing removed)
+  // while a build of the same hash holds the lock. The directory is renamed first, so its
+  // marker disappears atomically and no run picks a half-removed environment.
+  bool Remove(const CachedEnv& env) const;
 
   const std::filesystem::path& cache_root() const { return cache_root_; }
 

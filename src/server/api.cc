@@ -442,6 +442,16 @@ struct Api::Impl {
         RequireNoContainerForRanks(plan, body["config"].value("environment", Json(nullptr)));
       }
       data->ResolveRunConfig(body["config"]);  // dataset inputs, container image: fail early
+      if (body["config"].contains("environment_warnings")) {
+        // A Python pin this machine cannot satisfy (the build uses the newest Python 3): said
+        // at submission (the SDK prints it), not only in the build log (issue 18).
+        std::string text;
+        for (const Json& w : body["config"]["environment_warnings"]) {
+          text += (text.empty() ? "" : "; ") + w.get<std::string>();
+        }
+        r.properties["environment_warning"] = text;
+        body["config"].erase("environment_warnings");
+      }
       SubmissionLimits limits{ctx.snapshot_max_bytes, ctx.snapshot_max_files};
       PreparedSubmission sub = PrepareSubmission(body["config"], *ctx.blobs, limits);
       r.definition = sub.definition;

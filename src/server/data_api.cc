@@ -14,6 +14,7 @@
 #include "env/env_builder.h"
 #include "env/env_cache.h"
 #include "env/env_spec.h"
+#include "env/install_check.h"
 #include "runner/agent.h"
 #include "runner/run_environment.h"
 
@@ -312,15 +313,39 @@ struct DataApi::Impl {
   Json GetEnvironment(const std::string& name, int64_t version) {
     ValidateName("environment name", name);
     if (auto c = FindCuratedEnvironment(name)) {
+      if (c->name != name) {
+        // An Azure curated name (AzureML-*): its Trainyard counterpart, whatever Azure version
+        // was asked (Azure's curated versions have no meaning here).
+        Json j = CuratedJson(*c);
+        j["requested_name"] = name;
+        return j;
+      }
       if (version > 1) throw NotFound("curated environment '" + name + "' has only version 1");
       return CuratedJson(*c);
     }
     auto a = ctx.store.GetAsset("environment", name, version);
     if (!a) {
+      std::string known;
+      for (const CuratedEnvironment& c : CuratedEnvironments()) {
+        known += (known.empty() ? "" : ", ") + c.name;
+      }
+      size_t registered = 0;
+      for (const AssetRecord& r : ctx.store.ListAssets("environment", "", true)) {
+        if (++registered > 20) {
+          known += ", ...";
+          break;
+        }
+        known += ", " + r.name;
+      }
+      std::string azure;
+      for (const CuratedAlias& al : CuratedAliases()) {
+        azure += (azure.empty() ? "" : ", ") + al.pattern;
+      }
       throw NotFound("environment '" + name + "'" +
                      (version ? " version " + std::to_string(version) : std::string()) +
-                     " is not registered (Environment.list(ws) shows the registered and "
-                     "curated ones)");
+                     " is not registered; available: " + known +
+                     "; Azure curated names that resolve here: " + azure +
+                     " (docs/ENVIRONMENTS_AZURE.md)");
     }
     return EnvironmentJson(*a);
   }
@@ -376,23 +401,21 @@ struct DataApi::Impl {
     const int64_t now = NowMillis();
     Json removed = Json::array();
     uint64_t freed = 0;
-    for (const CachedEnv& e : EnvBuilder(EnvironmentCacheDir(ctx.data_dir)).List()) {
+    const EnvBuilder builder(EnvironmentCacheDir(ctx.data_dir));
+    for (const CachedEnv& e : builder.List()) {
       bool unused = unused_days >= 0 && now - e.last_used_millis >= unused_days * 86400000.0;
       bool old = older_days >= 0 && now - e.created_millis >= older_days * 86400000.0;
       if (!(all || unused || old)) continue;
       uint64_t size = DirSize(e.dir);
-      if (!dry) {
-        // Rename first: the marker disappears atomically, so no run picks a half-removed env.
-        fs::path trash = e.dir.string() + ".trash-" + RandomHex(4);
-        std::error_code ec;
-        fs::rename(e.dir, trash, ec);
-        if (ec) continue;
-        fs::remove_all(trash, ec);
-      }
+      // Under the environment's build lock (an environment being rebuilt is skipped).
+      if (!dry && !builder.Remove(e)) continue;
       freed += size;
       removed.push_back({{"spec_hash", e.spec_hash}, {"name", e.name}, {"size", size}});
     }
-    Send(res, {{"removed", removed}, {"freed_bytes", freed}, {"dry_run", dry}});
+    Send(res, {{"removed", removed},
+               {"freed_bytes", freed},
+               {"dry_run", dry},
+               {"cache_dir", builder.cache_root().string()}});
   }
 
   // ----- run inputs -----
@@ -593,6 +616,25 @@ bool DataApi::Handle(HttpRequest& req, HttpResponse& res, const std::vector<std:
   return false;
 }
 
+namespace {
+
+// Returns the warnings (a Python pin this machine cannot satisfy) for the run's properties.
+std::vector<std::string> RequireInstallable(const EnvSpec& es, const fs::path& data_dir) {
+  // An unsatisfiable package fails the submit with what was asked and what this machine has
+  // (env/install_check.h); a spec built before has nothing to ask pip's index about, and its
+  // Python pin still warns.
+  const bool cached = EnvBuilder(EnvironmentCacheDir(data_dir)).IsCached(es);
+  InstallCheck check = CheckInstallPlan(MakeInstallPlan(es), InstalledPythons(),
+                                        cached ? VersionLister() : PipIndexVersionLister());
+  if (check.errors.empty()) return check.warnings;
+  std::string msg = "environment '" + (es.name.empty() ? std::string("(unnamed)") : es.name) +
+                    "' cannot be built on this machine: ";
+  for (size_t i = 0; i < check.errors.size(); ++i) msg += (i ? "; " : "") + check.errors[i];
+  throw InvalidInput(msg + ". Change the version pins in the environment's dependencies");
+}
+
+}  // namespace
+
 void DataApi::ResolveRunConfig(Json& config) {
   Json inputs = Json::array();
   std::map<std::string, Json> by_name;
@@ -652,8 +694,15 @@ void DataApi::ResolveRunConfig(Json& config) {
   const Json& env = config.value("environment", Json(nullptr));
   if (env.is_object()) {
     EnvSpec es = EnvSpec::FromJson(env);
-    if (es.docker_enabled)
+    if (es.docker_enabled) {
       CheckContainerImageAtSubmission(es, ContainerSettings::FromEnvironment());
+    } else if (!es.user_managed_dependencies) {
+      const Json& target = config.value("compute_target", Json(nullptr));
+      if (target.is_null() || target == "local") {
+        std::vector<std::string> warnings = RequireInstallable(es, impl_->ctx.data_dir);
+        if (!warnings.empty()) config["environment_warnings"] = warnings;
+      }
+    }
   }
 }
 

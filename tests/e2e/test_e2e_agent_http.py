@@ -148,12 +148,13 @@ def _run_http_only(srv, pw, node, tmp_path):
     assert metrics["metrics"]["loss"] == [1.0 / (i + 1) for i in range(10)]
     status, body = _api(srv, "GET", "/api/v1/runs/%s/artifacts/outputs/model.txt" % run_id)
     assert status == 200 and body == b"trained on a node"
-    # Logs stay on the node too; the environment was built in the node's cache (keyed by the
-    # spec hash the server's builder uses: same code, the node's interpreters); the server's
-    # data dir got no run dir for it.
+    # Logs stay on the node too; the environment was built in the node user's cache
+    # (~/.cache/trainyard/envs with HOME=node: one cache per machine and user, issue 18; keyed
+    # by the spec hash the server's builder uses: same code, the node's interpreters); the
+    # server's data dir got no run dir for it.
     assert (run_dir / "azureml-logs" / "70_driver_log.txt").read_text().count("helper snapshot") == 1
     prefix = Path(log.split("\nprefix ", 1)[1].splitlines()[0])
-    assert prefix.parent == node / "envs", prefix
+    assert prefix.parent == node / ".cache" / "trainyard" / "envs", prefix
     marker = json.loads((prefix / ".trainyard-env.json").read_text())
     assert marker["spec"]["name"] == "http-only-env", marker
     assert not (srv.data_dir / "runs" / run_id).exists()

@@ -171,3 +171,15 @@ def test_search_keeps_the_out_of_fold_predictions_of_its_best_trials(automl, iri
                              scaler=t["scaler"], folds=4, seed=5)
         assert ev["rows"] == t["rows"]
         np.testing.assert_allclose(ev["predictions"], t["predictions"], rtol=0, atol=1e-12)
+
+
+def test_search_object_starts_large_tables_with_a_cheap_tree(automl):
+    """Issue 18: above 100,000 cells the first trial is one DecisionTree (max_depth 8)."""
+    large = automl.Search("classification", "AUC_weighted", rows=58000, cols=54)
+    t = large.next()
+    assert t["learner"] == "DecisionTree" and t["params"]["max_depth"] == 8
+    assert large.learners[0] == "DecisionTree"
+    assert automl.Search("classification", "AUC_weighted", rows=300, cols=5).next()["learner"] \
+        == "LogisticRegression"
+    with pytest.raises(ValueError, match="cols must be >= 0"):
+        automl.Search("classification", "accuracy", cols=-1)

@@ -63,7 +63,8 @@ def test_featurize_auto_names_drops_and_values(automl, mixed):
     assert names[:3] == ["x1", "x2", "x2_missing"]  # x1 has no missing values
     assert [n for n in names if n.startswith("color_")] == \
         ["color_black", "color_blue", "color_green", "color_red"]
-    assert [n for n in names if n.startswith("city_")] == ["city_hash%d" % b for b in range(64)]
+    assert [n for n in names if n.startswith("city_")] == \
+        ["city_hash%d" % b for b in range(64)] + ["city_count"]  # hashing + count encoding
     X = np.asarray(f["X"])
     with open(mixed["cls"]) as fh:
         rows = list(csv.DictReader(fh))
@@ -306,3 +307,19 @@ def test_cross_validate_and_evaluate_take_a_table(automl, mixed):
                                        scaler="Standardize", folds=3)
     with pytest.raises(ValueError, match="labels were read for classification, not regression"):
         automl.evaluate(t, None, "regression", "ElasticNet", folds=3)
+
+
+def test_evaluate_takes_text_validation_labels(automl):
+    """Issue 18: a holdout of a table with string classes (the driver's path above 20,000
+    rows) passes text y_valid; each label must be a training class."""
+    X = [[float(i % 7), float(i % 3)] for i in range(60)]
+    y = ["b" if i % 7 > 3 else "a" for i in range(60)]
+    ev = automl.evaluate(X[:40], y[:40], "classification", "DecisionTree", X_valid=X[40:],
+                         y_valid=y[40:])
+    assert len(ev["rows"]) == 20 and ev["scores"]["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="y_valid has the label c that the training data"):
+        automl.evaluate(X[:40], y[:40], "classification", "DecisionTree", X_valid=X[40:42],
+                        y_valid=["a", "c"])
+    with pytest.raises(ValueError, match="missing label"):
+        automl.evaluate(X[:40], y[:40], "classification", "DecisionTree", X_valid=X[40:42],
+                        y_valid=["a", None])

@@ -338,14 +338,15 @@ class Search:
 
     ``next`` returns None when no learner's next trial is expected to fit in ``seconds_left``.
     ``rows`` (the training rows, 0 unknown) scales the first-trial estimates of learners whose
-    cost grows with rows squared (SVM, KNN). Unknown learners and a metric not of the task
-    raise ValueError.
+    cost grows with rows squared (SVM, KNN); with ``cols`` (features) and rows x cols above
+    100,000 the first trial is a DecisionTree (cheap and robust on large data). Unknown learners
+    and a metric not of the task raise ValueError.
     """
 
     def __init__(self, task, metric, allowed=None, blocked=None, scalers=None,
-                 featurization="auto", seed=0, budget_in_iterations=False, rows=0):
+                 featurization="auto", seed=0, budget_in_iterations=False, rows=0, cols=0):
         self._s = engine.search_new(task, metric, allowed, blocked, scalers, featurization,
-                                    int(seed), bool(budget_in_iterations), int(rows))
+                                    int(seed), bool(budget_in_iterations), int(rows), int(cols))
 
     def next(self, seconds_left=None):
         return engine.search_next(self._s, seconds_left)

@@ -127,6 +127,10 @@ class Experiment:
     def _create_run(self, body, sink=None):
         from trainyard.core.run import Run
         dto = self._workspace._client.post(self._path() + "/runs", body)
+        warning = (dto.get("properties") or {}).get("environment_warning")
+        if warning:  # e.g. a Python pin this machine cannot satisfy (issue 18)
+            import warnings
+            warnings.warn("run {}: {}".format(dto.get("id"), warning), UserWarning, stacklevel=3)
         return Run._rehydrate(self, dto, sink=sink)
 
     def __eq__(self, other):

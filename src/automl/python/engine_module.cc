@@ -222,6 +222,44 @@ std::vector<std::string> ToStrings(PyObject* obj) {
   return out;
 }
 
+// y_valid encoded with the training target's classes (classification) or as values
+// (regression). Classification labels may be numbers or text; each must be a training class.
+std::vector<double> ValidationLabels(PyObject* yv, const ta::Target& t) {
+  if (t.task == ta::Task::kRegression) return ToVector(yv, "y_valid");
+  std::vector<std::string> names;
+  std::vector<double> numeric;
+  size_t r = 0, c = 0;
+  int nd = 0;
+  if (FromBuffer(yv, numeric, r, c, nd)) {
+    for (double v : numeric) names.push_back(ta::FormatNumber(v));
+  } else {
+    Ref it(PyObject_GetIter(yv));
+    if (!it.p) throw PyErrorSet{};
+    size_t row = 0;
+    while (PyObject* item = PyIter_Next(it.p)) {
+      Ref o(item);
+      if (o.p == Py_None) {
+        throw trainyard::InvalidInput("y_valid has a missing label (None) at row " +
+                                      std::to_string(row));
+      }
+      names.push_back(PyUnicode_Check(o.p) ? Utf8(o.p) : ta::FormatNumber(ItemToDouble(o.p)));
+      ++row;
+    }
+    if (PyErr_Occurred()) throw PyErrorSet{};
+  }
+  std::vector<double> out;
+  out.reserve(names.size());
+  for (const auto& name : names) {
+    auto f = std::find(t.class_names.begin(), t.class_names.end(), name);
+    if (f == t.class_names.end()) {
+      throw trainyard::InvalidInput("y_valid has the label " + name +
+                                    " that the training data does not have");
+    }
+    out.push_back(static_cast<double>(f - t.class_names.begin()));
+  }
+  return out;
+}
+
 // y for a task: numbers (classification encodes them), or labels of any other type.
 ta::Target ToTarget(PyObject* obj, ta::Task task) {
   std::vector<double> v;
@@ -851,21 +889,9 @@ PyObject* EvaluatePy(PyObject*, PyObject* args, PyObject* kw) {
     }
     if (explicit_valid) {
       mv = ToMatrix(Xv, "X_valid");
-      // Validation labels are encoded with the training classes.
-      std::vector<double> raw = ToVector(yv, "y_valid");
-      tv.y.clear();
-      for (double v : raw) {
-        if (t.task == ta::Task::kRegression) {
-          tv.y.push_back(v);
-          continue;
-        }
-        auto it = std::find(t.class_names.begin(), t.class_names.end(), ta::FormatNumber(v));
-        if (it == t.class_names.end()) {
-          throw trainyard::InvalidInput("y_valid has the label " + ta::FormatNumber(v) +
-                                        " that the training data does not have");
-        }
-        tv.y.push_back(static_cast<double>(it - t.class_names.begin()));
-      }
+      // Validation labels are encoded with the training classes: numbers by their shortest
+      // text, text labels (str) as they are (a 10% holdout of a table with string classes).
+      tv.y = ValidationLabels(yv, t);
     }
     ta::FitContext ctx;
     ctx.threads = static_cast<size_t>(std::max<Py_ssize_t>(1, threads));
@@ -1288,15 +1314,15 @@ ta::SearchStrategy& UnwrapSearch(PyObject* cap) {
 PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
   static const char* kws[] = {"task",    "metric",        "allowed", "blocked",
                               "scalers", "featurization", "seed",    "budget_in_iterations",
-                              "rows",    nullptr};
+                              "rows",    "cols",          nullptr};
   PyObject *allowed = Py_None, *blocked = Py_None, *scalers = Py_None;
   const char *task, *metric, *featurization = "auto";
   unsigned long long seed = 0;
   int in_iterations = 0;
-  Py_ssize_t rows = 0;
-  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOsKpn", const_cast<char**>(kws), &task, &metric,
+  Py_ssize_t rows = 0, cols = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOsKpnn", const_cast<char**>(kws), &task, &metric,
                                    &allowed, &blocked, &scalers, &featurization, &seed,
-                                   &in_iterations, &rows)) {
+                                   &in_iterations, &rows, &cols)) {
     return nullptr;
   }
   return Guard([&]() -> PyObject* {
@@ -1318,6 +1344,8 @@ PyObject* SearchNewPy(PyObject*, PyObject* args, PyObject* kw) {
     space.budget_in_iterations = in_iterations != 0;
     if (rows < 0) throw trainyard::InvalidInput("rows must be >= 0 (0: unknown)");
     space.rows = static_cast<size_t>(rows);
+    if (cols < 0) throw trainyard::InvalidInput("cols must be >= 0 (0: unknown)");
+    space.cols = static_cast<size_t>(cols);
     auto strategy = std::make_unique<ta::SearchStrategy>(std::move(space));
     return PyCapsule_New(strategy.release(), kSearchCapsule, DestroySearch);
   });

@@ -362,5 +362,49 @@ TEST(Search, AWeakCheapLearnerGetsLittleOfTheTime) {
   EXPECT_GT(best_svm_c, 100.0);  // SVM's search followed its improvement up in C
 }
 
+// Issue 18: on a large table the first trial is one depth-limited DecisionTree (cheap, robust);
+// small tables keep the cheap strong learners first.
+TEST(Search, LargeDataStartsWithACheapTree) {
+  SearchSpace space;
+  space.task = Task::kClassification;
+  space.metric = "AUC_weighted";
+  space.rows = 58000;
+  space.cols = 54;
+  SearchStrategy large(space);
+  Trial t = *large.Next();
+  EXPECT_EQ(t.spec.learner, "DecisionTree");
+  EXPECT_EQ(t.spec.params.Num("max_depth", 0), 8);
+  EXPECT_EQ(large.learners().front(), "DecisionTree");
+  space.rows = 300;
+  space.cols = 10;
+  SearchStrategy small(space);
+  EXPECT_EQ(small.Next()->spec.learner, "LogisticRegression");
+  space.task = Task::kRegression;
+  space.metric = "r2_score";
+  space.rows = 100000;
+  SearchStrategy regression(space);
+  EXPECT_EQ(regression.Next()->spec.learner, "DecisionTree");
+}
+
+// A learner whose first trials all fail gets no more than kMaxFailuresWithoutResult: no storm
+// of identical failures while the others work.
+TEST(Search, ALearnerThatOnlyFailsIsDropped) {
+  SearchSpace space;
+  space.task = Task::kClassification;
+  space.metric = "accuracy";
+  space.allowed = {"KNN", "NaiveBayes"};
+  space.seed = 1;
+  SearchStrategy s(space);
+  size_t knn = 0;
+  for (int i = 0; i < 60; ++i) {
+    std::optional<Trial> t = s.Next();
+    ASSERT_TRUE(t.has_value());
+    const bool fails = t->spec.learner == "KNN";
+    knn += fails;
+    s.Report({t->id, fails ? std::nan("") : 0.8, 0.001, fails});
+  }
+  EXPECT_EQ(knn, kMaxFailuresWithoutResult);
+}
+
 }  // namespace
 }  // namespace trainyard::automl

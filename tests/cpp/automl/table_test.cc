@@ -101,9 +101,9 @@ TEST(TableFeaturizer, OneHotsImputesHashesAndDrops) {
   EXPECT_EQ(raw[0].handling, H::kNumeric);
   EXPECT_TRUE(raw[0].missing_indicator);
   EXPECT_EQ(raw[1].handling, H::kOneHot);
-  EXPECT_EQ(raw[2].handling, H::kHash);    // 40 distinct of 80: not ID-like
-  EXPECT_EQ(raw[3].handling, H::kDropId);  // u1000..u1079: every value distinct
-  EXPECT_EQ(raw[4].handling, H::kDropId);  // 1..80: a row number
+  EXPECT_EQ(raw[2].handling, H::kHashCount);  // 40 distinct of 80: not ID-like
+  EXPECT_EQ(raw[3].handling, H::kDropId);     // u1000..u1079: every value distinct
+  EXPECT_EQ(raw[4].handling, H::kDropId);     // 1..80: a row number
   EXPECT_EQ(raw[5].handling, H::kDropConstant);
   EXPECT_EQ(raw[6].handling, H::kNumeric);  // unique ints, not consecutive: a feature
   const auto& names = f.output_names();
@@ -113,7 +113,8 @@ TEST(TableFeaturizer, OneHotsImputesHashesAndDrops) {
   EXPECT_EQ(names[3], "color_green");
   EXPECT_EQ(names[4], "color_red");
   EXPECT_EQ(names[5], "city_hash0");
-  EXPECT_EQ(names.size(), 2 + 3 + kHashBuckets + 1);
+  EXPECT_EQ(names[5 + kHashBuckets], "city_count");
+  EXPECT_EQ(names.size(), 2 + 3 + kHashBuckets + 1 + 1);
   EXPECT_EQ(names.back(), "score");
   EXPECT_EQ(f.output_source()[5], 2u);
   EXPECT_EQ(f.output_source().back(), 6u);
@@ -149,13 +150,15 @@ TEST(TableFeaturizer, OneHotsImputesHashesAndDrops) {
     for (size_t b = 0; b < kHashBuckets; ++b) hashed += Z.At(i, 5 + b);
     EXPECT_EQ(hashed, 1.0);
     EXPECT_EQ(Z.At(i, 5 + Fnv32(city) % kHashBuckets), 1.0) << city;
+    EXPECT_EQ(Z.At(i, 5 + kHashBuckets), 2.0 / 80) << city;  // each city is in 2 of 80 rows
   }
 
-  // Unseen values: a one-hot category -> all zeros, a hashed one -> its bucket.
+  // Unseen values: a one-hot category -> all zeros, a hashed one -> its bucket (count 0).
   DataTable u = ReadCsvForFeaturizer("x,color,city,score\n2,purple,atlantis,5\n", "u.csv", f);
   Matrix U = f.Transform(u);
   EXPECT_EQ(U.At(0, 2) + U.At(0, 3) + U.At(0, 4), 0.0);
   EXPECT_EQ(U.At(0, 5 + Fnv32("atlantis") % kHashBuckets), 1.0);
+  EXPECT_EQ(U.At(0, 5 + kHashBuckets), 0.0);  // an unseen value's count share
   EXPECT_EQ(U.At(0, 0), 2.0);
   EXPECT_EQ(U.At(0, 1), 0.0);
 }

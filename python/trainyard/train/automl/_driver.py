@@ -241,6 +241,7 @@ class Driver:
                 score = None
             it.update(predictions=msg["predictions"], rows=msg["rows"])
             self._record_success(it, score, scores, seconds)
+            self.note_first_result(it, None)
         else:
             it["score"] = None
             reason = error or (msg or {}).get("error") or "the iteration's worker ended"
@@ -250,9 +251,42 @@ class Driver:
                 child.cancel() if child.get_status() not in ("Canceled",) else None
             else:
                 child.fail(reason)
+                if error is None:  # the worker's own error (not a timeout)
+                    self.note_first_result(it, reason)
             log.info("iteration %s (%s): %s", it["iteration"], it["label"], reason)
         self.results.append(it)
         self.strategy.report(it["trial"], it["score"], seconds, failed=it["score"] is None)
+
+    def _stop_at(self, deadline, reserve, it):
+        """When a running iteration is stopped: at the search's stop (the reserve is for the
+        ensembles and the explanation), except while no iteration has a model — then the
+        reserve has no use, and the running iterations may finish until just before the
+        experiment timeout (never without a model when one fits in the budget)."""
+        if self.best is None:
+            return deadline - FINISH_SECONDS - 0.5
+        return deadline - reserve
+
+    def note_first_result(self, it, error):
+        """The outcome of a learner's first finished trial (an error, or None when it worked).
+        Stopped iterations (timeouts, cancels) say nothing about the data and do not count."""
+        if it["learner"] not in self.first_errors:
+            self.first_errors[it["learner"]] = error
+
+    def check_first_errors(self, running):
+        """Fail the experiment at once when the first trial of every learner failed: the
+        error is the data's or the environment's, not a learner's, and more trials would only
+        repeat it (the issue's storm of hundreds of identical failed children)."""
+        learners = self.strategy.learners
+        if self.best is not None or not learners or \
+                any(self.first_errors.get(m, "") is None for m in learners) or \
+                not all(m in self.first_errors for m in learners):
+            return
+        for it in list(running):
+            self.stop_worker(it)
+            running.remove(it)
+            self.finish_iteration(it, None, status="Canceled",
+                                  error="stopped: every learner's first trial failed")
+        raise FirstTrialsFailed(_common_error(self.first_errors))
 
     def stop_worker(self, it):
         if it["proc"].is_alive():
@@ -297,15 +331,18 @@ class Driver:
         # experiment stays fast (P7; docs/AUTOML.md, "Search strategy").
         self.strategy = engine.Search(
             self.task, self.metric, allowed=learners, featurization=s["featurization"],
-            seed=s.get("seed", 0), budget_in_iterations=False, rows=len(self.y))
+            seed=s.get("seed", 0), budget_in_iterations=False, rows=len(self.y),
+            cols=len(self.X[0]) if len(self.X) else 0)
+        self.first_errors = {}  # learner -> the error of its first trial (None: it worked)
         n_ens = (1 if s.get("enable_voting_ensemble") else 0) + \
             (1 if s.get("enable_stack_ensemble") else 0)
         total = s.get("iterations")
         search_its = max(1, total - n_ens) if total and total > n_ens + 1 else total
         per_it = (s.get("iteration_timeout_minutes") or 0) * 60.0
         deadline = self.deadline()
-        # Leave time for the ensembles and the explanation inside the experiment timeout.
-        reserve = min(60.0, max(4.0, 0.2 * (deadline - self.start))) if deadline else 0.0
+        # Leave time for the ensembles and the explanation inside the experiment timeout
+        # (15%, 2.5 s to 60 s: a 10 s budget searched ~3 s with the former 4 s minimum).
+        reserve = min(60.0, max(2.5, 0.15 * (deadline - self.start))) if deadline else 0.0
         running, next_i = [], 0
         self.in_loop = True
         while True:
@@ -358,8 +395,8 @@ class Driver:
                     self.finish_iteration(it, None, error="iteration_timeout_minutes ({:g}) "
                                           "reached: the iteration was stopped".format(
                                               per_it / 60))
-                elif (deadline is not None and time.monotonic() >= deadline - reserve) or \
-                        self.canceled:
+                elif (deadline is not None and time.monotonic() >= self._stop_at(
+                        deadline, reserve, it)) or self.canceled:
                     self.stop_worker(it)
                     running.remove(it)
                     self.finish_iteration(it, None, status="Canceled",
@@ -370,6 +407,7 @@ class Driver:
                 running.remove(it)
                 self.finish_iteration(it, None, status="Canceled",
                                       error="canceled by cancel_iteration")
+            self.check_first_errors(running)
             time.sleep(0.02)
         self.in_loop = False
         return next_i
@@ -400,7 +438,18 @@ class Driver:
         if len(cands) < 2:
             return
         y_true = self.y_valid if self.y_valid is not None else self.y
+        # An ensemble's cost grows with its members' model files (read, the ensemble written,
+        # uploaded to its child and to the parent) and their validation predictions: one that
+        # is not expected to end before the experiment timeout is skipped (a 25,000-row
+        # table's VotingEnsemble of 8 large tree models took 26 s past a 60 s budget).
+        est = self._ensemble_seconds(cands)
+        if self.past_deadline(est):
+            log.info("ensembles skipped: about %.1f s needed, not left in the budget", est)
+            return
+        ens_started = time.monotonic()
         members = [engine.load(r["model_path"]) for r in cands]
+        log.info("ensembles: %d members loaded in %.1f s (estimate %.1f s)", len(cands),
+                 time.monotonic() - ens_started, est)
         if self.task == "classification":
             index = {c: k for k, c in enumerate(members[0].classes_)}
             y_enc = [index[engine._label_value(_label_text(v))] for v in y_true]
@@ -412,8 +461,8 @@ class Driver:
         y_range = 0.0
         if self.task == "regression":
             y_range = max(float(v) for v in self.y) - min(float(v) for v in self.y)
-        ens_started = time.monotonic()
-        if s.get("enable_voting_ensemble") and not self.past_deadline(1.0):
+        if s.get("enable_voting_ensemble") and not self.past_deadline(
+                est - (time.monotonic() - ens_started)):
             i = next_i
             next_i += 1
             t0 = time.monotonic()
@@ -487,6 +536,20 @@ class Driver:
                                       "score": "nan", "duration": _fmt_duration(it["seconds"])})
                 child.fail("StackEnsemble failed: {}".format(e))
                 self.results.append(it)
+
+    def _ensemble_seconds(self, cands):
+        """Expected seconds of one ensemble step over `cands` (disk and upload at ~15 MB/s on
+        a loaded machine, 3 us per prediction value handled in Python, Caruana selection's 15
+        rounds over every candidate at 0.3 us per value, 1 s fixed)."""
+        size = 0
+        for r in cands:
+            try:
+                size += os.path.getsize(r["model_path"])
+            except OSError:
+                pass
+        values = sum(len(r.get("predictions") or []) * len((r.get("predictions") or [[0]])[0])
+                     for r in cands)
+        return 1.0 + 4.0 * size / 15e6 + 3e-6 * values + 15 * 0.3e-6 * values
 
     def _scores(self, y_enc, blend, y_range):
         if self.task == "classification":
@@ -582,8 +645,12 @@ class Driver:
 
     def finish(self):
         if self.best is None:
-            raise RuntimeError("no iteration finished: no model to return (see the child "
-                               "runs' errors)")
+            errors = {k: v for k, v in getattr(self, "first_errors", {}).items() if v}
+            if errors:
+                raise RuntimeError("no iteration finished: no model to return; the iterations "
+                                   "failed: " + _common_error(errors, every=False))
+            raise RuntimeError("no iteration finished within the budget: no model to return "
+                               "(raise experiment_timeout_minutes, or see the child runs)")
         b = self.best
         self.parent.upload_file("outputs/" + MODEL_FILE, b["model_path"])
         props = {"best_iteration": str(b["iteration"]), "best_run_id": b["child"].id,
@@ -603,6 +670,26 @@ class Driver:
                 log.error("model explanation failed: %s", e)
                 props["model_explanation_error"] = str(e)[:500]
         self.parent.add_properties(props)
+
+
+class FirstTrialsFailed(RuntimeError):
+    pass
+
+
+def _common_error(errors, every=True):
+    """One message for the learners' first-trial errors: the shared error once when they
+    agree."""
+    who = "every learner" if every else "the learners"
+    by_text = {}
+    for learner, e in sorted(errors.items()):
+        by_text.setdefault(e, []).append(learner)
+    if len(by_text) == 1:
+        (text, names), = by_text.items()
+        return "the first trial of {} ({}) failed with the same error: {}".format(
+            who, ", ".join(names), text)
+    return "the first trial of {} failed: ".format(who) + "; ".join(
+        "{}: {}".format(", ".join(names), text) for text, names in
+        sorted(by_text.items(), key=lambda kv: -len(kv[1])))
 
 
 def _blend(preds, weights):

@@ -98,7 +98,8 @@ class AutoMLConfig:
         self.task = task
         self.path = os.path.abspath(os.fspath(path)) if path else None
         if self.path is not None and not os.path.isdir(self.path):
-            _error("path {!r} is not a folder".format(path))
+            _error("path {!r} is not a folder (resolved to {!r}: a relative path is relative "
+                   "to the working directory)".format(os.fspath(path), self.path))
         metrics = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
         if primary_metric is None:
             primary_metric = metrics[0] if task == "classification" else metrics[0]
@@ -187,10 +188,18 @@ class AutoMLConfig:
         self.data_script = None
         if data_script is not None:
             script = os.fspath(data_script)
-            base = self.path or os.path.dirname(os.path.abspath(script))
-            full = script if os.path.isabs(script) else os.path.join(base, script)
-            if not os.path.isfile(full):
-                _error("data_script {!r} was not found".format(data_script))
+            # As Azure: a relative data_script is relative to the working directory (the seed
+            # writes path=project_folder, data_script=project_folder + "/get_data.py"); one
+            # that is not there is looked up inside `path` (data_script="get_data.py").
+            tried = [os.path.abspath(script)]
+            if not os.path.isabs(script) and self.path:
+                tried.append(os.path.join(self.path, script))
+            full = next((t for t in tried if os.path.isfile(t)), None)
+            if full is None:
+                _error("data_script {!r} was not found: tried {} (a relative data_script is "
+                       "relative to the working directory {}, then to path)".format(
+                           data_script, " and ".join(repr(t) for t in dict.fromkeys(tried)),
+                           os.getcwd()))
             if self.path is None:
                 self.path = os.path.dirname(os.path.abspath(full))
             rel = os.path.relpath(os.path.abspath(full), self.path)
