@@ -1,0 +1,403 @@
+"""The studio (issue #16, docs/STUDIO.md): its serving and login rules over REST, and every page
+in a real Chromium (Debian's, driven by Playwright) against a real server with real runs.
+
+Screenshots of each page go to $TRAINYARD_TEST_ARTIFACTS/studio (default
+build/test-artifacts/studio). The browser tests skip only when no chromium binary exists.
+"""
+import http.client
+import io
+import json
+import os
+import shutil
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from e2e_util import REPO, http, wait_for
+
+CHROMIUM = os.environ.get("TRAINYARD_CHROMIUM") or shutil.which("chromium") or \
+    shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("TRAINYARD_TEST_ARTIFACTS") or REPO / "build" / "test-artifacts")
+SHOTS = ARTIFACTS / "studio"
+
+
+# ----- helpers ---------------------------------------------------------------------------------
+def raw(server, method, path, headers=None, body=None):
+    """One request without following redirects: (status, headers as a list, body)."""
+    u = urllib.parse.urlsplit(server.url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    h = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    out = (r.status, r.getheaders(), r.read())
+    c.close()
+    return out
+
+
+def header(headers, name):
+    for k, v in headers:
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+def login_link(server, next_path=None):
+    body = {"next": next_path} if next_path else {}
+    status, _, data = http("POST", server.url + "/api/v1/studio/login-links", body,
+                           token=server.token)
+    assert status == 201, data
+    return json.loads(data)["url"]
+
+
+def session_cookie(server):
+    """Logs in with a one-time link; returns (cookie header value, csrf token)."""
+    url = urllib.parse.urlsplit(login_link(server))
+    status, headers, _ = raw(server, "GET", url.path + "?" + url.query)
+    assert status == 303
+    cookie = header(headers, "Set-Cookie").split(";")[0]
+    status, _, data = raw(server, "GET", "/api/v1/studio/session", {"Cookie": cookie})
+    assert status == 200, data
+    return cookie, json.loads(data)["csrf_token"]
+
+
+@pytest.fixture(scope="module")
+def live_run(server):
+    """An interactive run that stays Running while the module's tests use it."""
+    from trainyard.core import Experiment, Workspace
+    run = Experiment(Workspace.from_config(), "studio-live").start_logging()
+    run.tag("team", "blue")
+    run.log("warmup", 0.5)
+    run.flush()
+    yield run
+    if run.get_status() not in ("Completed", "Failed", "Canceled"):
+        run.complete()
+
+
+# ----- serving and login over REST ------------------------------------------------------------
+def test_pages_are_served_without_a_token_and_data_is_not(server, completed_run):
+    status, headers, body = raw(server, "GET", "/")
+    assert status == 200, body[:300]
+    assert header(headers, "Content-Type").startswith("text/html")
+    assert b"/assets/app.js" in body
+    assert "default-src 'self'" in header(headers, "Content-Security-Policy")
+    status, headers, body = raw(server, "GET", "/assets/app.js")
+    assert status == 200 and header(headers, "Content-Type").startswith("text/javascript")
+    # The portal URL of a run: the page for a browser, the run JSON with a token.
+    portal = urllib.parse.urlsplit(completed_run.get_portal_url()).path
+    assert portal == "/runs/" + completed_run.id
+    status, headers, body = raw(server, "GET", portal)
+    assert status == 200 and b"/assets/app.js" in body
+    status, _, body = raw(server, "GET", portal, {"Authorization": "Bearer " + server.token})
+    assert status == 200 and json.loads(body)["id"] == completed_run.id
+    # Data needs credentials.
+    status, _, body = raw(server, "GET", "/api/v1/experiments")
+    assert status == 401
+    status, _, _ = raw(server, "GET", "/assets/..%2f..%2fconfig.json")
+    assert status == 404
+    status, _, _ = raw(server, "GET", "/assets/nope.js")
+    assert status == 404
+
+
+def test_login_link_is_one_time_and_sets_a_strict_httponly_cookie(server):
+    url = urllib.parse.urlsplit(login_link(server, "/experiments"))
+    status, headers, _ = raw(server, "GET", url.path + "?" + url.query)
+    assert status == 303
+    assert header(headers, "Location") == "/experiments"
+    cookie = header(headers, "Set-Cookie")
+    assert cookie.startswith("trainyard_studio_%d=" % server.port)
+    attrs = [a.strip().lower() for a in cookie.split(";")]
+    assert "httponly" in attrs and "samesite=strict" in attrs and "path=/" in attrs
+    # Used once: the second visit logs nobody in.
+    status, headers, _ = raw(server, "GET", url.path + "?" + url.query)
+    assert status == 303 and header(headers, "Location") == "/login?error=expired"
+    assert header(headers, "Set-Cookie") is None
+    # A made-up token neither.
+    status, headers, _ = raw(server, "GET", "/login?token=" + "ab" * 24)
+    assert status == 303 and header(headers, "Set-Cookie") is None
+    # The cookie reads the API.
+    status, _, body = raw(server, "GET", "/api/v1/experiments",
+                          {"Cookie": cookie.split(";")[0]})
+    assert status == 200, body
+
+
+def test_login_link_rules(server, live_run):
+    status, _, body = http("POST", server.url + "/api/v1/studio/login-links",
+                           {"next": "//evil.example/x"}, token=server.token)
+    assert status == 400 and b"next must be a path" in body
+    status, _, body = http("POST", server.url + "/api/v1/studio/login-links", {})
+    assert status == 401
+    # A run token may not mint studio logins (it is not the workspace).
+    status, _, body = http("POST", server.url + "/api/v1/runs/%s/token" % live_run.id, {},
+                           token=server.token)
+    assert status == 201, body
+    run_token = json.loads(body)["token"]
+    status, _, body = http("POST", server.url + "/api/v1/studio/login-links", {},
+                           token=run_token)
+    assert status == 403, body
+
+
+def test_pasted_token_login_and_csrf_rules_for_cookie_writes(server, live_run):
+    path = "/api/v1/studio/session"
+    # A cross-site form cannot add the custom header: refused before the token is looked at.
+    status, _, body = raw(server, "POST", path, {}, {"token": server.token})
+    assert status == 403 and b"X-Trainyard-Studio" in body
+    status, _, body = raw(server, "POST", path, {"X-Trainyard-Studio": "1"}, {"token": "nope"})
+    assert status == 401
+    status, headers, body = raw(server, "POST", path, {"X-Trainyard-Studio": "1"},
+                                {"token": server.token})
+    assert status == 200, body
+    cookie = header(headers, "Set-Cookie").split(";")[0]
+    status, _, body = raw(server, "GET", path, {"Cookie": cookie})
+    csrf = json.loads(body)["csrf_token"]
+    assert len(csrf) >= 32
+
+    tags = "/api/v1/runs/%s/tags" % live_run.id
+    # A cookie write without the CSRF header, or with a wrong one: 403, nothing changed.
+    status, _, body = raw(server, "PATCH", tags, {"Cookie": cookie}, {"csrf": "no"})
+    assert status == 403 and b"X-Trainyard-CSRF" in body
+    status, _, body = raw(server, "PATCH", tags, {"Cookie": cookie, "X-Trainyard-CSRF": "x" * 48},
+                          {"csrf": "no"})
+    assert status == 403
+    assert "csrf" not in live_run.get_tags()
+    status, _, body = raw(server, "PATCH", tags, {"Cookie": cookie, "X-Trainyard-CSRF": csrf},
+                          {"csrf": "yes"})
+    assert status == 200, body
+    assert live_run.get_tags()["csrf"] == "yes"
+    # REST keeps Bearer tokens: no CSRF header needed, and a cookie is not needed.
+    status, _, body = raw(server, "PATCH", tags, {"Authorization": "Bearer " + server.token},
+                          {"bearer": "1"})
+    assert status == 200, body
+    # Logout ends the session.
+    status, _, _ = raw(server, "POST", "/api/v1/studio/logout",
+                       {"Cookie": cookie, "X-Trainyard-CSRF": csrf})
+    assert status == 200
+    status, _, _ = raw(server, "GET", "/api/v1/experiments", {"Cookie": cookie})
+    assert status == 401
+
+
+def test_events_park_until_the_run_changes(server, live_run):
+    cookie, _ = session_cookie(server)
+    path = "/api/v1/studio/runs/%s/events" % live_run.id
+    status, headers, body = raw(server, "GET", path, {"Cookie": cookie})
+    assert status == 200 and header(headers, "Content-Type") == "text/event-stream"
+    text = body.decode()
+    event_id = [ln[4:] for ln in text.splitlines() if ln.startswith("id: ")][0]
+    data = json.loads([ln[6:] for ln in text.splitlines() if ln.startswith("data: ")][0])
+    assert data["status"] == "Running" and data["metrics"]["warmup"] >= 1
+
+    def later():
+        time.sleep(0.7)
+        live_run.log("evented", 3.0)
+        live_run.flush()
+    t = threading.Thread(target=later)
+    t0 = time.time()
+    t.start()
+    status, _, body = raw(server, "GET", path, {"Cookie": cookie, "Last-Event-ID": event_id})
+    waited = time.time() - t0
+    t.join()
+    assert status == 200
+    assert 0.6 < waited < 5, waited  # parked until the metric, then answered at once
+    assert '"evented":1' in body.decode()
+
+
+def test_run_details_terminal_table(server, ws):
+    from trainyard.core import Experiment
+    from trainyard.widgets import RunDetails
+    import azureml.widgets
+    assert azureml.widgets.RunDetails is RunDetails
+    run = Experiment(ws, "studio-widget").start_logging()
+    run.log("acc", 0.25)
+    run.log("acc", 0.75)
+    child = run.child_run()
+    child.log("loss", 0.1)
+    child.complete()
+    run.flush()
+    out = io.StringIO()
+    threading.Timer(1.5, run.complete).start()
+    RunDetails(run).show(out=out, poll_seconds=0.2)
+    text = out.getvalue()
+    assert "Web View: " + run.get_portal_url() in text
+    assert "Running" in text and "acc=0.75" in text and "Completed" in text
+    assert "child " + child.id in text and "loss=0.1" in text
+    data = RunDetails(run).get_widget_data()
+    assert data["run"]["status"] == "Completed" and data["metrics"]["acc"] == 0.75
+    assert RunDetails(run).login_url().startswith(server.url + "/login?token=")
+
+
+# ----- the browser ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM:
+        pytest.skip("no chromium binary (apt install chromium; scripts/install.sh does): the "
+                    "studio browser tests need it")
+    from playwright.sync_api import sync_playwright
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    pg = ctx.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_default_timeout(15000)
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+def shot(pg, name):
+    pg.screenshot(path=str(SHOTS / (name + ".png")), full_page=True)
+
+
+def test_browser_login_by_pasted_token_then_experiments(page, server, completed_run):
+    page.goto(server.url + "/experiments")
+    page.wait_for_url("**/login?next=*")
+    page.get_by_label("Workspace token").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("alert").wait_for()
+    assert "not this workspace's token" in page.get_by_role("alert").inner_text()
+    page.get_by_label("Workspace token").fill(server.token)
+    page.keyboard.press("Enter")  # keyboard works
+    page.get_by_role("heading", name="Experiments").wait_for()
+    page.get_by_role("link", name=completed_run.experiment.name).wait_for()
+    shot(page, "experiments")
+    cookies = page.context.cookies()
+    c = [c for c in cookies if c["name"].startswith("trainyard_studio_")][0]
+    assert c["httpOnly"] and c["sameSite"] == "Strict"
+
+
+def test_browser_run_page_of_a_finished_run_and_download(page, server, completed_run):
+    page.goto(login_link(server, "/runs/" + completed_run.id))
+    page.wait_for_url("**/runs/" + completed_run.id)
+    page.locator("#run-status").get_by_text("Completed").wait_for()
+    # Properties/attributes, arguments, logs, metric charts, files.
+    page.get_by_role("heading", name="Overview").wait_for()
+    page.locator("figure.chart[data-metric=loss][data-count='5'] canvas").first.wait_for()
+    page.locator("figure.chart[data-metric=answer]").wait_for()
+    wait_for(lambda: "hello from job.py" in page.locator("#log").inner_text(), timeout=15,
+             what="the driver log on the page")
+    link = page.get_by_role("link", name="outputs/hello.txt")
+    with page.expect_download() as dl:
+        link.click()
+    path = dl.value.path()
+    assert Path(path).read_text() == "hello outputs"
+    shot(page, "run-completed")
+    # Zoom: the chart refetches the range; log scale redraws; nothing throws.
+    page.get_by_label("Log scale for loss").check()
+    page.locator("figure.chart[data-metric=loss] canvas").first.wait_for()
+
+
+def test_browser_live_log_and_metric_arrive_on_an_open_run_page(page, server, live_run):
+    page.goto(login_link(server, "/runs/" + live_run.id))
+    page.locator("#run-status").get_by_text("Running").wait_for()
+    page.locator("#run-tags").get_by_text("blue").wait_for()
+    page.locator("figure.chart[data-metric=warmup]").wait_for()
+    # A new log line: appended by the agent's route, shown without a reload.
+    t0 = time.time()
+    status, _, body = http("POST", server.url + "/api/v1/runs/%s/logs/azureml-logs/"
+                           "70_driver_log.txt" % live_run.id, b"a live log line\n",
+                           token=server.token)
+    assert status == 200, body
+    page.locator("#log").get_by_text("a live log line").wait_for(timeout=5000)
+    log_seconds = time.time() - t0
+    # A new metric: a chart appears, then grows.
+    t0 = time.time()
+    live_run.log("live_metric", 1.5)
+    live_run.flush()
+    page.locator("figure.chart[data-metric=live_metric][data-count='1']").wait_for(timeout=5000)
+    metric_seconds = time.time() - t0
+    for i in range(3):
+        live_run.log("live_metric", 2.0 + i)
+    live_run.flush()
+    page.locator("figure.chart[data-metric=live_metric][data-count='4']").wait_for(timeout=5000)
+    assert log_seconds < 3 and metric_seconds < 3, (log_seconds, metric_seconds)
+    # A tag added on the page is a cookie write with the CSRF header.
+    page.locator("#tag-key").fill("from_ui")
+    page.locator("#tag-value").fill("yes")
+    page.get_by_role("button", name="Add tag").click()
+    page.locator("#run-tags").get_by_text("from_ui").wait_for()
+    assert live_run.get_tags()["from_ui"] == "yes"
+    shot(page, "run-live")
+
+
+def test_browser_runs_table_sort_filter_page_and_bulk_tag(page, server, ws):
+    from trainyard.core import Experiment
+    exp = Experiment(ws, "studio-table")
+    if not list(exp.get_runs()):
+        for i in range(55):
+            r = exp.start_logging()
+            r.log("score", float(i))
+            r.add_properties({"lr": str(i % 3)})
+            r.complete()
+    page.goto(login_link(server, "/experiments/studio-table"))
+    rows = page.locator("table.runs tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == 50
+    page.get_by_text("runs 1–50 of 55").wait_for()
+    # Server-side sort by the metric column (the default columns include it).
+    page.get_by_role("button", name="metrics.score").click()
+    page.locator("th[aria-sort=descending]").wait_for()
+    wait_for(lambda: rows.first.locator("td.num").first.inner_text() == "54", timeout=10,
+             what="descending score first")
+    page.get_by_role("button", name="metrics.score").click()
+    wait_for(lambda: rows.first.locator("td.num").first.inner_text() == "0", timeout=10,
+             what="ascending score first")
+    page.get_by_role("button", name="Next →").click()
+    page.get_by_text("runs 51–55 of 55").wait_for()
+    # Filter (server-side grammar).
+    page.get_by_label("Filter").fill("metrics.score >= 50 and params.lr = '1'")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("runs 1–2 of 2").wait_for()
+    shot(page, "runs")
+    # Bulk tag the filtered runs (a cookie write with the CSRF header).
+    page.get_by_label("Select all runs on this page").check()
+    page.get_by_label("Tag name").fill("picked")
+    page.get_by_label("Tag value").fill("y")
+    page.get_by_role("button", name="Tag selected").click()
+    page.get_by_text("Tagged 2 run(s).").wait_for()
+    picked = [r for r in exp.get_runs() if r.get_tags().get("picked") == "y"]
+    assert len(picked) == 2
+    assert all(r.get_metrics()["score"] >= 50 for r in picked)
+
+
+def test_browser_workspace_pages(page, server, completed_run, ws):
+    from trainyard.core import Model
+    if not list(Model.list(ws, name="studio-model")):
+        completed_run.register_model("studio-model", "outputs/hello.txt",
+                                     tags={"stage": "test"})
+    page.goto(login_link(server, "/models"))
+    page.get_by_role("link", name="studio-model").wait_for()
+    shot(page, "models")
+    page.get_by_role("link", name="studio-model").click()
+    page.get_by_role("heading", name="Model studio-model").wait_for()
+    page.get_by_role("link", name=completed_run.id).wait_for()  # lineage to the run
+    shot(page, "model")
+    for path, heading in (("/datasets", "Datasets"), ("/environments", "Environments"),
+                          ("/services", "Services"), ("/compute", "Compute targets")):
+        page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name=heading.split()[0]).click()
+        page.wait_for_url("**" + path)
+        page.get_by_role("heading", name=heading).wait_for()
+        shot(page, path.strip("/"))
+    # Curated environments are listed.
+    page.get_by_role("link", name="Environments").click()
+    page.get_by_role("table", name="Environments").wait_for()
+    # Back to a run's page without a reload (client-side navigation keeps the document).
+    page.evaluate("window.__marker = 1")
+    page.get_by_role("link", name="Experiments").click()
+    page.get_by_role("link", name=completed_run.experiment.name).click()
+    page.locator("table.runs tbody tr").first.wait_for()
+    assert page.evaluate("window.__marker") == 1
