@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include "common/confined_fs.h"
@@ -209,7 +210,10 @@ void Studio::HandleOpen(HttpRequest& req, HttpResponse& res) {
     SendJson(res, {{"ok", true}});
     return;
   }
-  if (!segs.empty() && segs[0] == "assets" && segs.size() == 2) return ServeAsset(segs[1], res);
+  if (!segs.empty() && segs[0] == "assets") {
+    if (segs.size() != 2) throw NotFound("no studio asset '" + req.path + "'");
+    return ServeAsset(segs[1], res);
+  }
   if (!segs.empty() && segs[0] == "login" && segs.size() == 1 && !req.Query("token").empty()) {
     std::string key = Sha256Hex(req.Query("token"));
     std::optional<LoginLink> link;

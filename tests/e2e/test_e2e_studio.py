@@ -4,7 +4,7 @@ in a real Chromium (Debian's, driven by Playwright) against a real server with r
 Screenshots of each page go to $TRAINYARD_TEST_ARTIFACTS/studio (default
 build/test-artifacts/studio). The browser tests skip only when no chromium binary exists.
 """
-import http.client
+import http.client as httpclient
 import io
 import json
 import os
@@ -28,7 +28,7 @@ SHOTS = ARTIFACTS / "studio"
 def raw(server, method, path, headers=None, body=None):
     """One request without following redirects: (status, headers as a list, body)."""
     u = urllib.parse.urlsplit(server.url)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    c = httpclient.HTTPConnection(u.hostname, u.port, timeout=30)
     data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
     h = dict(headers or {})
     if isinstance(body, (dict, list)):
@@ -358,7 +358,7 @@ def test_browser_runs_table_sort_filter_page_and_bulk_tag(page, server, ws):
     page.get_by_role("button", name="Next →").click()
     page.get_by_text("runs 51–55 of 55").wait_for()
     # Filter (server-side grammar).
-    page.get_by_label("Filter").fill("metrics.score >= 50 and params.lr = '1'")
+    page.get_by_label("Filter").fill("metrics.score >= 50 and params.lr = '2'")
     page.get_by_role("button", name="Apply").click()
     page.get_by_text("runs 1–2 of 2").wait_for()
     shot(page, "runs")
