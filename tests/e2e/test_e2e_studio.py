@@ -401,3 +401,85 @@ def test_browser_workspace_pages(page, server, completed_run, ws):
     page.get_by_role("link", name=completed_run.experiment.name).click()
     page.locator("table.runs tbody tr").first.wait_for()
     assert page.evaluate("window.__marker") == 1
+
+
+def test_browser_hyperdrive_leaderboard(page, server, ws, plain_env, tmp_path):
+    import e2e_util
+    import trainyard.train.hyperdrive as h
+    from trainyard.core import Experiment, ScriptRunConfig
+    src = tmp_path / "hd"
+    e2e_util.write_script(src, "train.py", """
+        import argparse
+        from azureml.core.run import Run
+        p = argparse.ArgumentParser()
+        p.add_argument("--lr", type=float)
+        a = p.parse_args()
+        run = Run.get_context()
+        for i in range(3):
+            run.log("Accuracy", a.lr * (i + 1))
+        """)
+    cfg = ScriptRunConfig(source_directory=str(src), script="train.py", environment=plain_env)
+    hdc = h.HyperDriveConfig(run_config=cfg, hyperparameter_sampling=h.GridParameterSampling(
+        {"--lr": h.choice(0.1, 0.3, 0.2)}), primary_metric_name="Accuracy",
+        primary_metric_goal=h.PrimaryMetricGoal.MAXIMIZE, max_total_runs=3,
+        max_concurrent_runs=3)
+    run = Experiment(ws, "studio-hd").submit(hdc)
+    page.goto(login_link(server, "/runs/" + run.id))  # open while it runs: it completes live
+    run.wait_for_completion()
+    page.locator("#run-status").get_by_text("Completed").wait_for(timeout=20000)
+    board = page.get_by_role("table", name="Leaderboard")
+    board.wait_for()
+    page.get_by_text("Primary metric:").wait_for()
+    best = run.get_best_run_by_primary_metric()
+    rows = board.locator("tbody tr")
+    wait_for(lambda: rows.count() == 3 and rows.first.get_attribute("data-run") == best.id,
+             timeout=15, what="the best child first in the leaderboard")
+    assert "0.3" in rows.first.inner_text() and "★" in rows.first.inner_text()
+    assert rows.first.locator("td.num").first.inner_text() == "0.9"  # 0.3 * 3, latest value
+    shot(page, "hyperdrive")
+
+
+def test_browser_automl_leaderboard_and_explanation(page, server, ws, tmp_path):
+    import e2e_util
+    from trainyard.train.automl import AutoMLConfig
+    from trainyard.core import Experiment
+    # Three classes in four features, standard library only (no scikit-learn needed).
+    e2e_util.write_script(tmp_path, "get_data.py", """
+        import random
+
+        def get_data():
+            rnd = random.Random(3)
+            X, y = [], []
+            for i in range(90):
+                c = i % 3
+                X.append([c + rnd.gauss(0, 0.4), rnd.gauss(0, 1), 2 * c + rnd.gauss(0, 0.8),
+                          rnd.random()])
+                y.append(c)
+            return {"X": X, "y": y}
+        """)
+    X_valid = [[0.1, 0.0, 0.2, 0.5], [1.0, 0.3, 2.1, 0.1], [2.1, -0.2, 3.9, 0.7],
+               [0.9, 1.0, 1.8, 0.2], [1.9, 0.1, 4.2, 0.9]]
+    cfg = AutoMLConfig(task="classification", path=str(tmp_path), compute_target="local",
+                       data_script=str(tmp_path / "get_data.py"), iterations=3,
+                       n_cross_validations=2, primary_metric="accuracy", preprocess=False,
+                       max_concurrent_iterations=2, model_explainability=True, X_valid=X_valid)
+    run = Experiment(ws, "studio-automl").submit(cfg)
+    page.goto(login_link(server, "/runs/" + run.id))
+    run.wait_for_completion()
+    page.locator("#run-status").get_by_text("Completed").wait_for(timeout=30000)
+    board = page.get_by_role("table", name="Leaderboard")
+    board.wait_for()
+    wait_for(lambda: board.locator("tbody tr").count() >= 3, timeout=15, what="3 iterations")
+    best = run.get_output()[0]
+    assert board.locator("tbody tr").first.get_attribute("data-run") == best.id
+    header = board.locator("thead").inner_text()
+    assert "Algorithm" in header and "Score" in header
+    # The explanation: global importance bars, per class, one row's SHAP values.
+    page.get_by_role("heading", name="Model explanation").wait_for(timeout=15000)
+    glob = page.get_by_role("list", name="Global importance")
+    assert glob.locator("li").count() == 4  # iris has 4 features
+    page.get_by_label("Class", exact=True).select_option(index=2)
+    page.get_by_role("list", name="Importance for class 2").wait_for()
+    page.get_by_label("Row", exact=True).select_option("4")
+    page.get_by_role("list", name="SHAP values of row 4").wait_for()
+    shot(page, "automl")

@@ -72,7 +72,8 @@ export function fmtValue(v: unknown): string {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") {
     if (Number.isInteger(v)) return String(v);
-    return Math.abs(v) >= 1e5 || Math.abs(v) < 1e-3 ? v.toExponential(4) : v.toPrecision(5);
+    const a = Math.abs(v);
+    return a >= 1e6 || a < 1e-4 ? v.toExponential(4) : String(Number(v.toPrecision(6)));
   }
   if (typeof v === "string") return v;
   return JSON.stringify(v);
@@ -85,8 +86,9 @@ export function fmtBytes(n: number): string {
   return (n / 1024 / 1024 / 1024).toFixed(2) + " GiB";
 }
 
-export function kvTable(obj: Record<string, unknown> | null | undefined, label: string): HTMLElement {
-  const keys = Object.keys(obj || {}).sort();
+export function kvTable(obj: Record<string, unknown> | null | undefined, label: string, sort = true): HTMLElement {
+  const keys = Object.keys(obj || {});
+  if (sort) keys.sort();
   if (!keys.length) return h("p", { class: "muted" }, "No " + label.toLowerCase() + ".");
   return h(
     "table",

@@ -3,6 +3,7 @@
 // GET /api/v1/studio/runs/{id}/events say what changed; only that is fetched again.
 import { get, getText, pathSegs, q, seg, send } from "../api";
 import { MetricChart } from "../chart";
+import { explanationView } from "./explanation";
 import { clear, errorBox, fmtBytes, fmtDuration, fmtTime, fmtValue, h, kvTable, link, statusChip } from "../dom";
 import type { Cleanup } from "../main";
 
@@ -48,6 +49,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
   let logName = "";
   let logOffset = 0;
   let logBusy = false;
+  let logPicked = false;
   let lastChange: Change | null = null;
   let closed = false;
 
@@ -61,6 +63,8 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
   const logPre = h("pre", { class: "log", id: "log", tabindex: "0", "aria-label": "Log output" });
   const follow = h("input", { type: "checkbox", checked: true, id: "log-follow" }) as HTMLInputElement;
   const filesBox = h("div");
+  const explainBox = h("div");
+  let explained = false;
 
   function renderHead(): void {
     const cancel = h("button", { type: "button", id: "cancel-run" }, "Cancel run") as HTMLButtonElement;
@@ -95,7 +99,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     clear(overview,
       h("h2", { id: "h-overview" }, "Overview"),
       h("div", { class: "cols" },
-        h("div", null, h("h3", null, "Attributes"), kvTable(attrs, "Attributes")),
+        h("div", null, h("h3", null, "Attributes"), kvTable(attrs, "Attributes", false)),
         h("div", null, h("h3", null, "Properties"), kvTable(run.properties, "Properties"))),
       run.error ? h("div", { class: "error", role: "alert" }, h("strong", null, "Error: "), run.error.message || "",
         run.error.traceback ? h("pre", null, run.error.traceback) : null) : null,
@@ -140,7 +144,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     const best = run.tags?.best_child_run_id;
     const names = new Set<string>();
     kids.forEach((c) => Object.keys(c.metrics || {}).forEach((n) => names.add(n)));
-    const metricCols = [...names].sort().slice(0, 8);
+    const metricCols = [...names].sort().slice(0, isAutoml ? 4 : 8);
     if (pm && !isAutoml && !metricCols.includes(pm.name)) metricCols.unshift(pm.name);
     if (pm) {
       const sign = pm.goal.startsWith("min") ? 1 : -1;
@@ -156,7 +160,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     clear(childrenBox,
       h("h2", { id: "h-children" }, isSweep ? "Leaderboard" : "Child runs"),
       pm ? h("p", null, "Primary metric: ", h("strong", null, pm.name), " (", pm.goal, ")") : null,
-      h("table", { class: "grid", "aria-label": isSweep ? "Leaderboard" : "Child runs" },
+      h("div", { class: "scroll-x" }, h("table", { class: "grid", "aria-label": isSweep ? "Leaderboard" : "Child runs" },
         h("thead", null, h("tr", null, h("th", { scope: "col" }, "Run"), h("th", { scope: "col" }, "Status"),
           isAutoml ? ["Iteration", "Algorithm", "Preprocessor", "Score", "Duration (iteration)"].map((t) => h("th", { scope: "col" }, t)) : null,
           run.kind === "hyperdrive" ? h("th", { scope: "col" }, "Hyperparameters") : null,
@@ -169,7 +173,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
             h("td", null, c.properties?.duration || "")] : null,
           run.kind === "hyperdrive" ? h("td", null, h("code", null, c.properties?.hyperparameters || c.tags?.hyperparameters || "")) : null,
           metricCols.map((n) => h("td", { class: "num" }, fmtValue(c.metrics?.[n]))),
-          h("td", null, fmtDuration(c.start_time_utc, c.end_time_utc)))))));
+          h("td", null, fmtDuration(c.start_time_utc, c.end_time_utc))))))));
   }
 
   async function refreshMetrics(counts: Record<string, number>): Promise<void> {
@@ -219,7 +223,9 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     logBusy = true;
     try {
       for (;;) {
-        const r = await getText(base + "/logs/" + pathSegs(logName) + q({ offset: logOffset }));
+        const name = logName;
+        const r = await getText(base + "/logs/" + pathSegs(name) + q({ offset: logOffset }));
+        if (name !== logName) continue;  // switched to another log meanwhile
         if (!r.text.length) break;
         logOffset += new TextEncoder().encode(r.text).length;
         logPre.appendChild(document.createTextNode(r.text));
@@ -237,12 +243,18 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     const names = Object.keys(logs).sort();
     const have = new Set([...logSelect.options].map((o) => o.value));
     for (const n of names) if (!have.has(n)) logSelect.appendChild(h("option", { value: n }, n));
-    if (!logName && names.length) {
-      logName = names.find((n) => n.endsWith("70_driver_log.txt")) || names[0];
+    // Until the user picks one: the driver log (the script's output) as soon as it exists.
+    const driver = names.find((n) => n.endsWith("70_driver_log.txt"));
+    const pick = !logPicked && (!logName || (driver && logName !== driver)) ? driver || names[0] : "";
+    if (pick) {
+      logName = pick;
+      logOffset = 0;
+      logPre.textContent = "";
       logSelect.value = logName;
     }
   }
   logSelect.addEventListener("change", () => {
+    logPicked = true;
     logName = logSelect.value;
     logOffset = 0;
     logPre.textContent = "";
@@ -258,6 +270,14 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
         h("td", null, h("a", { href: base + "/artifacts/" + pathSegs(f.path), download: f.path.split("/").pop() }, f.path)),
         h("td", { class: "num" }, fmtBytes(f.size))))))
       : h("p", { class: "muted" }, "No files."));
+    if (!explained && files.some((f) => f.path === "outputs/explanation.json")) {
+      explained = true;
+      try {
+        clear(explainBox, await explanationView(base + "/artifacts/outputs/explanation.json"));
+      } catch (e) {
+        clear(explainBox, errorBox(e));
+      }
+    }
   }
 
   async function onChange(c: Change): Promise<void> {
@@ -278,6 +298,9 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
       tasks.push(renderOtherMetrics());
       if (prev && prev.status === c.status) tasks.push(renderChildren());
     }
+    if (prev && prev.status === c.status && Object.keys(prev.logs).join() !== Object.keys(c.logs).join()) {
+      tasks.push(renderFiles());  // a new log file is a new file
+    }
     setLogs(c.logs);
     if (logName && (c.logs[logName] || 0) > logOffset) tasks.push(readLog());
     await Promise.all(tasks.map((t) => t.catch(() => undefined)));
@@ -289,6 +312,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     head,
     overview,
     childrenBox,
+    explainBox,
     h("section", { "aria-labelledby": "h-metrics" }, h("h2", { id: "h-metrics" }, "Metrics"),
       h("p", { class: "muted" }, "Drag across a chart to zoom (the range is fetched again at full resolution)."),
       chartsBox, otherMetrics),
