@@ -230,6 +230,67 @@ def test_run_details_terminal_table(server, ws):
     assert RunDetails(run).login_url().startswith(server.url + "/login?token=")
 
 
+def test_cli_ui_prints_a_one_time_link_to_a_run(server, live_run, trainyard_binary):
+    import subprocess
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    p = subprocess.run([trainyard_binary, "ui", "--run", live_run.id], cwd=server.project_dir,
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    url = [w for w in p.stdout.split() if w.startswith(server.url + "/login?token=")][0]
+    u = urllib.parse.urlsplit(url)
+    status, headers, _ = raw(server, "GET", u.path + "?" + u.query)
+    assert status == 303 and header(headers, "Location") == "/runs/" + live_run.id
+    assert header(headers, "Set-Cookie")
+
+def test_up_prints_the_studio_url(tmp_path, trainyard_binary):
+    import subprocess
+    from e2e_util import free_port
+    env = {k: v for k, v in os.environ.items() if k != "TRAINYARD_CONFIG"}
+    port = free_port()
+    run = lambda *a: subprocess.run([trainyard_binary] + list(a), cwd=tmp_path, env=env,
+                                    capture_output=True, text=True, timeout=60)
+    p = run("init", "--dir", str(tmp_path), "--port", str(port))
+    assert p.returncode == 0, p.stderr
+    try:
+        p = run("up", "--dir", str(tmp_path))
+        assert p.returncode == 0, p.stderr
+        assert "studio: http://127.0.0.1:%d/" % port in p.stdout, p.stdout
+        status, _, body = http("GET", "http://127.0.0.1:%d/" % port)
+        assert status == 200 and b"/assets/app.js" in body
+    finally:
+        run("down", "--dir", str(tmp_path))
+
+
+def test_cli_ui_names_a_stopped_server(tmp_path, trainyard_binary):
+    import subprocess
+    from e2e_util import free_port
+    (tmp_path / ".trainyard").mkdir()
+    url = "http://127.0.0.1:%d" % free_port()
+    (tmp_path / ".trainyard" / "config.json").write_text(json.dumps(
+        {"name": "w", "server_url": url, "token": "t", "data_dir": str(tmp_path)}))
+    env = {k: v for k, v in os.environ.items() if k != "TRAINYARD_CONFIG"}
+    p = subprocess.run([trainyard_binary, "ui", "--no-browser"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode != 0
+    assert url in p.stderr and "trainyard up" in p.stderr, p.stderr
+
+
+def test_run_details_notebook_html_escapes_and_links(server, live_run):
+    from trainyard.widgets import RunDetails, _in_notebook
+    assert not _in_notebook()  # no kernel here: show() takes the terminal path
+    live_run.tag("<b>x</b>", "1")
+    w = RunDetails(live_run)
+    data = w.get_widget_data()
+    data["metrics"]["<script>"] = "<img src=x onerror=alert(1)>"
+    html_text = w._html(data, "http://h/login?token=t&next=/runs/x")
+    assert "<script>" not in html_text and "&lt;script&gt;" in html_text
+    assert "<img" not in html_text
+    assert "href='http://h/login?token=t&amp;next=/runs/x'" in html_text
+    assert live_run.id in html_text and "Running" in html_text
+
+
 # ----- the browser ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser():
