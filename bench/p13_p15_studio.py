@@ -65,7 +65,8 @@ def main():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1300, "height": 900})
+        # bypass_csp: wait_for_function evaluates its predicate string, which the page CSP forbids.
+        page = browser.new_page(viewport={"width": 1300, "height": 900}, bypass_csp=True)
         login(page, srv, "/")
         page.wait_for_selector("text=Experiments")
 

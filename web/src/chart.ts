@@ -5,7 +5,7 @@ import uPlot from "uplot";
 import { get, q, seg } from "./api";
 import { h } from "./dom";
 
-interface Series {
+export interface Series {
   name: string;
   count: number;
   downsampled: boolean;
@@ -45,7 +45,12 @@ export class MetricChart {
     );
   }
 
-  private width(): number {
+  // True while the chart shows the whole series (not zoomed): it can take a batch fetch.
+  get whole(): boolean {
+    return this.range === null;
+  }
+
+  width(): number {
     return Math.max(300, Math.min(this.el.clientWidth || 520, 900) - 10);
   }
 
@@ -73,6 +78,11 @@ export class MetricChart {
         void this.refresh();
       }
     }
+  }
+
+  // Draws a series fetched by the page (a batch of whole series at this chart's width).
+  apply(s: Series): void {
+    if (this.range === null && !this.loading) this.draw(s, this.width());
   }
 
   private draw(s: Series, w: number): void {

@@ -2,7 +2,7 @@
 // runs (the AutoML/HyperDrive leaderboard for parents). Live: Server-Sent Events from
 // GET /api/v1/studio/runs/{id}/events say what changed; only that is fetched again.
 import { get, getText, pathSegs, q, seg, send } from "../api";
-import { MetricChart } from "../chart";
+import { MetricChart, type Series } from "../chart";
 import { explanationView } from "./explanation";
 import { clear, errorBox, fmtBytes, fmtDuration, fmtTime, fmtValue, h, kvTable, link, statusChip } from "../dom";
 import type { Cleanup } from "../main";
@@ -176,7 +176,11 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
           h("td", null, fmtDuration(c.start_time_utc, c.end_time_utc))))))));
   }
 
+  // Charts for new series; the series whose count grew fetched again, the whole ones in one
+  // request (downsampled to the charts' width), zoomed ones each for its range.
   async function refreshMetrics(counts: Record<string, number>): Promise<void> {
+    const batch: string[] = [];
+    const zoomed: MetricChart[] = [];
     for (const [name, n] of Object.entries(counts)) {
       let c = charts.get(name);
       if (!c) {
@@ -189,14 +193,27 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
       } else if (c.count === n) {
         continue;
       }
-      await c.refresh();
+      if (c.whole) batch.push(name);
+      else zoomed.push(c);
     }
     if (!charts.size) clear(chartsBox, h("p", { class: "muted", id: "no-metrics" }, "No scalar metrics logged yet."));
     else chartsBox.querySelector("#no-metrics")?.remove();
+    const tasks: Promise<void>[] = zoomed.map((c) => c.refresh());
+    if (batch.length) {
+      const w = charts.get(batch[0])!.width();
+      const params = new URLSearchParams();
+      batch.forEach((n) => params.append("name", n));
+      params.set("max_points", String(Math.max(2, w * 2)));
+      tasks.push(get<{ series: Series[] }>(base + "/series?" + params).then((r) => {
+        for (const s of r.series) charts.get(s.name)?.apply(s);
+      }));
+    }
+    await Promise.all(tasks);
   }
 
   async function renderOtherMetrics(): Promise<void> {
-    const r = await get<any>(base + "/metrics");
+    // max_points: scalar series come downsampled (2 points), not whole; the rest as logged.
+    const r = await get<any>(base + "/metrics" + q({ max_points: 2 }));
     const out: HTMLElement[] = [];
     for (const [name, v] of Object.entries<any>(r.metrics || {})) {
       if (typeof v === "string" && v.startsWith("aml://artifactId/")) {
