@@ -432,6 +432,18 @@ def test_browser_runs_table_sort_filter_page_and_bulk_tag(page, server, ws):
     picked = [r for r in exp.get_runs() if r.get_tags().get("picked") == "y"]
     assert len(picked) == 2
     assert all(r.get_metrics()["score"] >= 50 for r in picked)
+    # Compare two runs whose lr differs: the diff marks it, the metric is overlaid.
+    page.goto(server.url + "/experiments/studio-table?filter=" +
+              urllib.parse.quote("metrics.score >= 53"))
+    page.get_by_text("runs 1–2 of 2").wait_for()
+    page.get_by_label("Select all runs on this page").check()
+    page.get_by_role("button", name="Compare selected").click()
+    page.get_by_role("heading", name="Compare 2 runs").wait_for()
+    page.locator("figure.chart[data-metric=score] canvas").first.wait_for()
+    page.get_by_label("only rows that differ").check()
+    differs = page.locator("table[aria-label='Run comparison'] tbody tr th").all_inner_texts()
+    assert differs == ["params.lr", "tags.picked"], differs  # run 53 was tagged above, 54 not
+    shot(page, "compare")
 
 
 def test_browser_workspace_pages(page, server, completed_run, ws):

@@ -14,6 +14,7 @@ import {
 } from "./pages/lists";
 import { runsPage } from "./pages/runs";
 import { runPage } from "./pages/run";
+import { comparePage } from "./pages/compare";
 
 export type Cleanup = () => void;
 type Page = (app: HTMLElement, params: string[], query: URLSearchParams) => Promise<Cleanup | void>;
@@ -29,6 +30,7 @@ const routes: [RegExp, Page][] = [
   [/^\/environments\/?$/, environmentsPage],
   [/^\/services\/?$/, servicesPage],
   [/^\/compute\/?$/, computePage],
+  [/^\/compare\/?$/, comparePage],
   [/^\/login\/?$/, loginPage],
 ];
 

@@ -297,6 +297,28 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     }
   }
 
+  // The snapshot (the source directory as submitted): listed on demand, files by hash.
+  const snapshotBox = h("details", { id: "snapshot" }, h("summary", null, "Snapshot (source files as submitted)"));
+  snapshotBox.addEventListener("toggle", async () => {
+    if (!(snapshotBox as HTMLDetailsElement).open || snapshotBox.querySelector("table, p")) return;
+    if (!run.snapshot_id) {
+      snapshotBox.appendChild(h("p", { class: "muted" }, "No snapshot (an interactive run without a snapshot directory)."));
+      return;
+    }
+    try {
+      const r = await get<any>(base + "/snapshot");
+      const files: any[] = r.files || [];
+      snapshotBox.appendChild(files.length ? h("table", { class: "grid", "aria-label": "Snapshot files" },
+        h("thead", null, h("tr", null, h("th", { scope: "col" }, "Path"), h("th", { scope: "col" }, "Size"))),
+        h("tbody", null, files.map((f) => h("tr", null,
+          h("td", null, h("a", { href: "/api/v1/blobs/" + f.sha256, download: f.path.split("/").pop() }, f.path)),
+          h("td", { class: "num" }, fmtBytes(f.size))))))
+        : h("p", { class: "muted" }, "No snapshot (an interactive run without a snapshot directory)."));
+    } catch (e) {
+      snapshotBox.appendChild(errorBox(e));
+    }
+  });
+
   async function onChange(c: Change): Promise<void> {
     const prev = lastChange;
     lastChange = c;
@@ -335,7 +357,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
       chartsBox, otherMetrics),
     h("section", { "aria-labelledby": "h-logs" }, h("h2", { id: "h-logs" }, "Logs"),
       h("div", { class: "toolbar" }, logSelect, " ", h("label", null, follow, " follow")), logPre),
-    h("section", { "aria-labelledby": "h-files" }, h("h2", { id: "h-files" }, "Files"), filesBox));
+    h("section", { "aria-labelledby": "h-files" }, h("h2", { id: "h-files" }, "Files"), filesBox, snapshotBox));
 
   // Live: the server parks the request until the run changes (docs/STUDIO.md).
   const es = new EventSource("/api/v1/studio/runs/" + seg(id) + "/events");

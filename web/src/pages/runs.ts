@@ -2,6 +2,7 @@
 // server-side filter and sort: docs/REST.md "Run queries"), metric/param/tag columns chosen
 // by the user, bulk cancel and tag.
 import { get, q, seg, send } from "../api";
+import { navigate } from "../main";
 import { clear, errorBox, fmtDuration, fmtTime, fmtValue, h, link, statusChip } from "../dom";
 
 const PAGE = 50;
@@ -44,6 +45,14 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
   const bulkTag = h("button", { type: "button" }, "Tag selected");
   const bulkCancel = h("button", { type: "button" }, "Cancel selected");
   const bulkMsg = h("span", { "aria-live": "polite" });
+  const compare = h("button", { type: "button" }, "Compare selected");
+  compare.addEventListener("click", () => {
+    if (selected.size < 2) {
+      bulkMsg.textContent = "Select two or more runs to compare.";
+      return;
+    }
+    navigate("/compare?runs=" + [...selected].map(encodeURIComponent).join(","));
+  });
   const selected = new Set<string>();
   let knownCols = new Set<string>();
 
@@ -194,7 +203,7 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, link("/", "Experiments"), " / ", exp),
     h("h1", null, exp),
     form,
-    h("div", { class: "toolbar" }, chooser, h("span", { class: "bulk" }, bulkTagKey, bulkTagVal, bulkTag, bulkCancel, bulkMsg)),
+    h("div", { class: "toolbar" }, chooser, h("span", { class: "bulk" }, compare, bulkTagKey, bulkTagVal, bulkTag, bulkCancel, bulkMsg)),
     tableBox,
     h("div", { class: "pager" }, prev, " ", info, " ", next));
   await load();
