@@ -355,6 +355,20 @@ def test_browser_run_page_of_a_finished_run_and_download(page, server, completed
         link.click()
     path = dl.value.path()
     assert Path(path).read_text() == "hello outputs"
+    # The snapshot: the submitted files, the .amlignore'd one absent.
+    page.get_by_text("Snapshot (source files as submitted)").click()
+    snap = page.get_by_role("table", name="Snapshot files")
+    snap.get_by_role("link", name="job.py").wait_for()
+    assert "secret.txt" not in snap.inner_text()
+    with page.expect_download() as dl:
+        snap.get_by_role("link", name="helper.py").click()
+    assert Path(dl.value.path()).read_text() == "X = 1\n"
+    # Accessibility basics: every form control has a name, every image an alt text.
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
+        .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+        .map(e => e.outerHTML)""")
+    assert unnamed == [], unnamed
+    assert page.evaluate("document.querySelectorAll('img:not([alt])').length") == 0
     shot(page, "run-completed")
     # Zoom: the chart refetches the range; log scale redraws; nothing throws.
     page.get_by_label("Log scale for loss").check()
@@ -386,9 +400,12 @@ def test_browser_live_log_and_metric_arrive_on_an_open_run_page(page, server, li
     page.locator("figure.chart[data-metric=live_metric][data-count='4']").wait_for(timeout=5000)
     assert log_seconds < 3 and metric_seconds < 3, (log_seconds, metric_seconds)
     # A tag added on the page is a cookie write with the CSRF header.
-    page.locator("#tag-key").fill("from_ui")
-    page.locator("#tag-value").fill("yes")
-    page.get_by_role("button", name="Add tag").click()
+    # By keyboard: type the name, Tab to the value, Enter submits.
+    page.locator("#tag-key").focus()
+    page.keyboard.type("from_ui")
+    page.keyboard.press("Tab")
+    page.keyboard.type("yes")
+    page.keyboard.press("Enter")
     page.locator("#run-tags").get_by_text("from_ui").wait_for()
     assert live_run.get_tags()["from_ui"] == "yes"
     shot(page, "run-live")
