@@ -463,11 +463,15 @@ def test_browser_runs_table_sort_filter_page_and_bulk_tag(page, server, ws):
     shot(page, "compare")
 
 
-def test_browser_workspace_pages(page, server, completed_run, ws):
-    from trainyard.core import Model
+def test_browser_workspace_pages(page, server, completed_run, ws, tmp_path):
+    from trainyard.core import Dataset, Model
     if not list(Model.list(ws, name="studio-model")):
         completed_run.register_model("studio-model", "outputs/hello.txt",
                                      tags={"stage": "test"})
+    csv = tmp_path / "people.csv"
+    csv.write_text("name,age,score\nann,31,0.5\nbob,,0.75\ncid,45,1.25\n")
+    Dataset.Tabular.from_delimited_files(path=str(csv)).register(
+        ws, "studio-people", create_new_version=True)
     page.goto(login_link(server, "/models"))
     page.get_by_role("link", name="studio-model").wait_for()
     shot(page, "models")
@@ -482,6 +486,15 @@ def test_browser_workspace_pages(page, server, completed_run, ws):
         page.wait_for_url("**" + path)
         page.get_by_role("heading", name=heading).wait_for()
         shot(page, path.strip("/"))
+        if path == "/datasets":  # a tabular dataset's profile (POST /dataset-rows, CSRF)
+            page.get_by_role("button", name="studio-people").click()
+            cols = page.get_by_role("table", name="Columns")
+            cols.wait_for()
+            text = cols.inner_text()
+            assert "age" in text and "int" in text and "score" in text and "float" in text
+            age = cols.locator("tr", has_text="age").locator("td").all_inner_texts()
+            assert age[2:6] == ["1", "31", "45", "38"], age  # missing, min, max, mean
+            shot(page, "dataset-profile")
     # Curated environments are listed.
     page.get_by_role("link", name="Environments").click()
     page.get_by_role("table", name="Environments").wait_for()

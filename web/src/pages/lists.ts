@@ -98,14 +98,23 @@ async function showDataset(box: HTMLElement, d: any): Promise<void> {
   ], "No files."));
   if (d.type === "tabular") {
     try {
-      const rows = await send("POST", "/api/v1/dataset-rows", { definition: d.definition, take: 20 });
+      const rows = await send("POST", "/api/v1/dataset-rows", { definition: d.definition, take: 1000 });
       const cols: any[] = rows.columns || [];
-      const n = Math.min(20, cols.length ? cols[0].values.length : 0);
+      const n = cols.length ? cols[0].values.length : 0;
+      const nums = (c: any): number[] => c.values.filter((v: unknown) => typeof v === "number");
+      const stat = (c: any, f: (xs: number[]) => number) => {
+        const xs = nums(c);
+        return (c.type === "int" || c.type === "float") && xs.length ? fmtValue(f(xs)) : "";
+      };
       box.appendChild(h("h3", null, "Profile (first " + n + " of " + rows.num_rows + " rows)"));
       box.appendChild(table("Columns", cols, [
         ["Column", (c: any) => c.name],
         ["Type", (c: any) => c.type],
         ["Missing", (c: any) => String(c.values.filter((v: any) => v === null).length)],
+        ["Min", (c: any) => stat(c, (xs) => Math.min(...xs))],
+        ["Max", (c: any) => stat(c, (xs) => Math.max(...xs))],
+        ["Mean", (c: any) => stat(c, (xs) => xs.reduce((a, b) => a + b, 0) / xs.length)],
+        ["Distinct", (c: any) => String(new Set(c.values.map((v: unknown) => JSON.stringify(v))).size)],
         ["Examples", (c: any) => c.values.slice(0, 5).map(fmtValue).join(", ")],
       ], ""));
     } catch (e) {
