@@ -355,15 +355,19 @@ std::string Studio::RunState(const std::string& run_id, std::string* data_json) 
     logs[e.rel] = e.size;
     bytes += e.size;
   }
+  // Tags and properties (and the error) by a hash of their text: a changed value counts.
+  std::string meta = Sha256Hex(run->tags.dump() + "\x1f" + run->properties.dump() + "\x1f" +
+                               run->error.dump())
+                         .substr(0, 12);
   std::string state = run->status + "." + std::to_string(metrics.size()) + "." +
                       std::to_string(points) + "." + std::to_string(logs.size()) + "." +
-                      std::to_string(bytes) + "." + std::to_string(run->tags.size()) + "." +
-                      std::to_string(run->properties.size());
+                      std::to_string(bytes) + "." + meta;
   if (data_json) {
     nlohmann::json d = {{"status", run->status},
                         {"terminal", IsTerminalStatus(run->status)},
                         {"metrics", metrics},
-                        {"logs", logs}};
+                        {"logs", logs},
+                        {"meta", meta}};
     *data_json = d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return state;

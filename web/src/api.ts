@@ -34,12 +34,20 @@ async function check(res: Response): Promise<Response> {
   throw new ApiError(res.status, code, message);
 }
 
-export async function loadSession(): Promise<boolean> {
-  const res = await fetch("/api/v1/studio/session", { credentials: "same-origin" });
-  if (!res.ok) return false;
-  const j = await res.json();
-  csrf = j.csrf_token || "";
-  return true;
+let session: Promise<boolean> | null = null;
+
+// Fetches the session's CSRF token (again when `force`); false when not logged in.
+export function loadSession(force = false): Promise<boolean> {
+  if (!session || force) {
+    session = (async () => {
+      const res = await fetch("/api/v1/studio/session", { credentials: "same-origin" });
+      if (!res.ok) return false;
+      const j = await res.json();
+      csrf = j.csrf_token || "";
+      return true;
+    })();
+  }
+  return session;
 }
 
 export async function get<T = any>(path: string): Promise<T> {
@@ -53,6 +61,7 @@ export async function getText(path: string): Promise<{ text: string; headers: He
 }
 
 export async function send<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  await loadSession();
   const res = await check(
     await fetch(path, {
       method,
@@ -80,7 +89,7 @@ export async function login(token: string): Promise<void> {
     }
     throw new ApiError(res.status, "LoginFailed", message);
   }
-  await loadSession();
+  await loadSession(true);
 }
 
 export function q(params: Record<string, string | number | boolean | undefined | null>): string {

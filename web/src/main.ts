@@ -96,12 +96,9 @@ document.getElementById("logout")!.addEventListener("click", async () => {
   navigate("/login");
 });
 
-void (async () => {
-  const ok = await loadSession();
-  const logout = document.getElementById("logout")!;
-  logout.hidden = !ok;
-  if (!ok && !location.pathname.startsWith("/login")) {
-    history.replaceState(null, "", "/login?next=" + encodeURIComponent(location.pathname + location.search));
-  }
-  await render();
-})();
+// The session check and the page's first data requests go out together: a page whose data
+// answers 401 sends the user to the login page (api.ts).
+void loadSession().then((ok) => {
+  document.getElementById("logout")!.hidden = !ok;
+});
+void render();

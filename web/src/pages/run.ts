@@ -15,6 +15,7 @@ interface Change {
   terminal: boolean;
   metrics: Record<string, number>;
   logs: Record<string, number>;
+  meta: string; // changes with the tags, properties or error
 }
 
 const MINIMIZED = /error|loss/;
@@ -114,8 +115,16 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
   }
 
   function renderTags(): void {
+    // What the user is typing survives a live re-render.
+    const oldK = tagsBox.querySelector<HTMLInputElement>("#tag-key");
+    const oldV = tagsBox.querySelector<HTMLInputElement>("#tag-value");
+    const focused = document.activeElement === oldK ? "k" : document.activeElement === oldV ? "v" : "";
     const k = h("input", { type: "text", id: "tag-key", size: 14, "aria-label": "New tag name" }) as HTMLInputElement;
     const v = h("input", { type: "text", id: "tag-value", size: 20, "aria-label": "New tag value" }) as HTMLInputElement;
+    if (oldK && oldV) {
+      k.value = oldK.value;
+      v.value = oldV.value;
+    }
     const msg = h("span", { "aria-live": "polite" });
     const form = h("form", { class: "inline", "aria-label": "Add a tag" }, k, " = ", v, " ", h("button", { type: "submit" }, "Add tag"), msg);
     form.addEventListener("submit", async (ev) => {
@@ -124,12 +133,16 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
       try {
         const r = await send("PATCH", base + "/tags", { [k.value.trim()]: v.value });
         run.tags = r.tags;
+        k.value = "";
+        v.value = "";
         renderTags();
       } catch (e) {
         clear(msg, errorBox(e));
       }
     });
     clear(tagsBox, h("div", { id: "run-tags" }, kvTable(run.tags, "Tags")), form);
+    if (focused === "k") k.focus();
+    if (focused === "v") v.focus();
   }
 
   async function renderChildren(): Promise<void> {
@@ -323,7 +336,7 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     const prev = lastChange;
     lastChange = c;
     const tasks: Promise<unknown>[] = [];
-    if (!prev || prev.status !== c.status) {
+    if (!prev || prev.status !== c.status || prev.meta !== c.meta) {
       tasks.push(get<any>(base).then((r) => {
         run = r;
         renderHead();

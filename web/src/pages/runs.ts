@@ -134,14 +134,35 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
       })) : h("p", { class: "muted" }, "No metrics, parameters or tags on this page."));
   }
 
+  let countFor: string | null = null;
+  let total: number | null = null;
+  let shown = 0;
+  function showInfo(): void {
+    const first = st.page * PAGE + (shown ? 1 : 0);
+    info.textContent = `runs ${first}–${st.page * PAGE + shown} of ${total ?? "…"}`;
+  }
+
   async function load(): Promise<void> {
     const params = {
-      view: "summary", page_size: PAGE, count: true, latest_metrics: true,
+      view: "summary", page_size: PAGE, latest_metrics: true,
       filter: st.filter, order_by: st.order, cursor: st.cursors[st.page] || undefined,
     };
+    const runsUrl = "/api/v1/experiments/" + seg(exp) + "/runs";
+    // The total (a COUNT over the indexes) comes in its own request, once per filter, so the
+    // rows never wait for it.
+    if (countFor !== st.filter) {
+      countFor = st.filter;
+      total = null;
+      const f = st.filter;
+      get<any>(runsUrl + q({ view: "summary", page_size: 1, count: true, filter: f })).then((c) => {
+        if (countFor !== f) return;
+        total = c.total;
+        showInfo();
+      }).catch(() => undefined);
+    }
     let r: any;
     try {
-      r = await get("/api/v1/experiments/" + seg(exp) + "/runs" + q(params));
+      r = await get(runsUrl + q(params));
     } catch (e) {
       clear(tableBox, errorBox(e));
       return;
@@ -188,8 +209,8 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
           cols.map((c) => h("td", { class: c.startsWith("metrics.") ? "num" : "" }, fmtValue(colValue(x, c)))));
       })));
     clear(tableBox, runs.length ? t : h("p", { class: "muted" }, st.filter ? "No run matches the filter." : "No runs yet."));
-    const first = st.page * PAGE + (runs.length ? 1 : 0);
-    info.textContent = `runs ${first}–${st.page * PAGE + runs.length} of ${r.total}`;
+    shown = runs.length;
+    showInfo();
     prev.disabled = st.page === 0;
     next.disabled = !r.next_cursor;
     const u = new URLSearchParams();
