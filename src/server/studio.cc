@@ -356,9 +356,9 @@ std::string Studio::RunState(const std::string& run_id, std::string* data_json) 
     bytes += e.size;
   }
   // Tags and properties (and the error) by a hash of their text: a changed value counts.
-  std::string meta = Sha256Hex(run->tags.dump() + "\x1f" + run->properties.dump() + "\x1f" +
-                               run->error.dump())
-                         .substr(0, 12);
+  std::string meta =
+      Sha256Hex(run->tags.dump() + "\x1f" + run->properties.dump() + "\x1f" + run->error.dump())
+          .substr(0, 12);
   std::string state = run->status + "." + std::to_string(metrics.size()) + "." +
                       std::to_string(points) + "." + std::to_string(logs.size()) + "." +
                       std::to_string(bytes) + "." + meta;
