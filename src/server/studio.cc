@@ -335,6 +335,11 @@ bool Studio::HandleRoute(HttpRequest& req, HttpResponse& res,
     Events(req, res, segs[4]);
     return true;
   }
+  if (segs.size() == 6 && segs[3] == "experiments" && segs[5] == "events" && req.method == "GET") {
+    ValidateName("experiment name", segs[4]);
+    ExperimentEvents(req, res, segs[4]);
+    return true;
+  }
   throw NotFound("no studio route " + req.method + " " + req.path + " (see docs/STUDIO.md)");
 }
 
@@ -371,6 +376,60 @@ std::string Studio::RunState(const std::string& run_id, std::string* data_json) 
     *data_json = d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return state;
+}
+
+// The change cursor of an experiment's runs table: its newest run and the status and latest
+// metric values of the runs the page shows (`runs=a,b,...`, at most 200).
+std::string Studio::ExperimentState(const std::string& experiment,
+                                    const std::vector<std::string>& run_ids) {
+  RunQuery q;
+  q.scope.experiment = experiment;
+  q.page_size = 1;
+  q.count = true;
+  RunPage page = opts_.store->QueryRuns(q);
+  std::string text = (page.runs.empty() ? std::string() : page.runs[0].id) + "\x1f" +
+                     std::to_string(page.total.value_or(0));
+  for (auto& id : run_ids) {
+    auto r = opts_.store->GetRun(id);
+    text += "\x1f" + id + "=" + (r ? r->status + r->tags.dump() : std::string("-"));
+  }
+  for (auto& [id, m] : opts_.store->LatestMetrics(run_ids)) text += "\x1f" + id + m.dump();
+  return Sha256Hex(text).substr(0, 16);
+}
+
+void Studio::ExperimentEvents(HttpRequest& req, HttpResponse& res, const std::string& experiment) {
+  std::vector<std::string> ids;
+  std::string list = req.Query("runs");
+  for (size_t i = 0; i < list.size();) {
+    size_t j = list.find(',', i);
+    if (j == std::string::npos) j = list.size();
+    if (j > i) {
+      ids.push_back(list.substr(i, j - i));
+      ValidateName("run id", ids.back());
+    }
+    i = j + 1;
+  }
+  if (ids.size() > 200)
+    throw InvalidInput("runs: at most 200 run ids, got " + std::to_string(ids.size()));
+  std::string since = req.Header("last-event-id");
+  if (since.empty()) since = req.Query("since");
+  std::string state = ExperimentState(experiment, ids);
+  bool changed = state != since;
+  if (!changed && req.can_defer &&
+      std::chrono::steady_clock::now() < req.received + std::chrono::milliseconds(kEventWaitMs)) {
+    res.defer_until = req.received + std::chrono::milliseconds(kEventWaitMs);
+    return;
+  }
+  res.status = 200;
+  res.content_type = "text/event-stream";
+  res.headers["Cache-Control"] = "no-store";
+  // Tables change in bursts (a sweep's children): at most one answer a second.
+  res.body = "retry: 1000\n";
+  if (changed) {
+    res.body += "id: " + state + "\nevent: change\ndata: {}\n\n";
+  } else {
+    res.body += ": nothing changed\nid: " + state + "\n\n";
+  }
 }
 
 void Studio::Events(HttpRequest& req, HttpResponse& res, const std::string& run_id) {

@@ -14,6 +14,8 @@
 // - Live updates: `GET /api/v1/studio/runs/{id}/events` answers Server-Sent Events; the request
 //   is parked (no thread held) until the run changes, then answered with the events and
 //   `retry:`, and EventSource reconnects with Last-Event-ID (a change cursor).
+//   `GET /api/v1/studio/experiments/{name}/events?runs=a,b` does the same for a runs table:
+//   a new run, or a status/tag/latest metric change of the listed runs.
 #pragma once
 
 #include <filesystem>
@@ -85,6 +87,9 @@ class Studio {
   void ServeAsset(const std::string& name, HttpResponse& res) const;
   void Events(HttpRequest& req, HttpResponse& res, const std::string& run_id);
   std::string RunState(const std::string& run_id, std::string* data_json);
+  void ExperimentEvents(HttpRequest& req, HttpResponse& res, const std::string& experiment);
+  std::string ExperimentState(const std::string& experiment,
+                              const std::vector<std::string>& run_ids);
 
   StudioOptions opts_;
   std::string cookie_name_;

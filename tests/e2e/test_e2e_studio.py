@@ -463,6 +463,24 @@ def test_browser_runs_table_sort_filter_page_and_bulk_tag(page, server, ws):
     shot(page, "compare")
 
 
+def test_browser_runs_table_is_live(page, server, ws):
+    from trainyard.core import Experiment
+    exp = Experiment(ws, "studio-table-live")
+    first = exp.start_logging()
+    page.goto(login_link(server, "/experiments/studio-table-live"))
+    row = page.locator("tr[data-run='%s']" % first.id)
+    row.get_by_text("Running").wait_for()
+    page.get_by_text("runs 1–1 of 1").wait_for()
+    # A new run appears, a status change shows, a metric column fills: no reload, no click.
+    second = exp.start_logging()
+    page.locator("tr[data-run='%s']" % second.id).wait_for(timeout=5000)
+    page.get_by_text("runs 1–2 of 2").wait_for(timeout=5000)
+    first.log("acc", 0.5)
+    first.complete()
+    row.get_by_text("Completed").wait_for(timeout=5000)
+    second.complete()
+
+
 def test_browser_workspace_pages(page, server, completed_run, ws, tmp_path):
     from trainyard.core import Dataset, Model
     if not list(Model.list(ws, name="studio-model")):

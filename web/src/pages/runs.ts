@@ -24,7 +24,7 @@ function colValue(run: any, col: string): unknown {
   return run.tags?.[key];
 }
 
-export async function runsPage(app: HTMLElement, p: string[], query: URLSearchParams): Promise<void> {
+export async function runsPage(app: HTMLElement, p: string[], query: URLSearchParams): Promise<() => void> {
   const exp = p[0];
   const st: State = {
     filter: query.get("filter") || "",
@@ -134,6 +134,25 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
       })) : h("p", { class: "muted" }, "No metrics, parameters or tags on this page."));
   }
 
+  // Live: the server parks this until a run is added or a shown run changes (status, tags,
+  // latest metrics); then the page is read again.
+  let es: EventSource | null = null;
+  let closed = false;
+  function watch(ids: string[]): void {
+    if (es) es.close();
+    if (closed) return;
+    let first = true;
+    es = new EventSource("/api/v1/studio/experiments/" + seg(exp) + "/events" + q({ runs: ids.join(",") }));
+    es.addEventListener("change", () => {
+      if (first) {
+        first = false;
+        return;
+      }
+      if (st.page === 0) countFor = null;  // new runs change the total
+      void load();
+    });
+  }
+
   let countFor: string | null = null;
   let total: number | null = null;
   let shown = 0;
@@ -188,7 +207,8 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
         b.dispatchEvent(new Event("change"));
       });
     });
-    selected.clear();
+    const onPage = new Set(runs.map((x) => x.id));
+    [...selected].forEach((id) => onPage.has(id) || selected.delete(id));  // kept across live reloads
     const t = h("table", { class: "grid runs", "aria-label": "Runs of " + exp },
       h("thead", null, h("tr", null,
         h("th", { scope: "col" }, all), header("Run", "attributes.number"), header("Name", "attributes.display_name"),
@@ -196,7 +216,7 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
         header("Created", "attributes.created"), h("th", { scope: "col" }, "Duration"),
         cols.map((c) => header(c, c)))),
       h("tbody", null, runs.map((x) => {
-        const box = h("input", { type: "checkbox", "aria-label": "Select run " + x.id }) as HTMLInputElement;
+        const box = h("input", { type: "checkbox", "aria-label": "Select run " + x.id, checked: selected.has(x.id) }) as HTMLInputElement;
         box.addEventListener("change", () => (box.checked ? selected.add(x.id) : selected.delete(x.id)));
         return h("tr", { "data-run": x.id },
           h("td", null, box),
@@ -211,6 +231,7 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
     clear(tableBox, runs.length ? t : h("p", { class: "muted" }, st.filter ? "No run matches the filter." : "No runs yet."));
     shown = runs.length;
     showInfo();
+    watch(runs.map((x) => x.id));
     prev.disabled = st.page === 0;
     next.disabled = !r.next_cursor;
     const u = new URLSearchParams();
@@ -228,4 +249,8 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
     tableBox,
     h("div", { class: "pager" }, prev, " ", info, " ", next));
   await load();
+  return () => {
+    closed = true;
+    if (es) es.close();
+  };
 }
