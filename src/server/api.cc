@@ -1018,14 +1018,11 @@ HeadDecision Api::Admit(const HttpRequest& head) const {
   HeadDecision d;
   if (head.path == "/healthz") return d;  // open, no body
   Studio* studio = impl_->ctx.studio;
+  bool cookie = false;  // the studio's session cookie stands for the workspace token
   if (studio && head.Header("authorization").empty()) {
     if (studio->IsOpen(head)) return d;  // the studio's pages and login (server/studio.h)
     try {
-      if (studio->AuthenticateCookie(head)) {
-        d.authenticated = true;
-        d.body_limit = DefaultBodyLimit(head.method);
-        return d;
-      }
+      cookie = studio->AuthenticateCookie(head);
     } catch (const Error& e) {  // a cookie write without the CSRF header
       HttpResponse r;
       SendJson(r, {{"error", {{"code", e.code()}, {"message", e.what()}}}}, e.http_status());
@@ -1035,7 +1032,7 @@ HeadDecision Api::Admit(const HttpRequest& head) const {
   }
   // The workspace token or a live run token (server/run_access.h), checked on the head.
   try {
-    impl_->access.Authenticate(head.Header("authorization"), impl_->ctx.token);
+    if (!cookie) impl_->access.Authenticate(head.Header("authorization"), impl_->ctx.token);
   } catch (const Unauthorized& e) {
     HttpResponse r;
     r.status = 401;

@@ -553,9 +553,11 @@ def test_browser_hyperdrive_leaderboard(page, server, ws, plain_env, tmp_path):
     page.get_by_text("Primary metric:").wait_for()
     best = run.get_best_run_by_primary_metric()
     rows = board.locator("tbody tr")
-    wait_for(lambda: rows.count() == 3 and rows.first.get_attribute("data-run") == best.id,
-             timeout=15, what="the best child first in the leaderboard")
-    assert "0.3" in rows.first.inner_text() and "★" in rows.first.inner_text()
+    # The star follows the sweep's best_child_run_id tag, set after the last child: live.
+    wait_for(lambda: rows.count() == 3 and rows.first.get_attribute("data-run") == best.id
+             and "★" in rows.first.inner_text(), timeout=15,
+             what="the best child first in the leaderboard, starred")
+    assert "0.3" in rows.first.inner_text()
     assert rows.first.locator("td.num").first.inner_text() == "0.9"  # 0.3 * 3, latest value
     shot(page, "hyperdrive")
 

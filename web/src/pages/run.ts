@@ -9,6 +9,7 @@ import type { Cleanup } from "../main";
 
 const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 const MAX_LOG_CHARS = 2_000_000;
+const INITIAL_POINTS = 1400; // ~2 per pixel of a chart (charts are 540-900 px wide)
 
 interface Change {
   status: string;
@@ -45,6 +46,9 @@ function primaryMetric(run: any): { name: string; goal: string } | null {
 export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
   const id = p[0];
   const base = "/api/v1/runs/" + seg(id);
+  // Every scalar series, downsampled for a chart's width, asked for at once beside the run:
+  // the charts do not wait for the run or the first live event (P13).
+  const initialSeries = get<{ series: Series[] }>(base + "/series" + q({ max_points: INITIAL_POINTS })).catch(() => null);
   let run = await get<any>(base);
   const charts = new Map<string, MetricChart>();
   let logName = "";
@@ -372,9 +376,18 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
       h("div", { class: "toolbar" }, logSelect, " ", h("label", null, follow, " follow")), logPre),
     h("section", { "aria-labelledby": "h-files" }, h("h2", { id: "h-files" }, "Files"), filesBox, snapshotBox));
 
+  let chain: Promise<void> = initialSeries.then((r) => {
+    if (!r) return;
+    for (const s of r.series) {
+      if (closed || charts.has(s.name)) continue;
+      const c = new MetricChart(id, s.name);
+      charts.set(s.name, c);
+      chartsBox.appendChild(c.el);
+      c.apply(s);
+    }
+  });
   // Live: the server parks the request until the run changes (docs/STUDIO.md).
   const es = new EventSource("/api/v1/studio/runs/" + seg(id) + "/events");
-  let chain: Promise<void> = Promise.resolve();
   es.addEventListener("change", (ev) => {
     const c = JSON.parse((ev as MessageEvent).data) as Change;
     chain = chain.then(() => (closed ? undefined : onChange(c))).then(() => {
