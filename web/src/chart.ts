@@ -123,11 +123,13 @@ export class MetricChart {
     };
     if (this.plot && this.plot.series.length === 2 && (this.plot as any)._log === this.log) {
       this.plot.setData(data);
+      performance.mark("studio:chart:" + this.name);
       return;
     }
     if (this.plot) this.plot.destroy();
     this.plot = new uPlot(opts, data, this.box);
     (this.plot as any)._log = this.log;
+    performance.mark("studio:chart:" + this.name); // when it was drawn (bench/p13_p15_studio.py)
   }
 
   destroy(): void {

@@ -229,6 +229,7 @@ export async function runsPage(app: HTMLElement, p: string[], query: URLSearchPa
           cols.map((c) => h("td", { class: c.startsWith("metrics.") ? "num" : "" }, fmtValue(colValue(x, c)))));
       })));
     clear(tableBox, runs.length ? t : h("p", { class: "muted" }, st.filter ? "No run matches the filter." : "No runs yet."));
+    performance.mark("studio:rows"); // when the rows were shown (bench/p13_p15_studio.py)
     shown = runs.length;
     showInfo();
     watch(runs.map((x) => x.id));
