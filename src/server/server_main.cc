@@ -226,6 +226,7 @@ int RunServer(const ServerOptions& opts) {
   studio_opts.server_url = cfg.server_url;
   studio_opts.store = store.get();
   Studio studio(studio_opts);
+  store->AddObserver(&studio);  // live tables and images on run pages
   ctx.studio = &studio;
   api = std::make_unique<Api>(ctx);
   http.SetApi(api.get());

@@ -343,6 +343,17 @@ bool Studio::HandleRoute(HttpRequest& req, HttpResponse& res,
   throw NotFound("no studio route " + req.method + " " + req.path + " (see docs/STUDIO.md)");
 }
 
+void Studio::MetricsInserted(const std::vector<MetricPoint>& points) {
+  std::lock_guard lk(other_mu_);
+  for (auto& p : points) {
+    if (p.kind == "scalar") continue;
+    if (other_metrics_.size() > 100000) other_metrics_.clear();  // clients just read again
+    OtherMetrics& o = other_metrics_[p.run_id];
+    ++o.points;
+    if (o.names.size() < 200) o.names.insert(p.name);
+  }
+}
+
 // The change cursor of a run: its status, the point count of each scalar series and the size
 // of each live log. `data_json` gets the same as JSON for the client.
 std::string Studio::RunState(const std::string& run_id, std::string* data_json) {
@@ -364,15 +375,47 @@ std::string Studio::RunState(const std::string& run_id, std::string* data_json) 
   std::string meta =
       Sha256Hex(run->tags.dump() + "\x1f" + run->properties.dump() + "\x1f" + run->error.dump())
           .substr(0, 12);
+  // Child runs (a sweep's leaderboard): their statuses and latest metric values, hashed.
+  std::string children;
+  {
+    RunQuery q;
+    q.scope.parent_id = run_id;
+    q.page_size = 1000;
+    RunPage page = opts_.store->QueryRuns(q);
+    if (!page.runs.empty()) {
+      std::string text;
+      std::vector<std::string> ids;
+      for (auto& c : page.runs) {
+        text += c.id + "=" + c.status + "\x1f";
+        ids.push_back(c.id);
+      }
+      for (auto& [id, m] : opts_.store->LatestMetrics(ids)) text += id + m.dump() + "\x1f";
+      children = Sha256Hex(text).substr(0, 12);
+    }
+  }
+  uint64_t others = 0;
+  nlohmann::json other_names = nlohmann::json::array();
+  {
+    std::lock_guard lk(other_mu_);
+    auto it = other_metrics_.find(run_id);
+    if (it != other_metrics_.end()) {
+      others = it->second.points;
+      for (auto& n : it->second.names) other_names.push_back(n);
+    }
+  }
   std::string state = run->status + "." + std::to_string(metrics.size()) + "." +
                       std::to_string(points) + "." + std::to_string(logs.size()) + "." +
-                      std::to_string(bytes) + "." + meta;
+                      std::to_string(bytes) + "." + meta + "." + std::to_string(others) + "." +
+                      children;
   if (data_json) {
     nlohmann::json d = {{"status", run->status},
                         {"terminal", IsTerminalStatus(run->status)},
                         {"metrics", metrics},
                         {"logs", logs},
-                        {"meta", meta}};
+                        {"meta", meta},
+                        {"others", others},
+                        {"other_names", other_names},
+                        {"children", children}};
     *data_json = d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return state;

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,9 +46,14 @@ struct StudioOptions {
 // binary (what scripts/install.sh builds). "" when neither holds an index.html.
 std::filesystem::path FindStudioAssets();
 
-class Studio {
+class Studio : public StoreObserver {
  public:
   explicit Studio(StudioOptions opts);
+
+  // Counts, per run, the non-scalar metric points (tables, rows, images) stored: they are not
+  // in the scalar series summaries, so the run events need their own change counter.
+  void MetricsInserted(const std::vector<MetricPoint>& points) override;
+  void RunStatusChanged(const std::string&, const std::string&) override {}
 
   // The session cookie's name; it includes the port, as cookies do not keep ports apart.
   const std::string& cookie_name() const { return cookie_name_; }
@@ -96,6 +102,12 @@ class Studio {
   mutable std::mutex mu_;
   std::map<std::string, Session> sessions_;       // key: SHA-256 of the cookie value
   std::map<std::string, LoginLink> login_links_;  // key: SHA-256 of the one-time token
+  std::mutex other_mu_;
+  struct OtherMetrics {
+    uint64_t points = 0;          // non-scalar points seen since the server started
+    std::set<std::string> names;  // their metric names (at most 200)
+  };
+  std::map<std::string, OtherMetrics> other_metrics_;  // by run id
 };
 
 }  // namespace trainyard

@@ -399,6 +399,28 @@ def test_browser_live_log_and_metric_arrive_on_an_open_run_page(page, server, li
     live_run.flush()
     page.locator("figure.chart[data-metric=live_metric][data-count='4']").wait_for(timeout=5000)
     assert log_seconds < 3 and metric_seconds < 3, (log_seconds, metric_seconds)
+    # Rows, a table, a confusion matrix and an image arrive live too.
+    png = SHOTS / "pixel.png"
+    import base64
+    png.write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="))
+    live_run.log_row("per_epoch", epoch=1, loss=0.5)
+    live_run.log_row("per_epoch", epoch=2, loss=0.25)
+    live_run.log_table("tbl", {"a": [1, 2], "b": ["x", "y"]})
+    live_run.log_confusion_matrix("cm", {"schema_type": "confusion_matrix",
+                                         "schema_version": "1.0.0",
+                                         "data": {"class_labels": ["0", "1"],
+                                                  "matrix": [[5, 1], [2, 7]]}})
+    live_run.log_image("pixel", path=str(png))
+    live_run.flush()
+    page.get_by_role("table", name="per_epoch").get_by_text("0.25").wait_for(timeout=5000)
+    page.get_by_role("table", name="tbl").get_by_text("y").wait_for()
+    cm = page.get_by_role("table", name="cm")
+    assert cm.locator("tbody tr").nth(1).locator("td").all_inner_texts() == ["2", "7"]
+    img = page.get_by_role("img", name="pixel")
+    img.wait_for()
+    wait_for(lambda: img.evaluate("i => i.complete && i.naturalWidth") == 1, timeout=5,
+             what="the logged image loaded")
     # A tag added on the page is a cookie write with the CSRF header.
     # By keyboard: type the name, Tab to the value, Enter submits.
     page.locator("#tag-key").focus()

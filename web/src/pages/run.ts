@@ -9,6 +9,7 @@ import type { Cleanup } from "../main";
 
 const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 const MAX_LOG_CHARS = 2_000_000;
+const OTHER_METRICS_FULL_READ = 200_000; // scalar points up to which GET /metrics is read whole
 const INITIAL_POINTS = 1400; // ~2 per pixel of a chart (charts are 540-900 px wide)
 
 interface Change {
@@ -17,6 +18,9 @@ interface Change {
   metrics: Record<string, number>;
   logs: Record<string, number>;
   meta: string; // changes with the tags, properties or error
+  others: number; // non-scalar metric points (tables, rows, images) seen by the server
+  other_names: string[]; // their names (those logged since the server started)
+  children: string; // changes with the child runs' statuses and latest metrics
 }
 
 const MINIMIZED = /error|loss/;
@@ -228,15 +232,37 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
     await Promise.all(tasks);
   }
 
-  async function renderOtherMetrics(): Promise<void> {
-    // max_points: scalar series come downsampled (2 points), not whole; the rest as logged.
-    const r = await get<any>(base + "/metrics" + q({ max_points: 2 }));
+  // Tables, rows, matrices and images. GET /metrics answers every metric, scalar series in
+  // full, so a run with long series reads only the names the live events list (REST has no
+  // cheap listing of non-scalar names; /metrics?max_points= leaves them out).
+  async function renderOtherMetrics(c: Change): Promise<void> {
+    const scalarPoints = Object.values(c.metrics).reduce((a, b) => a + b, 0);
+    const metrics: Record<string, any> = {};
+    if (scalarPoints <= OTHER_METRICS_FULL_READ) {
+      Object.assign(metrics, (await get<any>(base + "/metrics")).metrics || {});
+      for (const n of Object.keys(c.metrics)) delete metrics[n];
+    } else {
+      const got = await Promise.all((c.other_names || []).map((n) => get<any>(base + "/metrics" + q({ name: n }))));
+      got.forEach((r) => Object.assign(metrics, r.metrics || {}));
+    }
     const out: HTMLElement[] = [];
-    for (const [name, v] of Object.entries<any>(r.metrics || {})) {
+    for (const [name, v] of Object.entries<any>(metrics)) {
       if (typeof v === "string" && v.startsWith("aml://artifactId/")) {
-        const path = v.slice("aml://artifactId/".length);
+        // Azure's form: aml://artifactId/ExperimentRun/dcid.<run id>/<artifact path>
+        const rest = v.slice("aml://artifactId/".length);
+        const m = /^ExperimentRun\/dcid\.([^/]+)\/(.+)$/.exec(rest);
+        const src = m ? "/api/v1/runs/" + seg(m[1]) + "/artifacts/" + pathSegs(m[2]) : base + "/artifacts/" + pathSegs(rest);
         out.push(h("figure", { class: "image-metric" }, h("figcaption", null, name),
-          h("img", { src: base + "/artifacts/" + pathSegs(path), alt: name, loading: "lazy" })));
+          h("img", { src, alt: name, loading: "lazy" })));
+      } else if (v && typeof v === "object" && v.schema_type === "confusion_matrix" && v.data?.matrix) {
+        const labels: unknown[] = v.data.class_labels || v.data.matrix.map((_: unknown, i: number) => i);
+        out.push(h("h3", null, name, " (confusion matrix: rows true, columns predicted)"),
+          h("table", { class: "grid matrix", "aria-label": name },
+            h("thead", null, h("tr", null, h("th", { scope: "col" }, ""), labels.map((l) => h("th", { scope: "col" }, fmtValue(l))))),
+            h("tbody", null, v.data.matrix.map((row: unknown[], i: number) => h("tr", null,
+              h("th", { scope: "row" }, fmtValue(labels[i])), row.map((x) => h("td", { class: "num" }, fmtValue(x))))))));
+      } else if (v && typeof v === "object" && v.schema_type) {  // other Azure JSON objects
+        out.push(h("h3", null, name + " (" + v.schema_type + ")"), h("pre", null, JSON.stringify(v.data ?? v, null, 1).slice(0, 20000)));
       } else if (v && typeof v === "object" && !Array.isArray(v)) {
         const cols = Object.keys(v);
         const n = Math.max(0, ...cols.map((c) => (Array.isArray(v[c]) ? v[c].length : 1)));
@@ -349,10 +375,16 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
       tasks.push(renderFiles());
       tasks.push(renderChildren());
     }
+    if (!prev || prev.others !== c.others) {
+      tasks.push(renderOtherMetrics(c));
+      // An image is also a file (the status branch above reads the files already).
+      if (prev && prev.status === c.status && prev.meta === c.meta) tasks.push(renderFiles());
+    }
     if (!prev || JSON.stringify(prev.metrics) !== JSON.stringify(c.metrics)) {
       tasks.push(refreshMetrics(c.metrics));
-      tasks.push(renderOtherMetrics());
-      if (prev && prev.status === c.status) tasks.push(renderChildren());
+    }
+    if (prev && prev.status === c.status && prev.meta === c.meta && prev.children !== c.children) {
+      tasks.push(renderChildren());
     }
     if (prev && prev.status === c.status && Object.keys(prev.logs).join() !== Object.keys(c.logs).join()) {
       tasks.push(renderFiles());  // a new log file is a new file
