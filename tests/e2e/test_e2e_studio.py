@@ -581,6 +581,12 @@ def test_browser_hyperdrive_leaderboard(page, server, ws, plain_env, tmp_path):
              what="the best child first in the leaderboard, starred")
     assert "0.3" in rows.first.inner_text()
     assert rows.first.locator("td.num").first.inner_text() == "0.9"  # 0.3 * 3, latest value
+    # Parallel coordinates: an axis for --lr and one for Accuracy, a line per child.
+    svg = page.get_by_role("img", name="Parallel coordinates of the child runs")
+    assert svg.locator("polyline").count() == 3
+    assert svg.locator("polyline[data-run='%s']" % best.id).get_attribute("stroke") == "#16a34a"
+    labels = svg.text_content()
+    assert "--lr" in labels and "Accuracy" in labels, labels
     shot(page, "hyperdrive")
 
 

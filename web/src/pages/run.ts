@@ -4,6 +4,7 @@
 import { get, getText, pathSegs, q, seg, send } from "../api";
 import { MetricChart, type Series } from "../chart";
 import { explanationView } from "./explanation";
+import { parallelCoordinates } from "./parallel";
 import { clear, errorBox, fmtBytes, fmtDuration, fmtTime, fmtValue, h, kvTable, link, statusChip } from "../dom";
 import type { Cleanup } from "../main";
 
@@ -178,8 +179,24 @@ export async function runPage(app: HTMLElement, p: string[]): Promise<Cleanup> {
       });
     }
     const isSweep = run.kind === "hyperdrive" || isAutoml;
+    let parallel: SVGSVGElement | null = null;
+    if (run.kind === "hyperdrive" && pm) {
+      const parse = (t: unknown): Record<string, unknown> => {
+        try {
+          const j = JSON.parse(String(t || "{}"));
+          return j && typeof j === "object" ? j : {};
+        } catch (_) {
+          return {};
+        }
+      };
+      parallel = parallelCoordinates(kids.map((c) => ({
+        id: c.id, params: parse(c.properties?.hyperparameters || c.tags?.hyperparameters),
+        metric: typeof c.metrics?.[pm.name] === "number" ? c.metrics[pm.name] : null,
+      })), pm.name, best);
+    }
     clear(childrenBox,
       h("h2", { id: "h-children" }, isSweep ? "Leaderboard" : "Child runs"),
+      parallel ? h("figure", { class: "parallel" }, parallel) : null,
       pm ? h("p", null, "Primary metric: ", h("strong", null, pm.name), " (", pm.goal, ")") : null,
       h("div", { class: "scroll-x" }, h("table", { class: "grid", "aria-label": isSweep ? "Leaderboard" : "Child runs" },
         h("thead", null, h("tr", null, h("th", { scope: "col" }, "Run"), h("th", { scope: "col" }, "Status"),
