@@ -334,6 +334,7 @@ def test_browser_login_by_pasted_token_then_experiments(page, server, completed_
     page.keyboard.press("Enter")  # keyboard works
     page.get_by_role("heading", name="Experiments").wait_for()
     page.get_by_role("link", name=completed_run.experiment.name).wait_for()
+    assert page.title() == "Experiments · Trainyard studio"
     shot(page, "experiments")
     cookies = page.context.cookies()
     c = [c for c in cookies if c["name"].startswith("trainyard_studio_")][0]

@@ -75,6 +75,8 @@ async function render(): Promise<void> {
       clear(app, errorBox(e));
     }
     app.setAttribute("data-ready", String(seq));
+    const h1 = app.querySelector("h1");
+    document.title = (h1 ? h1.textContent + " · " : "") + "Trainyard studio";
     return;
   }
   clear(app, h("h1", null, "Not found"), h("p", null, "No studio page at " + path + "."));
