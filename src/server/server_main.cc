@@ -16,6 +16,7 @@
 #include "compute/compute_service.h"
 #include "compute/run_scheduler.h"
 #include "env/process.h"
+#include "net/http_client.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
@@ -225,6 +226,11 @@ int RunServer(const ServerOptions& opts) {
   studio_opts.workspace_token = cfg.token;
   studio_opts.server_url = cfg.server_url;
   studio_opts.store = store.get();
+  studio_opts.score = [](int port, const std::string& key, const std::string& body) {
+    HttpClient client("http://127.0.0.1:" + std::to_string(port), key);
+    ClientResponse r = client.Request("POST", "/score", body, "application/json", 60000);
+    return std::make_pair(r.status, r.body);
+  };
   Studio studio(studio_opts);
   store->AddObserver(&studio);  // live tables and images on run pages
   ctx.studio = &studio;

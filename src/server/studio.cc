@@ -335,6 +335,10 @@ bool Studio::HandleRoute(HttpRequest& req, HttpResponse& res,
     Events(req, res, segs[4]);
     return true;
   }
+  if (segs.size() == 6 && segs[3] == "services" && segs[5] == "score" && req.method == "POST") {
+    ScoreService(req, res, segs[4]);
+    return true;
+  }
   if (segs.size() == 6 && segs[3] == "experiments" && segs[5] == "events" && req.method == "GET") {
     ValidateName("experiment name", segs[4]);
     ExperimentEvents(req, res, segs[4]);
@@ -419,6 +423,25 @@ std::string Studio::RunState(const std::string& run_id, std::string* data_json) 
     *data_json = d.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return state;
+}
+
+// The services page's test form: the browser cannot call a scoring front itself (another
+// port: another origin, and the key stays on the server), so the server forwards the body to
+// the service's loopback /score with its primary key and answers what it answered.
+void Studio::ScoreService(HttpRequest& req, HttpResponse& res, const std::string& name) {
+  ValidateName("service name", name);
+  auto svc = opts_.store->GetService(name);
+  if (!svc) throw NotFound("service '" + name + "' not found");
+  if (svc->port <= 0 || svc->state != "Healthy") {
+    throw Error("ServiceNotReady",
+                "service '" + name + "' is " + svc->state + ", not Healthy: it cannot score now",
+                409);
+  }
+  if (!opts_.score) throw InternalError("this server has no scoring client for the studio");
+  auto [status, body] = opts_.score(svc->port, svc->primary_key, req.body);
+  res.status = status;
+  res.content_type = "application/json";
+  res.body = std::move(body);
 }
 
 // The change cursor of an experiment's runs table: its newest run and the status and latest

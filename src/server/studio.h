@@ -19,6 +19,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,11 @@ struct StudioOptions {
   std::string workspace_token;
   std::string server_url;
   MetadataStore* store = nullptr;
+  // POSTs a body to a scoring front's /score on loopback (port, key): (status, body). Set by
+  // server_main with net/http_client.h (kept out of here: the fuzz library has no client).
+  std::function<std::pair<int, std::string>(int port, const std::string& key,
+                                            const std::string& body)>
+      score;
   int64_t login_link_ttl_ms = 10 * 60 * 1000;
   int64_t session_ttl_ms = 7ll * 24 * 3600 * 1000;
 };
@@ -94,6 +100,7 @@ class Studio : public StoreObserver {
   void Events(HttpRequest& req, HttpResponse& res, const std::string& run_id);
   std::string RunState(const std::string& run_id, std::string* data_json);
   void ExperimentEvents(HttpRequest& req, HttpResponse& res, const std::string& experiment);
+  void ScoreService(HttpRequest& req, HttpResponse& res, const std::string& name);
   std::string ExperimentState(const std::string& experiment,
                               const std::vector<std::string>& run_ids);
 

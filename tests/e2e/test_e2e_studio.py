@@ -420,6 +420,7 @@ def test_browser_live_log_and_metric_arrive_on_an_open_run_page(page, server, li
     assert cm.locator("tbody tr").nth(1).locator("td").all_inner_texts() == ["2", "7"]
     img = page.get_by_role("img", name="pixel")
     img.wait_for()
+    img.scroll_into_view_if_needed()  # images load lazily, when near the viewport
     wait_for(lambda: img.evaluate("i => i.complete && i.naturalWidth") == 1, timeout=5,
              what="the logged image loaded")
     # A tag added on the page is a cookie write with the CSRF header.
@@ -502,6 +503,47 @@ def test_browser_runs_table_is_live(page, server, ws):
     first.complete()
     row.get_by_text("Completed").wait_for(timeout=5000)
     second.complete()
+
+
+def test_browser_service_test_form(page, server, ws, tmp_path, plain_env):
+    import e2e_util
+    from trainyard.core import Model
+    from trainyard.core.model import InferenceConfig
+    from trainyard.core.webservice import AciWebservice
+    (tmp_path / "m.txt").write_text("weights\n")
+    model = Model.register(ws, model_path=str(tmp_path / "m.txt"), model_name="studio-echo")
+    src = tmp_path / "svc"
+    e2e_util.write_script(src, "score.py", """
+        import json
+
+        def init():
+            pass
+
+        def run(raw_data):
+            return {"rows": len(json.loads(raw_data)["data"]), "echo": raw_data}
+        """)
+    service = Model.deploy(ws, "studio-echo", [model], InferenceConfig(
+        entry_script="score.py", source_directory=str(src), environment=plain_env),
+        AciWebservice.deploy_configuration(auth_enabled=True))
+    service.wait_for_deployment()
+    try:
+        assert service.state == "Healthy", service.get_logs()
+        page.goto(login_link(server, "/services"))
+        page.get_by_role("button", name="Test studio-echo").click()
+        page.get_by_label("Request body (JSON)").fill('{"data": [[1, 2], [3, 4]]}')
+        page.get_by_role("button", name="Score").click()
+        page.locator("#score-result").get_by_text('"rows": 2').wait_for(timeout=15000)
+        assert page.locator("#score-result").inner_text().startswith("200")
+        # The key was never sent to the page.
+        assert service.get_keys()[0] not in page.content()
+        shot(page, "service-test")
+        # Without the CSRF header a cookie write is refused.
+        c = [c for c in page.context.cookies() if c["name"].startswith("trainyard_studio_")][0]
+        status, _, _ = raw(server, "POST", "/api/v1/studio/services/studio-echo/score",
+                           {"Cookie": "%s=%s" % (c["name"], c["value"])}, {"data": []})
+        assert status == 403
+    finally:
+        service.delete()
 
 
 def test_browser_workspace_pages(page, server, completed_run, ws, tmp_path):

@@ -50,6 +50,12 @@ export function loadSession(force = false): Promise<boolean> {
   return session;
 }
 
+// The session's CSRF token (for writes that are not JSON API calls).
+export async function csrfToken(): Promise<string> {
+  await loadSession();
+  return csrf;
+}
+
 export async function get<T = any>(path: string): Promise<T> {
   const res = await check(await fetch(path, { credentials: "same-origin" }));
   return res.json();

@@ -1,5 +1,5 @@
 // The list pages: experiments, models, datasets, environments, services, compute targets.
-import { get, q, seg, send } from "../api";
+import { csrfToken, get, q, seg, send } from "../api";
 import { clear, errorBox, fmtBytes, fmtTime, fmtValue, h, kvTable, link, statusChip } from "../dom";
 
 type Col<T> = [string, (row: T) => Node | string];
@@ -138,8 +138,32 @@ export async function environmentsPage(app: HTMLElement): Promise<void> {
   );
 }
 
+function scoreForm(box: HTMLElement, s: any): void {
+  const id = "score-body";
+  const body = h("textarea", { id, rows: 6, cols: 70 }, JSON.stringify({ data: [[0, 0, 0, 0]] })) as HTMLTextAreaElement;
+  const out = h("pre", { id: "score-result", "aria-live": "polite" });
+  const form = h("form", { class: "score", "aria-label": "Test " + s.name },
+    h("h2", null, "Test " + s.name), h("label", { for: id }, "Request body (JSON)"), body,
+    h("button", { type: "submit" }, "Score"), out);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    out.textContent = "…";
+    // Through the server: the scoring front is another origin and its key stays hidden.
+    const res = await fetch("/api/v1/studio/services/" + seg(s.name) + "/score", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Trainyard-CSRF": await csrfToken() },
+      body: body.value,
+    });
+    const text = await res.text();
+    out.textContent = res.status + "\n" + text;
+  });
+  clear(box, form);
+  body.focus();
+}
+
 export async function servicesPage(app: HTMLElement): Promise<void> {
   const r = await get<{ services: any[] }>("/api/v1/services");
+  const formBox = h("div");
   clear(
     app,
     h("h1", null, "Services"),
@@ -158,7 +182,13 @@ export async function servicesPage(app: HTMLElement): Promise<void> {
         return b;
       }],
       ["Updated", (s) => fmtTime(s.updated_utc)],
+      ["Test", (s) => {
+        const b = h("button", { type: "button", class: "small" }, "Test " + s.name);
+        b.addEventListener("click", () => scoreForm(formBox, s));
+        return b;
+      }],
     ], "No web services (Model.deploy)."),
+    formBox,
   );
 }
 
