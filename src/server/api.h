@@ -13,6 +13,7 @@
 #include "compute/run_scheduler.h"
 #include "net/http_server.h"
 #include "net/http_types.h"
+#include "server/studio.h"
 #include "store/blob_store.h"
 #include "store/metadata_store.h"
 
@@ -33,6 +34,9 @@ struct ApiContext {
   // Route groups owned by other components (web services, ...): each is tried, after
   // authentication and before the built-in routes, and returns true when it handled the request.
   std::vector<std::function<bool(HttpRequest&, HttpResponse&)>> extensions;
+  // The web UI (server/studio.h): its pages and login without a token, its session cookie as
+  // a credential for requests without an Authorization header. nullptr: no studio.
+  Studio* studio = nullptr;
 };
 
 class Api {

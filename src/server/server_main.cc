@@ -19,6 +19,7 @@
 #include "compute/run_scheduler.h"
 #include "env/container_runtime.h"
 #include "env/process.h"
+#include "net/http_client.h"
 #include "runner/agent.h"
 #include "serve/service_api.h"
 #include "serve/service_manager.h"
@@ -26,6 +27,7 @@
 #include "server/api_server.h"
 #include "server/compute_api.h"
 #include "server/hyperdrive_api.h"
+#include "server/studio.h"
 
 namespace trainyard {
 namespace fs = std::filesystem;
@@ -258,6 +260,21 @@ int RunServer(const ServerOptions& opts) {
 
   ctx.extensions.push_back(
       [&compute](HttpRequest& q, HttpResponse& s) { return HandleComputeRoute(compute, q, s); });
+  // The web UI (server/studio.h): assets built by scripts/install.sh beside the binary.
+  StudioOptions studio_opts;
+  studio_opts.assets_dir = FindStudioAssets();
+  studio_opts.data_dir = data;
+  studio_opts.workspace_token = cfg.token;
+  studio_opts.server_url = cfg.server_url;
+  studio_opts.store = store.get();
+  studio_opts.score = [](int port, const std::string& key, const std::string& body) {
+    HttpClient client("http://127.0.0.1:" + std::to_string(port), key);
+    ClientResponse r = client.Request("POST", "/score", body, "application/json", 60000);
+    return std::make_pair(r.status, r.body);
+  };
+  Studio studio(studio_opts);
+  store->AddObserver(&studio);  // live tables and images on run pages
+  ctx.studio = &studio;
   api = std::make_unique<Api>(ctx);
   http.SetApi(api.get());
   compute.Start();  // schedules the stored targets, then starts the scheduler
@@ -266,7 +283,10 @@ int RunServer(const ServerOptions& opts) {
 
   std::ofstream(data / "server.pid") << ::getpid() << "\n";
   std::cout << "trainyard server for workspace '" << cfg.name << "' (data " << data.string()
-            << ")\nlistening on " << cfg.server_url << std::endl;
+            << ")\nlistening on " << cfg.server_url << "\nstudio " << cfg.server_url << "/"
+            << (studio_opts.assets_dir.empty() ? " (web assets not built: run scripts/install.sh)"
+                                               : " (log in with the link `trainyard ui` prints)")
+            << std::endl;
 
   std::thread waiter([&] {
     int sig = 0;
