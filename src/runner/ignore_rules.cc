@@ -3,22 +3,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <system_error>
-#include <unordered_map>
+#include <vector>
 
 namespace trainyard {
 namespace fs = std::filesystem;
 
 namespace {
 
-// Results of the matcher. The two aborts prune the search the way git's wildmatch does: once a
-// sub-match ran out of text no later start position can succeed (kAbortAll), and a single `*`
-// cannot move past a '/' (kAbortToStarStar hands control back to an enclosing `**`).
-enum MatchResult { kMatch, kNoMatch, kAbortAll, kAbortToStarStar };
-
-bool IsGlobSpecial(char c) { return c == '*' || c == '?' || c == '[' || c == '\\'; }
+// Results of MatchBracket: kAbortAll for a malformed class (the pattern never matches).
+enum MatchResult { kMatch, kNoMatch, kAbortAll };
 
 // 1 when `c` is in the POSIX class `name`, 0 when not, -1 for an unknown class name.
 int PosixClass(std::string_view name, unsigned char c) {
@@ -89,92 +86,138 @@ int MatchBracket(std::string_view pat, size_t* p, unsigned char c) {
   return matched != negated ? kMatch : kNoMatch;
 }
 
-// Results of DoMatch(p, t) already computed. The matcher is a pure function of (p, t), and
-// without this table patterns with many "**" segments ("**/**/*/**/...", found by fuzzing) take
-// exponential time: one .amlignore line could hang a submission. Filled only after the first
-// 64 calls, so ordinary patterns never allocate.
-struct MatchMemo {
-  size_t calls = 0;
-  std::unordered_map<uint64_t, int> done;
+// The matcher: the pattern is compiled to tokens and run as an NFA over the text (the set of
+// token positions reachable so far), so a match costs O(tokens x text) whatever the pattern.
+// A backtracking matcher (git's wildmatch) is exponential for patterns with many "**"
+// segments, and even memoized it was O(pattern x text^2): one .amlignore line found by fuzzing
+// took ~100 ms per path. Semantics are wildmatch's with WM_PATHNAME:
+//   kLit c    one byte equal to c (also an escaped one: "\*")
+//   kAny      '?': one byte other than '/'
+//   kClass    '[...]': one byte other than '/' in the class (MatchBracket)
+//   kStar     '*' (or a run of stars that is not a whole segment): any bytes other than '/'
+//   kDirs     "**/" as a whole segment: nothing, or any bytes ending with '/' (zero or more
+//             directories); followed by kDirsLoop, the state inside those bytes (which, unlike
+//             kDirs, cannot be left without a '/')
+//   kRest     "**" as the whole last segment: anything (including '/')
+// A pattern with a malformed class or a trailing backslash never matches (as in git).
+struct Token {
+  enum Kind : unsigned char { kLit, kAny, kClass, kDirsLoop, kStar, kDirs, kRest } kind;
+  char c = 0;           // kLit
+  size_t class_at = 0;  // kClass: index of its '[' in the pattern
 };
 
-int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t, MatchMemo* memo);
-
-int DoMatchUncached(std::string_view pat, size_t p, std::string_view text, size_t t,
-                    MatchMemo* memo) {
-  for (; p < pat.size(); ++p, ++t) {
+// False when the pattern can never match.
+bool Compile(std::string_view pat, std::vector<Token>* out) {
+  out->clear();
+  size_t p = 0;
+  while (p < pat.size()) {
     char pc = pat[p];
-    if (t >= text.size() && pc != '*') return kAbortAll;
-    char tc = t < text.size() ? text[t] : '\0';
     switch (pc) {
       case '\\':
-        if (++p >= pat.size()) return kNoMatch;  // a trailing backslash never matches
-        if (tc != pat[p]) return kNoMatch;
+        if (p + 1 >= pat.size()) return false;
+        out->push_back({Token::kLit, pat[p + 1], 0});
+        p += 2;
         continue;
       case '?':
-        if (tc == '/') return kNoMatch;
+        out->push_back({Token::kAny, 0, 0});
+        ++p;
         continue;
       case '[': {
-        int r = MatchBracket(pat, &p, static_cast<unsigned char>(tc));
-        if (r != kMatch) return r;
+        size_t q = p;
+        if (MatchBracket(pat, &q, 'a') == kAbortAll) return false;  // malformed: never
+        out->push_back({Token::kClass, 0, p});
+        p = q + 1;
         continue;
       }
       case '*':
         break;
       default:
-        if (tc != pc) return kNoMatch;
+        out->push_back({Token::kLit, pc, 0});
+        ++p;
         continue;
     }
-    // A run of '*'. It is a `**` that crosses directories only when it fills a whole segment.
     size_t star = p++;
-    bool match_slash = false;
-    if (p < pat.size() && pat[p] == '*') {
-      while (p < pat.size() && pat[p] == '*') ++p;
-      bool seg_start = star == 0 || pat[star - 1] == '/';
-      bool seg_end = p == pat.size() || pat[p] == '/';
-      if (seg_start && seg_end) {
-        // "**/" may also match zero directories.
-        if (p < pat.size() && DoMatch(pat, p + 1, text, t, memo) == kMatch) return kMatch;
-        match_slash = true;
+    bool run = false;
+    while (p < pat.size() && pat[p] == '*') {
+      ++p;
+      run = true;
+    }
+    bool seg_start = star == 0 || pat[star - 1] == '/';
+    bool seg_end = p == pat.size() || pat[p] == '/';
+    if (run && seg_start && seg_end) {
+      if (p == pat.size()) {
+        out->push_back({Token::kRest, 0, 0});
+      } else {
+        out->push_back({Token::kDirs, 0, 0});
+        out->push_back({Token::kDirsLoop, 0, 0});
+        ++p;  // the '/' belongs to the token
       }
+    } else if (out->empty() || out->back().kind != Token::kStar) {
+      out->push_back({Token::kStar, 0, 0});
     }
-    if (p == pat.size()) {
-      if (!match_slash && text.find('/', t) != std::string_view::npos) return kNoMatch;
-      return kMatch;
-    }
-    if (!match_slash && pat[p] == '/') {
-      // "*/": the star takes the rest of this segment; the loop then consumes both slashes.
-      size_t slash = text.find('/', t);
-      if (slash == std::string_view::npos) return kNoMatch;
-      t = slash;
-      continue;
-    }
-    while (t < text.size()) {
-      if (!IsGlobSpecial(pat[p])) {
-        // Skip ahead to the next occurrence of the literal that follows the star.
-        while (t < text.size() && (match_slash || text[t] != '/') && text[t] != pat[p]) ++t;
-        if (t >= text.size() || text[t] != pat[p]) return kNoMatch;
-      }
-      int r = DoMatch(pat, p, text, t, memo);
-      if (r != kNoMatch) {
-        if (!match_slash || r != kAbortToStarStar) return r;
-      } else if (!match_slash && text[t] == '/') {
-        return kAbortToStarStar;
-      }
-      ++t;
-    }
-    return kAbortAll;
   }
-  return t == text.size() ? kMatch : kNoMatch;
+  return true;
 }
 
-int DoMatch(std::string_view pat, size_t p, std::string_view text, size_t t, MatchMemo* memo) {
-  if (++memo->calls <= 64) return DoMatchUncached(pat, p, text, t, memo);
-  uint64_t key = (static_cast<uint64_t>(p) << 32) | static_cast<uint32_t>(t);
-  if (auto it = memo->done.find(key); it != memo->done.end()) return it->second;
-  int r = DoMatchUncached(pat, p, text, t, memo);
-  memo->done.emplace(key, r);
-  return r;
+// Adds the positions reachable without consuming a byte (a star may match nothing; "**/" may
+// match no directory: kDirs skips its kDirsLoop).
+void Close(const std::vector<Token>& toks, std::vector<unsigned char>* set) {
+  for (size_t i = 0; i < toks.size(); ++i) {
+    if (!(*set)[i]) continue;
+    if (toks[i].kind == Token::kDirs) {
+      (*set)[i + 2] = 1;
+    } else if (toks[i].kind >= Token::kStar) {
+      (*set)[i + 1] = 1;
+    }
+  }
+}
+
+bool RunNfa(std::string_view pat, const std::vector<Token>& toks, std::string_view text) {
+  const size_t m = toks.size();
+  std::vector<unsigned char> cur(m + 1, 0), next(m + 1, 0);
+  cur[0] = 1;
+  Close(toks, &cur);
+  for (char c : text) {
+    std::fill(next.begin(), next.end(), 0);
+    bool any = false;
+    for (size_t i = 0; i < m; ++i) {
+      if (!cur[i]) continue;
+      const Token& tk = toks[i];
+      switch (tk.kind) {
+        case Token::kLit:
+          if (c == tk.c) next[i + 1] = any = 1;
+          break;
+        case Token::kAny:
+          if (c != '/') next[i + 1] = any = 1;
+          break;
+        case Token::kClass: {
+          size_t q = tk.class_at;
+          if (MatchBracket(pat, &q, static_cast<unsigned char>(c)) == kMatch) {
+            next[i + 1] = any = 1;
+          }
+          break;
+        }
+        case Token::kStar:
+          if (c != '/') next[i] = any = 1;
+          break;
+        case Token::kDirs:  // enters the directories part: the next token is its loop
+          next[i + 1] = any = 1;
+          if (c == '/') next[i + 2] = 1;
+          break;
+        case Token::kDirsLoop:
+          next[i] = any = 1;
+          if (c == '/') next[i + 1] = 1;
+          break;
+        case Token::kRest:
+          next[i] = any = 1;
+          break;
+      }
+    }
+    if (!any) return false;
+    Close(toks, &next);
+    cur.swap(next);
+  }
+  return cur[m] != 0;
 }
 
 std::string_view Basename(std::string_view path) {
@@ -234,8 +277,8 @@ void LoadTree(IgnoreRules* rules, const fs::path& abs, const std::string& rel) {
 }  // namespace
 
 bool GlobMatchPath(std::string_view pattern, std::string_view text) {
-  MatchMemo memo;
-  return DoMatch(pattern, 0, text, 0, &memo) == kMatch;
+  std::vector<Token> toks;
+  return Compile(pattern, &toks) && RunNfa(pattern, toks, text);
 }
 
 IgnoreRules IgnoreRules::FromText(std::string_view text) {

@@ -33,6 +33,9 @@ FetchStats FetchMissingBlobs(const std::string& server_url, const std::string& t
   }
   if (missing.empty()) return st;
   fs::create_directories(cache.TempDir());
+  // The downloads land unsynced in one batch, made durable together at the end (BlobBatch):
+  // no fsync per blob and per directory. A failure removes them.
+  BlobBatch batch(cache);
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> bytes{0};
   std::mutex mu;
@@ -50,7 +53,7 @@ FetchStats FetchMissingBlobs(const std::string& server_url, const std::string& t
         link.Download("/api/v1/blobs/" + sha, tmp.string());
         uint64_t size = 0;
         // PutOwnedFile hashes what arrived and files it under its real hash.
-        std::string got = cache.PutOwnedFile(tmp, &size);
+        std::string got = batch.PutOwnedFile(tmp, &size);
         if (got != sha) {
           throw InternalError("blob " + sha + " arrived with SHA-256 " + got +
                               " (corrupted in transfer)");
@@ -69,6 +72,7 @@ FetchStats FetchMissingBlobs(const std::string& server_url, const std::string& t
   for (auto& t : pool) t.join();
   if (!error.empty())
     throw Error("BlobFetchFailed", "fetching files from the server failed: " + error, 502);
+  batch.Commit();
   st.fetched = missing.size();
   st.bytes = bytes;
   return st;

@@ -224,6 +224,14 @@ TEST(EnvSpecTest, CondaYamlErrorsNameTheLine) {
             "conda environment file: expected a mapping with 'name', 'channels' and "
             "'dependencies'");
   EXPECT_EQ(YamlErrorOf("variables:\n  9X: 1\n").rfind("conda environment file, line 2:", 0), 0u);
+  // yaml-cpp turns the escapes \N and \_ into bytes that are not UTF-8 (fuzz/corpus/env_spec/
+  // regress-yaml-escape-n): a clear 400, not an exception from the JSON dump.
+  for (const char* yml :
+       {"variables:\n  A: \"x\\Ny\"\n", "name: \"a\\_b\"\n", "dependencies:\n  - \"numpy\\N\"\n"}) {
+    std::string m = YamlErrorOf(yml);
+    EXPECT_NE(m.find("is not valid UTF-8 after YAML unescaping"), std::string::npos) << m;
+    EXPECT_EQ(m.rfind("conda environment file, line ", 0), 0u) << m;
+  }
 }
 
 }  // namespace

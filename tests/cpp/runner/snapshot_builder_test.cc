@@ -202,6 +202,21 @@ TEST_F(SnapshotTest, UnchangedFilesAreStoredOnce) {
   EXPECT_EQ(BlobCount(), blobs + 2);
 }
 
+// The blobs of a snapshot are stored as one batch (store/blob_store.h, BlobBatch): after Build
+// every file and the manifest are in place and nothing is left in objects/tmp.
+TEST_F(SnapshotTest, BatchStoresEveryBlobAndLeavesNoTempFiles) {
+  for (int i = 0; i < 30; ++i)
+    Write("d" + std::to_string(i % 3) + "/f" + std::to_string(i), "c" + std::to_string(i));
+  Write("big.bin", std::string(600 * 1024, 'b'));  // over the hashing buffer: copied from disk
+  SnapshotResult r = SnapshotBuilder(store_).Build(src_);
+  EXPECT_EQ(r.new_blobs, 32u);
+  EXPECT_EQ(BlobCount(), 32u);
+  for (const SnapshotFile& f : r.files) EXPECT_TRUE(store_.Has(f.sha256)) << f.path;
+  EXPECT_TRUE(store_.Has(r.snapshot_id));
+  EXPECT_TRUE(fs::is_empty(store_.TempDir()));
+  EXPECT_EQ(store_.Get(r.files.front().sha256), std::string(600 * 1024, 'b'));
+}
+
 TEST_F(SnapshotTest, RestoreRoundTrip) {
   std::string big;
   for (uint32_t i = 0; i < 700000; ++i) big.push_back(static_cast<char>((i * 7919u) % 251u));

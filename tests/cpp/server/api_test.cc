@@ -355,6 +355,16 @@ TEST_F(ApiTest, NodeCacheFetchesMissingBlobsOnce) {
   std::string absent(64, 'a');
   EXPECT_THROW(FetchMissingBlobs(url_, "secret", node, {absent}), Error);
   EXPECT_THROW(FetchMissingBlobs(url_, "secret", node, {"../x"}), InvalidInput);
+  // The downloads are one BlobBatch: a failed fetch leaves no temp file and no blob of it; a
+  // big one (the syncfs path) puts every blob in place.
+  std::string more = blobs_->Put("file 5");
+  EXPECT_THROW(FetchMissingBlobs(url_, "secret", node, {more, absent}, 1), Error);
+  EXPECT_TRUE(fs::is_empty(node.TempDir()));
+  std::vector<std::string> many;
+  for (int i = 0; i < 20; ++i) many.push_back(blobs_->Put("many " + std::to_string(i)));
+  EXPECT_EQ(FetchMissingBlobs(url_, "secret", node, many, 4).fetched, 20u);
+  for (auto& h : many) EXPECT_EQ(node.Get(h), blobs_->Get(h));
+  EXPECT_TRUE(fs::is_empty(node.TempDir()));
 }
 
 }  // namespace
