@@ -88,6 +88,8 @@ bool SecretEquals(std::string_view given, std::string_view expected);
 // Percent-decoding ('+' is a space only when plus_is_space).
 std::string UrlDecode(std::string_view s, bool plus_is_space);
 std::string UrlEncode(std::string_view s, bool keep_slash);
+// The non-empty segments of a (decoded) path: "/api//v1/runs/" -> {"api", "v1", "runs"}.
+std::vector<std::string> PathSegments(std::string_view path);
 // Splits "a=b&c=d" into decoded pairs.
 std::multimap<std::string, std::string> ParseQuery(std::string_view q);
 

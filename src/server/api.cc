@@ -48,18 +48,7 @@ struct Route {
   bool streamed = false;    // the body is streamed to a temp file (HttpRequest::body_file)
 };
 
-std::vector<std::string> SplitPath(const std::string& p) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < p.size()) {
-    while (i < p.size() && p[i] == '/') ++i;
-    size_t j = p.find('/', i);
-    if (j == std::string::npos) j = p.size();
-    if (j > i) out.push_back(p.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+std::vector<std::string> SplitPath(const std::string& path) { return PathSegments(path); }
 
 // Splits the raw (still percent-encoded) path so that an encoded '/' in a name stays inside
 // its segment; each segment is decoded afterwards.

@@ -22,18 +22,7 @@ Json Body(const HttpRequest& req) {
   return ParseJsonBounded(req.body, "request body");
 }
 
-std::vector<std::string> Segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    while (i < path.size() && path[i] == '/') ++i;
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+std::vector<std::string> Segments(const std::string& path) { return PathSegments(path); }
 
 [[noreturn]] void NotAllowed(const HttpRequest& req) {
   throw Error("MethodNotAllowed", "method " + req.method + " is not allowed on " + req.path, 405);

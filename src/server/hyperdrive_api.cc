@@ -7,18 +7,7 @@
 namespace trainyard {
 namespace {
 
-std::vector<std::string> Segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    while (i < path.size() && path[i] == '/') ++i;
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+std::vector<std::string> Segments(const std::string& path) { return PathSegments(path); }
 
 // The bounded parser (common/json_limits.h): depth and size checked before anything else.
 Json Body(const HttpRequest& req) {

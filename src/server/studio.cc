@@ -25,18 +25,7 @@ const char* const kPageRoutes[] = {"experiments", "runs",    "models",  "dataset
 constexpr int kEventWaitMs = 25000;  // a parked event request is answered (keep-alive) after this
 constexpr int kEventRetryMs = 200;   // EventSource reconnects this long after an answer
 
-std::vector<std::string> Segments(const std::string& path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    while (i < path.size() && path[i] == '/') ++i;
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    if (j > i) out.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
+std::vector<std::string> Segments(const std::string& path) { return PathSegments(path); }
 
 std::string CookieValue(const std::string& header, const std::string& name) {
   size_t i = 0;
