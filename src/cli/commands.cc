@@ -759,7 +759,7 @@ int Dispatch(const std::vector<std::string>& args) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   const std::string& cmd = args[0];
   RequireSubcommand("", cmd,
-                    {"init", "up", "down", "status", "server", "agent", "run", "model",
+                    {"init", "up", "down", "ui", "status", "server", "agent", "run", "model",
                      "experiment", "dataset", "datastore", "env", "service", "compute", "automl",
                      "serve", "debug-seed-runs", "help", "version"});
   if (cmd == "init") return CmdInit(rest);

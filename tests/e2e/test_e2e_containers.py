@@ -12,6 +12,7 @@ registry not marked insecure fail the run before the script starts, naming image
 MPI and PyTorch-style ranks on one node each in their own container.
 """
 import json
+import os
 import subprocess
 
 import pytest
@@ -138,8 +139,10 @@ def test_pull_run_digest_then_cached(cws, cserver, registry, image, podman, tmp_
     assert props["trainyard.container_image"] == ref
     assert props["trainyard.container_image_digest"] == pushed_digest, (props, pushed_digest)
     assert registry.manifest_gets(REPO) > before
+    # TRAINYARD_CONFIG names this module's server (the session's server exports its own).
     shown = subprocess.run([trainyard_bin(), "run", "show", run.id], cwd=cserver.project_dir,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, TRAINYARD_CONFIG=str(cserver.config_path)))
     assert "container   %s@%s" % (ref, pushed_digest) in shown.stdout, shown.stdout + shown.stderr
 
     # Second run: the image is in the store; the registry is not asked again.
