@@ -759,9 +759,10 @@ int Dispatch(const std::vector<std::string>& args) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   const std::string& cmd = args[0];
   RequireSubcommand("", cmd,
-                    {"init", "up", "down", "ui", "status", "server", "agent", "run", "model",
-                     "experiment", "dataset", "datastore", "env", "service", "compute", "automl",
-                     "serve", "debug-seed-runs", "help", "version"});
+                    {"init",  "up",      "down",    "ui",         "status",  "server",
+                     "agent", "run",     "model",   "experiment", "dataset", "datastore",
+                     "env",   "service", "compute", "automl",     "serve",   "debug-seed-runs",
+                     "help",  "version"});
   if (cmd == "init") return CmdInit(rest);
   if (cmd == "up") return CmdUp(rest);
   if (cmd == "down") return CmdDown(rest);
