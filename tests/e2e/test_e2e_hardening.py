@@ -372,10 +372,6 @@ def test_disk_full_answers_507_with_a_message_on_write_routes(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)])
 
 
-@pytest.mark.xfail(reason="the streamed upload is written to objects/tmp by the HTTP layer "
-                          "(src/server/http_server.cc, owned by the `http` helper): it must "
-                          "answer InsufficientStorage (507) when that write fails; today it "
-                          "closes the connection", strict=False)
 def test_disk_full_artifact_upload_answers_507(tmp_path):
     mnt = tmp_path / "small"
     _mount_tmpfs(mnt, "24m")
